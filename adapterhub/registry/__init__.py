@@ -1,0 +1,18 @@
+"""The local adapter registry: see :class:`Registry`."""
+
+from adapterhub.registry.card import BaseInfo, Card, DataInfo, FileInfo
+from adapterhub.registry.records import AdapterRecord, LoadedAdapter, Problem, RemovalPlan
+from adapterhub.registry.registry import Registry, default_root
+
+__all__ = [
+    "AdapterRecord",
+    "BaseInfo",
+    "Card",
+    "DataInfo",
+    "FileInfo",
+    "LoadedAdapter",
+    "Problem",
+    "Registry",
+    "RemovalPlan",
+    "default_root",
+]

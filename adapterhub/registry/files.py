@@ -1,0 +1,79 @@
+"""Durable file operations: hashing, fsync, atomic writes and the safetensors header.
+
+Readers never see half a file: every write goes to a temporary name, is fsynced, then renamed over the
+target, and the directory holding it is fsynced so the rename itself survives a power cut.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+from pathlib import Path
+from typing import Any
+
+from adapterhub.errors import RegistryCorrupt
+
+CHUNK = 1 << 20
+MAX_HEADER = 100 << 20  # safetensors' own limit on the JSON header
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file or a directory (directories make renames and new entries durable)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old content or the new, never a mix."""
+    raw = data.encode() if isinstance(data, str) else data
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(raw)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_path(path.parent)
+
+
+def safetensors_header(path: Path) -> dict[str, Any]:
+    """Read a safetensors file's JSON header without loading any tensor (and without torch)."""
+    try:
+        with open(path, "rb") as fh:
+            prefix = fh.read(8)
+            if len(prefix) != 8:
+                raise ValueError("file shorter than a safetensors header")
+            (size,) = struct.unpack("<Q", prefix)
+            if size > MAX_HEADER:
+                raise ValueError(f"header of {size} bytes is larger than safetensors allows")
+            header = json.loads(fh.read(size))
+        if not isinstance(header, dict):
+            raise ValueError("header is not a JSON object")
+        return header
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise RegistryCorrupt(f"{path} is not a valid safetensors file: {exc}") from exc
+
+
+def count_parameters(path: Path) -> int:
+    """Number of scalar values stored in a safetensors file."""
+    total = 0
+    for key, info in safetensors_header(path).items():
+        if key == "__metadata__":
+            continue
+        count = 1
+        for dim in info["shape"]:
+            count *= dim
+        total += count
+    return total

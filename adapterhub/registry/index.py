@@ -1,0 +1,99 @@
+"""The SQLite index that makes listing fast. It is a cache: it can always be rebuilt from the directories.
+
+Schema changes are numbered migration functions, applied in order and recorded in ``PRAGMA user_version``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+from adapterhub.registry.card import Card
+
+
+# Numbered schema migrations: MIGRATIONS[n] takes the schema from user_version n to n + 1.
+MIGRATIONS = [
+    """
+    CREATE TABLE IF NOT EXISTS versions (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        task TEXT NOT NULL,
+        base_id TEXT NOT NULL,
+        card TEXT NOT NULL,
+        PRIMARY KEY (name, version)
+    );
+    CREATE INDEX IF NOT EXISTS versions_task ON versions (task);
+    CREATE INDEX IF NOT EXISTS versions_base ON versions (base_id);
+    CREATE TABLE IF NOT EXISTS aliases (
+        name TEXT NOT NULL,
+        alias TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        PRIMARY KEY (name, alias)
+    );
+    """,
+]
+
+
+@contextmanager
+def connect(path: Path) -> Iterator[sqlite3.Connection]:
+    """Open the index, migrate it to the current schema, and commit (or roll back) when the block ends."""
+    with closing(sqlite3.connect(path, timeout=60, isolation_level=None)) as db:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        for number in range(version, len(MIGRATIONS)):
+            db.executescript(f"BEGIN IMMEDIATE; {MIGRATIONS[number]}; PRAGMA user_version = {number + 1}; COMMIT;")
+        db.execute("BEGIN")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+
+def replace_name(db: sqlite3.Connection, name: str, cards: Iterable[Card], aliases: dict[str, int]) -> None:
+    """Make the rows of ``name`` exactly ``cards`` and ``aliases``."""
+    db.execute("DELETE FROM versions WHERE name = ?", (name,))
+    db.execute("DELETE FROM aliases WHERE name = ?", (name,))
+    db.executemany(
+        "INSERT INTO versions (name, version, task, base_id, card) VALUES (?, ?, ?, ?, ?)",
+        [(c.name, c.version, c.task, c.base.id, c.to_json()) for c in cards],
+    )
+    db.executemany(
+        "INSERT INTO aliases (name, alias, version) VALUES (?, ?, ?)",
+        [(name, alias, version) for alias, version in aliases.items()],
+    )
+
+
+def select(
+    db: sqlite3.Connection, name: str | None = None, task: str | None = None, base: str | None = None
+) -> list[tuple[Card, tuple[str, ...]]]:
+    """Cards (with their aliases) matching the filters, by name then newest version first."""
+    where, args = [], []
+    for column, value in (("name", name), ("task", task), ("base_id", base)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
+    sql = "SELECT name, version, card FROM versions"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY name, version DESC"
+    aliases: dict[tuple[str, int], list[str]] = {}
+    for alias_name, alias, version in db.execute("SELECT name, alias, version FROM aliases ORDER BY alias"):
+        aliases.setdefault((alias_name, version), []).append(alias)
+    return [
+        (Card.from_json(card, f"{n}@{v} in the index"), tuple(aliases.get((n, v), ())))
+        for n, v, card in db.execute(sql, args)
+    ]
+
+
+def rebuild(path: Path, names: Iterable[tuple[str, list[Card], dict[str, int]]]) -> None:
+    """Write a fresh index from the directories' content, then swap it in atomically."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    with connect(tmp) as db:
+        for name, cards, aliases in names:
+            replace_name(db, name, cards, aliases)
+    os.replace(tmp, path)

@@ -1,0 +1,35 @@
+"""Shared fixtures: every test gets its own registry; tiny seeded random models stand in for real bases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def registry_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the default registry at a fresh temporary directory for every test."""
+    path = tmp_path / "registry"
+    monkeypatch.setenv("ADAPTERHUB_REGISTRY", str(path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("ADAPTERHUB_DEBUG", raising=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer, hidden-32 random BERT saved as a local base directory (no tokenizer needed)."""
+    from tests.tiny import save_tiny_bert
+
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), seed=0)
+
+
+@pytest.fixture(scope="session")
+def other_tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Same architecture as ``tiny_bert``, other random weights: a different base."""
+    from tests.tiny import save_tiny_bert
+
+    return save_tiny_bert(tmp_path_factory.mktemp("other-bert"), seed=1)
