@@ -12,12 +12,12 @@ from adapterhub.registry import BaseInfo, Card, DataInfo
 LABELS = ("negative", "positive")
 
 
-def save_tiny_bert(directory: Path, seed: int) -> Path:
+def save_tiny_bert(directory: Path, seed: int, layers: int = 2) -> Path:
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(seed)
     config = BertConfig(
-        vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        vocab_size=100, hidden_size=32, num_hidden_layers=layers, num_attention_heads=2, intermediate_size=64,
         max_position_embeddings=64,
     )
     BertModel(config).save_pretrained(directory)

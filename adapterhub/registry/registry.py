@@ -237,8 +237,10 @@ class Registry:
     def verify(self) -> list[Problem]:
         """Check every file of every version against its card (sha256 and size) and the index against the
         directories. Returns the problems found; an empty list means the registry is intact."""
+        self._recover_if_needed()
         problems: list[Problem] = []
         on_disk: dict[tuple[str, int], str] = {}
+        damaged: set[tuple[str, int]] = set()
         for name in self.names():
             for version in self._versions(name):
                 where = f"{name}@{version}"
@@ -247,12 +249,14 @@ class Registry:
                     card = self._card(name, version)
                 except RegistryCorrupt as exc:
                     problems.append(Problem(where, CARD_FILE, str(exc)))
+                    damaged.add((name, version))
                     continue
                 on_disk[(name, version)] = card.to_json()
                 problems += _check_files(where, directory, card)
         if self._index.exists():
             with index.connect(self._index) as db:
-                indexed = {(n, v): c for n, v, c in db.execute("SELECT name, version, card FROM versions")}
+                rows = db.execute("SELECT name, version, card FROM versions").fetchall()
+            indexed = {(n, v): c for n, v, c in rows if (n, v) not in damaged}
             if indexed != on_disk:
                 problems.append(Problem("index", self._index.name, "out of date; run `hub registry reindex`"))
         return problems

@@ -1,0 +1,50 @@
+"""The typer application, its global options and the error boundary."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from adapterhub.errors import AdapterHubError
+
+app = typer.Typer(
+    name="hub",
+    help="Train, version, hot-swap and serve task adapters on one frozen pretrained base.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    registry: Annotated[
+        Path | None,
+        typer.Option("--registry", envvar="ADAPTERHUB_REGISTRY", help="Registry directory [default: ./registry]."),
+    ] = None,
+) -> None:
+    from adapterhub.registry import Registry
+
+    ctx.obj = Registry(registry)
+
+
+def main() -> None:
+    """Entry point of ``hub``: library errors become one line on stderr and a non-zero exit code."""
+    try:
+        app()
+    except AdapterHubError as exc:
+        if os.environ.get("ADAPTERHUB_DEBUG") == "1":
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+from adapterhub.cli import registry_commands  # noqa: E402,F401  (registers the commands)

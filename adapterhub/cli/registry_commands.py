@@ -1,0 +1,127 @@
+"""Registry commands: list, show, rm, tag, import, export, and ``hub registry reindex|verify``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from adapterhub.cli import formatting as fmt
+from adapterhub.cli.app import app
+from adapterhub.registry import AdapterRecord, Registry
+
+registry_app = typer.Typer(help="Maintain the registry: rebuild its index, verify its files.", no_args_is_help=True)
+app.add_typer(registry_app, name="registry")
+
+LIST_HEADERS = ("NAME", "VERSION", "ALIASES", "TASK", "METHOD", "BASE", "PARAMS", "SIZE", "METRIC", "CREATED")
+
+
+def _row(record: AdapterRecord) -> tuple[str, ...]:
+    card = record.card
+    headline = card.headline
+    metric = f"{headline[0]}={headline[1]:.4g}" if headline else "-"
+    base = card.base.id.rsplit("/", 1)[-1]
+    return (
+        record.name, str(record.version), ",".join(record.aliases) or "-", card.task, card.method, base,
+        fmt.count(card.trainable_params), fmt.size(card.size_bytes), metric, fmt.age(card.created),
+    )
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    task: Annotated[str | None, typer.Option(help="Only adapters of this task.")] = None,
+    base: Annotated[str | None, typer.Option(help="Only adapters of this base model id.")] = None,
+    name: Annotated[str | None, typer.Option(help="Only versions of this name.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON list of cards instead of a table.")] = False,
+) -> None:
+    """List adapter versions, newest first within each name."""
+    records = ctx.obj.list(task=task, base=base, name=name)
+    if as_json:
+        typer.echo(json.dumps([r.to_dict() for r in records], indent=2))
+    else:
+        typer.echo(fmt.table(LIST_HEADERS, [_row(r) for r in records]))
+
+
+@app.command()
+def show(ctx: typer.Context, ref: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME:ALIAS")]) -> None:
+    """Print an adapter version's card."""
+    typer.echo(json.dumps(ctx.obj.get(ref).to_dict(), indent=2, sort_keys=True))
+
+
+@app.command()
+def rm(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="NAME (every version), NAME@VERSION or NAME:ALIAS")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan, remove nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Also remove aliases that point to these versions.")] = False,
+) -> None:
+    """Remove adapter versions: prints what goes and the space it frees."""
+    plan = ctx.obj.remove(target, force=force, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    for record in plan.versions:
+        typer.echo(f"{verb} {record.ref}  {fmt.size(record.card.size_bytes)}  {record.path}")
+    for alias in plan.aliases:
+        typer.echo(f"{verb} alias {alias}")
+    typer.echo(f"{'would free' if dry_run else 'freed'} {fmt.size(plan.freed_bytes)}")
+
+
+@app.command()
+def tag(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="NAME@VERSION (or NAME for the latest)")],
+    alias: Annotated[str, typer.Argument(help="Alias to point at it, e.g. prod")],
+) -> None:
+    """Point NAME:ALIAS at a version (moves the alias if it exists)."""
+    record = ctx.obj.tag(ref, alias)
+    typer.echo(f"{record.name}:{alias} -> {record.ref}")
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    source: Annotated[Path, typer.Argument(help="A PEFT adapter directory (adapter_config.json + safetensors).")],
+    name: Annotated[str, typer.Option("--name", help="Registry name to publish it as.")],
+    base: Annotated[str | None, typer.Option(help="Base model id or path [default: the adapter config's].")] = None,
+    task: Annotated[str | None, typer.Option(help="Task name [default: from the PEFT task type].")] = None,
+    labels: Annotated[str | None, typer.Option(help="Comma-separated label names, in class-index order.")] = None,
+    tags: Annotated[list[str] | None, typer.Option("--tag", help="Free-form tag (repeatable).")] = None,
+) -> None:
+    """Import an existing PEFT adapter, checked against its base and fingerprinted."""
+    from adapterhub.importing import import_adapter
+
+    label_list = [x.strip() for x in labels.split(",")] if labels else None
+    record = import_adapter(ctx.obj, source, name, base=base, task=task, labels=label_list, tags=tuple(tags or ()))
+    typer.echo(f"imported {source} as {record.ref} ({fmt.count(record.card.trainable_params)} parameters)")
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME:ALIAS")],
+    dest: Annotated[Path, typer.Argument(help="New directory to write the plain PEFT adapter to.")],
+) -> None:
+    """Export a version as a plain PEFT directory (loads with PeftModel.from_pretrained)."""
+    record = ctx.obj.export(ref, dest)
+    typer.echo(f"exported {record.ref} to {dest}")
+
+
+@registry_app.command()
+def reindex(ctx: typer.Context) -> None:
+    """Rebuild the index from the version directories."""
+    registry: Registry = ctx.obj
+    typer.echo(f"indexed {registry.reindex()} versions in {registry.root}")
+
+
+@registry_app.command()
+def verify(ctx: typer.Context) -> None:
+    """Check every file's sha256 against its card; exit 1 and list what is corrupt."""
+    registry: Registry = ctx.obj
+    problems = registry.verify()
+    if not problems:
+        typer.echo(f"ok: every file in {registry.root} matches its card")
+        return
+    typer.echo(fmt.table(("WHERE", "FILE", "PROBLEM"), [(p.where, p.file, p.problem) for p in problems]))
+    raise typer.Exit(1)

@@ -1,0 +1,103 @@
+"""Bringing an existing PEFT adapter directory into the registry, checked against its base."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from adapterhub.attach import attach
+from adapterhub.base import DEFAULT_BASE, fingerprint, load_base, resolve_base
+from adapterhub.errors import ConfigError, IncompatibleAdapter
+from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, LoadedAdapter, Registry
+from adapterhub.registry.card import CARD_FILE
+from adapterhub.registry.registry import CONFIG_FILE, WEIGHTS_FILE
+
+TASK_FOR_TYPE = {"SEQ_CLS": "classify", "TOKEN_CLS": "ner", "CAUSAL_LM": "generate"}
+METHOD_FOR_PEFT_TYPE = {"LORA": "lora", "PREFIX_TUNING": "prefix"}
+METHOD_KEYS = ("r", "lora_alpha", "lora_dropout", "target_modules", "num_virtual_tokens", "modules_to_save")
+
+
+def canonical_base_id(base_id: str) -> str:
+    """The id to record for a base: the hub id of the embedded default, else the id or absolute path given."""
+    if base_id == DEFAULT_BASE or resolve_base(base_id) == resolve_base(DEFAULT_BASE):
+        return DEFAULT_BASE
+    return str(Path(base_id).resolve()) if Path(base_id).is_dir() else base_id
+
+
+def method_summary(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Our method name and its hyper-parameters, from a PEFT adapter config."""
+    peft_type = str(config.get("peft_type", ""))
+    method = METHOD_FOR_PEFT_TYPE.get(peft_type, peft_type.lower())
+    summary = {k: config[k] for k in METHOD_KEYS if config.get(k) is not None}
+    if isinstance(summary.get("target_modules"), list):
+        summary["target_modules"] = sorted(summary["target_modules"])
+    return method, summary
+
+
+def import_adapter(
+    registry: Registry,
+    source: str | Path,
+    name: str,
+    *,
+    base: str | None = None,
+    task: str | None = None,
+    labels: list[str] | None = None,
+    tags: tuple[str, ...] = (),
+) -> AdapterRecord:
+    """Publish the PEFT adapter in ``source`` as ``name``, after loading it onto its base.
+
+    The base (``base`` or the config's ``base_model_name_or_path``) is loaded to take its fingerprint and to
+    check that every adapter tensor fits one of its modules; a mismatch raises :class:`IncompatibleAdapter`.
+    """
+    from safetensors.torch import load_file
+
+    source = Path(source)
+    config_path = source / CONFIG_FILE
+    if not config_path.is_file():
+        raise ConfigError(f"{source} holds no {CONFIG_FILE}; give a folder written by PEFT's save_pretrained")
+    config = json.loads(config_path.read_text())
+    template = Card.from_json((source / CARD_FILE).read_bytes(), str(source)) if (source / CARD_FILE).is_file() else None
+    base_id = base or (template.base.id if template else None) or config.get("base_model_name_or_path")
+    if not base_id:
+        raise ConfigError(f"{config_path} names no base model; pass --base ID_OR_PATH")
+    if not (source / WEIGHTS_FILE).is_file():
+        raise ConfigError(f"{source} holds no {WEIGHTS_FILE}: only safetensors adapters can be imported")
+    tensors = load_file(source / WEIGHTS_FILE)
+    task_type = config.get("task_type") or ""
+    labels = labels or (list(template.labels) if template else None) or _default_labels(config, tensors)
+    model = load_base(base_id, task_type, num_labels=len(labels) or None)
+    base_info = BaseInfo(id=canonical_base_id(base_id), fingerprint=fingerprint(model))
+    if template and template.base.fingerprint != base_info.fingerprint:
+        raise IncompatibleAdapter(
+            f"{source} was made for base {template.base.id!r} ({template.base.fingerprint[:19]}…), not for "
+            f"{base_id!r} ({base_info.fingerprint[:19]}…); pass the base it was made for with --base"
+        )
+    method, method_config = method_summary(config)
+    card = Card(
+        task=task or (template.task if template else TASK_FOR_TYPE.get(task_type, "custom")),
+        task_type=task_type,
+        method=method,
+        base=base_info,
+        labels=tuple(labels),
+        method_config=method_config,
+        hyperparameters=template.hyperparameters if template else {},
+        metrics=template.metrics if template else {},
+        headline_metric=template.headline_metric if template else "",
+        data=template.data if template else DataInfo(description=f"imported from {source.resolve()}"),
+        tags=tuple(tags) or (template.tags if template else ()),
+    )
+    provisional = AdapterRecord(name, 0, source, card)
+    attach(model, LoadedAdapter(provisional, config, tensors), base_fingerprint=base_info.fingerprint)
+    return registry.publish(name, source, card)
+
+
+def _default_labels(config: dict[str, Any], tensors: dict[str, Any]) -> list[str]:
+    """LABEL_0 … LABEL_{n-1}, with n read from the saved classification head, for classification adapters."""
+    if config.get("task_type") not in ("SEQ_CLS", "TOKEN_CLS"):
+        return []
+    for module in config.get("modules_to_save") or []:
+        for key, tensor in tensors.items():
+            if key.endswith(f".{module}.weight") or key.endswith(f".{module}.out_proj.weight"):
+                return [f"LABEL_{i}" for i in range(tensor.shape[0])]
+    raise ConfigError("cannot tell how many labels this classification adapter has; pass --labels a,b,…")
