@@ -6,7 +6,7 @@
 
 __version__ = "0.1.0"
 
-from adapterhub.errors import (  # noqa: E402
+from adapterhub.errors import (
     AdapterHubError,
     AdapterNotFound,
     ConfigError,
@@ -15,7 +15,7 @@ from adapterhub.errors import (  # noqa: E402
     RegistryConflict,
     RegistryCorrupt,
 )
-from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, Registry  # noqa: E402
+from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, Registry
 
 __all__ = [
     "AdapterHubError",

@@ -13,8 +13,9 @@ if TYPE_CHECKING:
     from adapterhub.registry import LoadedAdapter
 
 
-def attach(model: torch.nn.Module, adapter: LoadedAdapter, adapter_name: str = "default",
-           base_fingerprint: str | None = None) -> torch.nn.Module:
+def attach(
+    model: torch.nn.Module, adapter: LoadedAdapter, adapter_name: str = "default", base_fingerprint: str | None = None
+) -> torch.nn.Module:
     """Return a ``PeftModel`` of ``model`` with ``adapter`` loaded as ``adapter_name`` and active.
 
     ``model`` may be a plain transformers model or a ``PeftModel`` that already holds other adapters.

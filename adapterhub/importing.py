@@ -57,7 +57,9 @@ def import_adapter(
     if not config_path.is_file():
         raise ConfigError(f"{source} holds no {CONFIG_FILE}; give a folder written by PEFT's save_pretrained")
     config = json.loads(config_path.read_text())
-    template = Card.from_json((source / CARD_FILE).read_bytes(), str(source)) if (source / CARD_FILE).is_file() else None
+    template = (
+        Card.from_json((source / CARD_FILE).read_bytes(), str(source)) if (source / CARD_FILE).is_file() else None
+    )
     base_id = base or (template.base.id if template else None) or config.get("base_model_name_or_path")
     if not base_id:
         raise ConfigError(f"{config_path} names no base model; pass --base ID_OR_PATH")

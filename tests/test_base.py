@@ -11,8 +11,10 @@ def test_fingerprint_ignores_the_task_head_and_peft_wrapping(tiny_bert: Path) ->
     body = load_base(str(tiny_bert))
     classifier = load_base(str(tiny_bert), "SEQ_CLS", num_labels=3)
     tagger = load_base(str(tiny_bert), "TOKEN_CLS", num_labels=5)
-    wrapped = get_peft_model(load_base(str(tiny_bert), "SEQ_CLS", 2), LoraConfig(task_type="SEQ_CLS",
-                             target_modules=["query", "value"], init_lora_weights=False))
+    wrapped = get_peft_model(
+        load_base(str(tiny_bert), "SEQ_CLS", 2),
+        LoraConfig(task_type="SEQ_CLS", target_modules=["query", "value"], init_lora_weights=False),
+    )
     prints = {fingerprint(m) for m in (body, classifier, tagger, wrapped)}
     assert len(prints) == 1 and next(iter(prints)).startswith("sha256:")
     assert set(canonical_weights(wrapped)) == set(canonical_weights(body))

@@ -55,10 +55,16 @@ def test_import_round_trips_an_export(published: Registry, tiny_bert: Path, tmp_
     record = import_adapter(published, tmp_path / "exported", "sentiment-copy")
     original = published.get("sentiment").card
     assert record.card.base == original.base
-    assert (record.card.labels, record.card.metrics, record.card.task) == (original.labels, original.metrics, "sentiment")
+    assert (record.card.labels, record.card.metrics, record.card.task) == (
+        original.labels,
+        original.metrics,
+        "sentiment",
+    )
     assert record.card.files["adapter_model.safetensors"] == original.files["adapter_model.safetensors"]
-    assert torch.equal(_through_adapterhub(published, "sentiment-copy", tiny_bert),
-                       _through_adapterhub(published, "sentiment", tiny_bert))
+    assert torch.equal(
+        _through_adapterhub(published, "sentiment-copy", tiny_bert),
+        _through_adapterhub(published, "sentiment", tiny_bert),
+    )
 
 
 def test_import_of_a_plain_peft_directory_fingerprints_its_base(tiny_bert: Path, tmp_path: Path) -> None:
@@ -71,8 +77,9 @@ def test_import_of_a_plain_peft_directory_fingerprints_its_base(tiny_bert: Path,
     assert import_adapter(Registry(), source, "named", labels=list(LABELS)).card.labels == LABELS
 
 
-def test_import_refuses_an_adapter_made_for_another_base(published: Registry, other_tiny_bert: Path,
-                                                         tmp_path: Path) -> None:
+def test_import_refuses_an_adapter_made_for_another_base(
+    published: Registry, other_tiny_bert: Path, tmp_path: Path
+) -> None:
     published.export("sentiment", tmp_path / "exported")
     with pytest.raises(IncompatibleAdapter, match="was made for base"):
         import_adapter(published, tmp_path / "exported", "wrong", base=str(other_tiny_bert))

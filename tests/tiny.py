@@ -17,7 +17,11 @@ def save_tiny_bert(directory: Path, seed: int, layers: int = 2) -> Path:
 
     torch.manual_seed(seed)
     config = BertConfig(
-        vocab_size=100, hidden_size=32, num_hidden_layers=layers, num_attention_heads=2, intermediate_size=64,
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=64,
         max_position_embeddings=64,
     )
     BertModel(config).save_pretrained(directory)
@@ -30,8 +34,9 @@ def make_lora_adapter(base_dir: Path, out: Path, seed: int = 0, r: int = 4) -> t
 
     base = load_base(str(base_dir), "SEQ_CLS", num_labels=len(LABELS))
     torch.manual_seed(seed)
-    config = LoraConfig(task_type="SEQ_CLS", r=r, lora_alpha=2 * r, target_modules=["query", "value"],
-                        init_lora_weights=False)
+    config = LoraConfig(
+        task_type="SEQ_CLS", r=r, lora_alpha=2 * r, target_modules=["query", "value"], init_lora_weights=False
+    )
     model = get_peft_model(base, config)
     with torch.no_grad():  # a trained head, not the random one every load would draw afresh
         for p in model.base_model.model.classifier.modules_to_save["default"].parameters():

@@ -24,8 +24,16 @@ def _row(record: AdapterRecord) -> tuple[str, ...]:
     metric = f"{headline[0]}={headline[1]:.4g}" if headline else "-"
     base = card.base.id.rsplit("/", 1)[-1]
     return (
-        record.name, str(record.version), ",".join(record.aliases) or "-", card.task, card.method, base,
-        fmt.count(card.trainable_params), fmt.size(card.size_bytes), metric, fmt.age(card.created),
+        record.name,
+        str(record.version),
+        ",".join(record.aliases) or "-",
+        card.task,
+        card.method,
+        base,
+        fmt.count(card.trainable_params),
+        fmt.size(card.size_bytes),
+        metric,
+        fmt.age(card.created),
     )
 
 

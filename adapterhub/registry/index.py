@@ -13,7 +13,6 @@ from pathlib import Path
 
 from adapterhub.registry.card import Card
 
-
 # Numbered schema migrations: MIGRATIONS[n] takes the schema from user_version n to n + 1.
 MIGRATIONS = [
     """

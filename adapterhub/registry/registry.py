@@ -84,7 +84,9 @@ class Registry:
         """Names that have at least one version directory, sorted."""
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".") and self._versions(p.name))
+        return sorted(
+            p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".") and self._versions(p.name)
+        )
 
     def versions(self, name: str) -> list[int]:
         """Published versions of ``name``, oldest first."""
@@ -116,7 +118,9 @@ class Registry:
         try:
             return {str(k): int(v) for k, v in json.loads(path.read_text()).items()}
         except (ValueError, AttributeError) as exc:
-            raise RegistryCorrupt(f"unreadable {path}: {exc}; fix or delete it, then run `hub registry reindex`") from exc
+            raise RegistryCorrupt(
+                f"unreadable {path}: {exc}; fix or delete it, then run `hub registry reindex`"
+            ) from exc
 
     def load(self, ref: str | Ref) -> LoadedAdapter:
         """Read a version's PEFT config and tensors after checking every file's sha256 against its card.
@@ -132,7 +136,7 @@ class Registry:
         try:
             config = json.loads(content[CONFIG_FILE])
             tensors = load_safetensors(content[WEIGHTS_FILE])
-        except Exception as exc:  # noqa: BLE001 - any parse failure means damaged files
+        except Exception as exc:
             raise RegistryCorrupt(f"{record.ref}: cannot parse its files ({exc}); run `hub registry verify`") from exc
         return LoadedAdapter(record=record, config=config, tensors=tensors)
 
@@ -302,9 +306,7 @@ class Registry:
         if not versions:
             names = self.names()
             have = ", ".join(names[:20]) + (" …" if len(names) > 20 else "") if names else "none"
-            raise AdapterNotFound(
-                f"no adapter named {ref.name!r} in {self.root} (available: {have}); see `hub list`"
-            )
+            raise AdapterNotFound(f"no adapter named {ref.name!r} in {self.root} (available: {have}); see `hub list`")
         if ref.alias is not None:
             aliases = self.aliases(ref.name)
             if ref.alias not in aliases:
@@ -321,7 +323,8 @@ class Registry:
             return versions[-1]
         if ref.version not in versions:
             raise AdapterNotFound(
-                f"{ref.name} has no version {ref.version} (versions: {_ranges(versions)}); see `hub list --name {ref.name}`"
+                f"{ref.name} has no version {ref.version} (versions: {_ranges(versions)}); "
+                f"see `hub list --name {ref.name}`"
             )
         return ref.version
 
@@ -494,7 +497,9 @@ def _check_files(where: str, directory: Path, card: Card) -> list[Problem]:
 
 def _disk_error(exc: OSError, doing: str) -> AdapterHubError:
     if exc.errno == errno.ENOSPC:
-        return AdapterHubError(f"no space left on device while {doing}; the registry is unchanged. Free space and retry")
+        return AdapterHubError(
+            f"no space left on device while {doing}; the registry is unchanged. Free space and retry"
+        )
     return AdapterHubError(f"{doing} failed: {exc.strerror or exc} ({exc.filename}); the registry is unchanged")
 
 

@@ -8,9 +8,15 @@ from pathlib import Path
 
 from adapterhub.registry import BaseInfo, Card
 
-CARD = Card(task="sentiment", method="lora", base=BaseInfo(id="tiny", fingerprint="sha256:" + "0" * 64),
-            task_type="SEQ_CLS", labels=("negative", "positive"), metrics={"accuracy": 0.9},
-            headline_metric="accuracy")
+CARD = Card(
+    task="sentiment",
+    method="lora",
+    base=BaseInfo(id="tiny", fingerprint="sha256:" + "0" * 64),
+    task_type="SEQ_CLS",
+    labels=("negative", "positive"),
+    metrics={"accuracy": 0.9},
+    headline_metric="accuracy",
+)
 
 
 def write_safetensors(path: Path, tensors: dict[str, tuple[list[int], bytes]]) -> None:
@@ -28,6 +34,8 @@ def fake_adapter(directory: Path, size: int = 64, fill: int = 1) -> Path:
     """A PEFT-shaped LoRA directory whose weights file holds ``size`` float32 values."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 4, "task_type": "SEQ_CLS"}))
-    write_safetensors(directory / "adapter_model.safetensors",
-                      {"base_model.model.x.lora_A.weight": ([size], bytes([fill % 256]) * 4 * size)})
+    write_safetensors(
+        directory / "adapter_model.safetensors",
+        {"base_model.model.x.lora_A.weight": ([size], bytes([fill % 256]) * 4 * size)},
+    )
     return directory

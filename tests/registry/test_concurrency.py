@@ -24,8 +24,12 @@ def test_concurrent_publishers_get_distinct_versions_and_lose_nothing(tmp_path: 
     source = fake_adapter(tmp_path / "src")
     processes, per_process = 4, 10
     procs = [
-        subprocess.Popen([sys.executable, "-c", PUBLISHER, str(registry_dir), str(source), f"p{p}", str(per_process)],
-                         cwd=ROOT, stdin=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", PUBLISHER, str(registry_dir), str(source), f"p{p}", str(per_process)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            text=True,
+        )
         for p in range(processes)
     ]
     for proc in procs:
@@ -37,8 +41,11 @@ def test_concurrent_publishers_get_distinct_versions_and_lose_nothing(tmp_path: 
     records = reg.list()
     assert sorted(r.version for r in records) == list(range(1, processes * per_process + 1))
     assert sorted(r.card.tags[0] for r in records) == sorted(
-        f"p{p}-{i}" for p in range(processes) for i in range(per_process))
+        f"p{p}-{i}" for p in range(processes) for i in range(per_process)
+    )
     for p in range(processes):  # each publisher's own versions increase in the order it published them
-        mine = sorted((int(r.card.tags[0].split("-")[1]), r.version) for r in records if r.card.tags[0].startswith(f"p{p}-"))
+        mine = sorted(
+            (int(r.card.tags[0].split("-")[1]), r.version) for r in records if r.card.tags[0].startswith(f"p{p}-")
+        )
         assert [v for _, v in mine] == sorted(v for _, v in mine)
     assert reg.verify() == []

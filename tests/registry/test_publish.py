@@ -24,7 +24,10 @@ def test_publish_assigns_versions_and_fills_the_card(tmp_path: Path) -> None:
 def test_version_directory_is_exactly_peft_files_plus_card(tmp_path: Path) -> None:
     record = Registry().publish("sentiment", fake_adapter(tmp_path / "a"), CARD)
     assert sorted(p.name for p in record.path.iterdir()) == [
-        "adapter_config.json", "adapter_model.safetensors", "card.json"]
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "card.json",
+    ]
     on_disk = Card.from_json((record.path / "card.json").read_text())
     assert on_disk == record.card
 

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up .venv if needed, then run the main job on the embedded default base (all-MiniLM-L6-v2, offline).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export HF_HUB_OFFLINE=1
+.venv/bin/hub list
+.venv/bin/hub registry verify
