@@ -66,6 +66,14 @@ def replace_name(db: sqlite3.Connection, name: str, cards: Iterable[Card], alias
     )
 
 
+def add(db: sqlite3.Connection, card: Card) -> None:
+    """Add one newly published version (cost independent of how many versions exist)."""
+    db.execute(
+        "INSERT OR REPLACE INTO versions (name, version, task, base_id, card) VALUES (?, ?, ?, ?, ?)",
+        (card.name, card.version, card.task, card.base.id, card.to_json()),
+    )
+
+
 def select(
     db: sqlite3.Connection, name: str | None = None, task: str | None = None, base: str | None = None
 ) -> list[tuple[Card, tuple[str, ...]]]:

@@ -174,7 +174,7 @@ class Registry:
                 target = self._dir(name, version)
                 os.rename(staging, target)
                 fsync_path(target.parent)
-                self._sync_index(name)
+                self._index_new(card)
             return AdapterRecord(name, version, target, card, ())
         except OSError as exc:
             raise _disk_error(exc, f"publishing {name}") from exc
@@ -413,6 +413,13 @@ class Registry:
         cards = [self._card(name, v) for v in self._versions(name)]
         with index.connect(self._index) as db:
             index.replace_name(db, name, cards, self.aliases(name))
+
+    def _index_new(self, card: Card) -> None:
+        if not self._index.exists():
+            self._rebuild_index()
+            return
+        with index.connect(self._index) as db:
+            index.add(db, card)
 
     def _rebuild_index(self) -> int:
         contents = [(n, [self._card(n, v) for v in self._versions(n)], self.aliases(n)) for n in self.names()]
