@@ -99,3 +99,33 @@ def test_a_missing_registry_lists_nothing_and_creates_nothing(tmp_path: Path) ->
     reg = Registry(tmp_path / "nowhere")
     assert reg.list() == []
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_full_disk_during_publish_leaves_the_registry_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    from adapterhub import AdapterHubError
+    from adapterhub.registry import registry as registry_module
+
+    reg = Registry()
+    reg.publish("sentiment", fake_adapter(tmp_path / "a"), CARD)
+    before = reg.list()
+    real_fsync = os.fsync
+    calls = [0]
+
+    def fsync_until_full(fd: int) -> None:
+        calls[0] += 1
+        if calls[0] == 2:  # the second file copied into staging
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(registry_module.os, "fsync", fsync_until_full)
+    with pytest.raises(AdapterHubError, match="no space left on device while publishing sentiment; the registry is"):
+        reg.publish("sentiment", fake_adapter(tmp_path / "b", fill=3), CARD)
+    monkeypatch.setattr(registry_module.os, "fsync", real_fsync)
+    assert reg.list() == before and reg.verify() == []
+    assert not any((reg.root / ".staging").iterdir())
+    assert reg.publish("sentiment", fake_adapter(tmp_path / "c"), CARD).version == 2
