@@ -17,6 +17,19 @@ from adapterhub.errors import (
 )
 from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, Registry
 
+
+def __getattr__(name: str):  # heavy parts (torch, transformers) load on first use, keeping `hub list` instant
+    if name == "train":
+        from adapterhub.training.train import train
+
+        return train
+    if name == "TrainConfig":
+        from adapterhub.training.config import TrainConfig
+
+        return TrainConfig
+    raise AttributeError(f"module 'adapterhub' has no attribute {name!r}")
+
+
 __all__ = [
     "AdapterHubError",
     "AdapterNotFound",
@@ -30,5 +43,7 @@ __all__ = [
     "Registry",
     "RegistryConflict",
     "RegistryCorrupt",
+    "TrainConfig",
     "__version__",
+    "train",
 ]

@@ -13,8 +13,14 @@ LABELS = ("negative", "positive")
 
 
 def save_tiny_bert(directory: Path, seed: int, layers: int = 2) -> Path:
-    from transformers import BertConfig, BertModel
+    """A random BERT with a character-level WordPiece tokenizer (any lower-case text tokenizes)."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
 
+    directory.mkdir(parents=True, exist_ok=True)
+    chars = list("abcdefghijklmnopqrstuvwxyz0123456789")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars, *(f"##{c}" for c in chars), *".,!?'-"]
+    vocab += [f"[unused{i}]" for i in range(100 - len(vocab))]
+    BertTokenizerFast(vocab={token: i for i, token in enumerate(vocab)}).save_pretrained(directory)
     torch.manual_seed(seed)
     config = BertConfig(
         vocab_size=100,
@@ -25,6 +31,31 @@ def save_tiny_bert(directory: Path, seed: int, layers: int = 2) -> Path:
         max_position_embeddings=64,
     )
     BertModel(config).save_pretrained(directory)
+    return directory
+
+
+def save_tiny_gpt2(directory: Path, seed: int = 0) -> Path:
+    """A random 2-layer GPT-2 with a small byte-level BPE tokenizer trained on a few sentences."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    directory.mkdir(parents=True, exist_ok=True)
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=320, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    text = ["### Instruction:", "### Response:", "write a short poem about the sea", "the sea is blue and wide"] * 20
+    tok.train_from_iterator(text, trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", bos_token="<|endoftext|>")
+    fast.save_pretrained(directory)
+    eos = fast.eos_token_id
+    torch.manual_seed(seed)
+    config = GPT2Config(
+        vocab_size=len(fast), n_embd=32, n_layer=2, n_head=2, n_positions=128, bos_token_id=eos, eos_token_id=eos
+    )
+    GPT2LMHeadModel(config).save_pretrained(directory)
     return directory
 
 

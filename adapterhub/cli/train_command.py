@@ -1,0 +1,96 @@
+"""``hub train``: flags (or a YAML file) -> TrainConfig -> adapterhub.train, with a rich progress bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from adapterhub.cli.app import app
+
+Opt = typer.Option
+
+
+@app.command()
+def train(
+    ctx: typer.Context,
+    task: Annotated[str | None, Opt(help="sentiment, classify, ner or generate [default: sentiment]")] = None,
+    name: Annotated[str | None, Opt(help="Registry name [default: the task's name].")] = None,
+    base: Annotated[str | None, Opt(help="Base model: hub id or local directory [default: all-MiniLM-L6-v2].")] = None,
+    method: Annotated[str | None, Opt(help="lora, prefix or head [default: lora].")] = None,
+    data: Annotated[str | None, Opt(help="CSV/TSV/JSONL/CoNLL file, folder, or hf:NAME[:CONFIG].")] = None,
+    eval_data: Annotated[str | None, Opt(help="Evaluation data [default: a seeded split of --data].")] = None,
+    eval_fraction: Annotated[float | None, Opt(help="Share of --data held out for evaluation [0.1].")] = None,
+    text_column: Annotated[str | None, Opt(help="Column holding the text.")] = None,
+    label_column: Annotated[str | None, Opt(help="Column holding the label.")] = None,
+    epochs: Annotated[int | None, Opt(help="Passes over the training data [3].")] = None,
+    lr: Annotated[float | None, Opt(help="Peak learning rate [lora 1e-3, prefix/head 1e-2].")] = None,
+    batch_size: Annotated[int | None, Opt(help="Examples per batch [32].")] = None,
+    grad_accum: Annotated[int | None, Opt(help="Batches per optimizer step [1].")] = None,
+    warmup_ratio: Annotated[float | None, Opt(help="Share of steps spent warming up [0.06].")] = None,
+    schedule: Annotated[str | None, Opt(help="Decay after warmup: linear or cosine [linear].")] = None,
+    weight_decay: Annotated[float | None, Opt(help="AdamW weight decay [0.01].")] = None,
+    max_grad_norm: Annotated[float | None, Opt(help="Gradient clipping norm [1.0].")] = None,
+    precision: Annotated[str | None, Opt(help="auto, fp32, bf16 or fp16 [auto: bf16 on a GPU that has it].")] = None,
+    max_length: Annotated[int | None, Opt(help="Longest input in tokens [128].")] = None,
+    seed: Annotated[int | None, Opt(help="Seed for the split, initialisation and batch order [13].")] = None,
+    eval_every: Annotated[int | None, Opt(help="Evaluate every N optimizer steps [each epoch].")] = None,
+    patience: Annotated[int | None, Opt(help="Evaluations without improvement before stopping [3].")] = None,
+    lora_r: Annotated[int | None, Opt(help="LoRA rank [8].")] = None,
+    lora_alpha: Annotated[int | None, Opt(help="LoRA alpha [16].")] = None,
+    lora_dropout: Annotated[float | None, Opt(help="LoRA dropout [0.1].")] = None,
+    target_modules: Annotated[list[str] | None, Opt("--target-module", help="LoRA target (repeatable).")] = None,
+    prefix_tokens: Annotated[int | None, Opt(help="Prefix tuning: virtual tokens [20].")] = None,
+    quantize: Annotated[str | None, Opt(help="4bit or 8bit base through bitsandbytes (CUDA only).")] = None,
+    save_on_interrupt: Annotated[bool, Opt(help="On Ctrl-C publish the best checkpoint so far.")] = False,
+    tags: Annotated[list[str] | None, Opt("--tag", help="Free-form tag for the card (repeatable).")] = None,
+    config: Annotated[Path | None, Opt(help="YAML file of the same settings; flags override it.")] = None,
+) -> None:
+    """Train an adapter on a frozen base and publish it to the registry."""
+    from adapterhub.cli.progress import TrainingProgress
+    from adapterhub.training import TrainConfig
+    from adapterhub.training.train import train as run
+
+    settings: dict[str, Any] = dict(
+        task=task,
+        name=name,
+        base=base,
+        method=method,
+        data=data,
+        eval_data=eval_data,
+        eval_fraction=eval_fraction,
+        text_column=text_column,
+        label_column=label_column,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        warmup_ratio=warmup_ratio,
+        schedule=schedule,
+        weight_decay=weight_decay,
+        max_grad_norm=max_grad_norm,
+        precision=precision,
+        max_length=max_length,
+        seed=seed,
+        eval_every=eval_every,
+        patience=patience,
+        lora_r=lora_r,
+        lora_alpha=lora_alpha,
+        lora_dropout=lora_dropout,
+        target_modules=target_modules,
+        prefix_tokens=prefix_tokens,
+        quantize=quantize,
+    )
+    base_config = TrainConfig.from_yaml(config) if config else TrainConfig()
+    merged = base_config.merged(
+        **settings, save_on_interrupt=save_on_interrupt or None, tags=tuple(tags) if tags else None
+    )
+    with TrainingProgress() as progress:
+        result = run(merged, registry=ctx.obj, report=progress.report)
+    record = result.record
+    metrics = ", ".join(f"{k} {v:.4f}" for k, v in record.card.metrics.items() if k != "loss")
+    typer.echo(
+        f"published {record.ref}: {metrics} ({result.fit.samples_per_second:.1f} samples/s, "
+        f"{result.fit.steps} steps{', stopped early' if result.fit.stopped_early else ''})"
+    )

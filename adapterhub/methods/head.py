@@ -1,0 +1,29 @@
+"""Head only: the body is a frozen feature extractor and only the task head trains.
+
+PEFT has no head-only method and refuses a config that adapts no module, so the adapter is a LoRA config whose
+single target (one attention projection) keeps its zero-initialised B matrix frozen: it adds exactly nothing,
+and plain PEFT loads the directory like any LoRA adapter. The head itself is PEFT's ``modules_to_save``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from adapterhub.methods.lora import LoraSettings
+
+
+@dataclass(frozen=True)
+class HeadSettings:
+    def peft_config(self, task_type: str, model: Any) -> Any:
+        from peft import LoraConfig
+
+        first = LoraSettings().targets(model.config.model_type)[0]
+        name = next(n for n, _ in model.named_modules() if n.split(".")[-1] == first.split(".")[-1])
+        return LoraConfig(
+            task_type=task_type, r=1, lora_alpha=1, lora_dropout=0.0, target_modules=f"^{re.escape(name)}$"
+        )
+
+    def card(self, model: Any) -> dict[str, Any]:
+        return {"trained": "task head only"}

@@ -1,0 +1,73 @@
+"""``generate``: a causal LM trained on instruction/response pairs (loss on the response only) or plain text.
+
+The prompt template is stored in the card so that inference formats prompts exactly as training did.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from adapterhub.base import load_base
+from adapterhub.data import Example, GenerationExample
+from adapterhub.tasks.padding import pad, pad_inputs
+from adapterhub.tasks.task import Encoded
+
+TEMPLATE = "### Instruction:\n{prompt}\n\n### Response:\n"
+
+
+def format_prompt(prompt: str) -> str:
+    """The text the model sees before its response ('' for plain-text examples)."""
+    return TEMPLATE.format(prompt=prompt) if prompt else ""
+
+
+@dataclass(frozen=True)
+class CausalLM:
+    name: str = "generate"
+    kind: str = "generation"
+    task_type: str = "CAUSAL_LM"
+    metric: str = "perplexity"
+    greater_is_better: bool = False
+    default_data: Path | None = None
+    needs_base: bool = True
+
+    def label_names(self, labels: Sequence[str]) -> tuple[str, ...]:
+        return ()
+
+    def build_model(self, base: str | None, labels: Sequence[str], dropout: float) -> torch.nn.Module:
+        return load_base(base, "CAUSAL_LM")
+
+    def encode(self, example: Example, tokenizer: Any, labels: Sequence[str], max_length: int) -> Encoded | None:
+        assert isinstance(example, GenerationExample)
+        prompt = tokenizer(format_prompt(example.prompt))["input_ids"] if example.prompt else []
+        if tokenizer.bos_token_id is not None and not prompt[:1] == [tokenizer.bos_token_id]:
+            prompt = [tokenizer.bos_token_id, *prompt]
+        response = tokenizer(example.response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        ids = (prompt + response)[:max_length]
+        targets = ([-100] * len(prompt) + response)[:max_length]
+        if all(t == -100 for t in targets):
+            return None  # the prompt alone fills max_length: nothing to learn from
+        return {"input_ids": ids, "labels": targets, "length": len(ids)}
+
+    def collate(self, batch: Sequence[Encoded], pad_id: int) -> dict[str, torch.Tensor]:
+        return {**pad_inputs(batch, pad_id), "labels": pad([b["labels"] for b in batch], -100)}
+
+    def evaluate(
+        self, model: torch.nn.Module, batches: Iterable[dict[str, torch.Tensor]], labels: Sequence[str]
+    ) -> dict[str, float]:
+        total, tokens = 0.0, 0
+        for batch in batches:
+            out = model(**batch)
+            n = int((batch["labels"][:, 1:] != -100).sum())  # shifted targets the loss averaged over
+            total += float(out.loss) * n
+            tokens += n
+        loss = total / max(tokens, 1)
+        return {"perplexity": math.exp(min(loss, 50.0)), "loss": loss}
+
+
+GENERATE = CausalLM()

@@ -1,0 +1,179 @@
+"""The training loop: AdamW, warmup then decay, accumulation, clipping, autocast, evaluation, early stopping.
+
+Devices and mixed precision go through accelerate. Only trainable (adapter and head) parameters reach the
+optimizer; the best evaluation's trainable weights are kept in memory (adapters are small) and restored at
+the end. Ctrl-C ends the loop cleanly and says so in the result.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from adapterhub.errors import ConfigError
+from adapterhub.tasks.task import Encoded, Task
+from adapterhub.training.batching import by_length, length_grouped
+from adapterhub.training.config import TrainConfig
+
+
+@dataclass
+class FitResult:
+    """What a run produced: the best evaluation's metrics, every evaluation, and how it ended."""
+
+    best_metrics: dict[str, float] = field(default_factory=dict)
+    best_step: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    steps: int = 0
+    samples: int = 0
+    train_seconds: float = 0.0
+    stopped_early: bool = False
+    interrupted: bool = False
+
+    @property
+    def samples_per_second(self) -> float:
+        return self.samples / self.train_seconds if self.train_seconds else 0.0
+
+
+def mixed_precision(precision: str, device: torch.device) -> str:
+    """accelerate's mixed-precision name for ``--precision`` on this device."""
+    if precision == "auto":
+        return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "no"
+    if precision == "fp16" and device.type != "cuda":
+        raise ConfigError("--precision fp16 needs a CUDA GPU; use --precision bf16 or fp32 on this machine")
+    return {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[precision]
+
+
+def _optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            (no_decay if param.ndim < 2 or "norm" in name.lower() else decay).append(param)
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.learning_rate)
+
+
+def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def fit(
+    model: torch.nn.Module,
+    task: Task,
+    train: Sequence[Encoded],
+    evaluation: Sequence[Encoded],
+    labels: Sequence[str],
+    config: TrainConfig,
+    pad_id: int,
+    report: Callable[[str, dict[str, Any]], None] = lambda event, values: None,
+) -> FitResult:
+    """Train ``model`` (a PeftModel whose base is frozen) and leave the best evaluation's weights in it.
+
+    ``report(event, values)`` is called with ``"step"`` (loss, lr, samples/s) and ``"eval"`` (metrics) for
+    progress display.
+    """
+    from accelerate import Accelerator
+    from transformers import get_scheduler
+
+    probe = Accelerator(cpu=not torch.cuda.is_available())
+    accelerator = Accelerator(
+        cpu=not torch.cuda.is_available(),
+        mixed_precision=mixed_precision(config.precision, probe.device),
+        gradient_accumulation_steps=config.grad_accum,
+    )
+    optimizer = _optimizer(model, config)
+    steps_per_epoch = -(-len(train) // (config.batch_size * config.grad_accum))
+    total_steps = steps_per_epoch * config.epochs
+    scheduler = get_scheduler(
+        config.schedule,
+        optimizer,
+        num_warmup_steps=int(config.warmup_ratio * total_steps),
+        num_training_steps=total_steps,
+    )
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    eval_every = config.eval_every or steps_per_epoch
+    result = FitResult()
+    sign = 1 if task.greater_is_better else -1
+    best_score, bad_evals, best_state = None, 0, None
+    lengths = [e["length"] for e in train]
+
+    def evaluate() -> bool:
+        """Evaluate, keep the best weights; True when early stopping says to stop."""
+        nonlocal best_score, bad_evals, best_state
+        model.eval()
+        with torch.no_grad(), accelerator.autocast():
+            batches = (
+                _to(task.collate([evaluation[i] for i in b], pad_id), accelerator.device)
+                for b in by_length([e["length"] for e in evaluation], config.batch_size * 2)
+            )
+            metrics = task.evaluate(model, batches, labels)
+        model.train()
+        metrics = {**metrics, "step": result.steps, "epoch": round(result.samples / max(len(train), 1), 3)}
+        result.history.append(metrics)
+        score = sign * metrics[task.metric]
+        if best_score is None or score > best_score:
+            best_score, bad_evals, best_state = score, 0, trainable_state(model)
+            result.best_metrics, result.best_step = metrics, result.steps
+        else:
+            bad_evals += 1
+        report("eval", metrics)
+        return bool(config.patience) and bad_evals >= config.patience
+
+    model.train()
+    started = time.perf_counter()
+    try:
+        for epoch in range(config.epochs):
+            for batch_ids in length_grouped(lengths, config.batch_size, config.seed + epoch):
+                batch = _to(task.collate([train[i] for i in batch_ids], pad_id), accelerator.device)
+                with accelerator.accumulate(model), accelerator.autocast():
+                    loss = model(**batch).loss
+                    accelerator.backward(loss)
+                    if accelerator.sync_gradients and config.max_grad_norm:
+                        accelerator.clip_grad_norm_(
+                            [p for p in model.parameters() if p.requires_grad], config.max_grad_norm
+                        )
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad()
+                result.samples += len(batch_ids)
+                if not accelerator.sync_gradients:
+                    continue
+                result.steps += 1
+                seconds = time.perf_counter() - started
+                report(
+                    "step",
+                    {
+                        "loss": float(loss.detach()),
+                        "lr": scheduler.get_last_lr()[0],
+                        "samples_per_second": result.samples / seconds,
+                        "step": result.steps,
+                        "total_steps": total_steps,
+                    },
+                )
+                if result.steps % eval_every == 0 or result.steps == total_steps:
+                    eval_started = time.perf_counter()
+                    stop = evaluate()
+                    started += time.perf_counter() - eval_started  # samples/s counts training time only
+                    if stop:
+                        result.stopped_early = True
+                        raise StopIteration
+    except StopIteration:
+        pass
+    except KeyboardInterrupt:
+        result.interrupted = True
+    result.train_seconds = time.perf_counter() - started
+    if best_state is not None:
+        unwrapped = accelerator.unwrap_model(model)
+        with torch.no_grad():
+            params = dict(unwrapped.named_parameters())
+            for name, value in best_state.items():
+                params[name].copy_(value)
+    model.eval()
+    return result
+
+
+def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device) for k, v in batch.items()}

@@ -1,0 +1,151 @@
+"""``adapterhub.train``: data -> base (fingerprinted) -> adapter -> loop -> base unchanged -> registry.
+
+The base is frozen before the adapter is attached; after training its fingerprint is taken again and the
+run fails, publishing nothing, if a single base weight changed.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from adapterhub.data import DataSplit, load_data
+from adapterhub.errors import AdapterHubError, ConfigError
+from adapterhub.names import validate_name
+from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, Registry
+from adapterhub.tasks import get_task
+from adapterhub.training.config import TrainConfig
+from adapterhub.training.loop import FitResult, fit
+
+
+class TrainingInterrupted(AdapterHubError):
+    """Ctrl-C during training; nothing (or the best checkpoint, when asked) was published."""
+
+    exit_code = 130
+
+
+class BaseChanged(AdapterHubError):
+    """A base weight changed during training: the adapter would not be separable from its base."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    record: AdapterRecord
+    fit: FitResult
+    data: DataSplit
+
+
+def train(
+    config: TrainConfig | None = None,
+    *,
+    registry: Registry | str | None = None,
+    report: Callable[[str, dict[str, Any]], None] | None = None,
+    **overrides: Any,
+) -> TrainResult:
+    """Train an adapter and publish it to the registry; what ``hub train`` runs.
+
+    Example:
+        >>> result = train(task="sentiment", epochs=1)          # doctest: +SKIP
+        >>> result.record.ref, result.record.card.metrics["accuracy"]  # doctest: +SKIP
+        ('sentiment@1', 0.87)
+    """
+    import torch
+    from peft import get_peft_model
+    from transformers import AutoTokenizer, set_seed
+
+    from adapterhub.base import fingerprint, quiet_transformers, resolve_base
+    from adapterhub.importing import canonical_base_id
+
+    config = (config or TrainConfig()).merged(**overrides)
+    report = report or (lambda event, values: None)
+    registry = registry if isinstance(registry, Registry) else Registry(registry)
+    task = get_task(config.task)
+    validate_name(config.adapter_name)
+    if task.needs_base and not config.base:
+        raise ConfigError(f"--task {task.name} needs --base: a causal LM such as gpt2 or a local Llama directory")
+    if config.quantize and not torch.cuda.is_available():
+        raise ConfigError(
+            f"--quantize {config.quantize} needs a CUDA GPU with bitsandbytes, and this machine has "
+            "no CUDA device; drop --quantize to train in full precision"
+        )
+    split = load_data(
+        task.kind,
+        config.data,
+        eval_data=config.eval_data,
+        eval_fraction=config.eval_fraction,
+        seed=config.seed,
+        text_column=config.text_column,
+        label_column=config.label_column,
+        default=str(task.default_data) if task.default_data else None,
+    )
+    names = task.label_names(split.labels)
+    report("data", {"train": len(split.train), "eval": len(split.eval), "labels": names})
+
+    set_seed(config.seed)
+    with quiet_transformers():
+        tokenizer = AutoTokenizer.from_pretrained(resolve_base(config.base))
+    model = task.build_model(config.base, split.labels, config.dropout)
+    base_print = fingerprint(model)
+    settings = config.method_settings()
+    model = get_peft_model(model, settings.peft_config(task.task_type, model))
+    if config.method == "head":
+        for name, param in model.named_parameters():
+            if "lora_" in name:
+                param.requires_grad_(False)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    train_set = [e for e in (task.encode(x, tokenizer, split.labels, config.max_length) for x in split.train) if e]
+    eval_set = [e for e in (task.encode(x, tokenizer, split.labels, config.max_length) for x in split.eval) if e]
+    if not train_set or not eval_set:
+        raise ConfigError(f"no example fits in --max-length {config.max_length}; raise it")
+
+    result = fit(model, task, train_set, eval_set, split.labels, config, pad_id, report)
+    if result.interrupted and not (config.save_on_interrupt and result.best_metrics):
+        raise TrainingInterrupted(
+            "interrupted: nothing was published"
+            + (
+                " (no evaluation had finished yet)"
+                if config.save_on_interrupt
+                else "; pass --save-on-interrupt to publish the best checkpoint so far"
+            )
+        )
+    if fingerprint(model) != base_print:
+        raise BaseChanged(
+            "a base weight changed during training, so the adapter is not separable from its base; "
+            "nothing was published (report this as a bug)"
+        )
+
+    base_id = canonical_base_id(config.base) if config.base else canonical_base_id(resolve_base(None))
+    model.peft_config["default"].base_model_name_or_path = base_id
+    trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    card = Card(
+        task=task.name,
+        task_type=task.task_type,
+        method=config.method,
+        base=BaseInfo(id=base_id, fingerprint=base_print),
+        labels=names,
+        method_config=settings.card(model.get_base_model()),
+        hyperparameters={
+            **config.hyperparameters(),
+            "trained_parameters": trained,
+            "samples_per_second": round(result.samples_per_second, 1),
+            "steps": result.steps,
+            "best_step": result.best_step,
+            "stopped_early": result.stopped_early,
+            "interrupted": result.interrupted,
+        },
+        metrics={k: v for k, v in result.best_metrics.items() if k not in ("step", "epoch")},
+        headline_metric=task.metric,
+        data=DataInfo(
+            description=split.description,
+            fingerprint=split.fingerprint,
+            train_examples=len(train_set),
+            eval_examples=len(eval_set),
+        ),
+        tags=tuple(config.tags) + (("interrupted",) if result.interrupted else ()),
+    )
+    with tempfile.TemporaryDirectory(prefix="adapterhub-train-") as out:
+        model.save_pretrained(out)
+        record = registry.publish(config.adapter_name, out, card)
+    return TrainResult(record=record, fit=result, data=split)

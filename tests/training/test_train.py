@@ -1,0 +1,160 @@
+"""Training on tiny random models: every task x method, the loop's guarantees and its refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from adapterhub import ConfigError, Registry, TrainConfig, train
+from adapterhub.base import fingerprint, load_base
+from adapterhub.training.train import BaseChanged, TrainingInterrupted
+
+FAST = dict(epochs=2, batch_size=8, lr=1e-2, max_length=32)
+
+
+@pytest.mark.parametrize("method", ["lora", "prefix", "head"])
+@pytest.mark.parametrize("task", ["sentiment", "classify", "ner"])
+def test_every_encoder_task_and_method_trains_and_publishes(
+    task: str, method: str, tiny_bert: Path, sentiment_csv: Path, topics_csv: Path, ner_conll: Path
+) -> None:
+    data = {"sentiment": sentiment_csv, "classify": topics_csv, "ner": ner_conll}[task]
+    result = train(task=task, method=method, base=str(tiny_bert), data=str(data), **FAST)
+    card = result.record.card
+    assert result.record.ref == f"{task}@1"
+    assert (card.task, card.method, card.base.id) == (task, method, str(tiny_bert.resolve()))
+    assert card.base.fingerprint == fingerprint(load_base(str(tiny_bert)))
+    metric = {"sentiment": "accuracy", "classify": "accuracy", "ner": "f1"}[task]
+    assert card.headline_metric == metric and 0.0 <= card.metrics[metric] <= 1.0
+    assert (
+        card.labels
+        == {
+            "sentiment": ("negative", "positive"),
+            "classify": ("negative", "neutral", "positive"),
+            "ner": ("O", "B-location", "B-person", "I-location", "I-person"),
+        }[task]
+    )
+    assert card.data.train_examples + card.data.eval_examples == {"sentiment": 64, "classify": 60, "ner": 40}[task]
+    assert len(result.fit.history) == 2 and card.trainable_params > 0
+    assert Registry().load(result.record.ref).tensors  # verified and loadable
+    if method == "head":  # only the head trained: its LoRA pair is the frozen zero no-op
+        tensors = Registry().load(result.record.ref).tensors
+        assert all(not t.any() for k, t in tensors.items() if "lora_B" in k)
+
+
+@pytest.mark.parametrize("method", ["lora", "prefix"])
+def test_generation_trains_on_a_causal_lm(method: str, tiny_gpt2: Path, instructions_jsonl: Path) -> None:
+    result = train(
+        task="generate",
+        method=method,
+        base=str(tiny_gpt2),
+        data=str(instructions_jsonl),
+        epochs=3,
+        batch_size=4,
+        lr=1e-2,
+        max_length=64,
+    )
+    card = result.record.card
+    assert (card.task_type, card.headline_metric) == ("CAUSAL_LM", "perplexity")
+    first, best = result.fit.history[0]["perplexity"], card.metrics["perplexity"]
+    assert best <= first and best < 320  # learned something: below a uniform guess over the vocabulary
+
+
+def test_training_learns_an_easy_task(tiny_bert: Path, tmp_path: Path) -> None:
+    from tests.training.conftest import write_classification
+
+    data = write_classification(tmp_path / "easy.csv", n=200)
+    result = train(task="sentiment", base=str(tiny_bert), data=str(data), epochs=6, batch_size=16, lr=1e-2)
+    assert result.record.card.metrics["accuracy"] >= 0.9
+
+
+def test_the_same_seed_gives_the_same_adapter(tiny_bert: Path, sentiment_csv: Path) -> None:
+    reg = Registry()
+    for _ in range(2):
+        train(task="sentiment", base=str(tiny_bert), data=str(sentiment_csv), **FAST)
+    first, second = reg.load("sentiment@1").tensors, reg.load("sentiment@2").tensors
+    assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_a_changed_base_weight_fails_loudly_and_publishes_nothing(
+    tiny_bert: Path, sentiment_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import peft
+
+    real = peft.get_peft_model
+
+    def leaky(model, config, **kwargs):  # a bug that leaves one base weight trainable
+        wrapped = real(model, config, **kwargs)
+        next(p for n, p in wrapped.named_parameters() if "word_embeddings" in n).requires_grad_(True)
+        return wrapped
+
+    monkeypatch.setattr(peft, "get_peft_model", leaky)
+    with pytest.raises(BaseChanged, match="base weight changed"):
+        train(task="sentiment", base=str(tiny_bert), data=str(sentiment_csv), **FAST)
+    assert Registry().list() == []
+
+
+def test_early_stopping_keeps_the_best_and_stops(tiny_bert: Path, sentiment_csv: Path) -> None:
+    result = train(
+        task="sentiment",
+        base=str(tiny_bert),
+        data=str(sentiment_csv),
+        epochs=20,
+        batch_size=8,
+        lr=1e-9,
+        eval_every=1,
+        patience=2,
+    )
+    assert result.fit.stopped_early and len(result.fit.history) == 3
+    assert result.record.card.metrics["accuracy"] == result.fit.history[0]["accuracy"]
+
+
+def test_ctrl_c_publishes_nothing_unless_asked(tiny_bert: Path, sentiment_csv: Path) -> None:
+    def interrupt_at_step_3(event: str, values: dict) -> None:
+        if event == "step" and values["step"] == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(TrainingInterrupted, match="nothing was published; pass --save-on-interrupt"):
+        train(task="sentiment", base=str(tiny_bert), data=str(sentiment_csv), report=interrupt_at_step_3, **FAST)
+    assert Registry().list() == []
+    result = train(
+        task="sentiment",
+        base=str(tiny_bert),
+        data=str(sentiment_csv),
+        report=interrupt_at_step_3,
+        eval_every=1,
+        save_on_interrupt=True,
+        **FAST,
+    )
+    assert result.fit.interrupted and "interrupted" in result.record.card.tags
+    assert len(result.fit.history) == 2  # evaluations at steps 1 and 2
+
+
+def test_refusals_come_before_any_training(tiny_bert: Path, sentiment_csv: Path) -> None:
+    with pytest.raises(ConfigError, match="--task generate needs --base"):
+        train(task="generate")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="--quantize 4bit needs a CUDA GPU"):
+            train(task="sentiment", quantize="4bit", base=str(tiny_bert), data=str(sentiment_csv))
+    with pytest.raises(ConfigError, match="unknown task 'sentimnt'"):
+        train(task="sentimnt")
+    with pytest.raises(ConfigError, match="--epochs must be at least 1.*--lr must be positive"):
+        TrainConfig(epochs=0, lr=-1.0)
+    with pytest.raises(ConfigError, match="sentiment is binary"):
+        from tests.training.conftest import write_classification
+
+        data = write_classification(sentiment_csv.parent / "three.csv", labels=("negative", "neutral", "positive"))
+        train(task="sentiment", base=str(tiny_bert), data=str(data))
+
+
+def test_yaml_config_and_flags_share_one_dataclass(tmp_path: Path) -> None:
+    path = tmp_path / "run.yaml"
+    path.write_text("task: classify\nepochs: 5\nlora:\n  r: 4\n  target_modules: [query]\n")
+    config = TrainConfig.from_yaml(path)
+    assert (config.task, config.epochs, config.lora.r, config.lora.target_modules) == ("classify", 5, 4, ("query",))
+    merged = config.merged(epochs=2, lora_alpha=32, prefix_tokens=7, lr=None)
+    assert (merged.epochs, merged.lora.r, merged.lora.alpha, merged.prefix.num_virtual_tokens) == (2, 4, 32, 7)
+    path.write_text("task: classify\nepohcs: 5\n")
+    with pytest.raises(ConfigError, match="unknown keys in .*run.yaml: epohcs"):
+        TrainConfig.from_yaml(path)
