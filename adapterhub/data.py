@@ -25,7 +25,7 @@ import random
 import re
 import shlex
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -164,7 +164,7 @@ def load_data(
     )
     source = str(data)
     if kind == "text":
-        classes = _sort_labels(ex.label for ex in train)  # type: ignore[union-attr]
+        classes = _sort_labels(_labels(train))
         if len(classes) < 2:
             raise ConfigError(
                 f"{source}: every training example has the label {classes[0]!r}; a classifier needs at least two "
@@ -179,13 +179,13 @@ def load_data(
         train, evals = _split(kind, train, eval_fraction, seed, source)
         note = f"eval: {eval_fraction * 100:g}% seeded split (seed {seed})"
     labels: tuple[str, ...] = ()
+    eval_source = eval_data or "the eval split"
     if kind == "text":
-        labels = _sort_labels(ex.label for ex in train)  # type: ignore[union-attr]
-        _check_eval_labels(labels, (ex.label for ex in evals), "labels", eval_data or "the eval split")  # type: ignore[union-attr]
+        labels = _sort_labels(_labels(train))
+        _check_eval_labels(labels, _labels(evals), "labels", eval_source)
     elif kind == "tokens":
-        tags = {tag for ex in train for tag in ex.tags}  # type: ignore[union-attr]
-        labels = ("O", *sorted(tags - {"O"}))
-        _check_eval_labels(labels, (tag for ex in evals for tag in ex.tags), "tags", eval_data or "the eval split")  # type: ignore[union-attr]
+        labels = ("O", *sorted(set(_labels(train)) - {"O"}))
+        _check_eval_labels(labels, _labels(evals), "tags", eval_source)
     train_t, eval_t = tuple(train), tuple(evals)
     return DataSplit(train_t, eval_t, labels, f"{train_desc}; {note}", _fingerprint(train_t, eval_t))
 
@@ -334,10 +334,10 @@ def _encoding_message(path: Path, raw: bytes, exc: UnicodeDecodeError) -> str:
         except UnicodeDecodeError:
             bad += 1
     others = f" ({bad - 1} more lines are not UTF-8 either)" if bad > 1 else ""
-    target = path.with_name(f"{path.stem}.utf8{path.suffix}")
+    target = f"{path.stem}.utf8{path.suffix}"  # in the working directory: the data folder may be read-only
     return (
         f"{path}:{line}: byte 0x{raw[exc.start]:02x} at column {column} is not UTF-8{others}; re-encode the file "
-        f"to UTF-8, e.g. iconv -f cp1252 -t utf-8 {shlex.quote(str(path))} > {shlex.quote(str(target))}"
+        f"to UTF-8, e.g. iconv -f cp1252 -t utf-8 {shlex.quote(str(path))} > {shlex.quote(target)}"
     )
 
 
@@ -391,10 +391,12 @@ def _csv_records(path: Path, lines: list[str], delimiter: str, problems: _Proble
                 header = row
                 continue
             if len(row) != len(header):
-                sep = "a tab" if delimiter == "\t" else "a comma (wrap such fields in double quotes)"
+                fix = (
+                    "a .tsv field cannot hold a tab" if delimiter == "\t" else "wrap fields that hold a comma in quotes"
+                )
                 problems.add(
                     f"{where}: {len(row)} fields but the header has {len(header)}",
-                    f"give every row one field per header column; a field must not hold {sep}",
+                    f"give every row one field per header column ({fix})",
                 )
                 continue
             records.append((where, dict(zip(header, row, strict=True))))
@@ -436,6 +438,7 @@ def _conll_examples(path: Path, lines: list[str], problems: _Problems) -> list[E
     sentences: list[Example] = []
     tokens: list[str] = []
     tags: list[str] = []
+    before = problems.count
     for n, line in enumerate(lines, 1):
         if not line.strip() or line.startswith("-DOCSTART-"):
             if tokens:
@@ -457,7 +460,7 @@ def _conll_examples(path: Path, lines: list[str], problems: _Problems) -> list[E
         tags.append(tag)
     if tokens:
         sentences.append(TokenExample(tuple(tokens), tuple(tags)))
-    if not sentences and not problems.count:
+    if not sentences and problems.count == before:
         problems.add(f"{path} holds no sentences", "write one 'token<TAB>TAG' a line")
     return sentences
 
@@ -568,13 +571,16 @@ def _text_records(
         return []
     examples: list[Example] = []
     for where, row in records:
+        text = _optional_text(row, text_col, where, problems)
         try:
-            text = _text_value(row.get(text_col))
             label = _label_value(row.get(label_col))
         except _BadValue as exc:
             problems.add(
-                f"{where}: {exc}", "give one text and one label an example (multi-label data is not supported)"
+                f"{where}: {exc} (column {label_col!r})",
+                "give every example one label (multi-label data is not supported)",
             )
+            continue
+        if text is None:
             continue
         if not text.strip():
             problems.add(f"{where}: empty text in column {text_col!r}", _EMPTY_FIX)
@@ -671,7 +677,9 @@ def _generation_records(
         response = _cell(row, response_col, where, problems)
         if prompt is None or response is None:
             continue
-        extra = _text_value(row.get(input_col)) if input_col is not None else ""
+        extra = _optional_text(row, input_col, where, problems) if input_col is not None else ""
+        if extra is None:
+            continue
         examples.append(GenerationExample(f"{prompt}\n\n{extra}" if extra.strip() else prompt, response))
     return examples
 
@@ -693,24 +701,27 @@ def _self_instruct_records(source: str, records: list[Record], problems: _Proble
                 problems.add(f"{spot}: not an object", "give every instance an input and an output")
                 continue
             output = _cell(instance, "output", spot, problems)
-            try:
-                extra = _text_value(instance.get("input"))
-            except _BadValue as exc:
-                problems.add(f"{spot}: input {exc}", "give every instance a text input (or none) and an output")
-                continue
-            if instruction is not None and output is not None:
+            extra = _optional_text(instance, "input", spot, problems)
+            if instruction is not None and output is not None and extra is not None:
                 examples.append(
                     GenerationExample(f"{instruction}\n\n{extra}" if extra.strip() else instruction, output)
                 )
     return examples
 
 
-def _cell(row: dict[str, Any], column: str, where: str, problems: _Problems) -> str | None:
-    """The non-empty text of one cell, or None after noting the problem."""
+def _optional_text(row: dict[str, Any], column: str, where: str, problems: _Problems) -> str | None:
+    """The text of one cell (``""`` when missing), or None after noting a cell that is not text."""
     try:
-        value = _text_value(row.get(column))
+        return _text_value(row.get(column))
     except _BadValue as exc:
         problems.add(f"{where}: column {column!r} {exc}", "give that column text")
+        return None
+
+
+def _cell(row: dict[str, Any], column: str, where: str, problems: _Problems) -> str | None:
+    """The non-empty text of one cell, or None after noting the problem."""
+    value = _optional_text(row, column, where, problems)
+    if value is None:
         return None
     if not value.strip():
         problems.add(f"{where}: empty {column!r}", _EMPTY_FIX)
@@ -836,8 +847,8 @@ def _split(
     fix = "add examples or give eval data with --eval-data"
     if kind == "text":
         groups: dict[str, list[int]] = {}
-        for i, ex in enumerate(examples):
-            groups.setdefault(ex.label, []).append(i)  # type: ignore[union-attr]
+        for i, label in enumerate(_labels(examples)):
+            groups.setdefault(label, []).append(i)
         order = _sort_labels(groups)
         spare = {label: len(groups[label]) - 1 for label in order}  # one of each label stays in train
         if sum(spare.values()) < 1:
@@ -868,6 +879,15 @@ def _check_eval_labels(known: Sequence[str], seen: Iterable[str], what: str, eva
             f"{what} in {eval_source} that the training data never has: {_names(unseen)}; add training examples "
             f"with them or drop them from the eval data (the model knows only {_names(known)})"
         )
+
+
+def _labels(examples: Iterable[Example]) -> Iterator[str]:
+    """The label of each text example, every tag of each token example."""
+    for ex in examples:
+        if isinstance(ex, TextExample):
+            yield ex.label
+        elif isinstance(ex, TokenExample):
+            yield from ex.tags
 
 
 def _sort_labels(labels: Iterable[str]) -> tuple[str, ...]:

@@ -106,10 +106,8 @@ class TaskModel(nn.Module):
             inputs_embeds=inputs_embeds,
         ).last_hidden_state  # (B, T, H)
         mask = attention_mask[:, -states.shape[1] :] if attention_mask is not None else None  # drop prefix columns
-        if self.kind == "token":
-            logits = self.classifier(states)  # (B, T, C)
-        else:
-            logits = self.classifier(pool(states, mask, self.pooling))  # (B, C)
+        features = states if self.kind == "token" else pool(states, mask, self.pooling)  # (B, T, H) or (B, H)
+        logits = self.classifier(features)  # (B, T, C) or (B, C)
         loss = None
         if labels is not None:
             loss = nn.functional.cross_entropy(

@@ -25,11 +25,13 @@ class TrainingProgress:
         self.metric = ""
 
     def __enter__(self) -> TrainingProgress:
-        self.progress.__enter__()
+        if self.console.is_terminal:  # a live bar on a terminal; logs get the plain eval lines only
+            self.progress.__enter__()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.progress.__exit__(kind, exc, tb)
+        if self.console.is_terminal:
+            self.progress.__exit__(kind, exc, tb)
 
     def report(self, event: str, values: dict[str, Any]) -> None:
         if event == "data":

@@ -45,7 +45,7 @@ class CausalLM:
     def encode(self, example: Example, tokenizer: Any, labels: Sequence[str], max_length: int) -> Encoded | None:
         assert isinstance(example, GenerationExample)
         prompt = tokenizer(format_prompt(example.prompt))["input_ids"] if example.prompt else []
-        if tokenizer.bos_token_id is not None and not prompt[:1] == [tokenizer.bos_token_id]:
+        if tokenizer.bos_token_id is not None and prompt[:1] != [tokenizer.bos_token_id]:
             prompt = [tokenizer.bos_token_id, *prompt]
         response = tokenizer(example.response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
         ids = (prompt + response)[:max_length]

@@ -146,6 +146,6 @@ def train(
         tags=tuple(config.tags) + (("interrupted",) if result.interrupted else ()),
     )
     with tempfile.TemporaryDirectory(prefix="adapterhub-train-") as out:
-        model.save_pretrained(out)
+        model.save_pretrained(out, save_embedding_layers=False)
         record = registry.publish(config.adapter_name, out, card)
     return TrainResult(record=record, fit=result, data=split)

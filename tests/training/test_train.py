@@ -139,7 +139,7 @@ def test_refusals_come_before_any_training(tiny_bert: Path, sentiment_csv: Path)
             train(task="sentiment", quantize="4bit", base=str(tiny_bert), data=str(sentiment_csv))
     with pytest.raises(ConfigError, match="unknown task 'sentimnt'"):
         train(task="sentimnt")
-    with pytest.raises(ConfigError, match="--epochs must be at least 1.*--lr must be positive"):
+    with pytest.raises(ConfigError, match=r"--epochs must be at least 1.*--lr must be positive"):
         TrainConfig(epochs=0, lr=-1.0)
     with pytest.raises(ConfigError, match="sentiment is binary"):
         from tests.training.conftest import write_classification
@@ -156,5 +156,5 @@ def test_yaml_config_and_flags_share_one_dataclass(tmp_path: Path) -> None:
     merged = config.merged(epochs=2, lora_alpha=32, prefix_tokens=7, lr=None)
     assert (merged.epochs, merged.lora.r, merged.lora.alpha, merged.prefix.num_virtual_tokens) == (2, 4, 32, 7)
     path.write_text("task: classify\nepohcs: 5\n")
-    with pytest.raises(ConfigError, match="unknown keys in .*run.yaml: epohcs"):
+    with pytest.raises(ConfigError, match=r"unknown keys in .*run\.yaml: epohcs"):
         TrainConfig.from_yaml(path)
