@@ -430,7 +430,7 @@ def _json_records(path: Path, lines: list[str], problems: _Problems) -> list[Rec
         if isinstance(item, dict):
             good.append((where, item))
         else:
-            problems.add(f"{where}: a JSON {type(item).__name__}, not an object", fix)
+            problems.add(f"{where}: a JSON {_json_type(item)}, not an object", fix)
     return good
 
 
@@ -736,7 +736,7 @@ def _text_value(value: Any) -> str:
         return value
     if isinstance(value, int | float):
         return str(value)
-    raise _BadValue(f"is a JSON {type(value).__name__}, not text")
+    raise _BadValue(f"is a JSON {_json_type(value)}, not text")
 
 
 def _label_value(value: Any) -> str:
@@ -751,7 +751,7 @@ def _label_value(value: Any) -> str:
         return str(int(value)) if value.is_integer() else repr(value)
     if isinstance(value, str):
         return _normalise_label(value)
-    raise _BadValue(f"label is a JSON {type(value).__name__}, not one value")
+    raise _BadValue(f"label is a JSON {_json_type(value)}, not one value")
 
 
 def _normalise_label(label: str) -> str:
@@ -902,6 +902,10 @@ def _fingerprint(train: Sequence[Example], evals: Sequence[Example]) -> str:
     payload = {"train": [asdict(ex) for ex in train], "eval": [asdict(ex) for ex in evals]}
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False)
     return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean"}.get(type(value), type(value).__name__)
 
 
 def _short(value: Any, width: int = 40) -> str:

@@ -462,19 +462,19 @@ def test_only_one_class(tmp_path: Path) -> None:
 def test_bad_json(tmp_path: Path) -> None:
     path = write(tmp_path / "d.jsonl", '{"text": "a", "label": 1}\n{"text": "b", label: 0}\n[1, 2]\n')
     message = fails(re.escape(f"{path}:2: not valid JSON"), "text", path)
-    assert f"{path}:3: a JSON list, not an object" in message and "one JSON object a line" in message
+    assert f"{path}:3: a JSON array, not an object" in message and "one JSON object a line" in message
 
 
 def test_multi_label_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path / "d.jsonl", '{"text": "a", "label": ["x", "y"]}\n')
-    fails(re.escape(f"{path}:1: label is a JSON list, not one value (column 'label')") + ".*multi-label", "text", path)
+    fails(re.escape(f"{path}:1: label is a JSON array, not one value (column 'label')") + ".*multi-label", "text", path)
 
 
 def test_cells_that_are_not_text(tmp_path: Path) -> None:
     path = write(tmp_path / "d.jsonl", '{"text": {"a": 1}, "label": 1}\n')
-    fails(re.escape(f"{path}:1: column 'text' is a JSON dict, not text"), "text", path)
+    fails(re.escape(f"{path}:1: column 'text' is a JSON object, not text"), "text", path)
     path = write(tmp_path / "g.jsonl", '{"instruction": "Do.", "input": ["x"], "output": "ok"}\n')
-    fails(re.escape(f"{path}:1: column 'input' is a JSON list, not text"), "generation", path)
+    fails(re.escape(f"{path}:1: column 'input' is a JSON array, not text"), "generation", path)
     path = write(tmp_path / "s.jsonl", '{"instruction": "Do.", "instances": [{"input": 3, "output": ""}, "x"]}\n')
     message = fails(re.escape(f"{path}:1 instance 1: empty 'output'"), "generation", path)
     assert f"{path}:1 instance 2: not an object" in message
