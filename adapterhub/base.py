@@ -13,7 +13,7 @@ import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from adapterhub.errors import ConfigError
 
@@ -47,14 +47,46 @@ def resolve_base(base_id: str | None) -> str:
     return base_id
 
 
-def load_base(base_id: str | None, task_type: str = "", num_labels: int | None = None) -> torch.nn.Module:
-    """Load a base with the head that PEFT's ``task_type`` needs, frozen and in eval mode."""
+def quantization_config(quantize: str) -> Any:
+    """bitsandbytes settings, QLoRA style: NF4 with double quantization and bf16 compute, or LLM.int8()."""
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    if quantize not in ("4bit", "8bit"):
+        raise ConfigError(f"--quantize must be 4bit or 8bit (got {quantize!r})")
+    if not torch.cuda.is_available():
+        raise ConfigError(
+            f"--quantize {quantize} needs a CUDA GPU with bitsandbytes, and this machine has no CUDA "
+            "device; drop --quantize to use the base in full precision"
+        )
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise ConfigError(f"--quantize {quantize} needs bitsandbytes: pip install 'adapterhub[quantize]'")
+    if quantize == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16,
+    )
+
+
+def load_base(
+    base_id: str | None, task_type: str = "", num_labels: int | None = None, quantize: str | None = None
+) -> torch.nn.Module:
+    """Load a base with the head that PEFT's ``task_type`` needs, frozen and in eval mode.
+
+    ``quantize`` ("4bit" or "8bit") loads the weights through bitsandbytes onto the first CUDA device and
+    prepares them for k-bit training (norms in fp32, gradient checkpointing).
+    """
     import transformers
 
     if task_type not in AUTO_CLASSES:
         raise ConfigError(f"unknown task type {task_type!r}; known: {', '.join(k for k in AUTO_CLASSES if k)}")
     auto = getattr(transformers, AUTO_CLASSES[task_type])
     kwargs = {"num_labels": num_labels} if num_labels and task_type in ("SEQ_CLS", "TOKEN_CLS") else {}
+    if quantize:
+        kwargs.update(quantization_config=quantization_config(quantize), device_map={"": 0})
     location = resolve_base(base_id)
     try:
         with quiet_transformers():
@@ -65,6 +97,10 @@ def load_base(base_id: str | None, task_type: str = "", num_labels: int | None =
             f"cannot load base {base_id!r} ({first}); pass --base with a local model directory, "
             "or a hub id while online"
         ) from exc
+    if quantize:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
     model.requires_grad_(False)
     return model.eval()
 

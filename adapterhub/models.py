@@ -129,9 +129,13 @@ def pool(states: torch.Tensor, mask: torch.Tensor | None, how: Pooling) -> torch
     return states[torch.arange(states.shape[0], device=states.device), last]
 
 
-def build_task_model(base_id: str | None, num_labels: int, kind: HeadKind, dropout: float = 0.1) -> TaskModel:
-    """Load the base body and put a fresh head of ``num_labels`` classes on it."""
-    body = load_base(base_id, "")
+def build_task_model(
+    base_id: str | None, num_labels: int, kind: HeadKind, dropout: float = 0.1, quantize: str | None = None
+) -> TaskModel:
+    """Load the base body (optionally quantized) and put a fresh head of ``num_labels`` classes on it."""
+    body = load_base(base_id, "", quantize=quantize)
     if hasattr(body, "pooler"):
         body.pooler = None  # unused by every pooling above; keeps its weights out of the way
-    return TaskModel(body, num_labels, kind, pooling_for(base_id, body.config), dropout)
+    model = TaskModel(body, num_labels, kind, pooling_for(base_id, body.config), dropout)
+    model.classifier.to(body.device)  # a quantized body already sits on its GPU and cannot be moved as a whole
+    return model

@@ -36,8 +36,10 @@ class SequenceClassification:
             )
         return self.rename(tuple(labels))
 
-    def build_model(self, base: str | None, labels: Sequence[str], dropout: float) -> torch.nn.Module:
-        return build_task_model(base, len(labels), "sequence", dropout)
+    def build_model(
+        self, base: str | None, labels: Sequence[str], dropout: float, quantize: str | None = None
+    ) -> torch.nn.Module:
+        return build_task_model(base, len(labels), "sequence", dropout, quantize)
 
     def encode(self, example: Example, tokenizer: Any, labels: Sequence[str], max_length: int) -> Encoded | None:
         assert isinstance(example, TextExample)

@@ -39,8 +39,10 @@ class CausalLM:
     def label_names(self, labels: Sequence[str]) -> tuple[str, ...]:
         return ()
 
-    def build_model(self, base: str | None, labels: Sequence[str], dropout: float) -> torch.nn.Module:
-        return load_base(base, "CAUSAL_LM")
+    def build_model(
+        self, base: str | None, labels: Sequence[str], dropout: float, quantize: str | None = None
+    ) -> torch.nn.Module:
+        return load_base(base, "CAUSAL_LM", quantize=quantize)
 
     def encode(self, example: Example, tokenizer: Any, labels: Sequence[str], max_length: int) -> Encoded | None:
         assert isinstance(example, GenerationExample)

@@ -32,8 +32,10 @@ class TokenClassification:
     def label_names(self, labels: Sequence[str]) -> tuple[str, ...]:
         return tuple(labels)
 
-    def build_model(self, base: str | None, labels: Sequence[str], dropout: float) -> torch.nn.Module:
-        return build_task_model(base, len(labels), "token", dropout)
+    def build_model(
+        self, base: str | None, labels: Sequence[str], dropout: float, quantize: str | None = None
+    ) -> torch.nn.Module:
+        return build_task_model(base, len(labels), "token", dropout, quantize)
 
     def encode(self, example: Example, tokenizer: Any, labels: Sequence[str], max_length: int) -> Encoded | None:
         assert isinstance(example, TokenExample)

@@ -27,7 +27,9 @@ class Task(Protocol):
         """Names to store for the labels the data holds (e.g. 0/1 -> negative/positive)."""
         ...
 
-    def build_model(self, base: str | None, labels: Sequence[str], dropout: float) -> torch.nn.Module: ...
+    def build_model(
+        self, base: str | None, labels: Sequence[str], dropout: float, quantize: str | None = None
+    ) -> torch.nn.Module: ...
 
     def encode(self, example: Example, tokenizer: Any, labels: Sequence[str], max_length: int) -> Encoded | None:
         """Token ids and targets of one example, or None when nothing of it can be trained on."""

@@ -51,11 +51,10 @@ def train(
         >>> result.record.ref, result.record.card.metrics["accuracy"]  # doctest: +SKIP
         ('sentiment@1', 0.87)
     """
-    import torch
     from peft import get_peft_model
     from transformers import AutoTokenizer, set_seed
 
-    from adapterhub.base import fingerprint, quiet_transformers, resolve_base
+    from adapterhub.base import fingerprint, quantization_config, quiet_transformers, resolve_base
     from adapterhub.importing import canonical_base_id
 
     config = (config or TrainConfig()).merged(**overrides)
@@ -65,11 +64,8 @@ def train(
     validate_name(config.adapter_name)
     if task.needs_base and not config.base:
         raise ConfigError(f"--task {task.name} needs --base: a causal LM such as gpt2 or a local Llama directory")
-    if config.quantize and not torch.cuda.is_available():
-        raise ConfigError(
-            f"--quantize {config.quantize} needs a CUDA GPU with bitsandbytes, and this machine has "
-            "no CUDA device; drop --quantize to train in full precision"
-        )
+    if config.quantize:
+        quantization_config(config.quantize)  # refuse at once, before reading data, without CUDA or bitsandbytes
     split = load_data(
         task.kind,
         config.data,
@@ -86,7 +82,7 @@ def train(
     set_seed(config.seed)
     with quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(resolve_base(config.base))
-    model = task.build_model(config.base, split.labels, config.dropout)
+    model = task.build_model(config.base, split.labels, config.dropout, config.quantize)
     base_print = fingerprint(model)
     settings = config.method_settings()
     model = get_peft_model(model, settings.peft_config(task.task_type, model))

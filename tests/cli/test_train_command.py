@@ -25,9 +25,27 @@ def test_hub_train_publishes_and_lists(monkeypatch, capsys, tiny_bert: Path, tmp
     data = write_classification(tmp_path / "reviews.csv")
     config = tmp_path / "run.yaml"
     config.write_text("epochs: 1\nbatch_size: 8\nmax_length: 32\n")
-    code, out, err = _hub(monkeypatch, capsys, "train", "--task", "sentiment", "--base", str(tiny_bert),
-                          "--data", str(data), "--config", str(config), "--epochs", "2", "--name", "reviews",
-                          "--lora-r", "4", "--tag", "cli")
+    code, out, err = _hub(
+        monkeypatch,
+        capsys,
+        "train",
+        "--task",
+        "sentiment",
+        "--base",
+        str(tiny_bert),
+        "--data",
+        str(data),
+        "--config",
+        str(config),
+        "--epochs",
+        "2",
+        "--name",
+        "reviews",
+        "--lora-r",
+        "4",
+        "--tag",
+        "cli",
+    )
     assert code == 0, err
     assert out.startswith("published reviews@1: accuracy ")
     assert "data: 58 train / 6 eval examples; labels: negative, positive" in err

@@ -135,7 +135,7 @@ def test_refusals_come_before_any_training(tiny_bert: Path, sentiment_csv: Path)
     with pytest.raises(ConfigError, match="--task generate needs --base"):
         train(task="generate")
     if not torch.cuda.is_available():
-        with pytest.raises(ConfigError, match="--quantize 4bit needs a CUDA GPU"):
+        with pytest.raises(ConfigError, match="--quantize 4bit needs a CUDA GPU with bitsandbytes"):
             train(task="sentiment", quantize="4bit", base=str(tiny_bert), data=str(sentiment_csv))
     with pytest.raises(ConfigError, match="unknown task 'sentimnt'"):
         train(task="sentimnt")

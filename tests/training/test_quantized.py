@@ -1,0 +1,34 @@
+"""QLoRA-style training on a 4-bit or 8-bit base (bitsandbytes, CUDA only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from adapterhub import Registry, train
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+]
+
+
+@pytest.mark.parametrize("bits", ["4bit", "8bit"])
+def test_lora_on_a_quantized_base_trains_and_publishes(bits: str, tiny_gpt2: Path, instructions_jsonl: Path) -> None:
+    pytest.importorskip("bitsandbytes")
+    result = train(
+        task="generate",
+        base=str(tiny_gpt2),
+        data=str(instructions_jsonl),
+        quantize=bits,
+        epochs=2,
+        batch_size=4,
+        lr=1e-2,
+        max_length=64,
+    )
+    card = result.record.card
+    assert card.hyperparameters["quantize"] == bits
+    assert card.metrics["perplexity"] <= result.fit.history[0]["perplexity"]
+    assert Registry().load(result.record.ref).tensors
