@@ -3,7 +3,8 @@ hyper-parameters, measured side by side in one run.
 
 Both: all-MiniLM-L6-v2 (embedded), LoRA r=8 alpha=16 dropout=0.1 on query/key/value/dense, lr 1e-3,
 batch 32, AdamW, the same epochs and max length, SST-2 train -> dev. The plain script is the usual recipe:
-AutoModelForSequenceClassification (pooler/[CLS] head), inputs padded to max length, Trainer defaults.
+AutoModelForSequenceClassification (pooler/[CLS] head), inputs truncated to max length and padded per batch
+by Trainer's default collator (DataCollatorWithPadding), random batches, Trainer defaults otherwise.
 adapterhub: mean pooling (how the base was trained), dynamic padding with length-grouped batches, warmup.
 
     python scripts/bench_train.py                       # full SST-2, 3 epochs (about 10 minutes here)
@@ -44,7 +45,7 @@ def plain_trainer(train_rows, dev_rows, epochs: int, max_length: int, seed: int)
     class Rows(torch.utils.data.Dataset):
         def __init__(self, rows):
             texts = [t for t, _ in rows]
-            self.enc = tokenizer(texts, truncation=True, padding="max_length", max_length=max_length)
+            self.enc = tokenizer(texts, truncation=True, max_length=max_length)
             self.labels = [int(label) for _, label in rows]
 
         def __len__(self):
@@ -76,6 +77,7 @@ def plain_trainer(train_rows, dev_rows, epochs: int, max_length: int, seed: int)
             model=model,
             args=args,
             train_dataset=Rows(train_rows),
+            processing_class=tokenizer,  # gives DataCollatorWithPadding: dynamic padding, random batches
             compute_metrics=lambda p: {"accuracy": float((np.argmax(p.predictions, -1) == p.label_ids).mean())},
         )
         start = time.perf_counter()

@@ -85,8 +85,10 @@ def fit(
         gradient_accumulation_steps=config.grad_accum,
     )
     optimizer = _optimizer(model, config)
-    steps_per_epoch = -(-len(train) // (config.batch_size * config.grad_accum))
-    total_steps = steps_per_epoch * config.epochs
+    batches_per_epoch = -(-len(train) // config.batch_size)
+    # accelerate steps the optimizer every grad_accum batches, counting across epoch boundaries
+    total_steps = max(1, batches_per_epoch * config.epochs // config.grad_accum)
+    steps_per_epoch = max(1, batches_per_epoch // config.grad_accum)
     scheduler = get_scheduler(
         config.schedule,
         optimizer,

@@ -158,3 +158,19 @@ def test_yaml_config_and_flags_share_one_dataclass(tmp_path: Path) -> None:
     path.write_text("task: classify\nepohcs: 5\n")
     with pytest.raises(ConfigError, match=r"unknown keys in .*run\.yaml: epohcs"):
         TrainConfig.from_yaml(path)
+
+
+def test_gradient_accumulation_steps_and_evaluates_per_epoch(tiny_bert: Path, sentiment_csv: Path) -> None:
+    result = train(
+        task="sentiment",
+        base=str(tiny_bert),
+        data=str(sentiment_csv),
+        epochs=2,
+        batch_size=4,
+        lr=1e-2,
+        grad_accum=3,
+        max_length=32,
+    )
+    # 58 training examples -> 15 batches an epoch -> 10 optimizer steps over 2 epochs, 5 per epoch
+    assert result.fit.steps == 10
+    assert [h["step"] for h in result.fit.history] == [5, 10]
