@@ -8,25 +8,9 @@ from pathlib import Path
 import pytest
 
 from adapterhub import AdapterNotFound, Registry
-from adapterhub.cli import main
 from tests.registry.helpers import CARD, fake_adapter
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
-    def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["hub", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 @pytest.fixture
