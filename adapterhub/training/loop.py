@@ -78,10 +78,10 @@ def fit(
     from accelerate import Accelerator
     from transformers import get_scheduler
 
-    probe = Accelerator(cpu=not torch.cuda.is_available())
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     accelerator = Accelerator(
-        cpu=not torch.cuda.is_available(),
-        mixed_precision=mixed_precision(config.precision, probe.device),
+        cpu=device.type == "cpu",
+        mixed_precision=mixed_precision(config.precision, device),
         gradient_accumulation_steps=config.grad_accum,
     )
     optimizer = _optimizer(model, config)

@@ -54,7 +54,7 @@ def train(
     from peft import get_peft_model
     from transformers import AutoTokenizer, set_seed
 
-    from adapterhub.base import fingerprint, quantization_config, quiet_transformers, resolve_base
+    from adapterhub.base import DEFAULT_BASE, fingerprint, quantization_config, quiet_transformers, resolve_base
     from adapterhub.importing import canonical_base_id
 
     config = (config or TrainConfig()).merged(**overrides)
@@ -112,7 +112,7 @@ def train(
             "nothing was published (report this as a bug)"
         )
 
-    base_id = canonical_base_id(config.base) if config.base else canonical_base_id(resolve_base(None))
+    base_id = canonical_base_id(config.base or DEFAULT_BASE)
     model.peft_config["default"].base_model_name_or_path = base_id
     trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
     card = Card(
