@@ -23,6 +23,10 @@ def __getattr__(name: str):  # heavy parts (torch, transformers) load on first u
         from adapterhub.training.train import train
 
         return train
+    if name in ("Hub", "Classification", "Entities", "Entity", "Generation"):
+        import adapterhub.inference
+
+        return getattr(adapterhub.inference, name)
     if name == "TrainConfig":
         from adapterhub.training.config import TrainConfig
 
@@ -35,9 +39,14 @@ __all__ = [
     "AdapterNotFound",
     "AdapterRecord",
     "BaseInfo",
+    "Classification",
     "Card",
     "ConfigError",
     "DataInfo",
+    "Entities",
+    "Entity",
+    "Generation",
+    "Hub",
     "IncompatibleAdapter",
     "InvalidName",
     "Registry",

@@ -130,6 +130,7 @@ def train(
             "best_step": result.best_step,
             "stopped_early": result.stopped_early,
             "interrupted": result.interrupted,
+            **_prompt_template(task.kind, split),
         },
         metrics={k: v for k, v in result.best_metrics.items() if k not in ("step", "epoch")},
         headline_metric=task.metric,
@@ -145,3 +146,12 @@ def train(
         model.save_pretrained(out, save_embedding_layers=False)
         record = registry.publish(config.adapter_name, out, card)
     return TrainResult(record=record, fit=result, data=split)
+
+
+def _prompt_template(kind: str, split: DataSplit) -> dict[str, str]:
+    """For generation: the template inference must wrap prompts in ('' when trained on plain text)."""
+    if kind != "generation":
+        return {}
+    from adapterhub.tasks.generate import TEMPLATE
+
+    return {"prompt_template": TEMPLATE if any(getattr(e, "prompt", "") for e in split.train) else ""}

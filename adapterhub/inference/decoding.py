@@ -1,0 +1,87 @@
+"""Token-by-token decoding for generate adapters, with per-sample LoRA or prefixes routed by the caller.
+
+A small loop rather than ``model.generate`` because a prefix adapter's key/values must sit in the cache before
+the prompt, with positions continuing after them exactly as in training; the loop keeps that explicit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from adapterhub.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    """How to pick tokens: greedy when ``temperature`` is 0, else sampling (with ``top_k`` / ``top_p``)."""
+
+    max_new_tokens: int = 64
+    temperature: float = 0.0
+    top_k: int = 0
+    top_p: float = 1.0
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ConfigError(f"max_new_tokens must be at least 1 (got {self.max_new_tokens})")
+        if self.temperature < 0 or not 0 < self.top_p <= 1 or self.top_k < 0:
+            raise ConfigError("temperature must be >= 0, top_p in (0, 1] and top_k >= 0")
+
+
+def decode(
+    model: torch.nn.Module,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    options: GenerationOptions,
+    eos_id: int | None,
+    cache: Any = None,
+    prefix_length: int = 0,
+) -> tuple[list[list[int]], list[bool]]:
+    """Continue left-padded prompts (B, T); returns each sample's new token ids and whether it reached EOS."""
+    from transformers import DynamicCache
+
+    batch = input_ids.shape[0]
+    device = input_ids.device
+    generator = torch.Generator(device=device).manual_seed(options.seed) if options.seed is not None else None
+    positions = (attention_mask.cumsum(-1) - 1).clamp(min=0) + prefix_length  # padding does not shift positions
+    mask = attention_mask
+    if prefix_length:
+        mask = torch.cat([mask.new_ones((batch, prefix_length)), mask], dim=1)
+    cache = cache if cache is not None else DynamicCache()
+    out = model(input_ids=input_ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True)
+    tokens: list[list[int]] = [[] for _ in range(batch)]
+    done = torch.zeros(batch, dtype=torch.bool, device=device)
+    for _ in range(options.max_new_tokens):
+        nxt = _pick(out.logits[:, -1].float(), options, generator)  # (B,)
+        for i in (~done).nonzero().flatten().tolist():
+            tokens[i].append(int(nxt[i]))
+        if eos_id is not None:
+            done |= nxt == eos_id
+        if bool(done.all()):
+            break
+        mask = torch.cat([mask, mask.new_ones((batch, 1))], dim=1)
+        positions = positions[:, -1:] + 1
+        out = model(
+            input_ids=nxt[:, None], attention_mask=mask, position_ids=positions, past_key_values=out.past_key_values,
+            use_cache=True,
+        )
+    finished = [bool(seq and seq[-1] == eos_id) for seq in tokens]
+    return [seq[:-1] if fin else seq for seq, fin in zip(tokens, finished, strict=True)], finished
+
+
+def _pick(logits: torch.Tensor, options: GenerationOptions, generator: torch.Generator | None) -> torch.Tensor:
+    if options.temperature == 0:
+        return logits.argmax(-1)
+    logits = logits / options.temperature
+    if options.top_k:
+        kth = logits.topk(min(options.top_k, logits.shape[-1]), dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if options.top_p < 1:
+        ordered, order = logits.sort(dim=-1, descending=True)
+        cumulative = ordered.softmax(-1).cumsum(-1)
+        drop = cumulative - ordered.softmax(-1) > options.top_p  # keep the smallest set reaching top_p
+        logits = logits.scatter(-1, order, ordered.masked_fill(drop, float("-inf")))
+    return torch.multinomial(logits.softmax(-1), 1, generator=generator).squeeze(-1)

@@ -1,0 +1,238 @@
+"""One frozen base in memory, shared by every adapter made for it, and the batched forward passes over it.
+
+Encoder tasks (``sentiment``, ``classify``, ``ner``) run on the bare body with each adapter's head applied to
+its own samples; ``generate`` runs on the causal LM. Samples of one forward pass may use different adapters:
+LoRA through :class:`LoraRouter`, prefixes through a per-sample cache (one pass per prefix length).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+import torch
+from torch import nn
+
+from adapterhub.base import fingerprint, load_base, quiet_transformers, resolve_base
+from adapterhub.errors import IncompatibleAdapter
+from adapterhub.inference.decoding import GenerationOptions, decode
+from adapterhub.inference.lora_routing import LoraRouter
+from adapterhub.inference.prefix_cache import prefix_cache
+from adapterhub.inference.resident import ResidentAdapter, parse_adapter
+from adapterhub.inference.results import Classification, Entities, Generation, Result
+from adapterhub.inference.words import entities, split_words
+from adapterhub.models import pool, pooling_for
+from adapterhub.registry import LoadedAdapter
+from adapterhub.tasks.generate import TEMPLATE
+from adapterhub.tasks.padding import pad
+
+ENCODER, CAUSAL = "encoder", "causal"
+
+
+def family_of(task_type: str) -> str:
+    return CAUSAL if task_type == "CAUSAL_LM" else ENCODER
+
+
+class _Root(nn.Module):
+    """The encoder body under the attribute name task models give it, so adapter keys resolve as trained."""
+
+    def __init__(self, body: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+        self.config = body.config
+
+    @property
+    def base_model(self) -> nn.Module:
+        return self.body
+
+
+@dataclass
+class _Item:
+    index: int
+    adapter: ResidentAdapter
+    ids: list[int]
+    word_starts: list[int] | None = None  # token position of each word's first sub-token (ner)
+    words: list[tuple[str, int, int]] | None = None
+    text: str = ""
+
+
+class Host:
+    """A base model loaded once (per base id, family and quantization) with its tokenizer and fingerprint."""
+
+    def __init__(self, base_id: str, family: str, device: torch.device, quantize: str | None = None) -> None:
+        from transformers import AutoTokenizer
+
+        self.base_id, self.family, self.quantize = base_id, family, quantize
+        model = load_base(base_id, "CAUSAL_LM" if family == CAUSAL else "", quantize=quantize)
+        if family == ENCODER:
+            if hasattr(model, "pooler"):
+                model.pooler = None
+            model = _Root(model)
+        self.root = model if quantize else model.to(device)
+        self.device = device if not quantize else next(model.parameters()).device
+        self.dtype = torch.bfloat16 if quantize else next(model.parameters()).dtype
+        self.fingerprint = fingerprint(self.root)
+        self.pooling = pooling_for(base_id, self.root.config) if family == ENCODER else "last"
+        with quiet_transformers():
+            self.tokenizer = AutoTokenizer.from_pretrained(resolve_base(base_id))
+        self.pad_id = self.tokenizer.pad_token_id
+        if self.pad_id is None:
+            self.pad_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else 0
+        self.router = LoraRouter(self.root)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in self.root.state_dict().values())
+
+    def prepare(self, loaded: LoadedAdapter) -> ResidentAdapter:
+        """Check ``loaded`` against this base (fingerprint, keys, shapes) and make it resident here."""
+        card = loaded.record.card
+        if card.base.fingerprint != self.fingerprint:
+            raise IncompatibleAdapter(
+                f"{loaded.record.ref} was trained on base {card.base.id!r} ({card.base.fingerprint[:19]}…), but "
+                f"the loaded base's weights are {self.fingerprint[:19]}…; it cannot run on this base"
+            )
+        adapter = parse_adapter(loaded, self.root, device=self.device, dtype=self.dtype)
+        self.router.register(adapter)
+        return adapter
+
+    def release(self, adapter: ResidentAdapter) -> None:
+        self.router.release(adapter)
+
+    # ----------------------------------------------------------------------------------------------- running
+
+    @torch.inference_mode()
+    def run(
+        self,
+        requests: Sequence[tuple[int, str, ResidentAdapter]],
+        batch_size: int,
+        options: GenerationOptions | None = None,
+    ) -> dict[int, Result]:
+        """Results by request index; requests are batched by prefix length, longest first."""
+        items = [self._encode(index, text, adapter) for index, text, adapter in requests]
+        results: dict[int, Result] = {}
+        by_prefix: dict[int, list[_Item]] = {}
+        for item in items:
+            by_prefix.setdefault(item.adapter.prefix_length, []).append(item)
+        for group in by_prefix.values():
+            group.sort(key=lambda item: len(item.ids), reverse=True)
+            for start in range(0, len(group), batch_size):
+                batch = group[start : start + batch_size]
+                if self.family == CAUSAL:
+                    results.update(self._generate(batch, options or GenerationOptions()))
+                else:
+                    results.update(self._classify(batch))
+        return results
+
+    def base_states(self, texts: Sequence[str]) -> torch.Tensor:
+        """The bare base's last hidden states for ``texts`` (one padded batch); no adapter is routed."""
+        with torch.inference_mode():
+            enc = self.tokenizer(list(texts), padding=True, return_tensors="pt").to(self.device)
+            body = self.root.body if self.family == ENCODER else self.root
+            out = body(**enc, output_hidden_states=True)
+            return out.hidden_states[-1].detach().clone()
+
+    def _encode(self, index: int, text: str, adapter: ResidentAdapter) -> _Item:
+        limit = adapter.max_length
+        if adapter.task_type == "TOKEN_CLS":
+            words = split_words(text) or [("", 0, 0)]
+            enc = self.tokenizer([w for w, _, _ in words], is_split_into_words=True, truncation=True, max_length=limit)
+            starts, previous = {}, None
+            for position, word in enumerate(enc.word_ids()):
+                if word is not None and word != previous:
+                    starts[word] = position
+                previous = word
+            return _Item(index, adapter, enc["input_ids"], [starts.get(i, -1) for i in range(len(words))], words, text)
+        if adapter.task_type == "CAUSAL_LM":
+            template = adapter.record.card.hyperparameters.get("prompt_template", TEMPLATE)
+            ids = self.tokenizer(template.format(prompt=text) if template else text)["input_ids"]
+            bos = self.tokenizer.bos_token_id
+            if bos is not None and ids[:1] != [bos]:
+                ids = [bos, *ids]
+            return _Item(index, adapter, ids[-limit:], text=text)
+        ids = self.tokenizer(text, truncation=True, max_length=limit)["input_ids"]
+        return _Item(index, adapter, ids, text=text)
+
+    def _routing(self, batch: Sequence[_Item]) -> tuple[list[ResidentAdapter], torch.Tensor]:
+        adapters: list[ResidentAdapter] = []
+        slot: dict[int, int] = {}
+        rows = []
+        for item in batch:
+            key = id(item.adapter)
+            if key not in slot:
+                slot[key] = len(adapters)
+                adapters.append(item.adapter)
+            rows.append(slot[key])
+        return adapters, torch.tensor(rows, device=self.device)
+
+    def _classify(self, batch: Sequence[_Item]) -> dict[int, Result]:
+        adapters, rows = self._routing(batch)
+        ids = pad([item.ids for item in batch], self.pad_id).to(self.device)
+        mask = pad([[1] * len(item.ids) for item in batch], 0).to(self.device)
+        length = adapters[0].prefix_length
+        cache = prefix_cache(adapters, rows) if length else None
+        full_mask = torch.cat([mask.new_ones((len(batch), length)), mask], dim=1) if length else mask
+        with self.router.route(adapters, rows):
+            states = self.root.body(input_ids=ids, attention_mask=full_mask, past_key_values=cache).last_hidden_state
+        states = states[:, -ids.shape[1] :]  # (B, T, H)
+        out: dict[int, Result] = {}
+        for slot, adapter in enumerate(adapters):
+            members = (rows == slot).nonzero().flatten()
+            weight, bias = adapter.head  # type: ignore[misc]
+            if adapter.task_type == "TOKEN_CLS":
+                for j in members.tolist():
+                    out[batch[j].index] = self._entities(batch[j], states[j], weight, bias)
+                continue
+            features = pool(states[members], mask[members], self.pooling)  # (b, H)
+            probs = torch.softmax((features.to(weight.dtype) @ weight.t() + bias).float(), -1)
+            for j, p in zip(members.tolist(), probs, strict=True):
+                best = int(p.argmax())
+                out[batch[j].index] = Classification(
+                    adapter=adapter.ref,
+                    label=adapter.labels[best],
+                    score=float(p[best]),
+                    scores={label: float(v) for label, v in zip(adapter.labels, p.tolist(), strict=True)},
+                )
+        return out
+
+    def _entities(self, item: _Item, states: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> Entities:
+        labels = item.adapter.labels
+        assert item.words is not None and item.word_starts is not None
+        kept = [i for i, s in enumerate(item.word_starts) if s >= 0 and item.words[i][0]]
+        tags = ["O"] * len(item.words)
+        scores = [1.0] * len(item.words)
+        if kept:
+            positions = torch.tensor([item.word_starts[i] for i in kept], device=states.device)
+            probs = torch.softmax((states[positions].to(weight.dtype) @ weight.t() + bias).float(), -1)
+            best = probs.argmax(-1).tolist()
+            for i, b, p in zip(kept, best, probs, strict=True):
+                tags[i], scores[i] = labels[b], float(p[b])
+        words = [w for w, _, _ in item.words if w]
+        return Entities(
+            adapter=item.adapter.ref,
+            entities=entities(item.text, item.words, tags, scores),
+            words=tuple(words),
+            tags=tuple(tags[: len(words)]),
+        )
+
+    def _generate(self, batch: Sequence[_Item], options: GenerationOptions) -> dict[int, Result]:
+        adapters, rows = self._routing(batch)
+        width = max(len(item.ids) for item in batch)
+        ids = torch.tensor([[self.pad_id] * (width - len(i.ids)) + i.ids for i in batch], device=self.device)
+        mask = torch.tensor([[0] * (width - len(i.ids)) + [1] * len(i.ids) for i in batch], device=self.device)
+        length = adapters[0].prefix_length
+        cache = prefix_cache(adapters, rows) if length else None
+        with self.router.route(adapters, rows):
+            new, finished = decode(self.root, ids, mask, options, self.tokenizer.eos_token_id, cache, length)
+        return {
+            item.index: Generation(
+                adapter=item.adapter.ref,
+                text=self.tokenizer.decode(tokens, skip_special_tokens=True),
+                tokens=len(tokens),
+                finished=fin,
+            )
+            for item, tokens, fin in zip(batch, new, finished, strict=True)
+        }
+
+

@@ -1,0 +1,284 @@
+"""``Hub``: one frozen base per (base, quantization) in memory, any number of adapters swapped in per call.
+
+Adapters move through three states:
+
+* **hot**: parsed, on the compute device and routed; switching among hot adapters costs a dictionary lookup.
+* **warm**: evicted from the device budget but kept parsed in CPU memory; coming back is a device copy.
+* **cold**: only in the registry; loading reads the files, checks their sha256 and the base fingerprint.
+
+A bare name resolves to its newest version when first used and stays pinned to it; ``hub.load(name)``
+resolves again. ``max_adapters`` / ``max_bytes`` bound the hot set (least recently used leaves first);
+``warm_adapters`` bounds the CPU cache.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, overload
+
+import torch
+
+from adapterhub.errors import AdapterNotFound, ConfigError
+from adapterhub.inference.decoding import GenerationOptions
+from adapterhub.inference.host import Host, family_of
+from adapterhub.inference.resident import ResidentAdapter
+from adapterhub.inference.results import Result
+from adapterhub.names import Ref
+from adapterhub.registry import AdapterRecord, Registry
+
+_ACTIVE: ContextVar[tuple[str, ...]] = ContextVar("adapterhub_active", default=())
+
+
+@dataclass
+class _Hot:
+    host: Host
+    adapter: ResidentAdapter
+
+
+class Hub:
+    """Load adapters from a registry and run them on shared frozen bases.
+
+    Example:
+        >>> hub = Hub()                                            # doctest: +SKIP
+        >>> hub.predict("great film", adapter="sentiment").label   # doctest: +SKIP
+        'positive'
+    """
+
+    def __init__(
+        self,
+        registry: Registry | str | None = None,
+        *,
+        device: str | torch.device | None = None,
+        quantize: str | None = None,
+        max_adapters: int = 64,
+        max_bytes: int | None = None,
+        warm_adapters: int = 256,
+        batch_size: int = 32,
+    ) -> None:
+        from adapterhub.base import quantization_config
+
+        if quantize:
+            quantization_config(quantize)  # refuse at once without CUDA or bitsandbytes
+        if max_adapters < 1 or batch_size < 1 or warm_adapters < 0 or (max_bytes is not None and max_bytes < 1):
+            raise ConfigError("max_adapters and batch_size must be at least 1, warm_adapters and max_bytes positive")
+        self.registry = registry if isinstance(registry, Registry) else Registry(registry)
+        self.device = _device(device)
+        self.quantize = quantize
+        self.max_adapters, self.max_bytes, self.warm_adapters = max_adapters, max_bytes, warm_adapters
+        self.batch_size = batch_size
+        self._hosts: dict[tuple[str, str], Host] = {}
+        self._hot: OrderedDict[str, _Hot] = OrderedDict()  # exact ref -> resident adapter, least recent first
+        self._warm: OrderedDict[str, ResidentAdapter] = OrderedDict()  # exact ref -> parsed, on the CPU
+        self._pinned: dict[str, str] = {}  # what the caller wrote ("sentiment") -> exact ref ("sentiment@3")
+        self._lock = threading.RLock()
+
+    def __repr__(self) -> str:
+        return f"Hub({self.registry.root!s}, device={self.device}, hot={len(self._hot)}, warm={len(self._warm)})"
+
+    # ------------------------------------------------------------------------------------------- residency
+
+    @property
+    def loaded(self) -> list[str]:
+        """Exact references of the hot adapters, least recently used first."""
+        return list(self._hot)
+
+    @property
+    def warm(self) -> list[str]:
+        """Exact references of adapters kept parsed in CPU memory, off the device budget."""
+        return list(self._warm)
+
+    @property
+    def bases(self) -> list[tuple[str, str]]:
+        """(base id, family) of every base in memory."""
+        return list(self._hosts)
+
+    def load(self, adapter: str) -> AdapterRecord:
+        """Make ``adapter`` (NAME, NAME@VERSION or NAME:ALIAS) hot, resolving a bare name or alias anew."""
+        with self._lock:
+            ref = self.registry.get(adapter).ref
+            self._pinned[adapter] = ref
+            return self._make_hot(ref, keep=()).adapter.record
+
+    def unload(self, adapter: str) -> None:
+        """Drop ``adapter`` from the device and the CPU cache, freeing its memory (its base stays loaded)."""
+        with self._lock:
+            refs = self._refs_of(adapter)
+            if not refs:
+                raise AdapterNotFound(f"{adapter!r} is not loaded (loaded: {', '.join(self._hot) or 'none'})")
+            for ref in refs:
+                if ref in self._hot:
+                    entry = self._hot.pop(ref)
+                    entry.host.release(entry.adapter)
+                self._warm.pop(ref, None)
+            for spec in [s for s, r in self._pinned.items() if r in refs]:
+                del self._pinned[spec]
+
+    def unload_all(self, *, bases: bool = False) -> None:
+        """Drop every adapter; with ``bases=True`` the base models too."""
+        with self._lock:
+            for entry in self._hot.values():
+                entry.host.release(entry.adapter)
+            self._hot.clear()
+            self._warm.clear()
+            self._pinned.clear()
+            if bases:
+                self._hosts.clear()
+
+    @contextmanager
+    def using(self, adapter: str) -> Iterator[ResidentAdapter]:
+        """Within the block, :meth:`predict` without ``adapter=`` uses ``adapter`` (per thread and task)."""
+        with self._lock:
+            resident = self._resolve(adapter, keep=())
+        token = _ACTIVE.set((*_ACTIVE.get(), adapter))
+        try:
+            yield resident
+        finally:
+            _ACTIVE.reset(token)
+
+    # ------------------------------------------------------------------------------------------- inference
+
+    @overload
+    def predict(self, inputs: str, adapter: str | None = None, **options: Any) -> Result: ...
+
+    @overload
+    def predict(self, inputs: Sequence[str], adapter: str | Sequence[str] | None = None, **options: Any) -> list[Result]: ...
+
+    def predict(
+        self,
+        inputs: str | Sequence[str],
+        adapter: str | Sequence[str] | None = None,
+        *,
+        batch_size: int | None = None,
+        **generation: Any,
+    ) -> Result | list[Result]:
+        """Run each input through its adapter; one adapter for all, or one per input (a mixed batch).
+
+        Returns a :class:`Classification`, :class:`Entities` or :class:`Generation` per input, in input order.
+        ``generation`` takes ``max_new_tokens``, ``temperature``, ``top_k``, ``top_p`` and ``seed``.
+        """
+        single = isinstance(inputs, str)
+        texts = [inputs] if single else list(inputs)
+        if not all(isinstance(t, str) for t in texts):
+            raise ConfigError("inputs must be strings (one text, or a list of texts)")
+        specs = self._specs(adapter, len(texts))
+        options = GenerationOptions(**generation) if generation else None
+        with self._lock:
+            distinct = list(dict.fromkeys(specs))
+            if len(distinct) > self.max_adapters:
+                raise ConfigError(
+                    f"this call needs {len(distinct)} adapters but max_adapters is {self.max_adapters}; "
+                    "raise it or split the call"
+                )
+            resident: dict[str, tuple[Host, ResidentAdapter]] = {}
+            for spec in distinct:
+                resident[spec] = self._resolve(spec, keep=tuple(r.ref for _, r in resident.values()))
+            by_host: dict[int, list[tuple[int, str, ResidentAdapter]]] = {}
+            hosts: dict[int, Host] = {}
+            for index, (text, spec) in enumerate(zip(texts, specs, strict=True)):
+                host, res = resident[spec]
+                hosts[id(host)] = host
+                by_host.setdefault(id(host), []).append((index, text, res))
+            results: dict[int, Result] = {}
+            for key, requests in by_host.items():
+                results.update(hosts[key].run(requests, batch_size or self.batch_size, options))
+        ordered = [results[i] for i in range(len(texts))]
+        return ordered[0] if single else ordered
+
+    def base_states(self, texts: Sequence[str], adapter: str) -> torch.Tensor:
+        """Last hidden states of the bare base that ``adapter`` runs on (no adapter applied)."""
+        with self._lock:
+            host, _ = self._resolve(adapter, keep=())
+            return host.base_states(texts)
+
+    # ------------------------------------------------------------------------------------------- internals
+
+    def _specs(self, adapter: str | Sequence[str] | None, count: int) -> list[str]:
+        if adapter is None:
+            active = _ACTIVE.get()
+            if not active:
+                raise ConfigError("no adapter given: pass adapter='NAME' or call predict inside `with hub.using(NAME)`")
+            return [active[-1]] * count
+        if isinstance(adapter, str):
+            return [adapter] * count
+        specs = list(adapter)
+        if len(specs) != count:
+            raise ConfigError(f"got {count} inputs but {len(specs)} adapters; give one adapter, or one per input")
+        return specs
+
+    def _resolve(self, spec: str, keep: tuple[str, ...]) -> tuple[Host, ResidentAdapter]:
+        ref = self._pinned.get(spec)
+        if ref is None:
+            ref = self.registry.get(Ref.parse(spec)).ref
+            self._pinned[spec] = ref
+        entry = self._make_hot(ref, keep)
+        return entry.host, entry.adapter
+
+    def _make_hot(self, ref: str, keep: tuple[str, ...]) -> _Hot:
+        entry = self._hot.get(ref)
+        if entry is not None:  # hot: a lookup and an LRU touch
+            self._hot.move_to_end(ref)
+            return entry
+        adapter = self._warm.pop(ref, None)
+        if adapter is not None:  # warm: back onto the device and into the router
+            host = self._host_for(adapter.record)
+            adapter = adapter.to(host.device)
+            host.router.register(adapter)
+        else:  # cold: from the registry, verified
+            loaded = self.registry.load(ref)
+            host = self._host_for(loaded.record)
+            adapter = host.prepare(loaded)
+        entry = _Hot(host, adapter)
+        self._hot[ref] = entry
+        self._evict(keep=(*keep, ref))
+        return entry
+
+    def _host_for(self, record: AdapterRecord) -> Host:
+        key = (record.card.base.id, family_of(record.card.task_type))
+        host = self._hosts.get(key)
+        if host is None:
+            host = Host(key[0], key[1], self.device, self.quantize)
+            self._hosts[key] = host
+        return host
+
+    def _evict(self, keep: tuple[str, ...]) -> None:
+        def over() -> bool:
+            if len(self._hot) > self.max_adapters:
+                return True
+            return self.max_bytes is not None and sum(e.adapter.nbytes for e in self._hot.values()) > self.max_bytes
+
+        for ref in list(self._hot):
+            if not over():
+                break
+            if ref in keep:
+                continue
+            entry = self._hot.pop(ref)
+            entry.host.release(entry.adapter)
+            if self.warm_adapters:
+                self._warm[ref] = entry.adapter.to("cpu")
+        while len(self._warm) > self.warm_adapters:
+            self._warm.popitem(last=False)
+
+    def _refs_of(self, spec: str) -> list[str]:
+        known = set(self._hot) | set(self._warm)
+        if spec in known:
+            return [spec]
+        if spec in self._pinned:
+            return [self._pinned[spec]] if self._pinned[spec] in known else []
+        return [ref for ref in known if ref.split("@")[0] == spec]
+
+
+def _device(device: str | torch.device | None) -> torch.device:
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(device)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {device} was asked for but this machine has no CUDA device; use device='cpu'")
+        if device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+    return device
