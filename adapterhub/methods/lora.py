@@ -63,6 +63,7 @@ class LoraSettings:
             lora_alpha=self.alpha,
             lora_dropout=self.dropout,
             target_modules=self.targets(model.config.model_type),
+            fan_in_fan_out=model.config.model_type == "gpt2",  # GPT-2's Conv1D stores weights transposed
         )
 
     def card(self, model: Any) -> dict[str, Any]:

@@ -1,0 +1,136 @@
+"""``Hub.predict`` for every task and method gives what PEFT gives for the same adapter, typed and in order."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import AutoTokenizer
+
+from adapterhub.errors import ConfigError
+from adapterhub.inference import Classification, Entities, Generation, Hub
+from adapterhub.tasks.generate import TEMPLATE
+from tests.inference.helpers import SENTIMENT, TAGS, publish_adapter
+
+TEXTS = ["hello there world", "a fine day", "it was not good at all, sadly"]
+
+
+@pytest.mark.parametrize("method", ["lora", "prefix", "head"])
+def test_classification_equals_peft(hub: Hub, registry, tiny_bert, method: str) -> None:
+    record, model = publish_adapter(registry, tiny_bert, "sentiment", method=method)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
+    results = hub.predict(TEXTS, adapter="sentiment")
+    for text, result in zip(TEXTS, results, strict=True):
+        with torch.no_grad():
+            expected = torch.softmax(model(**tokenizer(text, return_tensors="pt")).logits, -1)[0]
+        assert isinstance(result, Classification)
+        assert result.adapter == record.ref
+        assert list(result.scores) == list(SENTIMENT)
+        torch.testing.assert_close(torch.tensor(list(result.scores.values())), expected, rtol=1e-5, atol=1e-6)
+        assert result.label == SENTIMENT[int(expected.argmax())]
+        assert result.score == pytest.approx(float(expected.max()), abs=1e-6)
+
+
+@pytest.mark.parametrize("method", ["lora", "prefix"])
+def test_ner_tags_equal_peft_word_by_word(hub: Hub, registry, tiny_bert, method: str) -> None:
+    _, model = publish_adapter(registry, tiny_bert, "ner", task="ner", method=method)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
+    result = hub.predict("anna went to paris, then rome", adapter="ner")
+    assert isinstance(result, Entities)
+    words = ["anna", "went", "to", "paris", ",", "then", "rome"]
+    assert list(result.words) == words
+    enc = tokenizer(words, is_split_into_words=True, return_tensors="pt")
+    with torch.no_grad():
+        best = model(**enc).logits[0].argmax(-1).tolist()
+    firsts, previous = [], None
+    for position, word in enumerate(enc.word_ids()):
+        if word is not None and word != previous:
+            firsts.append(position)
+        previous = word
+    assert list(result.tags) == [TAGS[best[p]] for p in firsts]
+    for entity in result.entities:  # spans point into the input text
+        assert "anna went to paris, then rome"[entity.start : entity.end] == entity.text
+
+
+@pytest.mark.parametrize("method", ["lora", "prefix"])
+def test_generation_equals_peft_greedy(hub: Hub, registry, tiny_gpt2, method: str) -> None:
+    _, model = publish_adapter(registry, tiny_gpt2, "poet", task="generate", method=method)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2)
+    result = hub.predict("write a short poem", adapter="poet", max_new_tokens=6)
+    ids = tokenizer(TEMPLATE.format(prompt="write a short poem"), return_tensors="pt")["input_ids"]
+    ids = torch.cat([torch.tensor([[tokenizer.bos_token_id]]), ids], 1)
+    with torch.no_grad():
+        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=6, do_sample=False)
+    expected = out[0, ids.shape[1] :].tolist()
+    if tokenizer.eos_token_id in expected:
+        expected = expected[: expected.index(tokenizer.eos_token_id)]
+    assert isinstance(result, Generation)
+    assert result.tokens == len(expected)
+    assert result.text == tokenizer.decode(expected, skip_special_tokens=True)
+
+
+def test_mixed_batch_equals_each_adapter_alone_in_order(hub: Hub, registry, tiny_bert) -> None:
+    publish_adapter(registry, tiny_bert, "lora-a", seed=1)
+    publish_adapter(registry, tiny_bert, "lora-b", seed=2, r=8, targets=("query", "value", "dense"))
+    publish_adapter(registry, tiny_bert, "prefix-4", method="prefix", tokens=4, seed=3)
+    publish_adapter(registry, tiny_bert, "prefix-6", method="prefix", tokens=6, seed=4)
+    publish_adapter(registry, tiny_bert, "head", method="head", seed=5)
+    publish_adapter(registry, tiny_bert, "tags", task="ner", seed=6)
+    publish_adapter(registry, tiny_bert, "topics", labels=("a", "b", "c"), seed=7)
+    names = ["lora-a", "lora-b", "prefix-4", "prefix-6", "head", "tags", "topics"]
+    texts = [f"{word} example number {i}" for i, word in enumerate("abcdefghijklmnopqrstu")]
+    adapters = [names[i % len(names)] for i in range(len(texts))]
+    mixed = hub.predict(texts, adapter=adapters, batch_size=4)
+    alone = [hub.predict(text, adapter=name) for text, name in zip(texts, adapters, strict=True)]
+    for m, a, name in zip(mixed, alone, adapters, strict=True):
+        assert m.adapter == a.adapter == f"{name}@1"
+        if isinstance(m, Classification):
+            assert m.label == a.label
+            torch.testing.assert_close(list(m.scores.values()), list(a.scores.values()), rtol=1e-4, atol=1e-5)
+        else:
+            assert m.tags == a.tags and m.words == a.words
+
+
+def test_mixed_generation_equals_each_alone(hub: Hub, registry, tiny_gpt2) -> None:
+    publish_adapter(registry, tiny_gpt2, "g1", task="generate", seed=1)
+    publish_adapter(registry, tiny_gpt2, "g2", task="generate", seed=2)
+    publish_adapter(registry, tiny_gpt2, "p1", task="generate", method="prefix", seed=3)
+    prompts = ["the sea", "write a short poem about the sea", "blue", "a poem"]
+    adapters = ["g1", "g2", "g1", "p1"]
+    mixed = hub.predict(prompts, adapter=adapters, max_new_tokens=5)
+    alone = [hub.predict(p, adapter=a, max_new_tokens=5) for p, a in zip(prompts, adapters, strict=True)]
+    assert [m.text for m in mixed] == [a.text for a in alone]
+    assert [m.adapter for m in mixed] == ["g1@1", "g2@1", "g1@1", "p1@1"]
+
+
+def test_one_text_gives_one_result_and_a_list_gives_a_list(hub: Hub, registry, tiny_bert) -> None:
+    publish_adapter(registry, tiny_bert, "sentiment")
+    assert isinstance(hub.predict("one", adapter="sentiment"), Classification)
+    assert len(hub.predict(["one", "two"], adapter="sentiment")) == 2
+    assert hub.predict([], adapter="sentiment") == []
+
+
+def test_using_scopes_the_adapter(hub: Hub, registry, tiny_bert) -> None:
+    publish_adapter(registry, tiny_bert, "first", seed=1)
+    publish_adapter(registry, tiny_bert, "second", seed=2)
+    with hub.using("first"):
+        assert hub.predict("text").adapter == "first@1"
+        with hub.using("second"):
+            assert hub.predict("text").adapter == "second@1"
+        assert hub.predict("text").adapter == "first@1"
+        assert hub.predict("text", adapter="second").adapter == "second@1"  # explicit wins
+    with pytest.raises(ConfigError, match="no adapter given"):
+        hub.predict("text")
+
+
+def test_adapter_count_must_match_inputs(hub: Hub, registry, tiny_bert) -> None:
+    publish_adapter(registry, tiny_bert, "sentiment")
+    with pytest.raises(ConfigError, match="3 inputs but 2 adapters"):
+        hub.predict(["a", "b", "c"], adapter=["sentiment", "sentiment"])
+
+
+def test_sampling_is_reproducible_with_a_seed(hub: Hub, registry, tiny_gpt2) -> None:
+    publish_adapter(registry, tiny_gpt2, "poet", task="generate")
+    runs = [hub.predict("the sea", adapter="poet", temperature=1.0, top_p=0.9, seed=7).text for _ in range(2)]
+    assert runs[0] == runs[1]
+    with pytest.raises(ConfigError, match="max_new_tokens"):
+        hub.predict("the sea", adapter="poet", max_new_tokens=0)
