@@ -12,7 +12,7 @@ from adapterhub.registry import BaseInfo, Card, DataInfo
 LABELS = ("negative", "positive")
 
 
-def save_tiny_bert(directory: Path, seed: int, layers: int = 2) -> Path:
+def save_tiny_bert(directory: Path, seed: int, layers: int = 2, hidden: int = 32) -> Path:
     """A random BERT with a character-level WordPiece tokenizer (any lower-case text tokenizes)."""
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
@@ -24,10 +24,10 @@ def save_tiny_bert(directory: Path, seed: int, layers: int = 2) -> Path:
     torch.manual_seed(seed)
     config = BertConfig(
         vocab_size=100,
-        hidden_size=32,
+        hidden_size=hidden,
         num_hidden_layers=layers,
         num_attention_heads=2,
-        intermediate_size=64,
+        intermediate_size=2 * hidden,
         max_position_embeddings=64,
     )
     BertModel(config).save_pretrained(directory)
