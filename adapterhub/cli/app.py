@@ -47,4 +47,4 @@ def main() -> None:
         sys.exit(130)
 
 
-from adapterhub.cli import registry_commands, train_command  # noqa: E402,F401  (registers the commands)
+from adapterhub.cli import predict_command, registry_commands, train_command  # noqa: E402,F401  (registers the commands)

@@ -65,7 +65,10 @@ def decode(
         mask = torch.cat([mask, mask.new_ones((batch, 1))], dim=1)
         positions = positions[:, -1:] + 1
         out = model(
-            input_ids=nxt[:, None], attention_mask=mask, position_ids=positions, past_key_values=out.past_key_values,
+            input_ids=nxt[:, None],
+            attention_mask=mask,
+            position_ids=positions,
+            past_key_values=out.past_key_values,
             use_cache=True,
         )
     finished = [bool(seq and seq[-1] == eos_id) for seq in tokens]

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-
 import torch
 from torch import nn
 
@@ -234,5 +233,3 @@ class Host:
             )
             for item, tokens, fin in zip(batch, new, finished, strict=True)
         }
-
-

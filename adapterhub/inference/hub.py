@@ -146,7 +146,9 @@ class Hub:
     def predict(self, inputs: str, adapter: str | None = None, **options: Any) -> Result: ...
 
     @overload
-    def predict(self, inputs: Sequence[str], adapter: str | Sequence[str] | None = None, **options: Any) -> list[Result]: ...
+    def predict(
+        self, inputs: Sequence[str], adapter: str | Sequence[str] | None = None, **options: Any
+    ) -> list[Result]: ...
 
     def predict(
         self,

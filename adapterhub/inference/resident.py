@@ -139,8 +139,9 @@ def parse_adapter(
         adapter.prefix = _prefix(record.ref, config, tensors.get(_PREFIX_KEY), root.config).to(**move)
         unexpected += [k for k in tensors if k != _PREFIX_KEY and not _HEAD_KEY.match(k)]
     else:
-        raise IncompatibleAdapter(f"{record.ref} is a {peft_type or 'unknown'} adapter; hub inference runs LORA and "
-                                  "PREFIX_TUNING adapters")
+        raise IncompatibleAdapter(
+            f"{record.ref} is a {peft_type or 'unknown'} adapter; hub inference runs LORA and PREFIX_TUNING adapters"
+        )
     if unexpected:
         raise IncompatibleAdapter(
             f"{record.ref} does not match base {record.card.base.id!r}: {len(unexpected)} unexpected key(s) "
@@ -238,7 +239,9 @@ def _prefix(ref: str, config: dict[str, Any], embeddings: torch.Tensor | None, b
         )
     tokens = embeddings.shape[0]
     if embeddings.shape[1] != layers * 2 * dim:
-        raise IncompatibleAdapter(f"{ref}: prompt_embeddings is {tuple(embeddings.shape)}, expected (P, {layers * 2 * dim})")
+        raise IncompatibleAdapter(
+            f"{ref}: prompt_embeddings is {tuple(embeddings.shape)}, expected (P, {layers * 2 * dim})"
+        )
     # (P, L*2*dim) -> (P, L*2, heads, head_dim) -> (L*2, heads, P, head_dim) -> (L, 2, heads, P, head_dim)
     kv = embeddings.view(tokens, layers * 2, heads, dim // heads).permute(1, 2, 0, 3)
     return kv.reshape(layers, 2, heads, tokens, dim // heads).contiguous()

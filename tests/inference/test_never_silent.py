@@ -19,7 +19,7 @@ from tests.tiny import make_lora_adapter
 
 def test_unknown_adapter_is_an_error(hub: Hub, registry, tiny_bert) -> None:
     publish_adapter(registry, tiny_bert, "sentiment")
-    with pytest.raises(AdapterNotFound, match="no adapter named 'sentimnet'.*available: sentiment"):
+    with pytest.raises(AdapterNotFound, match=r"no adapter named 'sentimnet'.*available: sentiment"):
         hub.predict("text", adapter="sentimnet")
     with pytest.raises(AdapterNotFound, match="no version 9"):
         hub.predict("text", adapter="sentiment@9")
@@ -38,7 +38,7 @@ def test_adapter_for_another_base_is_refused(hub: Hub, registry, tiny_bert, othe
     from adapterhub.registry import Card
 
     registry.publish("impostor", moved, Card.from_dict({k: v for k, v in card.items() if k not in ("files",)}))
-    with pytest.raises(IncompatibleAdapter, match="trained on base .*cannot run on this base"):
+    with pytest.raises(IncompatibleAdapter, match=r"trained on base .*cannot run on this base"):
         hub.predict("text", adapter="impostor")
 
 

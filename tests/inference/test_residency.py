@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 from pathlib import Path
@@ -83,10 +84,8 @@ def _live_tensor_bytes() -> int:
 
 def _rss() -> int:
     gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)  # hand freed heap pages back, as a long-running server would
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):  # hand freed heap pages back, as a long-running server would
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
     return int(Path("/proc/self/statm").read_text().split()[1]) * 4096
 
 
