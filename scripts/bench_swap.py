@@ -1,0 +1,277 @@
+"""Hot-swap inference measured side by side in one run: swap latency (hot, warm, cold), resident memory as
+adapters grow against merged full-model copies, and mixed-adapter batch throughput against PEFT.
+
+Base: all-MiniLM-L6-v2 (embedded), fp32 on the CPU. Adapters: rank-8 LoRA on query/key/value/dense with a
+2-label head, random weights, published into a temporary registry (the weights' values do not change the
+cost). Throughput: the first 256 SST-2 dev sentences, batches of 32, every contender given the inputs in the
+same length-sorted order (tokenization included). PEFT contenders use the same adapters loaded into one
+``PeftModel``: per request ``set_adapter`` then a forward of that one request, and PEFT's own mixed batch
+(``adapter_names=``).
+
+    python scripts/bench_swap.py                 # about 5 minutes here
+    python scripts/bench_swap.py --quick         # fewer repetitions
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import gc
+import itertools
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SST_DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst" / "stsa.binary.dev"
+FALLBACK = [
+    "a gripping, beautifully acted drama",
+    "the plot never comes together and the jokes fall flat",
+    "an uneven but often charming comedy",
+    "i wanted my two hours back",
+]
+
+
+def sentences(n: int) -> list[str]:
+    if SST_DEV.is_file():
+        lines = [line.split(" ", 1)[1].strip() for line in SST_DEV.read_text().splitlines() if " " in line]
+        return lines[:n]
+    print(f"({SST_DEV} not found: using {len(FALLBACK)} built-in sentences, repeated)")
+    return [FALLBACK[i % len(FALLBACK)] for i in range(n)]
+
+
+def publish_adapters(registry, count: int) -> list[str]:
+    """``count`` random rank-8 adapters published from one PEFT model; returns their names."""
+    import torch
+    from peft import get_peft_model
+
+    from adapterhub.base import DEFAULT_BASE, fingerprint
+    from adapterhub.methods import LoraSettings
+    from adapterhub.registry import BaseInfo, Card
+    from adapterhub.tasks import get_task
+
+    task = get_task("sentiment")
+    model = task.build_model(None, ("negative", "positive"), 0.0)
+    base = BaseInfo(id=DEFAULT_BASE, fingerprint=fingerprint(model))
+    settings = LoraSettings(r=8, alpha=16, dropout=0.0)
+    model = get_peft_model(model, settings.peft_config("SEQ_CLS", model))
+    names = []
+    generator = torch.Generator().manual_seed(0)
+    for i in range(count):
+        with torch.no_grad():
+            for param in model.parameters():
+                if param.requires_grad:
+                    param.copy_(torch.randn(param.shape, generator=generator) * 0.02)
+        card = Card(task="sentiment", task_type="SEQ_CLS", method="lora", base=base, labels=("negative", "positive"),
+                    hyperparameters={"max_length": 128})
+        with tempfile.TemporaryDirectory() as out:
+            model.save_pretrained(out)
+            registry.publish(f"a{i}", out, card)
+        names.append(f"a{i}")
+    return names
+
+
+def timed(fn, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def ms(values: list[float]) -> str:
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+    return f"p50 {statistics.median(values) * 1e3:8.3f} ms   p95 {p95 * 1e3:8.3f} ms"
+
+
+def rss() -> int:
+    gc.collect()
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    return int(Path("/proc/self/statm").read_text().split()[1]) * 4096
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = parser.parse_args()
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from adapterhub.inference import Hub
+    from adapterhub.registry import Registry
+
+    repeat = 50 if args.quick else 200
+    rounds = 1 if args.quick else 2
+    tmp = Path(tempfile.mkdtemp(prefix="bench-swap-"))
+    registry = Registry(tmp / "registry")
+    names = publish_adapters(registry, 100)
+    print(f"published {len(names)} rank-8 adapters of all-MiniLM-L6-v2 ({sys.platform}, {torch.get_num_threads()} "
+          "torch threads)\n")
+
+    # ---------------------------------------------------------------------------------------------- latency
+    hub = Hub(registry, device="cpu", max_adapters=8)
+    for name in names[:8]:
+        hub.load(name)
+    resident = itertools.cycle(names[:8])
+    hot = timed(lambda: switch(hub, next(resident)), repeat)
+    small = Hub(registry, device="cpu", max_adapters=1, warm_adapters=8)
+    small.load(names[0])
+    small.load(names[1])
+    pair = itertools.cycle(names[:2])
+    warm = timed(lambda: switch(small, next(pair)), repeat)
+    on_disk = itertools.cycle(names[8:])
+
+    def cold_once() -> None:
+        name = next(on_disk)
+        hub.load(name)
+        hub.unload(name)
+
+    cold = timed(cold_once, repeat)
+    peft_model = peft_baseline(8)
+    peft_hot, peft_cold = peft_latency(peft_model, tmp, repeat)
+    print("swap latency (switch the adapter the next request uses)")
+    print(f"  hot  (resident, switch)          {ms(hot)}   goal p50 < 1 ms")
+    print(f"  warm (from the CPU-side cache)   {ms(warm)}")
+    print(f"  cold (registry on disk, sha256)  {ms(cold)}   goal p50 < 20 ms")
+    print(f"  PEFT set_adapter (resident)      {ms(peft_hot)}")
+    print(f"  PEFT load_adapter (from disk)    {ms(peft_cold)}")
+
+    # ---------------------------------------------------------------------------------------------- memory
+    hub.unload_all()
+    host = next(iter(hub._hosts.values()))
+    base_bytes = host.nbytes
+    before = rss()
+    print(f"\nresident memory (base {base_bytes / 1e6:.1f} MB fp32)")
+    print("  adapters   hub: base + adapters     RSS growth    merged copies      ratio")
+    big = Hub(registry, device="cpu", max_adapters=100)
+    big._hosts = hub._hosts  # share the loaded base
+    for count in (1, 10, 100):
+        for name in names[:count]:
+            big.load(name)
+        adapters = sum(big._hot[ref].adapter.nbytes for ref in big.loaded)
+        ours = base_bytes + adapters
+        merged = count * base_bytes
+        print(f"  {count:8d}   {ours / 1e6:10.1f} MB       {(rss() - before) / 1e6:8.1f} MB  {merged / 1e6:10.1f} MB"
+              f"   {merged / ours:8.1f}x")
+    big.unload_all()
+
+    # ---------------------------------------------------------------------------------------------- throughput
+    texts = sentences(256)
+    texts.sort(key=lambda t: len(host.tokenizer(t)["input_ids"]), reverse=True)
+    eight = [names[i % 8] for i in range(len(texts))]
+    peft_eight = [f"p{i % 8}" for i in range(len(texts))]
+    results: dict[str, list[float]] = {}
+    runners = {
+        "base alone (no adapter)": lambda: base_alone(host, texts),
+        "PEFT set_adapter per request": lambda: peft_per_request(peft_model, host, texts, peft_eight),
+        "PEFT mixed batch (adapter_names)": lambda: peft_mixed(peft_model, host, texts, peft_eight),
+        "hub mixed batch, 1 adapter": lambda: hub_mixed(hub, texts, [names[0]] * len(texts)),
+        "hub mixed batch, 8 adapters": lambda: hub_mixed(hub, texts, eight),
+        "hub mixed batch, 64 adapters": lambda: hub_mixed(hub, texts, [names[i % 64] for i in range(len(texts))]),
+    }
+    hub.max_adapters = 64
+    for runner in runners.values():
+        runner()  # warm up: every adapter resident, every code path compiled
+    for _ in range(rounds):
+        for label, runner in runners.items():
+            start = time.perf_counter()
+            runner()
+            results.setdefault(label, []).append(len(texts) / (time.perf_counter() - start))
+    best = {label: max(values) for label, values in results.items()}
+    base = best["base alone (no adapter)"]
+    print(f"\nthroughput: {len(texts)} SST-2 sentences, batches of 32 (best of {rounds} rounds, samples/s)")
+    for label, value in best.items():
+        print(f"  {label:34s} {value:8.1f}/s   {value / base:5.2f} of base")
+    ours = best["hub mixed batch, 8 adapters"]
+    print(f"  hub 8 adapters / PEFT set_adapter per request: {ours / best['PEFT set_adapter per request']:.2f}x "
+          "(goal >= 3)")
+    print(f"  hub 8 adapters / PEFT mixed batch:             {ours / best['PEFT mixed batch (adapter_names)']:.2f}x")
+    print(f"  hub 64 / 1 adapters:                           "
+          f"{best['hub mixed batch, 64 adapters'] / best['hub mixed batch, 1 adapter']:.2f} (1.00 = flat)")
+
+
+def switch(hub, name: str) -> None:
+    """Make ``name`` the adapter of the calls that follow (what a request for another adapter costs)."""
+    with hub.using(name):
+        pass
+
+
+def base_alone(host, texts: list[str]) -> None:
+    from adapterhub.models import pool
+
+    with torch_inference():
+        for start in range(0, len(texts), 32):
+            enc = host.tokenizer(texts[start : start + 32], padding=True, truncation=True, max_length=128,
+                                 return_tensors="pt")
+            states = host.root.body(**enc).last_hidden_state
+            pool(states, enc["attention_mask"], "mean")
+
+
+def hub_mixed(hub, texts: list[str], adapters: list[str]) -> None:
+    hub.predict(texts, adapter=adapters, batch_size=32)
+
+
+def peft_baseline(count: int):
+    """The usual PEFT set-up: AutoModelForSequenceClassification with ``count`` rank-8 LoRA adapters (random
+    weights, names p0 …) on query/key/value/dense, as one ``PeftModel``."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForSequenceClassification
+
+    from adapterhub.base import quiet_transformers, resolve_base
+
+    with quiet_transformers():
+        model = AutoModelForSequenceClassification.from_pretrained(resolve_base(None), num_labels=2)
+    config = LoraConfig(task_type="SEQ_CLS", r=8, lora_alpha=16, target_modules=["query", "key", "value", "dense"],
+                        init_lora_weights=False)
+    torch.manual_seed(0)
+    model = get_peft_model(model, config, adapter_name="p0")
+    for i in range(1, count):
+        model.add_adapter(f"p{i}", config)
+    return model.eval()
+
+
+def peft_per_request(model, host, texts: list[str], adapters: list[str]) -> None:
+    with torch_inference():
+        for text, name in zip(texts, adapters, strict=True):
+            model.set_adapter(name)
+            model(**host.tokenizer(text, truncation=True, max_length=128, return_tensors="pt"))
+
+
+def peft_mixed(model, host, texts: list[str], adapters: list[str]) -> None:
+    with torch_inference():
+        for start in range(0, len(texts), 32):
+            enc = host.tokenizer(texts[start : start + 32], padding=True, truncation=True, max_length=128,
+                                 return_tensors="pt")
+            model(**enc, adapter_names=adapters[start : start + 32])
+
+
+def peft_latency(model, tmp: Path, repeat: int) -> tuple[list[float], list[float]]:
+    """PEFT's own swap costs: set_adapter among the resident adapters, load_adapter from a saved directory."""
+    model.save_pretrained(tmp / "peft", selected_adapters=["p0"])
+    resident = itertools.cycle(list(model.peft_config))
+    hot = timed(lambda: model.set_adapter(next(resident)), repeat)
+    model.set_adapter("p0")
+
+    def cold_once() -> None:
+        model.load_adapter(str(tmp / "peft" / "p0"), adapter_name="fresh")
+        model.delete_adapter("fresh")
+
+    return hot, timed(cold_once, repeat)
+
+
+def torch_inference():
+    import torch
+
+    return torch.inference_mode()
+
+
+if __name__ == "__main__":
+    main()
