@@ -153,26 +153,32 @@ class Host:
         ids = self.tokenizer(text, truncation=True, max_length=limit)["input_ids"]
         return _Item(index, adapter, ids, text=text)
 
-    def _routing(self, batch: Sequence[_Item]) -> tuple[list[ResidentAdapter], torch.Tensor]:
+    def _routing(self, batch: Sequence[_Item]) -> tuple[list[_Item], list[ResidentAdapter], torch.Tensor, list]:
+        """The batch reordered so that each adapter's samples are contiguous, its adapters, each sample's
+        adapter slot and the segments the router applies."""
         adapters: list[ResidentAdapter] = []
         slot: dict[int, int] = {}
-        rows = []
         for item in batch:
-            key = id(item.adapter)
-            if key not in slot:
-                slot[key] = len(adapters)
+            if id(item.adapter) not in slot:
+                slot[id(item.adapter)] = len(adapters)
                 adapters.append(item.adapter)
-            rows.append(slot[key])
-        return adapters, torch.tensor(rows, device=self.device)
+        ordered = sorted(batch, key=lambda item: slot[id(item.adapter)])
+        rows = [slot[id(item.adapter)] for item in ordered]
+        segments, start = [], 0
+        for index, adapter in enumerate(adapters):
+            stop = start + rows.count(index)
+            segments.append((start, stop, adapter))
+            start = stop
+        return ordered, adapters, torch.tensor(rows, device=self.device), segments
 
     def _classify(self, batch: Sequence[_Item]) -> dict[int, Result]:
-        adapters, rows = self._routing(batch)
+        batch, adapters, rows, segments = self._routing(batch)
         ids = pad([item.ids for item in batch], self.pad_id).to(self.device)
         mask = pad([[1] * len(item.ids) for item in batch], 0).to(self.device)
         length = adapters[0].prefix_length
         cache = prefix_cache(adapters, rows) if length else None
         full_mask = torch.cat([mask.new_ones((len(batch), length)), mask], dim=1) if length else mask
-        with self.router.route(adapters, rows):
+        with self.router.route(segments):
             states = self.root.body(input_ids=ids, attention_mask=full_mask, past_key_values=cache).last_hidden_state
         states = states[:, -ids.shape[1] :]  # (B, T, H)
         out: dict[int, Result] = {}
@@ -216,13 +222,13 @@ class Host:
         )
 
     def _generate(self, batch: Sequence[_Item], options: GenerationOptions) -> dict[int, Result]:
-        adapters, rows = self._routing(batch)
+        batch, adapters, rows, segments = self._routing(batch)
         width = max(len(item.ids) for item in batch)
         ids = torch.tensor([[self.pad_id] * (width - len(i.ids)) + i.ids for i in batch], device=self.device)
         mask = torch.tensor([[0] * (width - len(i.ids)) + [1] * len(i.ids) for i in batch], device=self.device)
         length = adapters[0].prefix_length
         cache = prefix_cache(adapters, rows) if length else None
-        with self.router.route(adapters, rows):
+        with self.router.route(segments):
             new, finished = decode(self.root, ids, mask, options, self.tokenizer.eos_token_id, cache, length)
         return {
             item.index: Generation(

@@ -1,10 +1,12 @@
 """Per-sample LoRA on a shared base: every sample of a batch gets its own adapter's low-rank update.
 
-Each adapted layer of the base carries a forward hook. While a batch runs, the hook adds
-``x @ A[i].T @ B[i].T`` for each sample's adapter ``i``: the A and B factors of the adapters in the batch are
-stacked once per batch and gathered per sample, so one batched matrix product serves any mix of adapters
-(the gathered product of Punica and S-LoRA). With no batch routed, the hooks return the base's output
-untouched, so the base's own outputs stay bit-identical however many adapters come and go.
+Each adapted layer of the base carries a forward hook. The caller orders a batch so that the samples of one
+adapter are contiguous, and routes the batch as segments ``(start, stop, adapter)``. The hook then adds, for
+each segment, ``x[start:stop] @ A.T @ B.T`` to the base output of those rows, in place: two dense matrix
+products per adapter on contiguous rows, with no gather or copy of activations (the segmented product of
+Punica and S-LoRA). Its cost grows with the tokens in the batch, not with the number of adapters in it.
+With no batch routed, the hooks leave the base's output untouched, so the base's own outputs stay
+bit-identical however many adapters come and go.
 """
 
 from __future__ import annotations
@@ -18,35 +20,9 @@ import torch
 from torch import nn
 
 if TYPE_CHECKING:
-    from adapterhub.inference.resident import LoraFactors, ResidentAdapter
+    from adapterhub.inference.resident import ResidentAdapter
 
-
-class _Single:
-    """Every sample uses the same adapter: two plain matrix products."""
-
-    def __init__(self, factors: LoraFactors) -> None:
-        self.a_t = factors.a.t()  # (in, r)
-        self.b_t = factors.b.t()  # (r, out)
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return (x.to(self.a_t.dtype) @ self.a_t) @ self.b_t
-
-
-class _Gathered:
-    """Samples use different adapters: per-sample factors gathered from a stack, then batched products."""
-
-    def __init__(self, a: torch.Tensor, b: torch.Tensor, rows: torch.Tensor) -> None:
-        self.a_t = a[rows].transpose(1, 2)  # (B, in, r)
-        self.b_t = b[rows].transpose(1, 2)  # (B, r, out)
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        n = x.shape[0]
-        a_t, b_t = self.a_t, self.b_t
-        if n != a_t.shape[0]:  # e.g. several candidates per sample: each sample's rows are contiguous
-            a_t = a_t.repeat_interleave(n // a_t.shape[0], 0)
-            b_t = b_t.repeat_interleave(n // b_t.shape[0], 0)
-        flat = x.reshape(n, -1, x.shape[-1]).to(a_t.dtype)  # (B, T, in)
-        return torch.bmm(torch.bmm(flat, a_t), b_t).reshape(*x.shape[:-1], -1)
+Segment = tuple[int, int, "ResidentAdapter"]
 
 
 class LoraRouter:
@@ -56,7 +32,8 @@ class LoraRouter:
         self.root = root
         self._hooks: dict[str, Any] = {}
         self._users: Counter[str] = Counter()
-        self._plan: dict[str, _Single | _Gathered] | None = None
+        self._segments: Sequence[Segment] = ()
+        self._rows = 0
 
     @property
     def hooked(self) -> int:
@@ -78,41 +55,31 @@ class LoraRouter:
                 self._hooks.pop(path).remove()
 
     @contextmanager
-    def route(self, adapters: Sequence[ResidentAdapter], rows: torch.Tensor) -> Iterator[None]:
-        """Within the block, sample ``j`` of every forward pass uses ``adapters[rows[j]]``."""
-        self._plan = self._build(adapters, rows)
+    def route(self, segments: Sequence[Segment]) -> Iterator[None]:
+        """Within the block, rows ``start:stop`` of every forward pass use that segment's adapter."""
+        self._segments = [s for s in segments if s[2].lora]
+        self._rows = max((stop for _, stop, _ in segments), default=0)
         try:
             yield
         finally:
-            self._plan = None
-
-    def _build(self, adapters: Sequence[ResidentAdapter], rows: torch.Tensor) -> dict[str, _Single | _Gathered]:
-        paths = {path for adapter in adapters for path in adapter.lora}
-        used = sorted(set(rows.tolist()))
-        if len(used) == 1:
-            only = adapters[used[0]]
-            return {path: _Single(only.lora[path]) for path in only.lora}
-        plan: dict[str, _Single | _Gathered] = {}
-        for path in paths:
-            factors = [adapter.lora.get(path) for adapter in adapters]
-            present = [f for f in factors if f is not None]
-            rank = max(f.rank for f in present)
-            a0, b0 = present[0].a, present[0].b
-            a = a0.new_zeros((len(factors), rank, a0.shape[1]))  # adapters without this layer keep zeros
-            b = b0.new_zeros((len(factors), b0.shape[0], rank))
-            for i, f in enumerate(factors):
-                if f is not None:
-                    a[i, : f.rank] = f.a
-                    b[i, :, : f.rank] = f.b
-            plan[path] = _Gathered(a, b, rows)
-        return plan
+            self._segments, self._rows = (), 0
 
     def _hook_for(self, path: str) -> Any:
         def hook(module: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor | None:
-            plan = self._plan
-            step = plan.get(path) if plan is not None else None
-            if step is None:
+            if not self._segments:
                 return None
-            return output + step(args[0]).to(output.dtype)
+            x = args[0]
+            scale = x.shape[0] // self._rows  # > 1 when each sample holds several rows (e.g. beams)
+            in_place = output.is_contiguous()
+            result = output if in_place else output.clone(memory_format=torch.contiguous_format)
+            for start, stop, adapter in self._segments:
+                factors = adapter.lora.get(path)
+                if factors is None:
+                    continue
+                rows = x[start * scale : stop * scale]
+                low = rows.reshape(-1, rows.shape[-1]).to(factors.a.dtype) @ factors.a.t()  # (n, r)
+                target = result[start * scale : stop * scale].view(-1, result.shape[-1])
+                target.addmm_(low.to(target.dtype), factors.b.t().to(target.dtype))
+            return None if in_place else result
 
         return hook
