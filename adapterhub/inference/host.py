@@ -7,6 +7,7 @@ LoRA through :class:`LoraRouter`, prefixes through a per-sample cache (one pass 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -156,12 +157,9 @@ class Host:
     def _routing(self, batch: Sequence[_Item]) -> tuple[list[_Item], list[ResidentAdapter], torch.Tensor, list]:
         """The batch reordered so that each adapter's samples are contiguous, its adapters, each sample's
         adapter slot and the segments the router applies."""
-        adapters: list[ResidentAdapter] = []
-        slot: dict[int, int] = {}
-        for item in batch:
-            if id(item.adapter) not in slot:
-                slot[id(item.adapter)] = len(adapters)
-                adapters.append(item.adapter)
+        counts = Counter(id(item.adapter) for item in batch)
+        adapters = sorted({id(i.adapter): i.adapter for i in batch}.values(), key=lambda a: counts[id(a)])
+        slot = {id(adapter): index for index, adapter in enumerate(adapters)}  # equal counts end up adjacent
         ordered = sorted(batch, key=lambda item: slot[id(item.adapter)])
         rows = [slot[id(item.adapter)] for item in ordered]
         segments, start = [], 0

@@ -7,6 +7,9 @@ products per adapter on contiguous rows, with no gather or copy of activations (
 Punica and S-LoRA). Its cost grows with the tokens in the batch, not with the number of adapters in it.
 With no batch routed, the hooks leave the base's output untouched, so the base's own outputs stay
 bit-identical however many adapters come and go.
+
+Adjacent segments of equal size (the caller orders adapters by their sample count) form one run computed by
+a single batched product pair, so a batch of 32 samples for 32 adapters costs two calls per layer, not 64.
 """
 
 from __future__ import annotations
@@ -20,9 +23,38 @@ import torch
 from torch import nn
 
 if TYPE_CHECKING:
-    from adapterhub.inference.resident import ResidentAdapter
+    from adapterhub.inference.resident import LoraFactors, ResidentAdapter
 
 Segment = tuple[int, int, "ResidentAdapter"]
+
+
+class _Run:
+    """``count`` adjacent segments of ``size`` samples each, starting at row ``start``, all updating one layer:
+    one matrix product pair for the whole run (batched when it spans several adapters)."""
+
+    def __init__(self, start: int, size: int, factors: list[LoraFactors]) -> None:
+        self.start, self.size, self.count = start, size, len(factors)
+        if self.count == 1:
+            self.a_t, self.b_t = factors[0].a.t(), factors[0].b.t()  # (in, r), (r, out)
+        else:
+            rank = max(f.rank for f in factors)
+            self.a_t = torch.stack([_pad_rows(f.a, rank) for f in factors]).transpose(1, 2)  # (U, in, r)
+            self.b_t = torch.stack([_pad_rows(f.b.t(), rank) for f in factors])  # (U, r, out)
+
+    def apply(self, x: torch.Tensor, out: torch.Tensor, scale: int) -> None:
+        """``out[rows] += x[rows] @ A.T @ B.T`` per segment, in place; ``scale`` rows per sample."""
+        lo, hi = self.start * scale, (self.start + self.size * self.count) * scale
+        if self.count == 1:
+            rows = x[lo:hi].reshape(-1, x.shape[-1])
+            out[lo:hi].view(-1, out.shape[-1]).addmm_((rows @ self.a_t).to(out.dtype), self.b_t)
+            return
+        rows = x[lo:hi].reshape(self.count, -1, x.shape[-1])  # (U, n, in): each adapter's rows are contiguous
+        target = out[lo:hi].view(self.count, -1, out.shape[-1])
+        target.baddbmm_(torch.bmm(rows, self.a_t).to(out.dtype), self.b_t)
+
+
+def _pad_rows(t: torch.Tensor, rows: int) -> torch.Tensor:
+    return t if t.shape[0] == rows else torch.cat([t, t.new_zeros((rows - t.shape[0], *t.shape[1:]))])
 
 
 class LoraRouter:
@@ -32,7 +64,7 @@ class LoraRouter:
         self.root = root
         self._hooks: dict[str, Any] = {}
         self._users: Counter[str] = Counter()
-        self._segments: Sequence[Segment] = ()
+        self._plan: dict[str, list[_Run]] = {}
         self._rows = 0
 
     @property
@@ -57,29 +89,46 @@ class LoraRouter:
     @contextmanager
     def route(self, segments: Sequence[Segment]) -> Iterator[None]:
         """Within the block, rows ``start:stop`` of every forward pass use that segment's adapter."""
-        self._segments = [s for s in segments if s[2].lora]
+        self._plan = self._runs(segments)
         self._rows = max((stop for _, stop, _ in segments), default=0)
         try:
             yield
         finally:
-            self._segments, self._rows = (), 0
+            self._plan, self._rows = {}, 0
+
+    @staticmethod
+    def _runs(segments: Sequence[Segment]) -> dict[str, list[_Run]]:
+        plan: dict[str, list[_Run]] = {}
+        for path in {p for _, _, adapter in segments for p in adapter.lora}:
+            runs: list[_Run] = []
+            start = size = 0
+            factors: list[LoraFactors] = []
+            for lo, hi, adapter in segments:
+                f = adapter.lora.get(path)
+                if factors and (f is None or hi - lo != size or lo != start + size * len(factors)):
+                    runs.append(_Run(start, size, factors))
+                    factors = []
+                if f is not None:
+                    if not factors:
+                        start, size = lo, hi - lo
+                    factors.append(f)
+            if factors:
+                runs.append(_Run(start, size, factors))
+            plan[path] = runs
+        return plan
 
     def _hook_for(self, path: str) -> Any:
         def hook(module: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor | None:
-            if not self._segments:
+            runs = self._plan.get(path)
+            if not runs:
                 return None
             x = args[0]
+            if x.dtype != runs[0].a_t.dtype:
+                x = x.to(runs[0].a_t.dtype)
             scale = x.shape[0] // self._rows  # > 1 when each sample holds several rows (e.g. beams)
-            in_place = output.is_contiguous()
-            result = output if in_place else output.clone(memory_format=torch.contiguous_format)
-            for start, stop, adapter in self._segments:
-                factors = adapter.lora.get(path)
-                if factors is None:
-                    continue
-                rows = x[start * scale : stop * scale]
-                low = rows.reshape(-1, rows.shape[-1]).to(factors.a.dtype) @ factors.a.t()  # (n, r)
-                target = result[start * scale : stop * scale].view(-1, result.shape[-1])
-                target.addmm_(low.to(target.dtype), factors.b.t().to(target.dtype))
-            return None if in_place else result
+            result = output if output.is_contiguous() else output.contiguous()
+            for run in runs:
+                run.apply(x, result, scale)
+            return None if result is output else result
 
         return hook
