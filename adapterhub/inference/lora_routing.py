@@ -35,11 +35,16 @@ class _Run:
     def __init__(self, start: int, size: int, factors: list[LoraFactors]) -> None:
         self.start, self.size, self.count = start, size, len(factors)
         if self.count == 1:
-            self.a_t, self.b_t = factors[0].a.t(), factors[0].b.t()  # (in, r), (r, out)
-        else:
-            rank = max(f.rank for f in factors)
-            self.a_t = torch.stack([_pad_rows(f.a, rank) for f in factors]).transpose(1, 2)  # (U, in, r)
-            self.b_t = torch.stack([_pad_rows(f.b.t(), rank) for f in factors])  # (U, r, out)
+            self.a_t, self.b_t = factors[0].a.t(), factors[0].b_t  # (in, r), (r, out)
+            return
+        ranks = [f.a.shape[0] for f in factors]
+        rank = max(ranks)
+        if min(ranks) == rank:
+            a, b_t = torch.stack([f.a for f in factors]), torch.stack([f.b_t for f in factors])
+        else:  # zero rows make every adapter the largest rank; they add nothing
+            a = torch.stack([_pad_rows(f.a, rank) for f in factors])
+            b_t = torch.stack([_pad_rows(f.b_t, rank) for f in factors])
+        self.a_t, self.b_t = a.transpose(1, 2), b_t  # (U, in, r), (U, r, out)
 
     def apply(self, x: torch.Tensor, out: torch.Tensor, scale: int) -> None:
         """``out[rows] += x[rows] @ A.T @ B.T`` per segment, in place; ``scale`` rows per sample."""

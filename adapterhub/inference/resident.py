@@ -30,10 +30,14 @@ _UNSUPPORTED = {
 
 @dataclass(frozen=True)
 class LoraFactors:
-    """One adapted layer: ``delta(x) = x @ a.T @ b.T`` with the LoRA scale already folded into ``b``."""
+    """One adapted layer: ``delta(x) = x @ a.T @ b_t`` with the LoRA scale already folded into ``b_t``.
+
+    Both are stored row-major as the products read them: ``a`` as PEFT's ``lora_A`` (r, in), ``b_t`` as the
+    transpose of PEFT's ``lora_B`` (r, out), so stacking several adapters copies contiguous memory.
+    """
 
     a: torch.Tensor  # (r, in)
-    b: torch.Tensor  # (out, r)
+    b_t: torch.Tensor  # (r, out)
 
     @property
     def rank(self) -> int:
@@ -74,7 +78,7 @@ class ResidentAdapter:
         return int(self.record.card.hyperparameters.get("max_length") or 512)
 
     def tensors(self) -> list[torch.Tensor]:
-        out = [t for f in self.lora.values() for t in (f.a, f.b)]
+        out = [t for f in self.lora.values() for t in (f.a, f.b_t)]
         out += [self.prefix] if self.prefix is not None else []
         out += list(self.head) if self.head is not None else []
         return out
@@ -94,7 +98,7 @@ class ResidentAdapter:
             return self
         return ResidentAdapter(
             record=self.record,
-            lora={p: LoraFactors(f.a.to(device), f.b.to(device)) for p, f in self.lora.items()},
+            lora={p: LoraFactors(f.a.to(device), f.b_t.to(device)) for p, f in self.lora.items()},
             prefix=None if self.prefix is None else self.prefix.to(device),
             head=None if self.head is None else (self.head[0].to(device), self.head[1].to(device)),
         )
@@ -202,7 +206,7 @@ def _lora(
         if not torch.any(b):
             continue  # a zero update (e.g. the frozen pair of a head-only adapter) adds nothing
         scale = _scale(config, path, a.shape[0])
-        factors[path] = LoraFactors(a=a.to(**move).contiguous(), b=(b.float() * scale).to(**move).contiguous())
+        factors[path] = LoraFactors(a=a.to(**move).contiguous(), b_t=(b.float() * scale).t().to(**move).contiguous())
     if missing:
         raise IncompatibleAdapter(
             f"{ref} does not match this base's modules: {len(missing)} missing key(s) {_sample(missing)}"
