@@ -47,4 +47,8 @@ def main() -> None:
         sys.exit(130)
 
 
-from adapterhub.cli import predict_command, registry_commands, train_command  # noqa: E402,F401  (registers the commands)
+# The commands register themselves on import, in the order `hub --help` lists them.
+# isort: off
+from adapterhub.cli import registry_commands, train_command  # noqa: E402,F401
+from adapterhub.cli import predict_command  # noqa: E402,F401
+# isort: on
