@@ -10,7 +10,7 @@ from adapterhub.errors import IncompatibleAdapter
 if TYPE_CHECKING:
     import torch
 
-    from adapterhub.registry import LoadedAdapter
+    from adapterhub.registry import AdapterRecord, LoadedAdapter
 
 
 def attach(
@@ -26,13 +26,7 @@ def attach(
     from peft import PeftConfig, PeftModel, get_peft_model, set_peft_model_state_dict
 
     record = adapter.record
-    expected = record.card.base.fingerprint
-    actual = base_fingerprint or fingerprint(model)
-    if expected != actual:
-        raise IncompatibleAdapter(
-            f"{record.ref} was trained on base {record.card.base.id!r} ({expected[:19]}…), but this base's "
-            f"weights are {actual[:19]}…; load it with the base it was made for (`hub show {record.ref}`)"
-        )
+    require_base(record, base_fingerprint or fingerprint(model))
     config = PeftConfig.from_peft_type(**adapter.config)
     config.inference_mode = True
     if isinstance(model, PeftModel):
@@ -51,7 +45,7 @@ def attach(
         _drop(model, adapter_name)
         raise IncompatibleAdapter(
             f"{record.ref} does not match this base's modules: {len(missing)} missing key(s) "
-            f"{_sample(missing)}, {len(unexpected)} unexpected key(s) {_sample(unexpected)}; "
+            f"{key_sample(missing)}, {len(unexpected)} unexpected key(s) {key_sample(unexpected)}; "
             f"it was made for {record.card.base.id!r}"
         )
     model.set_adapter(adapter_name)
@@ -59,10 +53,22 @@ def attach(
     return model.eval()
 
 
+def require_base(record: AdapterRecord, actual: str) -> None:
+    """Raise :class:`IncompatibleAdapter` unless ``actual`` (a base fingerprint) is the one in the card."""
+    expected = record.card.base.fingerprint
+    if expected != actual:
+        raise IncompatibleAdapter(
+            f"{record.ref} was trained on base {record.card.base.id!r} ({expected[:19]}…), but this base's "
+            f"weights are {actual[:19]}…; it cannot run on this base: load it with the base it was made for "
+            f"(`hub show {record.ref}`)"
+        )
+
+
 def _drop(model: torch.nn.Module, adapter_name: str) -> None:
     if len(getattr(model, "peft_config", {})) > 1:
         model.delete_adapter(adapter_name)
 
 
-def _sample(keys: list[str]) -> str:
+def key_sample(keys: list[str]) -> str:
+    """The first three keys, for error messages."""
     return "[" + ", ".join(keys[:3]) + (", …" if len(keys) > 3 else "") + "]"

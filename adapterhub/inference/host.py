@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from adapterhub.attach import require_base
 from adapterhub.base import fingerprint, load_base, quiet_transformers, resolve_base
-from adapterhub.errors import IncompatibleAdapter
 from adapterhub.inference.decoding import GenerationOptions, decode
 from adapterhub.inference.lora_routing import LoraRouter
 from adapterhub.inference.prefix_cache import prefix_cache
@@ -87,12 +87,7 @@ class Host:
 
     def prepare(self, loaded: LoadedAdapter) -> ResidentAdapter:
         """Check ``loaded`` against this base (fingerprint, keys, shapes) and make it resident here."""
-        card = loaded.record.card
-        if card.base.fingerprint != self.fingerprint:
-            raise IncompatibleAdapter(
-                f"{loaded.record.ref} was trained on base {card.base.id!r} ({card.base.fingerprint[:19]}…), but "
-                f"the loaded base's weights are {self.fingerprint[:19]}…; it cannot run on this base"
-            )
+        require_base(loaded.record, self.fingerprint)
         adapter = parse_adapter(loaded, self.root, device=self.device, dtype=self.dtype)
         self.router.register(adapter)
         return adapter

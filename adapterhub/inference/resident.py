@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from adapterhub.attach import key_sample
 from adapterhub.errors import IncompatibleAdapter
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ def parse_adapter(
     if unexpected:
         raise IncompatibleAdapter(
             f"{record.ref} does not match base {record.card.base.id!r}: {len(unexpected)} unexpected key(s) "
-            f"{_sample(unexpected)}"
+            f"{key_sample(unexpected)}"
         )
     return adapter
 
@@ -209,7 +210,7 @@ def _lora(
         factors[path] = LoraFactors(a=a.to(**move).contiguous(), b_t=(b.float() * scale).t().to(**move).contiguous())
     if missing:
         raise IncompatibleAdapter(
-            f"{ref} does not match this base's modules: {len(missing)} missing key(s) {_sample(missing)}"
+            f"{ref} does not match this base's modules: {len(missing)} missing key(s) {key_sample(missing)}"
         )
     return factors, unexpected
 
@@ -249,7 +250,3 @@ def _prefix(ref: str, config: dict[str, Any], embeddings: torch.Tensor | None, b
     # (P, L*2*dim) -> (P, L*2, heads, head_dim) -> (L*2, heads, P, head_dim) -> (L, 2, heads, P, head_dim)
     kv = embeddings.view(tokens, layers * 2, heads, dim // heads).permute(1, 2, 0, 3)
     return kv.reshape(layers, 2, heads, tokens, dim // heads).contiguous()
-
-
-def _sample(keys: list[str]) -> str:
-    return "[" + ", ".join(keys[:3]) + (", …" if len(keys) > 3 else "") + "]"
