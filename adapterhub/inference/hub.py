@@ -179,15 +179,13 @@ class Hub:
             resident: dict[str, tuple[Host, ResidentAdapter]] = {}
             for spec in distinct:
                 resident[spec] = self._resolve(spec, keep=tuple(r.ref for _, r in resident.values()))
-            by_host: dict[int, list[tuple[int, str, ResidentAdapter]]] = {}
-            hosts: dict[int, Host] = {}
+            by_host: dict[Host, list[tuple[int, str, ResidentAdapter]]] = {}
             for index, (text, spec) in enumerate(zip(texts, specs, strict=True)):
                 host, res = resident[spec]
-                hosts[id(host)] = host
-                by_host.setdefault(id(host), []).append((index, text, res))
+                by_host.setdefault(host, []).append((index, text, res))
             results: dict[int, Result] = {}
-            for key, requests in by_host.items():
-                results.update(hosts[key].run(requests, batch_size or self.batch_size, options))
+            for host, requests in by_host.items():
+                results.update(host.run(requests, batch_size or self.batch_size, options))
         ordered = [results[i] for i in range(len(texts))]
         return ordered[0] if single else ordered
 
@@ -248,17 +246,15 @@ class Hub:
         return host
 
     def _evict(self, keep: tuple[str, ...]) -> None:
-        def over() -> bool:
-            if len(self._hot) > self.max_adapters:
-                return True
-            return self.max_bytes is not None and sum(e.adapter.nbytes for e in self._hot.values()) > self.max_bytes
-
+        limit = self.max_bytes if self.max_bytes is not None else float("inf")
+        held = sum(e.adapter.nbytes for e in self._hot.values())
         for ref in list(self._hot):
-            if not over():
+            if len(self._hot) <= self.max_adapters and held <= limit:
                 break
             if ref in keep:
                 continue
             entry = self._hot.pop(ref)
+            held -= entry.adapter.nbytes
             entry.host.release(entry.adapter)
             if self.warm_adapters:
                 self._warm[ref] = entry.adapter.to("cpu")
