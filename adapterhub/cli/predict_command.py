@@ -45,16 +45,8 @@ def predict(
     from adapterhub.inference import Hub
 
     hub = Hub(ctx.obj, device=device, quantize=quantize, batch_size=batch_size)
-    generation: dict[str, Any] = {}
-    if _any_generator(ctx.obj, {a for _, a in inputs}):
-        generation = {
-            "max_new_tokens": max_new_tokens,
-            "temperature": temperature,
-            "top_k": top_k,
-            "top_p": top_p,
-            "seed": seed,
-        }
-    results = hub.predict([t for t, _ in inputs], adapter=[a for _, a in inputs], **generation)
+    generation = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_k": top_k, "top_p": top_p}
+    results = hub.predict([t for t, _ in inputs], adapter=[a for _, a in inputs], seed=seed, **generation)
     if as_json:
         typer.echo(
             json.dumps(
@@ -69,10 +61,6 @@ def predict(
         for i, ((t, _), r) in enumerate(zip(inputs, results, strict=True))
     ]
     typer.echo(fmt.table(("#", "ADAPTER", "INPUT", "RESULT"), rows))
-
-
-def _any_generator(registry: Any, specs: set[str]) -> bool:
-    return any(registry.get(spec).card.task_type == "CAUSAL_LM" for spec in specs)
 
 
 def _read_inputs(file: str, default_adapter: str) -> list[tuple[str, str]]:
