@@ -84,7 +84,7 @@ def _pick(logits: torch.Tensor, options: GenerationOptions, generator: torch.Gen
         logits = logits.masked_fill(logits < kth, float("-inf"))
     if options.top_p < 1:
         ordered, order = logits.sort(dim=-1, descending=True)
-        cumulative = ordered.softmax(-1).cumsum(-1)
-        drop = cumulative - ordered.softmax(-1) > options.top_p  # keep the smallest set reaching top_p
+        probs = ordered.softmax(-1)
+        drop = probs.cumsum(-1) - probs > options.top_p  # keep the smallest set reaching top_p
         logits = logits.scatter(-1, order, ordered.masked_fill(drop, float("-inf")))
     return torch.multinomial(logits.softmax(-1), 1, generator=generator).squeeze(-1)
