@@ -17,6 +17,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # help texts are plain: `[default: …]` and `NAME[@V]` print as written
 )
 
 
@@ -50,5 +51,5 @@ def main() -> None:
 # The commands register themselves on import, in the order `hub --help` lists them.
 # isort: off
 from adapterhub.cli import registry_commands, train_command  # noqa: E402,F401
-from adapterhub.cli import predict_command  # noqa: E402,F401
+from adapterhub.cli import predict_command, serve_command  # noqa: E402,F401
 # isort: on

@@ -6,6 +6,7 @@ the prompt, with positions continuing after them exactly as in training; the loo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,8 +40,12 @@ def decode(
     eos_id: int | None,
     cache: Any = None,
     prefix_length: int = 0,
+    on_token: Callable[[int, int], None] | None = None,
 ) -> tuple[list[list[int]], list[bool]]:
-    """Continue left-padded prompts (B, T); returns each sample's new token ids and whether it reached EOS."""
+    """Continue left-padded prompts (B, T); returns each sample's new token ids and whether it reached EOS.
+
+    ``on_token(row, token_id)`` is called for every token a still-running sample receives, as it is picked.
+    """
     from transformers import DynamicCache
 
     batch = input_ids.shape[0]
@@ -58,6 +63,8 @@ def decode(
         nxt = _pick(out.logits[:, -1].float(), options, generator)  # (B,)
         for i in (~done).nonzero().flatten().tolist():
             tokens[i].append(int(nxt[i]))
+            if on_token is not None:
+                on_token(i, tokens[i][-1])
         if eos_id is not None:
             done |= nxt == eos_id
         if bool(done.all()):

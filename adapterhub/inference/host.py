@@ -8,8 +8,9 @@ LoRA through :class:`LoraRouter`, prefixes through a per-sample cache (one pass 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -103,6 +104,7 @@ class Host:
         requests: Sequence[tuple[int, str, ResidentAdapter]],
         batch_size: int,
         options: GenerationOptions | None = None,
+        on_text: Callable[[int, str], None] | None = None,
     ) -> dict[int, Result]:
         """Results by request index; requests are batched by prefix length, longest first."""
         items = [self._encode(index, text, adapter) for index, text, adapter in requests]
@@ -115,7 +117,7 @@ class Host:
             for start in range(0, len(group), batch_size):
                 batch = group[start : start + batch_size]
                 if self.family == CAUSAL:
-                    results.update(self._generate(batch, options or GenerationOptions()))
+                    results.update(self._generate(batch, options or GenerationOptions(), on_text))
                 else:
                     results.update(self._classify(batch))
         return results
@@ -214,21 +216,63 @@ class Host:
             tags=tuple(tags[: len(words)]),
         )
 
-    def _generate(self, batch: Sequence[_Item], options: GenerationOptions) -> dict[int, Result]:
+    def _generate(
+        self, batch: Sequence[_Item], options: GenerationOptions, on_text: Callable[[int, str], None] | None
+    ) -> dict[int, Result]:
         batch, adapters, rows, segments = self._routing(batch)
+        streams = [_TextStream(self.tokenizer, item.index, on_text) for item in batch] if on_text else None
         width = max(len(item.ids) for item in batch)
         ids = torch.tensor([[self.pad_id] * (width - len(i.ids)) + i.ids for i in batch], device=self.device)
         mask = torch.tensor([[0] * (width - len(i.ids)) + [1] * len(i.ids) for i in batch], device=self.device)
         length = adapters[0].prefix_length
         cache = prefix_cache(adapters, rows) if length else None
         with self.router.route(segments):
-            new, finished = decode(self.root, ids, mask, options, self.tokenizer.eos_token_id, cache, length)
+            new, finished = decode(
+                self.root,
+                ids,
+                mask,
+                options,
+                self.tokenizer.eos_token_id,
+                cache,
+                length,
+                on_token=(lambda row, token: streams[row].push(token)) if streams else None,
+            )
+        if streams:
+            for stream in streams:
+                stream.flush()
         return {
             item.index: Generation(
                 adapter=item.adapter.ref,
                 text=self.tokenizer.decode(tokens, skip_special_tokens=True),
                 tokens=len(tokens),
                 finished=fin,
+                prompt_tokens=len(item.ids),
             )
             for item, tokens, fin in zip(batch, new, finished, strict=True)
         }
+
+
+class _TextStream:
+    """Turns one sample's new token ids into text pieces as soon as they decode to whole characters."""
+
+    def __init__(self, tokenizer: Any, index: int, on_text: Callable[[int, str], None]) -> None:
+        self.tokenizer, self.index, self.on_text = tokenizer, index, on_text
+        self.tokens: list[int] = []
+        self.sent = 0  # characters already handed out
+
+    def push(self, token: int) -> None:
+        if token == self.tokenizer.eos_token_id:
+            return
+        self.tokens.append(token)
+        text = self.tokenizer.decode(self.tokens, skip_special_tokens=True)
+        if text.endswith("\ufffd"):  # a character split across tokens: wait for its next part
+            return
+        self._send(text)
+
+    def flush(self) -> None:
+        self._send(self.tokenizer.decode(self.tokens, skip_special_tokens=True))
+
+    def _send(self, text: str) -> None:
+        if len(text) > self.sent:
+            self.on_text(self.index, text[self.sent :])
+            self.sent = len(text)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -98,14 +98,42 @@ class Hub:
         return list(self._hosts)
 
     def load(self, adapter: str) -> AdapterRecord:
-        """Make ``adapter`` (NAME, NAME@VERSION or NAME:ALIAS) hot, resolving a bare name or alias anew."""
-        with self._lock:
-            ref = self.registry.get(adapter).ref
-            self._pinned[adapter] = ref
-            return self._make_hot(ref, keep=()).adapter.record
+        """Make ``adapter`` (NAME, NAME@VERSION or NAME:ALIAS) hot, resolving a bare name or alias anew.
 
-    def unload(self, adapter: str) -> None:
-        """Drop ``adapter`` from the device and the CPU cache, freeing its memory (its base stays loaded)."""
+        The registry's card is read again: when its files' content hash differs from the resident copy's
+        (a registry rebuilt under the same version), the new bytes replace the old ones.
+        """
+        with self._lock:
+            record = self.registry.get(adapter)
+            entry = self._make_hot(record, keep=())
+            self._pinned[adapter] = record.ref
+            return entry.adapter.record
+
+    def resolve(self, adapter: str) -> AdapterRecord:
+        """The record :meth:`predict` would use for ``adapter``, without loading it or waiting for a batch.
+
+        Raises :class:`AdapterNotFound` for a name, version or alias the registry does not hold.
+        """
+        ref = self._pinned.get(adapter)  # plain dict reads: safe while another thread predicts
+        if ref is not None:
+            resident = self._hot.get(ref)
+            if resident is not None:
+                return resident.adapter.record
+            warm = self._warm.get(ref)
+            if warm is not None:
+                return warm.record
+        return self.registry.get(Ref.parse(ref or adapter))
+
+    def ensure(self, adapter: str) -> AdapterRecord:
+        """Make ``adapter`` hot the way :meth:`predict` would (a pinned name stays pinned); its record."""
+        with self._lock:
+            return self._resolve(adapter, keep=())[1].record
+
+    def unload(self, adapter: str) -> list[str]:
+        """Drop ``adapter`` from the device and the CPU cache, freeing its memory (its base stays loaded).
+
+        Returns the exact references dropped (a bare name drops every loaded version of it).
+        """
         with self._lock:
             refs = self._refs_of(adapter)
             if not refs:
@@ -117,6 +145,7 @@ class Hub:
                 self._warm.pop(ref, None)
             for spec in [s for s, r in self._pinned.items() if r in refs]:
                 del self._pinned[spec]
+            return refs
 
     def unload_all(self, *, bases: bool = False) -> None:
         """Drop every adapter; with ``bases=True`` the base models too."""
@@ -156,12 +185,14 @@ class Hub:
         adapter: str | Sequence[str] | None = None,
         *,
         batch_size: int | None = None,
+        on_text: Callable[[int, str], None] | None = None,
         **generation: Any,
     ) -> Result | list[Result]:
         """Run each input through its adapter; one adapter for all, or one per input (a mixed batch).
 
         Returns a :class:`Classification`, :class:`Entities` or :class:`Generation` per input, in input order.
         ``generation`` takes ``max_new_tokens``, ``temperature``, ``top_k``, ``top_p`` and ``seed``.
+        ``on_text(index, piece)`` streams generated text: called as soon as each input's next piece decodes.
         """
         single = isinstance(inputs, str)
         texts = [inputs] if single else list(inputs)
@@ -185,7 +216,7 @@ class Hub:
                 by_host.setdefault(host, []).append((index, text, res))
             results: dict[int, Result] = {}
             for host, requests in by_host.items():
-                results.update(host.run(requests, batch_size or self.batch_size, options))
+                results.update(host.run(requests, batch_size or self.batch_size, options, on_text))
         ordered = [results[i] for i in range(len(texts))]
         return ordered[0] if single else ordered
 
@@ -212,19 +243,30 @@ class Hub:
 
     def _resolve(self, spec: str, keep: tuple[str, ...]) -> tuple[Host, ResidentAdapter]:
         ref = self._pinned.get(spec)
-        if ref is None:
-            ref = self.registry.get(Ref.parse(spec)).ref
-            self._pinned[spec] = ref
-        entry = self._make_hot(ref, keep)
+        if ref is not None:  # pinned: trust the resident copy, hot or warm, without reading the registry
+            entry = self._hot.get(ref)
+            if entry is not None:
+                self._hot.move_to_end(ref)
+                return entry.host, entry.adapter
+            if ref in self._warm:
+                entry = self._make_hot(self._warm[ref].record, keep)
+                return entry.host, entry.adapter
+        record = self.registry.get(Ref.parse(ref or spec))
+        entry = self._make_hot(record, keep)
+        self._pinned[spec] = record.ref
         return entry.host, entry.adapter
 
-    def _make_hot(self, ref: str, keep: tuple[str, ...]) -> _Hot:
+    def _make_hot(self, record: AdapterRecord, keep: tuple[str, ...]) -> _Hot:
+        ref, identity = record.ref, record.card.content_hash
         entry = self._hot.get(ref)
-        if entry is not None:  # hot: a lookup and an LRU touch
-            self._hot.move_to_end(ref)
-            return entry
+        if entry is not None:
+            if entry.adapter.identity == identity:  # hot: a lookup and an LRU touch
+                self._hot.move_to_end(ref)
+                return entry
+            del self._hot[ref]  # other bytes under the same version: never serve the stale copy
+            entry.host.release(entry.adapter)
         adapter = self._warm.pop(ref, None)
-        if adapter is not None:  # warm: back onto the device and into the router
+        if adapter is not None and adapter.identity == identity:  # warm: back onto the device and into the router
             host = self._host_for(adapter.record)
             adapter = adapter.to(host.device)
             host.router.register(adapter)

@@ -59,6 +59,11 @@ class ResidentAdapter:
         return self.record.ref
 
     @property
+    def identity(self) -> str:
+        """The content hash of its files: a name re-published with other bytes is another adapter."""
+        return self.record.card.content_hash
+
+    @property
     def task(self) -> str:
         return self.record.card.task
 

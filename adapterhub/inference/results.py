@@ -56,6 +56,7 @@ class Generation:
     text: str
     tokens: int
     finished: bool  # True when the model ended with its end-of-sequence token, False when max_new_tokens cut it
+    prompt_tokens: int = 0  # tokens the prompt took after the adapter's template (and truncation)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

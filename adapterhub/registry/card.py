@@ -6,6 +6,7 @@ in :data:`MIGRATIONS` that upgrades older cards when they are read.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
@@ -79,6 +80,12 @@ class Card:
         """The headline metric as (name, value), or None when the card has no metric."""
         key = self.headline_metric or next(iter(self.metrics), "")
         return (key, self.metrics[key]) if key in self.metrics else None
+
+    @property
+    def content_hash(self) -> str:
+        """sha256 over the sha256 of every file: equal exactly when two versions hold the same bytes."""
+        lines = "".join(f"{name}:{info.sha256}\n" for name, info in sorted(self.files.items()))
+        return hashlib.sha256(lines.encode()).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

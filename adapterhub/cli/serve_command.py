@@ -1,0 +1,65 @@
+"""``hub serve``: flags -> ServeConfig -> adapterhub.serving.runner.serve."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from adapterhub.cli.app import app
+
+Opt = typer.Option
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    adapters: Annotated[list[str] | None, Opt("--adapter", metavar="NAME", help="Preload NAME[@V|:ALIAS] (repeatable).")] = None,
+    only_preloaded: Annotated[
+        bool, Opt(help="Refuse adapters that were not preloaded (or loaded through the load endpoint).")
+    ] = False,
+    host: Annotated[str, Opt(help="Interface to listen on; 0.0.0.0 exposes the server to the network.")] = "127.0.0.1",
+    port: Annotated[int, Opt(help="TCP port.")] = 8000,
+    workers: Annotated[
+        int, Opt(help="Processes sharing the port; each loads its own base and adapters and batches its own requests.")
+    ] = 1,
+    api_key: Annotated[
+        str | None,
+        Opt(envvar="ADAPTERHUB_API_KEY", help="Require `Authorization: Bearer KEY` on every route but /health."),
+    ] = None,
+    device: Annotated[str | None, Opt(help="cpu, cuda or cuda:N [default: cuda when present].")] = None,
+    quantize: Annotated[str | None, Opt(help="4bit or 8bit base through bitsandbytes (CUDA only).")] = None,
+    max_batch: Annotated[int, Opt(help="Inputs per mixed-adapter batch; 1 turns batching off.")] = 32,
+    max_wait_ms: Annotated[float, Opt(help="How long the oldest request waits for others to join its batch.")] = 5.0,
+    max_queue: Annotated[int, Opt(help="Inputs waiting before requests get 429.")] = 1024,
+    max_inputs: Annotated[int, Opt(help="Inputs per request before 413.")] = 64,
+    max_input_chars: Annotated[int, Opt(help="Characters per input before 413.")] = 8192,
+    max_new_tokens: Annotated[int, Opt(help="Most tokens one generation may ask for before 413.")] = 512,
+    max_adapters: Annotated[int, Opt(help="Adapters kept hot on the device (least recently used leave first).")] = 64,
+    shutdown_timeout: Annotated[float, Opt(help="Seconds a shutdown waits for in-flight requests.")] = 30.0,
+) -> None:
+    """Serve adapters over HTTP: one base, adapters hot-swapped per request, batched across adapters."""
+    from adapterhub.serving import ServeConfig
+    from adapterhub.serving.runner import serve as run
+
+    run(
+        ServeConfig(
+            registry=str(ctx.obj.root),
+            adapters=tuple(adapters or ()),
+            only_preloaded=only_preloaded,
+            host=host,
+            port=port,
+            workers=workers,
+            api_key=api_key,
+            device=device,
+            quantize=quantize,
+            max_batch=max_batch,
+            max_wait_ms=max_wait_ms,
+            max_queue=max_queue,
+            max_inputs=max_inputs,
+            max_input_chars=max_input_chars,
+            max_new_tokens=max_new_tokens,
+            max_adapters=max_adapters,
+            shutdown_timeout_s=shutdown_timeout,
+        )
+    )

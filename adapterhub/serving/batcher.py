@@ -1,0 +1,232 @@
+"""Dynamic batching across adapters: concurrent requests are gathered and run as mixed-adapter batches.
+
+Requests wait in one FIFO queue. A single worker thread takes the oldest and lets others join it until
+``max_batch`` inputs are gathered or the oldest has waited ``max_wait_ms``, then runs them through
+:meth:`Hub.predict` as one mixed batch (generation requests group by their sampling options). Each
+adapter is made resident before the batch runs, so one adapter that fails to load fails only its own
+requests. The worker owns the device; the event loop only waits on futures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapterhub.inference import Hub
+from adapterhub.inference.decoding import GenerationOptions
+from adapterhub.inference.results import Result
+from adapterhub.serving.errors import Overloaded, ShuttingDown
+from adapterhub.serving.metrics import Metrics
+
+
+@dataclass
+class _Job:
+    texts: list[str]
+    adapter: str
+    options: GenerationOptions | None
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[list[Result]]
+    on_text: Callable[[int, str], None] | None  # (input index within the job, text piece), from the worker
+    enqueued: float = field(default_factory=time.monotonic)
+
+
+class Batcher:
+    """Gathers requests into mixed-adapter batches and runs them on one worker thread."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        *,
+        max_batch: int = 32,
+        max_wait_ms: float = 5.0,
+        max_queue: int = 1024,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.hub = hub
+        self.max_batch, self.max_wait, self.max_queue = max_batch, max_wait_ms / 1000, max_queue
+        self.metrics = metrics
+        self._queue: deque[_Job] = deque()
+        self._waiting = 0  # inputs in the queue
+        self._busy = 0  # inputs in the batch being run
+        self._cond = threading.Condition()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        self._seconds_per_input = 0.01  # running estimate, for Retry-After
+
+    @property
+    def depth(self) -> int:
+        """Inputs waiting or running."""
+        return self._waiting + self._busy
+
+    def start(self) -> None:
+        with self._cond:
+            if self._thread is None:
+                self._closing = False
+                self._thread = threading.Thread(target=self._work, name="adapterhub-batcher", daemon=True)
+                self._thread.start()
+
+    def close(self, timeout: float | None = None) -> None:
+        """Take no new requests, finish every queued one, then stop the worker."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        with self._cond:
+            self._thread = None
+            left, self._waiting = list(self._queue), 0
+            self._queue.clear()
+        for job in left:  # only when the timeout ran out
+            _fail(job, ShuttingDown("the server shut down before this request ran; retry"))
+
+    async def submit(
+        self,
+        texts: Sequence[str],
+        adapter: str,
+        options: GenerationOptions | None = None,
+        on_text: Callable[[int, str], None] | None = None,
+    ) -> list[Result]:
+        """Queue ``texts`` for ``adapter`` and wait for their results (in order)."""
+        loop = asyncio.get_running_loop()
+        job = _Job(list(texts), adapter, options, loop, loop.create_future(), on_text)
+        with self._cond:
+            if self._closing or self._thread is None:
+                raise ShuttingDown("the server is shutting down and takes no new requests; retry on another")
+            if self._waiting + len(job.texts) > self.max_queue:
+                wait = max(1, math.ceil(self.depth * self._seconds_per_input))
+                raise Overloaded(
+                    f"the queue is full ({self._waiting} inputs waiting, at most {self.max_queue}); retry in {wait} s",
+                    retry_after=wait,
+                )
+            self._queue.append(job)
+            self._waiting += len(job.texts)
+            self._gauge()
+            self._cond.notify()
+        return await job.future
+
+    # ----------------------------------------------------------------------------------------- the worker
+
+    def _work(self) -> None:
+        while True:
+            jobs = self._gather()
+            if jobs is None:
+                return
+            started = time.monotonic()
+            count = sum(len(job.texts) for job in jobs)
+            try:
+                self._run(jobs)
+            finally:
+                elapsed = time.monotonic() - started
+                self._seconds_per_input = 0.8 * self._seconds_per_input + 0.2 * elapsed / max(count, 1)
+                with self._cond:
+                    self._busy = 0
+                    self._gauge()
+
+    def _gather(self) -> list[_Job] | None:
+        with self._cond:
+            while not self._queue:
+                if self._closing:
+                    return None
+                self._cond.wait()
+            deadline = self._queue[0].enqueued + self.max_wait
+            while self._waiting < self.max_batch and not self._closing:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            jobs, count = [self._queue.popleft()], 0
+            count = len(jobs[0].texts)
+            while self._queue and count + len(self._queue[0].texts) <= self.max_batch:
+                job = self._queue.popleft()
+                jobs.append(job)
+                count += len(job.texts)
+            self._waiting -= count
+            self._busy = count
+            self._gauge()
+            return jobs
+
+    def _run(self, jobs: list[_Job]) -> None:
+        ready = []
+        for adapter in dict.fromkeys(job.adapter for job in jobs):  # one adapter that cannot load fails alone
+            mine = [job for job in jobs if job.adapter == adapter]
+            try:
+                self.hub.ensure(adapter)
+            except Exception as exc:
+                for job in mine:
+                    _fail(job, exc)
+                continue
+            ready += mine
+        groups: dict[GenerationOptions | None, list[_Job]] = {}
+        for job in ready:
+            groups.setdefault(job.options, []).append(job)
+        for options, group in groups.items():
+            for chunk in _chunks(group, self.hub.max_adapters):
+                self._predict(chunk, options)
+
+    def _predict(self, jobs: list[_Job], options: GenerationOptions | None) -> None:
+        texts = [text for job in jobs for text in job.texts]
+        adapters = [job.adapter for job in jobs for _ in job.texts]
+        owners = [(job, i) for job in jobs for i in range(len(job.texts))]
+        if self.metrics is not None:
+            self.metrics.batch_size.observe(len(texts))
+        on_text = None
+        if any(job.on_text for job in jobs):
+
+            def on_text(index: int, piece: str) -> None:
+                job, local = owners[index]
+                if job.on_text is not None:
+                    job.on_text(local, piece)
+
+        generation: dict[str, Any] = {} if options is None else vars(options).copy()
+        try:
+            results = self.hub.predict(texts, adapter=adapters, on_text=on_text, **generation)
+        except Exception as exc:
+            for job in jobs:
+                _fail(job, exc)
+            return
+        start = 0
+        for job in jobs:
+            _succeed(job, results[start : start + len(job.texts)])
+            start += len(job.texts)
+
+    def _gauge(self) -> None:
+        if self.metrics is not None:
+            self.metrics.queue_depth.set(self._waiting + self._busy)
+
+
+def _chunks(jobs: list[_Job], max_adapters: int) -> list[list[_Job]]:
+    """Split so that no chunk needs more distinct adapters than the hub keeps hot."""
+    out: list[list[_Job]] = [[]]
+    seen: set[str] = set()
+    for job in jobs:
+        if job.adapter not in seen and len(seen) == max_adapters:
+            out.append([])
+            seen = set()
+        seen.add(job.adapter)
+        out[-1].append(job)
+    return out
+
+
+def _succeed(job: _Job, results: list[Result]) -> None:
+    def settle() -> None:
+        if not job.future.done():  # a client that went away cancelled it
+            job.future.set_result(results)
+
+    job.loop.call_soon_threadsafe(settle)
+
+
+def _fail(job: _Job, exc: BaseException) -> None:
+    def settle() -> None:
+        if not job.future.done():
+            job.future.set_exception(exc)
+
+    with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+        job.loop.call_soon_threadsafe(settle)

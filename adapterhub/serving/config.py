@@ -1,0 +1,73 @@
+"""``ServeConfig``: every setting of ``hub serve``, shared by the command line, the app factory and workers."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from adapterhub.errors import ConfigError
+
+API_KEY_ENV = "ADAPTERHUB_API_KEY"
+CONFIG_ENV = "ADAPTERHUB_SERVE_CONFIG"  # how `--workers N` hands the settings to each worker process
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """How the server runs: what it preloads, its limits, and how it batches.
+
+    Example:
+        >>> ServeConfig(adapters=("sentiment", "ner@2"), max_batch=32, max_wait_ms=5).port
+        8000
+    """
+
+    registry: str | None = None  # registry directory [default: ./registry or ADAPTERHUB_REGISTRY]
+    adapters: tuple[str, ...] = ()  # preloaded at start-up (NAME, NAME@VERSION or NAME:ALIAS)
+    only_preloaded: bool = False  # refuse every adapter that was not preloaded
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1  # processes; each holds its own base and adapters and batches its own requests
+    api_key: str | None = None  # when set, `Authorization: Bearer <key>` on every route but /health
+    device: str | None = None
+    quantize: str | None = None
+    max_batch: int = 32  # inputs per forward pass; 1 turns dynamic batching off
+    max_wait_ms: float = 5.0  # how long the first queued input waits for others to join its batch
+    max_queue: int = 1024  # inputs waiting; beyond it requests get 429 with Retry-After
+    max_inputs: int = 64  # inputs per request; beyond it 413
+    max_input_chars: int = 8192  # characters per input; beyond it 413
+    max_new_tokens: int = 512  # the most tokens one generation may ask for; beyond it 413
+    max_adapters: int = 64  # hot adapters on the device (least recently used leave first)
+    shutdown_timeout_s: float = 30.0  # how long a graceful shutdown waits for in-flight requests
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name in ("max_batch", "max_queue", "max_inputs", "max_input_chars", "max_new_tokens", "max_adapters"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be at least 1")
+        if self.workers < 1:
+            problems.append("workers must be at least 1")
+        if self.max_wait_ms < 0 or self.shutdown_timeout_s < 0:
+            problems.append("max_wait_ms and shutdown_timeout_s must not be negative")
+        if not 0 <= self.port <= 65535:
+            problems.append(f"port {self.port} is not in 0..65535")
+        if self.api_key is not None and not self.api_key.strip():
+            problems.append("the API key must not be empty")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    def with_environment(self) -> ServeConfig:
+        """The same settings with the API key taken from ADAPTERHUB_API_KEY when none was given."""
+        key = self.api_key if self.api_key is not None else os.environ.get(API_KEY_ENV) or None
+        return ServeConfig(**{**asdict(self), "api_key": key})
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ServeConfig:
+        values: dict[str, Any] = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in values.items() if k in known}
+        values["adapters"] = tuple(values.get("adapters") or ())
+        return cls(**values)

@@ -1,0 +1,35 @@
+"""Errors the server adds to the library's own: each maps to one HTTP status."""
+
+from __future__ import annotations
+
+from adapterhub.errors import AdapterHubError
+
+
+class Overloaded(AdapterHubError):
+    """The request queue is full: retry after ``retry_after`` seconds (HTTP 429)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ShuttingDown(AdapterHubError):
+    """The server is draining for shutdown and takes no new work (HTTP 503)."""
+
+    retry_after = 5
+
+
+class TooLarge(AdapterHubError):
+    """Too many inputs, too long an input or too many tokens asked for (HTTP 413)."""
+
+
+class NotServed(AdapterHubError):
+    """An adapter the server was told not to serve (``--only-preloaded``) (HTTP 404)."""
+
+
+class WrongEndpoint(AdapterHubError):
+    """An adapter sent to an endpoint that does not serve its task (HTTP 400)."""
+
+
+class Unauthorized(AdapterHubError):
+    """A missing or wrong API key (HTTP 401)."""

@@ -1,0 +1,213 @@
+"""OpenAI-compatible routes for generate adapters: completions, chat completions (both stream by server-sent
+events) and the model list, with ``model`` naming the adapter as ``NAME[@VERSION]``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.sse import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
+
+from adapterhub.errors import AdapterHubError
+from adapterhub.inference.decoding import GenerationOptions
+from adapterhub.inference.results import Generation
+from adapterhub.serving.native_routes import _PREDICT_ERRORS
+from adapterhub.serving.openai_schemas import (
+    AssistantMessage,
+    ChatChoice,
+    ChatRequest,
+    ChatResponse,
+    CompletionChoice,
+    CompletionRequest,
+    CompletionResponse,
+    ModelCard,
+    ModelList,
+    Usage,
+    _Sampling,
+    chat_prompt,
+)
+from adapterhub.serving.state import ServerState
+
+router = APIRouter(tags=["openai"])
+_STREAM = {200: {"content": {"text/event-stream": {}}, "description": "JSON, or server-sent events with stream"}}
+
+
+@router.get("/v1/models", response_model=ModelList)
+async def models(request: Request) -> ModelList:
+    """Generate adapters by name (each resolves to its newest version), with their base as ``parent``."""
+    state: ServerState = request.app.state.server
+    records = await run_in_threadpool(state.hub.registry.list, task="generate")
+    newest = {}
+    for record in records:  # newest first within a name
+        newest.setdefault(record.name, record)
+    if state.allowed is not None:
+        newest = {n: r for n, r in newest.items() if n in state.allowed or r.ref in state.allowed}
+    return ModelList(
+        data=[
+            ModelCard(id=name, created=_timestamp(r.card.created), root=r.ref, parent=r.card.base.id)
+            for name, r in sorted(newest.items())
+        ]
+    )
+
+
+@router.post("/v1/completions", response_model=CompletionResponse, responses={**_PREDICT_ERRORS, **_STREAM})
+async def completions(body: CompletionRequest, request: Request) -> Any:
+    """Complete one prompt or a list of prompts with a generate adapter."""
+    prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
+    state, options = await _prepare(request, body, prompts)
+    ident, created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
+    if body.stream:
+
+        def chunk(index: int, text: str, finish: str | None, model: str) -> dict[str, Any]:
+            choice = {"index": index, "text": text, "logprobs": None, "finish_reason": finish}
+            return {"id": ident, "object": "text_completion", "created": created, "model": model, "choices": [choice]}
+
+        return _stream(state, body, prompts, options, chunk, ident, created, "text_completion")
+    results = await state.run(body.model, prompts, options)
+    return CompletionResponse(
+        id=ident,
+        created=created,
+        model=results[0].adapter,
+        choices=[
+            CompletionChoice(index=i, text=r.text, finish_reason=_finish(r))
+            for i, r in enumerate(_generations(results))
+        ],
+        usage=_usage(results),
+    )
+
+
+@router.post("/v1/chat/completions", response_model=ChatResponse, responses={**_PREDICT_ERRORS, **_STREAM})
+async def chat_completions(body: ChatRequest, request: Request) -> Any:
+    """Answer the last user message with a generate adapter. System messages come first in the prompt and
+    earlier turns as ``User: …`` / ``Assistant: …`` lines."""
+    prompts = [chat_prompt(body.messages)]
+    state, options = await _prepare(request, body, prompts)
+    ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    if body.stream:
+
+        def chunk(index: int, text: str | None, finish: str | None, model: str) -> dict[str, Any]:
+            delta = {"role": "assistant", "content": ""} if text is None else {"content": text} if text else {}
+            choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
+            return {
+                "id": ident,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [choice],
+            }
+
+        return _stream(state, body, prompts, options, chunk, ident, created, "chat.completion.chunk")
+    results = await state.run(body.model, prompts, options)
+    return ChatResponse(
+        id=ident,
+        created=created,
+        model=results[0].adapter,
+        choices=[
+            ChatChoice(index=i, message=AssistantMessage(content=r.text), finish_reason=_finish(r))
+            for i, r in enumerate(_generations(results))
+        ],
+        usage=_usage(results),
+    )
+
+
+async def _prepare(request: Request, body: _Sampling, prompts: list[str]) -> tuple[ServerState, GenerationOptions]:
+    state: ServerState = request.app.state.server
+    state.check_size(prompts, body.max_tokens)
+    await state.record(body.model, task="generate")
+    options = GenerationOptions(
+        max_new_tokens=body.max_tokens,
+        temperature=body.temperature,
+        top_k=max(body.top_k, 0),
+        top_p=body.top_p,
+        seed=body.seed,
+    )
+    return state, options
+
+
+def _stream(
+    state: ServerState,
+    body: _Sampling,
+    prompts: list[str],
+    options: GenerationOptions,
+    chunk: Callable[..., dict[str, Any]],
+    ident: str,
+    created: int,
+    kind: str,
+) -> EventSourceResponse:
+    """Server-sent events: one chunk per decoded piece as it is generated, a last chunk per choice with its
+    finish reason, usage when ``stream_options.include_usage``, then ``[DONE]``."""
+
+    async def events() -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        pieces: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
+
+        def on_text(index: int, piece: str) -> None:  # called on the batcher's thread
+            loop.call_soon_threadsafe(pieces.put_nowait, (index, piece))
+
+        model = body.model
+        if kind == "chat.completion.chunk":
+            for index in range(len(prompts)):
+                yield _event(chunk(index, None, None, model))
+        job = asyncio.ensure_future(state.run(body.model, prompts, options, on_text))
+        try:
+            while not job.done() or not pieces.empty():
+                getter = asyncio.ensure_future(pieces.get())
+                done, _ = await asyncio.wait({getter, job}, return_when=asyncio.FIRST_COMPLETED)
+                if getter in done:
+                    index, piece = getter.result()
+                    yield _event(chunk(index, piece, None, model))
+                else:
+                    getter.cancel()
+            try:
+                results = job.result()
+            except AdapterHubError as exc:
+                yield _event({"error": {"message": str(exc), "type": type(exc).__name__, "code": 500}})
+                yield "data: [DONE]\n\n"
+                return
+            generations = _generations(results)
+            for index, result in enumerate(generations):
+                yield _event(chunk(index, "", _finish(result), result.adapter))
+            if body.stream_options is not None and body.stream_options.include_usage:
+                usage = _usage(results).model_dump()
+                yield _event(
+                    {"id": ident, "object": kind, "created": created, "model": model, "choices": [], "usage": usage}
+                )
+            yield "data: [DONE]\n\n"
+        finally:
+            if not job.done():
+                job.cancel()
+
+    return EventSourceResponse(events(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _event(payload: dict[str, Any]) -> str:
+    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+
+def _generations(results: list[Any]) -> list[Generation]:
+    return [r for r in results if isinstance(r, Generation)]
+
+
+def _finish(result: Generation) -> str:
+    return "stop" if result.finished else "length"
+
+
+def _usage(results: list[Any]) -> Usage:
+    prompt = sum(r.prompt_tokens for r in _generations(results))
+    completion = sum(r.tokens for r in _generations(results))
+    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+
+
+def _timestamp(created: str) -> int:
+    from datetime import datetime
+
+    try:
+        return int(datetime.fromisoformat(created).timestamp())
+    except ValueError:
+        return 0

@@ -1,0 +1,54 @@
+"""``serve``: check the settings and preloaded adapters, then run uvicorn (one process, or ``workers``)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from adapterhub.errors import ConfigError
+from adapterhub.serving.config import CONFIG_ENV, ServeConfig
+
+
+def serve(config: ServeConfig) -> None:
+    """Run the server until SIGINT/SIGTERM, then drain in-flight requests (up to ``shutdown_timeout_s``).
+
+    With one worker the base and the preloaded adapters load before the port opens, so a bad ``--adapter``
+    ends the command with a one-line error. With ``workers > 1`` each process loads its own copy of everything
+    (memory grows with the worker count) and batches only its own requests; the port is shared.
+    """
+    import uvicorn
+
+    from adapterhub.inference import Hub
+    from adapterhub.registry import Registry
+    from adapterhub.serving.app import create_app
+
+    config = config.with_environment()
+    if config.only_preloaded and not config.adapters:
+        raise ConfigError("--only-preloaded serves nothing without --adapter NAME (repeatable)")
+    registry = Registry(config.registry)
+    for spec in config.adapters:
+        registry.get(spec)  # unknown names fail here, before anything loads
+    settings = dict(
+        host=config.host,
+        port=config.port,
+        timeout_graceful_shutdown=int(config.shutdown_timeout_s),
+        log_level="info",
+    )
+    auth = "required" if config.api_key else "off"
+    batching = f"up to {config.max_batch} inputs / {config.max_wait_ms:g} ms" if config.max_batch > 1 else "off"
+    if config.workers == 1:
+        hub = Hub(registry, device=config.device, quantize=config.quantize, max_adapters=config.max_adapters)
+        for spec in config.adapters:
+            record = hub.load(spec)
+            print(f"loaded {record.ref} ({record.card.task}, {record.card.method})", file=sys.stderr)
+        print(f"batching {batching}; API key {auth}; docs at http://{config.host}:{config.port}/docs", file=sys.stderr)
+        uvicorn.run(create_app(hub, config), **settings)  # type: ignore[arg-type]
+        return
+    os.environ[CONFIG_ENV] = config.to_json()
+    print(f"{config.workers} workers; batching {batching}; API key {auth}", file=sys.stderr)
+    uvicorn.run(
+        "adapterhub.serving.app:app_from_environment",
+        factory=True,
+        workers=config.workers,
+        **settings,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,131 @@
+"""Request and response bodies of the native API (``/v1/predict``, ``/v1/adapters``): the OpenAPI schema."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from adapterhub.inference.results import Classification, Entities, Generation, Result
+
+
+class Options(BaseModel):
+    """How generate adapters pick tokens; other tasks ignore these."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_new_tokens: int = Field(64, ge=1, description="Longest continuation, in tokens.")
+    temperature: float = Field(0.0, ge=0, description="0 is greedy decoding.")
+    top_k: int = Field(0, ge=0, description="Sample among the k likeliest tokens (0: all).")
+    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass.")
+    seed: int | None = Field(None, description="Seed for sampling, for reproducible outputs.")
+
+
+class PredictRequest(BaseModel):
+    """Inputs for one adapter; concurrent requests for any adapters are batched together."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"adapter": "sentiment", "inputs": ["great film", "dull and long"]}]},
+    )
+
+    adapter: str = Field(min_length=1, description="NAME (newest version), NAME@VERSION or NAME:ALIAS.")
+    inputs: list[str] = Field(min_length=1, description="Texts to run through the adapter.")
+    options: Options | None = None
+
+
+class ClassificationOut(BaseModel):
+    type: Literal["classification"] = "classification"
+    adapter: str
+    label: str
+    score: float
+    scores: dict[str, float]
+
+
+class EntityOut(BaseModel):
+    text: str
+    type: str
+    start: int = Field(description="Character offset of the entity in the input.")
+    end: int
+    score: float
+
+
+class EntitiesOut(BaseModel):
+    type: Literal["entities"] = "entities"
+    adapter: str
+    entities: list[EntityOut]
+    words: list[str]
+    tags: list[str] = Field(description="The BIO tag of every word.")
+
+
+class GenerationOut(BaseModel):
+    type: Literal["generation"] = "generation"
+    adapter: str
+    text: str
+    tokens: int
+    prompt_tokens: int
+    finished: bool = Field(description="True when the model ended the text itself, false when max_new_tokens cut it.")
+
+
+ResultOut = Annotated[ClassificationOut | EntitiesOut | GenerationOut, Field(discriminator="type")]
+
+
+class PredictResponse(BaseModel):
+    adapter: str = Field(description="The exact adapter version that answered, e.g. sentiment@3.")
+    results: list[ResultOut] = Field(description="One result per input, in input order.")
+
+
+def result_out(result: Result) -> ClassificationOut | EntitiesOut | GenerationOut:
+    if isinstance(result, Classification):
+        return ClassificationOut(**result.to_dict())
+    if isinstance(result, Entities):
+        return EntitiesOut(**result.to_dict())
+    assert isinstance(result, Generation)
+    return GenerationOut(**result.to_dict())
+
+
+class AdapterInfo(BaseModel):
+    ref: str = Field(description="NAME@VERSION.")
+    name: str
+    version: int
+    aliases: list[str]
+    task: str
+    method: str
+    base: str
+    labels: list[str]
+    metrics: dict[str, float]
+    content_hash: str = Field(description="sha256 over the adapter's files: its identity when resident.")
+    resident: Literal["hot", "warm"] | None = Field(description="hot: on the device; warm: parsed in CPU memory.")
+    card: dict[str, Any]
+
+
+class AdapterList(BaseModel):
+    adapters: list[AdapterInfo]
+
+
+class LoadResponse(BaseModel):
+    ref: str
+    content_hash: str
+    resident: Literal["hot"] = "hot"
+
+
+class UnloadResponse(BaseModel):
+    unloaded: list[str]
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    hot: int = Field(description="Adapters on the device.")
+    queue: int = Field(description="Inputs waiting or running.")
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: int
+    available: list[str] | None = Field(None, description="What exists instead, for an unknown adapter.")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail

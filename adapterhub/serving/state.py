@@ -1,0 +1,103 @@
+"""What one running server holds: the hub, the batcher, the metrics and which adapters it may serve."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from starlette.concurrency import run_in_threadpool
+
+from adapterhub.inference import Hub
+from adapterhub.inference.decoding import GenerationOptions
+from adapterhub.inference.results import Result
+from adapterhub.names import Ref
+from adapterhub.registry import AdapterRecord
+from adapterhub.serving.batcher import Batcher
+from adapterhub.serving.config import ServeConfig
+from adapterhub.serving.errors import NotServed, TooLarge, WrongEndpoint
+from adapterhub.serving.metrics import Metrics
+
+
+class ServerState:
+    """The library objects behind the routes; every route is a thin shell over these methods."""
+
+    def __init__(self, hub: Hub, config: ServeConfig) -> None:
+        self.hub, self.config = hub, config
+        self.metrics = Metrics()
+        self.batcher = Batcher(
+            hub,
+            max_batch=config.max_batch,
+            max_wait_ms=config.max_wait_ms,
+            max_queue=config.max_queue,
+            metrics=self.metrics,
+        )
+        # with --only-preloaded: the names and exact references that may be served
+        self.allowed: set[str] | None = set() if config.only_preloaded else None
+
+    def preload(self) -> None:
+        for spec in self.config.adapters:
+            self.load(spec)
+
+    def load(self, spec: str) -> AdapterRecord:
+        """Resolve ``spec`` anew and make it hot (the load endpoint and start-up)."""
+        Ref.parse(spec)
+        record = self.hub.load(spec)
+        if self.allowed is not None:
+            self.allowed |= {spec, record.ref}
+        return record
+
+    def unload(self, spec: str) -> list[str]:
+        refs = self.hub.unload(spec)
+        if self.allowed is not None:
+            self.allowed -= {spec, *refs}
+        return refs
+
+    async def record(self, spec: str, *, task: str | None = None) -> AdapterRecord:
+        """The record ``spec`` resolves to; 404 when unknown or not served, 400 when not of ``task``."""
+        Ref.parse(spec)  # a malformed name is a 422, before any lookup
+        if self.allowed is not None and spec not in self.allowed:
+            raise NotServed(
+                f"{spec!r} is not served: the server runs with --only-preloaded "
+                f"(serving: {', '.join(sorted(self.allowed)) or 'nothing'}); "
+                "load it with POST /v1/adapters/{name}/load"
+            )
+        record = await run_in_threadpool(self.hub.resolve, spec)
+        if task is not None and record.card.task != task:
+            raise WrongEndpoint(
+                f"{record.ref} is a {record.card.task} adapter; this endpoint serves {task} adapters only, "
+                "use POST /v1/predict"
+            )
+        return record
+
+    def available(self) -> list[str]:
+        """What a client may ask for, for 404 messages."""
+        if self.allowed is not None:
+            return sorted(self.allowed)
+        return sorted({record.name for record in self.hub.registry.list()})
+
+    def check_size(self, texts: Sequence[str], max_new_tokens: int | None = None) -> None:
+        """413 for too many inputs, too long an input, or too many tokens asked for."""
+        config = self.config
+        if len(texts) > config.max_inputs:
+            raise TooLarge(f"{len(texts)} inputs in one request; at most {config.max_inputs} (split the request)")
+        for index, text in enumerate(texts):
+            if len(text) > config.max_input_chars:
+                raise TooLarge(
+                    f"input {index} has {len(text)} characters; at most {config.max_input_chars} (shorten or split it)"
+                )
+        if max_new_tokens is not None and max_new_tokens > config.max_new_tokens:
+            raise TooLarge(f"{max_new_tokens} new tokens asked for; this server allows at most {config.max_new_tokens}")
+
+    async def run(
+        self,
+        spec: str,
+        texts: Sequence[str],
+        options: GenerationOptions | None = None,
+        on_text: Callable[[int, str], None] | None = None,
+    ) -> list[Result]:
+        results = await self.batcher.submit(texts, spec, options, on_text)
+        self.metrics.inputs.inc(len(texts))
+        return results
+
+    def update_gauges(self) -> None:
+        self.metrics.resident.labels("hot").set(len(self.hub.loaded))
+        self.metrics.resident.labels("warm").set(len(self.hub.warm))
