@@ -61,7 +61,11 @@ def test_adapters_lists_cards_and_residency(client: TestClient) -> None:
 
     loaded = client.post("/v1/adapters/sentiment/load")
     assert loaded.status_code == 200
-    assert loaded.json() == {"ref": "sentiment@1", "content_hash": by_ref["sentiment@1"]["content_hash"], "resident": "hot"}
+    assert loaded.json() == {
+        "ref": "sentiment@1",
+        "content_hash": by_ref["sentiment@1"]["content_hash"],
+        "resident": "hot",
+    }
     body = client.get("/v1/adapters", params={"task": "sentiment"}).json()
     assert [(a["ref"], a["resident"]) for a in body["adapters"]] == [("sentiment@1", "hot")]
     assert client.get("/health").json()["hot"] == 1
@@ -106,7 +110,7 @@ def test_concurrent_requests_for_different_adapters_run_as_one_batch(serve, regi
         for thread in threads:
             thread.join()
         metrics = client.get("/metrics").text
-    assert 'adapterhub_batch_size_count 1.0' in metrics  # four requests, three adapters: one forward batch
+    assert "adapterhub_batch_size_count 1.0" in metrics  # four requests, three adapters: one forward batch
     assert 'adapterhub_batch_size_bucket{le="2.0"} 0.0' in metrics
     for i, (adapter, text) in enumerate(requests):
         alone = hub.predict(text, adapter=adapter).to_dict()

@@ -1,0 +1,181 @@
+"""Bad input never crashes or wedges the server: every error has its status, its field and one shape."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from fastapi.testclient import TestClient
+
+from adapterhub.registry import Registry
+
+
+def _error(response) -> dict:
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert body["error"]["code"] == response.status_code
+    return body["error"]
+
+
+def test_malformed_json_and_wrong_types_are_422_naming_the_field(client: TestClient) -> None:
+    response = client.post(
+        "/v1/predict", content=b'{"adapter": "sentiment", "inputs": [', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert "JSON" in _error(response)["message"]
+
+    response = client.post("/v1/predict", json={"adapter": "sentiment", "inputs": "one text"})
+    error = _error(response)
+    assert response.status_code == 422 and error["param"] == "inputs" and error["type"] == "invalid_request"
+
+    response = client.post("/v1/predict", json={"adapter": "sentiment", "inputs": ["ok", 3]})
+    assert response.status_code == 422 and _error(response)["param"] == "inputs.1"
+
+    response = client.post("/v1/predict", json={"adapter": "sentiment", "inputs": []})
+    assert response.status_code == 422 and _error(response)["param"] == "inputs"
+
+    response = client.post("/v1/predict", json={"adapter": "sentiment", "inputs": ["ok"], "optoins": {}})
+    assert response.status_code == 422 and _error(response)["param"] == "optoins"
+
+    response = client.post("/v1/predict", json={"adapter": "poet", "inputs": ["ok"], "options": {"top_p": 2}})
+    assert response.status_code == 422 and _error(response)["param"] == "options.top_p"
+
+    response = client.post("/v1/predict", json={"adapter": "../etc", "inputs": ["ok"]})
+    assert response.status_code == 422 and _error(response)["type"] == "invalid_name"
+    assert client.post("/v1/predict", json={"adapter": "sentiment", "inputs": ["still serving"]}).status_code == 200
+
+
+def test_unknown_adapter_is_404_listing_what_exists(client: TestClient) -> None:
+    response = client.post("/v1/predict", json={"adapter": "sentimnet", "inputs": ["x"]})
+    error = _error(response)
+    assert response.status_code == 404 and error["type"] == "adapter_not_found"
+    assert error["available"] == ["ner", "poet", "sentiment", "topic"]
+    assert "sentimnet" in error["message"]
+    response = client.post("/v1/predict", json={"adapter": "sentiment@7", "inputs": ["x"]})
+    assert response.status_code == 404 and "no version 7" in _error(response)["message"]
+    assert client.post("/v1/adapters/nothing/load").status_code == 404
+    response = client.get("/v1/nowhere")
+    assert response.status_code == 404 and _error(response)["type"] == "not_found"
+    response = client.get("/v1/predict")
+    assert response.status_code == 405 and _error(response)["type"] == "method_not_allowed"
+
+
+def test_too_many_inputs_too_long_a_text_or_too_many_tokens_is_413(serve) -> None:
+    with serve(max_inputs=3, max_input_chars=20, max_new_tokens=8) as client:
+        response = client.post("/v1/predict", json={"adapter": "sentiment", "inputs": ["a"] * 4})
+        assert response.status_code == 413 and "4 inputs" in _error(response)["message"]
+        response = client.post("/v1/predict", json={"adapter": "sentiment", "inputs": ["ok", "x" * 21]})
+        assert response.status_code == 413 and "input 1 has 21 characters" in _error(response)["message"]
+        options = {"max_new_tokens": 9}
+        response = client.post("/v1/predict", json={"adapter": "poet", "inputs": ["a"], "options": options})
+        assert response.status_code == 413 and "at most 8" in _error(response)["message"]
+        response = client.post("/v1/completions", json={"model": "poet", "prompt": "a", "max_tokens": 100})
+        assert response.status_code == 413
+        huge = client.post(
+            "/v1/predict",
+            content=b'{"adapter": "sentiment", "inputs": ["' + b"x" * 400_000 + b'"]}',
+            headers={"content-type": "application/json"},
+        )
+        assert huge.status_code == 413
+        assert client.post("/v1/predict", json={"adapter": "sentiment", "inputs": ["ok"]}).status_code == 200
+
+
+def test_a_full_queue_is_429_with_retry_after_and_the_rest_complete(serve) -> None:
+    with serve(max_queue=2, max_batch=1, max_wait_ms=0) as client:
+        client.post("/v1/adapters/sentiment/load")
+        hub = client.app.state.server.hub
+        statuses: list[int] = []
+        headers: list[dict] = []
+
+        def call() -> None:
+            response = client.post("/v1/predict", json={"adapter": "sentiment", "inputs": ["x"]})
+            statuses.append(response.status_code)
+            headers.append(dict(response.headers))
+
+        with hub._lock:  # the worker stalls on its first batch: the next two wait, the fourth is refused
+            threads = []
+            for _ in range(4):
+                threads.append(threading.Thread(target=call))
+                threads[-1].start()
+                time.sleep(0.15)
+            assert statuses == [429]
+            assert int(headers[0]["retry-after"]) >= 1
+        for thread in threads:
+            thread.join()
+        assert sorted(statuses) == [200, 200, 200, 429]
+        assert client.get("/health").json()["queue"] == 0
+
+
+def test_a_draining_server_answers_503_with_retry_after(client: TestClient) -> None:
+    client.app.state.server.batcher.close()
+    response = client.post("/v1/predict", json={"adapter": "sentiment", "inputs": ["x"]})
+    assert response.status_code == 503 and response.headers["retry-after"] == "5"
+    assert _error(response)["type"] == "shutting_down"
+
+
+def test_an_adapter_that_fails_verification_is_409_and_the_rest_keep_serving(serve, registry: Registry) -> None:
+    weights = registry.get("topic").path / "adapter_model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    results: dict[str, object] = {}
+    with serve(max_wait_ms=300) as client:
+
+        def call(adapter: str) -> None:
+            results[adapter] = client.post("/v1/predict", json={"adapter": adapter, "inputs": ["x y"]})
+
+        threads = [threading.Thread(target=call, args=(a,)) for a in ("topic", "sentiment")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert "adapterhub_batch_size_count 1.0" in client.get("/metrics").text  # both were in one batch
+        bad, good = results["topic"], results["sentiment"]
+        assert bad.status_code == 409 and _error(bad)["type"] == "adapter_corrupt"
+        assert "sha256" in _error(bad)["message"]
+        assert good.status_code == 200
+        assert client.post("/v1/adapters/topic/load").status_code == 409
+        assert client.post("/v1/predict", json={"adapter": "ner", "inputs": ["x"]}).status_code == 200
+
+
+def test_only_preloaded_refuses_others_until_loaded(serve) -> None:
+    with serve(adapters=("sentiment",), only_preloaded=True) as client:
+        assert client.post("/v1/predict", json={"adapter": "sentiment@1", "inputs": ["x"]}).status_code == 200
+        response = client.post("/v1/predict", json={"adapter": "ner", "inputs": ["x"]})
+        error = _error(response)
+        assert response.status_code == 404 and error["type"] == "adapter_not_served"
+        assert error["available"] == ["sentiment", "sentiment@1"]
+        assert [a["ref"] for a in client.get("/v1/adapters").json()["adapters"]] == ["sentiment@1"]
+        assert client.post("/v1/adapters/ner/load").status_code == 200
+        assert client.post("/v1/predict", json={"adapter": "ner", "inputs": ["x"]}).status_code == 200
+        client.delete("/v1/adapters/ner")
+        assert client.post("/v1/predict", json={"adapter": "ner", "inputs": ["x"]}).status_code == 404
+
+
+def test_api_key_guards_every_route_but_health(serve, monkeypatch) -> None:
+    with serve(api_key="s3cret") as client:
+        assert client.get("/health").status_code == 200
+        for method, path in [
+            ("GET", "/v1/adapters"),
+            ("GET", "/metrics"),
+            ("GET", "/v1/models"),
+            ("POST", "/v1/predict"),
+            ("POST", "/v1/adapters/sentiment/load"),
+            ("DELETE", "/v1/adapters/sentiment"),
+            ("POST", "/v1/completions"),
+            ("POST", "/v1/chat/completions"),
+        ]:
+            response = client.request(method, path)
+            assert response.status_code == 401, path
+            assert response.headers["www-authenticate"] == "Bearer"
+            wrong = client.request(method, path, headers={"Authorization": "Bearer nope"})
+            assert wrong.status_code == 401, path
+        good = {"Authorization": "Bearer s3cret"}
+        assert client.get("/v1/adapters", headers=good).status_code == 200
+        response = client.post("/v1/predict", json={"adapter": "sentiment", "inputs": ["x"]}, headers=good)
+        assert response.status_code == 200
+    from adapterhub.serving import ServeConfig
+
+    monkeypatch.setenv("ADAPTERHUB_API_KEY", "from-env")
+    assert ServeConfig().with_environment().api_key == "from-env"
+    assert ServeConfig(api_key="flag").with_environment().api_key == "flag"
