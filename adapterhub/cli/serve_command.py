@@ -14,7 +14,9 @@ Opt = typer.Option
 @app.command()
 def serve(
     ctx: typer.Context,
-    adapters: Annotated[list[str] | None, Opt("--adapter", metavar="NAME", help="Preload NAME[@V|:ALIAS] (repeatable).")] = None,
+    adapters: Annotated[
+        list[str] | None, Opt("--adapter", metavar="NAME", help="Preload NAME[@V|:ALIAS] (repeatable).")
+    ] = None,
     only_preloaded: Annotated[
         bool, Opt(help="Refuse adapters that were not preloaded (or loaded through the load endpoint).")
     ] = False,

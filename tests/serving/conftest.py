@@ -25,7 +25,8 @@ def tiny_gpt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def registry(registry_dir: Path, tiny_bert: Path, tiny_gpt2: Path) -> Registry:
-    """sentiment (LoRA), topic (classify, prefix, 3 labels), ner (LoRA) on a tiny BERT; poet (generate) on a tiny GPT-2."""
+    """sentiment (LoRA), topic (classify, prefix, 3 labels), ner (LoRA) on a tiny BERT; poet (generate) on a
+    tiny GPT-2."""
     registry = Registry(registry_dir)
     publish_adapter(registry, tiny_bert, "sentiment", seed=1)
     publish_adapter(registry, tiny_bert, "topic", task="classify", method="prefix", labels=("a", "b", "c"), seed=2)

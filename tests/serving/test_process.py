@@ -1,0 +1,109 @@
+"""The real ``hub serve`` process on a free loopback port, spoken to over HTTP; SIGTERM drains it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from adapterhub.inference import Hub
+from adapterhub.registry import Registry
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def _server(registry: Registry, *args: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    port = _free_port()
+    env = {**os.environ, "ADAPTERHUB_REGISTRY": str(registry.root), "ADAPTERHUB_API_KEY": "k"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "adapterhub", "serve", "--port", str(port), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"hub serve exited with {process.returncode}: {process.stdout.read()}")
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("hub serve did not answer /health within 90 s")
+            time.sleep(0.2)
+        yield process, url
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+
+
+def test_hub_serve_answers_over_http_and_drains_on_sigterm(registry: Registry) -> None:
+    auth = {"Authorization": "Bearer k"}
+    with _server(registry, "--adapter", "sentiment", "--max-wait-ms", "1500") as (process, url):
+        assert httpx.get(f"{url}/v1/adapters", timeout=10).status_code == 401
+        adapters = httpx.get(f"{url}/v1/adapters", headers=auth, timeout=10).json()["adapters"]
+        assert {a["ref"]: a["resident"] for a in adapters}["sentiment@1"] == "hot"
+
+        outcome: dict[str, httpx.Response] = {}
+
+        def call() -> None:  # waits 1.5 s in the batching window: in flight when SIGTERM arrives
+            outcome["r"] = httpx.post(
+                f"{url}/v1/predict", json={"adapter": "sentiment", "inputs": ["a fine day"]}, headers=auth, timeout=30
+            )
+
+        thread = threading.Thread(target=call)
+        thread.start()
+        time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        thread.join(30)
+        response = outcome["r"]
+        assert response.status_code == 200
+        want = Hub(registry, device="cpu").predict("a fine day", adapter="sentiment")
+        assert abs(response.json()["results"][0]["score"] - want.score) < 1e-6
+        assert process.wait(30) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it has drained
+        log = process.stdout.read()
+        assert "loaded sentiment@1" in log
+        assert log.index("Waiting for application shutdown") < log.index("Application shutdown complete")
+
+
+def test_hub_serve_with_two_workers(registry: Registry) -> None:
+    auth = {"Authorization": "Bearer k"}
+    with _server(registry, "--workers", "2") as (_, url):
+        for _ in range(4):
+            response = httpx.post(
+                f"{url}/v1/predict", json={"adapter": "ner", "inputs": ["anna in paris"]}, headers=auth, timeout=30
+            )
+            assert response.status_code == 200 and response.json()["adapter"] == "ner@1"
+
+
+def test_hub_serve_refuses_an_unknown_preload_with_one_line(registry: Registry) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "adapterhub", "serve", "--adapter", "nope", "--port", str(_free_port())],
+        env={**os.environ, "ADAPTERHUB_REGISTRY": str(registry.root)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 3
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "no adapter named 'nope'" in result.stderr and "available: ner, poet, sentiment, topic" in result.stderr
