@@ -39,6 +39,7 @@ def serve(
     max_new_tokens: Annotated[int, Opt(help="Most tokens one generation may ask for before 413.")] = 512,
     max_adapters: Annotated[int, Opt(help="Adapters kept hot on the device (least recently used leave first).")] = 64,
     shutdown_timeout: Annotated[float, Opt(help="Seconds a shutdown waits for in-flight requests.")] = 30.0,
+    access_log: Annotated[bool, Opt(help="Log a line per request.")] = False,
 ) -> None:
     """Serve adapters over HTTP: one base, adapters hot-swapped per request, batched across adapters."""
     from adapterhub.serving import ServeConfig
@@ -63,5 +64,6 @@ def serve(
             max_new_tokens=max_new_tokens,
             max_adapters=max_adapters,
             shutdown_timeout_s=shutdown_timeout,
+            access_log=access_log,
         )
     )

@@ -114,15 +114,21 @@ class Hub:
 
         Raises :class:`AdapterNotFound` for a name, version or alias the registry does not hold.
         """
+        record = self.resident_record(adapter)
+        if record is not None:
+            return record
+        return self.registry.get(Ref.parse(self._pinned.get(adapter) or adapter))
+
+    def resident_record(self, adapter: str) -> AdapterRecord | None:
+        """The record of ``adapter`` when it is pinned and in memory (hot or warm), else None; no file is read."""
         ref = self._pinned.get(adapter)  # plain dict reads: safe while another thread predicts
-        if ref is not None:
-            resident = self._hot.get(ref)
-            if resident is not None:
-                return resident.adapter.record
-            warm = self._warm.get(ref)
-            if warm is not None:
-                return warm.record
-        return self.registry.get(Ref.parse(ref or adapter))
+        if ref is None:
+            return None
+        resident = self._hot.get(ref)
+        if resident is not None:
+            return resident.adapter.record
+        warm = self._warm.get(ref)
+        return warm.record if warm is not None else None
 
     def ensure(self, adapter: str) -> AdapterRecord:
         """Make ``adapter`` hot the way :meth:`predict` would (a pinned name stays pinned); its record."""

@@ -162,17 +162,32 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def _install_metrics(app: FastAPI, state: ServerState) -> None:
-    metrics = state.metrics
+    app.add_middleware(_MetricsMiddleware, state=state)
 
-    @app.middleware("http")
-    async def _observe(request: Request, call_next: Any) -> Any:
+
+class _MetricsMiddleware:
+    """Counts every HTTP request by route template and status, and times it to its last body byte
+    (a plain ASGI middleware: no per-request task or stream, unlike ``@app.middleware``)."""
+
+    def __init__(self, app: Any, state: ServerState) -> None:
+        self.app, self.metrics = app, state.metrics
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
         status = 500
+
+        async def observe(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
+            await self.app(scope, receive, observe)
         finally:
-            route = getattr(request.scope.get("route"), "path", "unmatched")
-            metrics.requests.labels(route, str(status)).inc()
-            metrics.latency.labels(route).observe(time.perf_counter() - started)
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.requests.labels(route, str(status)).inc()
+            self.metrics.latency.labels(route).observe(time.perf_counter() - started)

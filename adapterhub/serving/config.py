@@ -39,6 +39,7 @@ class ServeConfig:
     max_new_tokens: int = 512  # the most tokens one generation may ask for; beyond it 413
     max_adapters: int = 64  # hot adapters on the device (least recently used leave first)
     shutdown_timeout_s: float = 30.0  # how long a graceful shutdown waits for in-flight requests
+    access_log: bool = False  # a log line per request (off: /metrics counts requests at a fraction of the cost)
 
     def __post_init__(self) -> None:
         problems = []

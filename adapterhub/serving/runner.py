@@ -33,6 +33,7 @@ def serve(config: ServeConfig) -> None:
         port=config.port,
         timeout_graceful_shutdown=int(config.shutdown_timeout_s),
         log_level="info",
+        access_log=config.access_log,
     )
     auth = "required" if config.api_key else "off"
     batching = f"up to {config.max_batch} inputs / {config.max_wait_ms:g} ms" if config.max_batch > 1 else "off"

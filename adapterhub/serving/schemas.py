@@ -75,13 +75,10 @@ class PredictResponse(BaseModel):
     results: list[ResultOut] = Field(description="One result per input, in input order.")
 
 
-def result_out(result: Result) -> ClassificationOut | EntitiesOut | GenerationOut:
-    if isinstance(result, Classification):
-        return ClassificationOut(**result.to_dict())
-    if isinstance(result, Entities):
-        return EntitiesOut(**result.to_dict())
-    assert isinstance(result, Generation)
-    return GenerationOut(**result.to_dict())
+def result_json(result: Result) -> dict[str, Any]:
+    """A library result as the JSON of its schema above (``type`` tells which)."""
+    kind = {Classification: "classification", Entities: "entities", Generation: "generation"}[type(result)]
+    return {"type": kind, **result.to_dict()}
 
 
 class AdapterInfo(BaseModel):

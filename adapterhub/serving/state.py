@@ -60,7 +60,9 @@ class ServerState:
                 f"(serving: {', '.join(sorted(self.allowed)) or 'nothing'}); "
                 "load it with POST /v1/adapters/{name}/load"
             )
-        record = await run_in_threadpool(self.hub.resolve, spec)
+        record = self.hub.resident_record(spec)  # a dictionary lookup for adapters in memory
+        if record is None:  # the registry is read off the event loop
+            record = await run_in_threadpool(self.hub.resolve, spec)
         if task is not None and record.card.task != task:
             raise WrongEndpoint(
                 f"{record.ref} is a {record.card.task} adapter; this endpoint serves {task} adapters only, "

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from adapterhub.inference import Hub
 from adapterhub.registry import Registry
+from adapterhub.serving.schemas import PredictResponse
 from tests.inference.helpers import publish_adapter
 
 
@@ -25,6 +26,7 @@ def test_predict_returns_what_the_hub_returns_for_every_task(client: TestClient,
     response = client.post("/v1/predict", json={"adapter": "sentiment", "inputs": texts})
     assert response.status_code == 200, response.text
     body = response.json()
+    PredictResponse.model_validate(body)  # the documented schema is what comes back
     assert body["adapter"] == "sentiment@1"
     expected = hub.predict(texts, adapter="sentiment")
     assert [r["label"] for r in body["results"]] == [e.label for e in expected]
@@ -37,6 +39,7 @@ def test_predict_returns_what_the_hub_returns_for_every_task(client: TestClient,
     assert body["results"][0]["label"] in ("a", "b", "c")
 
     body = client.post("/v1/predict", json={"adapter": "ner", "inputs": ["anna flew to paris"]}).json()
+    PredictResponse.model_validate(body)
     result = body["results"][0]
     assert result["type"] == "entities" and result["words"] == ["anna", "flew", "to", "paris"]
     want = hub.predict("anna flew to paris", adapter="ner")
@@ -44,6 +47,7 @@ def test_predict_returns_what_the_hub_returns_for_every_task(client: TestClient,
 
     options = {"max_new_tokens": 5, "temperature": 0}
     body = client.post("/v1/predict", json={"adapter": "poet", "inputs": ["the sea"], "options": options}).json()
+    PredictResponse.model_validate(body)
     result = body["results"][0]
     want = hub.predict("the sea", adapter="poet", max_new_tokens=5)
     assert result["type"] == "generation" and result["text"] == want.text and result["tokens"] == want.tokens

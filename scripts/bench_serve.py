@@ -1,0 +1,232 @@
+"""``hub serve`` under concurrent load, measured side by side in one run, over loopback only.
+
+Two real ``hub serve`` processes on free 127.0.0.1 ports, each preloading every adapter:
+
+* **batching on** (``--max-batch 32 --max-wait-ms 5``): traffic spread evenly over 1, 8 and 32 LoRA
+  adapters, and over a head-only adapter, whose body is the bare base (**the no-adapter bound**: the same
+  server, HTTP and JSON, with nothing added to the base's forward pass but a linear head);
+* **batching off** (``--max-batch 1``): the same traffic over 1, 8 and 32 LoRA adapters, one forward pass
+  per request.
+
+Adapters: random rank-8 LoRA on query/key/value/dense of all-MiniLM-L6-v2 (fp32, CPU) with a 2-label head.
+Clients: ``--clients`` concurrent HTTP/1.1 keep-alive connections (httpx), each sending one SST-2 dev
+sentence per ``POST /v1/predict``; ``--requests`` per measurement (after a warm-up), best of ``--rounds``.
+Everything is bounded: a fixed request count per measurement and ``--timeout`` seconds for the whole run.
+
+    python scripts/bench_serve.py                   # about 3 minutes here
+    python scripts/bench_serve.py --quick           # fewer requests, one round
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_swap import publish_adapters, sentences
+
+
+@dataclass
+class Run:
+    label: str
+    requests: int
+    seconds: float
+    latencies: list[float]
+    errors: int
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
+
+
+def publish_head(registry) -> str:
+    """A head-only adapter: its LoRA stays at PEFT's zero initialisation, so the body is the bare base."""
+    import torch
+    from peft import get_peft_model
+
+    from adapterhub.base import DEFAULT_BASE, fingerprint
+    from adapterhub.methods import HeadSettings
+    from adapterhub.registry import BaseInfo, Card
+    from adapterhub.tasks import get_task
+
+    task = get_task("sentiment")
+    model = task.build_model(None, ("negative", "positive"), 0.0)
+    base = BaseInfo(id=DEFAULT_BASE, fingerprint=fingerprint(model))
+    model = get_peft_model(model, HeadSettings().peft_config("SEQ_CLS", model))
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if param.requires_grad and "classifier" in name:
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.02)
+    card = Card(
+        task="sentiment",
+        task_type="SEQ_CLS",
+        method="head",
+        base=base,
+        labels=("negative", "positive"),
+        hyperparameters={"max_length": 128},
+    )
+    with tempfile.TemporaryDirectory() as out:
+        model.save_pretrained(out)
+        registry.publish("base-only", out, card)
+    return "base-only"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """One ``hub serve`` process; stopped with SIGTERM."""
+
+    def __init__(self, registry: Path, adapters: list[str], *flags: str) -> None:
+        import httpx
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        args = [sys.executable, "-m", "adapterhub", "--registry", str(registry), "serve", "--port", str(self.port)]
+        for name in adapters:
+            args += ["--adapter", name]
+        self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed with the process)
+        self.process = subprocess.Popen([*args, *flags], stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 300
+        while True:
+            if self.process.poll() is not None:
+                self.log.seek(0)
+                raise SystemExit(f"hub serve exited with {self.process.returncode}:\n{self.log.read()}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("hub serve did not start within 300 s")
+            time.sleep(0.25)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+async def load(url: str, texts: list[str], adapters: list[str], clients: int, count: int) -> Run:
+    """``count`` requests from ``clients`` concurrent connections; request i uses adapter i mod len(adapters)."""
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    counter = iter(range(count))
+
+    async def client(http: httpx.AsyncClient) -> None:
+        nonlocal errors
+        for i in counter:
+            body = {"adapter": adapters[i % len(adapters)], "inputs": [texts[i % len(texts)]]}
+            started = time.perf_counter()
+            try:
+                response = await http.post(f"{url}/v1/predict", json=body)
+                ok = response.status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            latencies.append(time.perf_counter() - started)
+            errors += not ok
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(limits=limits, timeout=120) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+        seconds = time.perf_counter() - started
+    return Run("", count, seconds, latencies, errors)
+
+
+def measure(server: Server, label: str, adapters: list[str], args, texts: list[str]) -> Run:
+    asyncio.run(load(server.url, texts, adapters, args.clients, max(args.clients, len(adapters) * 2)))  # warm-up
+    runs = [asyncio.run(load(server.url, texts, adapters, args.clients, args.requests)) for _ in range(args.rounds)]
+    best = max(runs, key=lambda r: r.rate)
+    best.label = label
+    best.errors = sum(r.errors for r in runs)
+    print(
+        f"  {label:<32} {best.rate:7.1f} req/s  p50 {best.pct(0.5):7.1f} ms  p99 {best.pct(0.99):7.1f} ms"
+        f"  errors {best.errors}",
+        flush=True,
+    )
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--requests", type=int, default=768)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=1200, help="seconds for the whole run")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.requests, args.rounds = 256, 1
+    signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(SystemExit(f"stopped after {args.timeout:g} s")))
+    signal.alarm(int(args.timeout))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    from adapterhub.registry import Registry
+
+    texts = sentences(872)
+    with tempfile.TemporaryDirectory() as tmp:
+        registry = Registry(Path(tmp) / "registry")
+        names = publish_adapters(registry, 32)
+        bound_name = publish_head(registry)
+        spreads = {1: names[:1], 8: names[:8], 32: names}
+        print(
+            f"{args.clients} clients, {args.requests} single-sentence requests per measurement, best of "
+            f"{args.rounds}; MiniLM fp32 on {os.cpu_count()} CPU cores",
+            flush=True,
+        )
+        results: dict[str, Run] = {}
+        servers = [
+            ("on", ["--max-batch", "32", "--max-wait-ms", "5"]),
+            ("off", ["--max-batch", "1", "--max-wait-ms", "0"]),
+        ]
+        for mode, flags in servers:
+            print(f"batching {mode} ({' '.join(flags)}):", flush=True)
+            server = Server(registry.root, [*names, bound_name], *flags, "--max-queue", "4096")
+            try:
+                if mode == "on":
+                    results["bound"] = measure(server, "no adapter (head only, bound)", [bound_name], args, texts)
+                for n, adapters in spreads.items():
+                    results[f"{mode}{n}"] = measure(server, f"{n} LoRA adapter{'s' * (n > 1)}", adapters, args, texts)
+            finally:
+                server.stop()
+
+    bound = results["bound"].rate
+    print("\nratios (requests/s):")
+    for n in spreads:
+        on, off = results[f"on{n}"].rate, results[f"off{n}"].rate
+        print(
+            f"  {n:>2} adapters: batching on / no-adapter bound {on / bound:5.2f}   "
+            f"batching on / batching off {on / off:5.2f}"
+        )
+    errors = sum(r.errors for r in results.values())
+    on8 = results["on8"].rate
+    print(
+        f"\ngoals: errors {errors} (0); 8 adapters / bound {on8 / bound:.2f} (>= 0.8); "
+        f"8 adapters on / off {on8 / results['off8'].rate:.2f} (>= 3)"
+    )
+
+
+if __name__ == "__main__":
+    main()
