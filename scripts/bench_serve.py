@@ -9,7 +9,7 @@ Two real ``hub serve`` processes on free 127.0.0.1 ports, each preloading every 
   per request.
 
 Adapters: random rank-8 LoRA on query/key/value/dense of all-MiniLM-L6-v2 (fp32, CPU) with a 2-label head.
-Clients: ``--clients`` concurrent HTTP/1.1 keep-alive connections (httpx), each sending one SST-2 dev
+Clients: ``--clients`` concurrent HTTP/1.1 keep-alive connections (a minimal asyncio client), each sending one SST-2 dev
 sentence per ``POST /v1/predict``; ``--requests`` per measurement (after a warm-up), best of ``--rounds``.
 Everything is bounded: a fixed request count per measurement and ``--timeout`` seconds for the whole run.
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -126,33 +127,70 @@ class Server:
             self.process.kill()
 
 
+class Connection:
+    """A minimal HTTP/1.1 keep-alive client on asyncio streams: on a 2-core machine the load generator shares
+    the CPU with the server, so it must cost as little as possible (a general client such as httpx costs
+    several times more per request)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + body)
+        assert self.reader is not None
+        status = int((await self.reader.readline()).split()[1])
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
 async def load(url: str, texts: list[str], adapters: list[str], clients: int, count: int) -> Run:
     """``count`` requests from ``clients`` concurrent connections; request i uses adapter i mod len(adapters)."""
-    import httpx
-
+    host, port = url.removeprefix("http://").split(":")
     latencies: list[float] = []
     errors = 0
     counter = iter(range(count))
+    bodies = [
+        json.dumps({"adapter": adapters[i % len(adapters)], "inputs": [texts[i % len(texts)]]}).encode()
+        for i in range(count)
+    ]
 
-    async def client(http: httpx.AsyncClient) -> None:
+    async def client() -> None:
         nonlocal errors
-        for i in counter:
-            body = {"adapter": adapters[i % len(adapters)], "inputs": [texts[i % len(texts)]]}
-            started = time.perf_counter()
-            try:
-                response = await http.post(f"{url}/v1/predict", json=body)
-                ok = response.status_code == 200
-            except httpx.HTTPError:
-                ok = False
-            latencies.append(time.perf_counter() - started)
-            errors += not ok
+        connection = Connection(host, int(port))
+        try:
+            for i in counter:
+                started = time.perf_counter()
+                try:
+                    status, _ = await connection.post("/v1/predict", bodies[i])
+                    ok = status == 200
+                except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
+                    ok = False
+                    connection.close()
+                    connection = Connection(host, int(port))
+                latencies.append(time.perf_counter() - started)
+                errors += not ok
+        finally:
+            connection.close()
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(limits=limits, timeout=120) as http:
-        started = time.perf_counter()
-        await asyncio.gather(*(client(http) for _ in range(clients)))
-        seconds = time.perf_counter() - started
-    return Run("", count, seconds, latencies, errors)
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return Run("", count, time.perf_counter() - started, latencies, errors)
 
 
 def measure(server: Server, label: str, adapters: list[str], args, texts: list[str]) -> Run:

@@ -31,6 +31,33 @@ from adapterhub.tasks.padding import pad
 ENCODER, CAUSAL = "encoder", "causal"
 
 
+# What one more forward pass costs, in padded tokens' worth of compute: on a CPU a pass costs about as much as
+# 64 tokens, so padding is worth avoiding; on a GPU the tokens are nearly free and fewer, larger passes win.
+PASS_OVERHEAD_TOKENS = {False: 64, True: 4096}
+
+
+def split_by_padding(lengths: Sequence[int], batch_size: int, overhead: int) -> list[tuple[int, int]]:
+    """Cut ``lengths`` (sorted longest first) into contiguous batches of at most ``batch_size`` that minimise
+    ``overhead`` per batch plus the padded tokens (count x longest) of each; (start, stop) pairs, in order.
+
+    Exact by dynamic programming: with random arrival order, one fixed-size batch pads short inputs to the
+    longest, and on a CPU that padding can cost more than the extra passes length-sorted sub-batches need.
+    """
+    n = len(lengths)
+    best = [0.0] + [float("inf")] * n  # best[i]: cheapest split of the first i inputs
+    cut = [0] * (n + 1)
+    for i in range(1, n + 1):
+        for j in range(max(0, i - batch_size), i):
+            cost = best[j] + overhead + (i - j) * lengths[j]
+            if cost < best[i]:
+                best[i], cut[i] = cost, j
+    spans, i = [], n
+    while i > 0:
+        spans.append((cut[i], i))
+        i = cut[i]
+    return spans[::-1]
+
+
 def family_of(task_type: str) -> str:
     return CAUSAL if task_type == "CAUSAL_LM" else ENCODER
 
@@ -106,7 +133,11 @@ class Host:
         options: GenerationOptions | None = None,
         on_text: Callable[[int, str], None] | None = None,
     ) -> dict[int, Result]:
-        """Results by request index; requests are batched by prefix length, longest first."""
+        """Results by request index; requests are batched by prefix length, longest first.
+
+        Encoder batches are cut where padding would cost more than another forward pass (see
+        :func:`split_by_padding`); generation batches are cut every ``batch_size`` prompts.
+        """
         items = [self._encode(index, text, adapter) for index, text, adapter in requests]
         results: dict[int, Result] = {}
         by_prefix: dict[int, list[_Item]] = {}
@@ -114,12 +145,15 @@ class Host:
             by_prefix.setdefault(item.adapter.prefix_length, []).append(item)
         for group in by_prefix.values():
             group.sort(key=lambda item: len(item.ids), reverse=True)
-            for start in range(0, len(group), batch_size):
-                batch = group[start : start + batch_size]
-                if self.family == CAUSAL:
-                    results.update(self._generate(batch, options or GenerationOptions(), on_text))
-                else:
-                    results.update(self._classify(batch))
+            if self.family == CAUSAL:
+                for start in range(0, len(group), batch_size):
+                    results.update(
+                        self._generate(group[start : start + batch_size], options or GenerationOptions(), on_text)
+                    )
+                continue
+            overhead = PASS_OVERHEAD_TOKENS[self.device.type == "cuda"]
+            for start, stop in split_by_padding([len(item.ids) for item in group], batch_size, overhead):
+                results.update(self._classify(group[start:stop]))
         return results
 
     def base_states(self, texts: Sequence[str]) -> torch.Tensor:
