@@ -193,17 +193,25 @@ async def load(url: str, texts: list[str], adapters: list[str], clients: int, co
     return Run("", count, time.perf_counter() - started, latencies, errors)
 
 
-def measure(server: Server, label: str, adapters: list[str], args, texts: list[str]) -> Run:
-    asyncio.run(load(server.url, texts, adapters, args.clients, max(args.clients, len(adapters) * 2)))  # warm-up
-    runs = [asyncio.run(load(server.url, texts, adapters, args.clients, args.requests)) for _ in range(args.rounds)]
-    best = max(runs, key=lambda r: r.rate)
-    best.label = label
-    best.errors = sum(r.errors for r in runs)
-    print(
-        f"  {label:<32} {best.rate:7.1f} req/s  p50 {best.pct(0.5):7.1f} ms  p99 {best.pct(0.99):7.1f} ms"
-        f"  errors {best.errors}",
-        flush=True,
-    )
+def measure(server: Server, configs: dict[str, list[str]], args, texts: list[str]) -> dict[str, Run]:
+    """Every traffic spread on ``server``, rounds interleaved (so drift on a noisy machine hits all alike);
+    the best round of each."""
+    for adapters in configs.values():  # warm-up: every adapter resident, every code path run
+        asyncio.run(load(server.url, texts, adapters, args.clients, max(args.clients, len(adapters) * 2)))
+    rounds: dict[str, list[Run]] = {label: [] for label in configs}
+    for _ in range(args.rounds):
+        for label, adapters in configs.items():
+            rounds[label].append(asyncio.run(load(server.url, texts, adapters, args.clients, args.requests)))
+    best = {}
+    for label, runs in rounds.items():
+        run = max(runs, key=lambda r: r.rate)
+        run.label, run.errors = label, sum(r.errors for r in runs)
+        best[label] = run
+        print(
+            f"  {label:<32} {run.rate:7.1f} req/s  p50 {run.pct(0.5):7.1f} ms  p99 {run.pct(0.99):7.1f} ms"
+            f"  errors {run.errors}",
+            flush=True,
+        )
     return best
 
 
@@ -211,7 +219,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--requests", type=int, default=768)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--max-batch", type=int, default=0, help="the batching server's --max-batch [its default]")
     parser.add_argument("--timeout", type=float, default=1200, help="seconds for the whole run")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
@@ -235,20 +244,21 @@ def main() -> None:
             flush=True,
         )
         results: dict[str, Run] = {}
-        servers = [
-            ("on", ["--max-batch", "32", "--max-wait-ms", "5"]),
-            ("off", ["--max-batch", "1", "--max-wait-ms", "0"]),
-        ]
+        batching = ["--max-batch", str(args.max_batch)] if args.max_batch else []
+        servers = [("on", [*batching, "--max-wait-ms", "5"]), ("off", ["--max-batch", "1", "--max-wait-ms", "0"])]
         for mode, flags in servers:
             print(f"batching {mode} ({' '.join(flags)}):", flush=True)
             server = Server(registry.root, [*names, bound_name], *flags, "--max-queue", "4096")
+            configs = {f"{n} LoRA adapter{'s' * (n > 1)}": adapters for n, adapters in spreads.items()}
+            if mode == "on":
+                configs = {"no adapter (head only, bound)": [bound_name], **configs}
             try:
-                if mode == "on":
-                    results["bound"] = measure(server, "no adapter (head only, bound)", [bound_name], args, texts)
-                for n, adapters in spreads.items():
-                    results[f"{mode}{n}"] = measure(server, f"{n} LoRA adapter{'s' * (n > 1)}", adapters, args, texts)
+                runs = measure(server, configs, args, texts)
             finally:
                 server.stop()
+            for label, run in runs.items():
+                n = label.split()[0]
+                results["bound" if n == "no" else f"{mode}{n}"] = run
 
     bound = results["bound"].rate
     print("\nratios (requests/s):")
