@@ -142,7 +142,7 @@ class Batcher:
                 if remaining <= 0:
                     break
                 self._cond.wait(remaining)
-            jobs, count = [self._queue.popleft()], 0
+            jobs = [self._queue.popleft()]
             count = len(jobs[0].texts)
             while self._queue and count + len(self._queue[0].texts) <= self.max_batch:
                 job = self._queue.popleft()

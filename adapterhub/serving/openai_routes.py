@@ -120,6 +120,9 @@ async def _prepare(request: Request, body: _Sampling, prompts: list[str]) -> tup
     state: ServerState = request.app.state.server
     state.check_size(prompts, body.max_tokens)
     await state.record(body.model, task="generate")
+    if body.stream and state.hub.resident_record(body.model) is None:
+        # load before the 200 of a stream goes out, so a broken adapter still gets its status code
+        await run_in_threadpool(state.hub.ensure, body.model)
     options = GenerationOptions(
         max_new_tokens=body.max_tokens,
         temperature=body.temperature,

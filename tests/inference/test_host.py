@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from adapterhub.inference.host import split_by_padding
 
 
@@ -21,6 +23,6 @@ def test_spans_cover_every_input_once_in_order() -> None:
     for overhead in (0, 16, 64, 1000):
         spans = split_by_padding(lengths, batch_size=32, overhead=overhead)
         assert spans[0][0] == 0 and spans[-1][1] == len(lengths)
-        assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
         assert all(0 < stop - start <= 32 for start, stop in spans)
     assert split_by_padding([], batch_size=8, overhead=64) == []

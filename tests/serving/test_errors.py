@@ -135,6 +135,12 @@ def test_an_adapter_that_fails_verification_is_409_and_the_rest_keep_serving(ser
         assert "sha256" in _error(bad)["message"]
         assert good.status_code == 200
         assert client.post("/v1/adapters/topic/load").status_code == 409
+        other = client.app.state.server.hub.registry.get("poet").path / "adapter_model.safetensors"
+        flipped = bytearray(other.read_bytes())
+        flipped[-1] ^= 0xFF
+        other.write_bytes(bytes(flipped))
+        stream = client.post("/v1/completions", json={"model": "poet", "prompt": "x", "max_tokens": 2, "stream": True})
+        assert stream.status_code == 409 and _error(stream)["type"] == "adapter_corrupt"
         assert client.post("/v1/predict", json={"adapter": "ner", "inputs": ["x"]}).status_code == 200
 
 
