@@ -64,11 +64,10 @@ async def completions(body: CompletionRequest, request: Request) -> Any:
     ident, created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:
 
-        def chunk(index: int, text: str, finish: str | None, model: str) -> dict[str, Any]:
-            choice = {"index": index, "text": text, "logprobs": None, "finish_reason": finish}
-            return {"id": ident, "object": "text_completion", "created": created, "model": model, "choices": [choice]}
+        def choice(index: int, text: str | None, finish: str | None) -> dict[str, Any]:
+            return {"index": index, "text": text or "", "logprobs": None, "finish_reason": finish}
 
-        return _stream(state, body, prompts, options, chunk, ident, created, "text_completion")
+        return _stream(state, body, prompts, options, choice, (ident, "text_completion", created))
     results = await state.run(body.model, prompts, options)
     return CompletionResponse(
         id=ident,
@@ -91,18 +90,11 @@ async def chat_completions(body: ChatRequest, request: Request) -> Any:
     ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:
 
-        def chunk(index: int, text: str | None, finish: str | None, model: str) -> dict[str, Any]:
+        def choice(index: int, text: str | None, finish: str | None) -> dict[str, Any]:
             delta = {"role": "assistant", "content": ""} if text is None else {"content": text} if text else {}
-            choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
-            return {
-                "id": ident,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "choices": [choice],
-            }
+            return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
 
-        return _stream(state, body, prompts, options, chunk, ident, created, "chat.completion.chunk")
+        return _stream(state, body, prompts, options, choice, (ident, "chat.completion.chunk", created))
     results = await state.run(body.model, prompts, options)
     return ChatResponse(
         id=ident,
@@ -138,13 +130,17 @@ def _stream(
     body: _Sampling,
     prompts: list[str],
     options: GenerationOptions,
-    chunk: Callable[..., dict[str, Any]],
-    ident: str,
-    created: int,
-    kind: str,
+    choice: Callable[[int, str | None, str | None], dict[str, Any]],
+    header: tuple[str, str, int],
 ) -> EventSourceResponse:
-    """Server-sent events: one chunk per decoded piece as it is generated, a last chunk per choice with its
-    finish reason, usage when ``stream_options.include_usage``, then ``[DONE]``."""
+    """Server-sent events: one chunk per decoded piece as it is generated (chat first sends each choice's
+    role: ``choice(index, None, None)``), a last chunk per choice with its finish reason, usage when
+    ``stream_options.include_usage``, then ``[DONE]``. ``header`` is the chunks' (id, object, created)."""
+    ident, kind, created = header
+
+    def chunk(model: str, choices: list[dict[str, Any]], **extra: Any) -> str:
+        payload = {"id": ident, "object": kind, "created": created, "model": model, "choices": choices, **extra}
+        return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
     async def events() -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()
@@ -156,7 +152,7 @@ def _stream(
         model = body.model
         if kind == "chat.completion.chunk":
             for index in range(len(prompts)):
-                yield _event(chunk(index, None, None, model))
+                yield chunk(model, [choice(index, None, None)])
         job = asyncio.ensure_future(state.run(body.model, prompts, options, on_text))
         try:
             while not job.done() or not pieces.empty():
@@ -164,33 +160,26 @@ def _stream(
                 done, _ = await asyncio.wait({getter, job}, return_when=asyncio.FIRST_COMPLETED)
                 if getter in done:
                     index, piece = getter.result()
-                    yield _event(chunk(index, piece, None, model))
+                    yield chunk(model, [choice(index, piece, None)])
                 else:
                     getter.cancel()
             try:
                 results = job.result()
             except AdapterHubError as exc:
-                yield _event({"error": {"message": str(exc), "type": type(exc).__name__, "code": 500}})
+                error = {"message": str(exc), "type": type(exc).__name__, "code": 500}
+                yield f"data: {json.dumps({'error': error})}\n\n"
                 yield "data: [DONE]\n\n"
                 return
-            generations = _generations(results)
-            for index, result in enumerate(generations):
-                yield _event(chunk(index, "", _finish(result), result.adapter))
+            for index, result in enumerate(_generations(results)):
+                yield chunk(result.adapter, [choice(index, "", _finish(result))])
             if body.stream_options is not None and body.stream_options.include_usage:
-                usage = _usage(results).model_dump()
-                yield _event(
-                    {"id": ident, "object": kind, "created": created, "model": model, "choices": [], "usage": usage}
-                )
+                yield chunk(model, [], usage=_usage(results).model_dump())
             yield "data: [DONE]\n\n"
         finally:
             if not job.done():
                 job.cancel()
 
     return EventSourceResponse(events(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-
-
-def _event(payload: dict[str, Any]) -> str:
-    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
 
 def _generations(results: list[Any]) -> list[Generation]:
