@@ -34,16 +34,19 @@ class ServerState:
         self.allowed: set[str] | None = set() if config.only_preloaded else None
 
     def preload(self) -> None:
+        """Load ``config.adapters``; those the command already loaded before the port opened stay as they are."""
         for spec in self.config.adapters:
-            self.load(spec)
+            self._allow(spec, self.hub.resident_record(spec) or self.hub.load(spec))
 
     def load(self, spec: str) -> AdapterRecord:
-        """Resolve ``spec`` anew and make it hot (the load endpoint and start-up)."""
-        Ref.parse(spec)
-        record = self.hub.load(spec)
+        """Resolve ``spec`` anew and make it hot (the load endpoint)."""
+        record = self.hub.load(spec)  # the registry parses the name: a malformed one is a 422
+        self._allow(spec, record)
+        return record
+
+    def _allow(self, spec: str, record: AdapterRecord) -> None:
         if self.allowed is not None:
             self.allowed |= {spec, record.ref}
-        return record
 
     def unload(self, spec: str) -> list[str]:
         refs = self.hub.unload(spec)
