@@ -33,3 +33,11 @@ def other_tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.tiny import save_tiny_bert
 
     return save_tiny_bert(tmp_path_factory.mktemp("other-bert"), seed=1)
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer random GPT-2 with a tokenizer: the causal base of ``generate`` tests."""
+    from tests.tiny import save_tiny_gpt2
+
+    return save_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"), seed=0)

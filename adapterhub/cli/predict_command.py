@@ -17,7 +17,7 @@ from adapterhub.errors import ConfigError
 @app.command()
 def predict(
     ctx: typer.Context,
-    adapter: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME:ALIAS.")],
+    adapter: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME:ALIAS; A,B,C with --combine.")],
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to run; or use --file.")] = None,
     file: Annotated[
         str | None,
@@ -35,6 +35,9 @@ def predict(
     top_k: Annotated[int, typer.Option(help="generate: sample among the k likeliest tokens (0: all).")] = 0,
     top_p: Annotated[float, typer.Option(help="generate: nucleus sampling mass.")] = 1.0,
     seed: Annotated[int | None, typer.Option(help="generate: seed for sampling.")] = None,
+    combine: Annotated[
+        str | None, typer.Option(help="mean: ADAPTER lists an ensemble A,B,C whose probabilities are averaged.")
+    ] = None,
 ) -> None:
     """Predict with an adapter: labels and scores, entities, or generated text."""
     inputs = [(text, adapter) for text in texts or []]
@@ -46,7 +49,13 @@ def predict(
 
     hub = Hub(ctx.obj, device=device, quantize=quantize, batch_size=batch_size)
     generation = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_k": top_k, "top_p": top_p}
-    results = hub.predict([t for t, _ in inputs], adapter=[a for _, a in inputs], seed=seed, **generation)
+    if combine is not None:
+        if any(a != adapter for _, a in inputs):
+            raise ConfigError('--combine runs every input through the ensemble ADAPTER; drop "adapter" from --file')
+        members = [m.strip() for m in adapter.split(",") if m.strip()]
+        results = hub.predict([t for t, _ in inputs], adapter=members, combine=combine)
+    else:
+        results = hub.predict([t for t, _ in inputs], adapter=[a for _, a in inputs], seed=seed, **generation)
     if as_json:
         typer.echo(
             json.dumps(

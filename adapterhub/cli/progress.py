@@ -44,7 +44,7 @@ class TrainingProgress:
             self.progress.update(self.task_id, completed=values["step"], status=status)
         elif event == "eval":
             shown = {k: v for k, v in values.items() if k not in ("step", "epoch")}
-            self.metric = " ".join(f"{k} {v:.4f}" for k, v in shown.items() if k != "loss")
+            self.metric = " ".join(f"{k} {v:.4f}" for k, v in shown.items() if k not in ("loss", "train_loss"))
             self.console.print(
                 f"eval @ step {values['step']} (epoch {values['epoch']:.2f}): "
                 + ", ".join(f"{k} {v:.4f}" for k, v in shown.items())

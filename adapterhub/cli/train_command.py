@@ -37,6 +37,9 @@ def train(
     seed: Annotated[int | None, Opt(help="Seed for the split, initialisation and batch order [13].")] = None,
     eval_every: Annotated[int | None, Opt(help="Evaluate every N optimizer steps [each epoch].")] = None,
     patience: Annotated[int | None, Opt(help="Evaluations without improvement before stopping [3].")] = None,
+    ema: Annotated[
+        float | None, Opt(help="Evaluate and keep a moving average of the adapter weights with this decay [0: off].")
+    ] = None,
     lora_r: Annotated[int | None, Opt(help="LoRA rank [8].")] = None,
     lora_alpha: Annotated[int | None, Opt(help="LoRA alpha [16].")] = None,
     lora_dropout: Annotated[float | None, Opt(help="LoRA dropout [0.1].")] = None,
@@ -75,6 +78,7 @@ def train(
         seed=seed,
         eval_every=eval_every,
         patience=patience,
+        ema=ema,
         lora_r=lora_r,
         lora_alpha=lora_alpha,
         lora_dropout=lora_dropout,

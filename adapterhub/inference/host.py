@@ -17,12 +17,13 @@ from torch import nn
 
 from adapterhub.attach import require_base
 from adapterhub.base import fingerprint, load_base, quiet_transformers, resolve_base
+from adapterhub.errors import ConfigError
 from adapterhub.inference.decoding import GenerationOptions, decode
 from adapterhub.inference.lora_routing import LoraRouter
 from adapterhub.inference.prefix_cache import prefix_cache
 from adapterhub.inference.resident import ResidentAdapter, parse_adapter
 from adapterhub.inference.results import Classification, Entities, Generation, Result
-from adapterhub.inference.words import entities, split_words
+from adapterhub.inference.words import entities, given_words, split_words
 from adapterhub.models import pool, pooling_for
 from adapterhub.registry import LoadedAdapter
 from adapterhub.tasks.generate import TEMPLATE
@@ -128,7 +129,7 @@ class Host:
     @torch.inference_mode()
     def run(
         self,
-        requests: Sequence[tuple[int, str, ResidentAdapter]],
+        requests: Sequence[tuple[int, str | tuple[str, ...], ResidentAdapter]],
         batch_size: int,
         options: GenerationOptions | None = None,
         on_text: Callable[[int, str], None] | None = None,
@@ -164,10 +165,13 @@ class Host:
             out = body(**enc, output_hidden_states=True)
             return out.hidden_states[-1].detach().clone()
 
-    def _encode(self, index: int, text: str, adapter: ResidentAdapter) -> _Item:
+    def _encode(self, index: int, text: str | tuple[str, ...], adapter: ResidentAdapter) -> _Item:
         limit = adapter.max_length
+        if isinstance(text, tuple) and adapter.task_type != "TOKEN_CLS":
+            raise ConfigError(f"{adapter.ref} is a {adapter.task_type} adapter: only ner adapters take word lists")
         if adapter.task_type == "TOKEN_CLS":
-            words = split_words(text) or [("", 0, 0)]
+            words = (given_words(text) if isinstance(text, tuple) else split_words(text)) or [("", 0, 0)]
+            text = " ".join(text) if isinstance(text, tuple) else text
             enc = self.tokenizer([w for w, _, _ in words], is_split_into_words=True, truncation=True, max_length=limit)
             starts, previous = {}, None
             for position, word in enumerate(enc.word_ids()):

@@ -25,9 +25,10 @@ import torch
 
 from adapterhub.errors import AdapterNotFound, ConfigError
 from adapterhub.inference.decoding import GenerationOptions
+from adapterhub.inference.ensemble import check_members, combine_mean
 from adapterhub.inference.host import Host, family_of
 from adapterhub.inference.resident import ResidentAdapter
-from adapterhub.inference.results import Result
+from adapterhub.inference.results import Classification, Result
 from adapterhub.names import Ref
 from adapterhub.registry import AdapterRecord, Registry
 
@@ -192,6 +193,8 @@ class Hub:
         *,
         batch_size: int | None = None,
         on_text: Callable[[int, str], None] | None = None,
+        split_into_words: bool = False,
+        combine: str | None = None,
         **generation: Any,
     ) -> Result | list[Result]:
         """Run each input through its adapter; one adapter for all, or one per input (a mixed batch).
@@ -199,10 +202,20 @@ class Hub:
         Returns a :class:`Classification`, :class:`Entities` or :class:`Generation` per input, in input order.
         ``generation`` takes ``max_new_tokens``, ``temperature``, ``top_k``, ``top_p`` and ``seed``.
         ``on_text(index, piece)`` streams generated text: called as soon as each input's next piece decodes.
+        ``split_into_words``: each input is a list of words (token classification only), tagged one per word
+        as given rather than split from raw text.
+        ``combine="mean"``: ``adapter`` lists an ensemble of classifiers of one label set, every input runs
+        through each and gets their averaged class probabilities.
         """
+        if combine is not None:
+            return self._ensemble(inputs, adapter, combine, batch_size)
         single = isinstance(inputs, str)
-        texts = [inputs] if single else list(inputs)
-        if not all(isinstance(t, str) for t in texts):
+        texts: list[Any] = [inputs] if single else list(inputs)
+        if split_into_words:
+            if single or not all(isinstance(t, list | tuple) and all(isinstance(w, str) for w in t) for t in texts):
+                raise ConfigError("with split_into_words, inputs must be a list of word lists, e.g. [['EU', 'votes']]")
+            texts = [tuple(t) for t in texts]
+        elif not all(isinstance(t, str) for t in texts):
             raise ConfigError("inputs must be strings (one text, or a list of texts)")
         specs = self._specs(adapter, len(texts))
         options = GenerationOptions(**generation) if generation else None
@@ -225,6 +238,18 @@ class Hub:
                 results.update(host.run(requests, batch_size or self.batch_size, options, on_text))
         ordered = [results[i] for i in range(len(texts))]
         return ordered[0] if single else ordered
+
+    def _ensemble(
+        self, inputs: str | Sequence[str], members: Any, combine: str, batch_size: int | None
+    ) -> Classification | list[Classification]:
+        if not isinstance(members, list | tuple):
+            raise ConfigError("combine needs adapter to be a list of at least two adapters, e.g. ['a@1', 'a@2']")
+        labels = check_members(members, [self.resolve(m) for m in members], combine)
+        single = isinstance(inputs, str)
+        texts = [inputs] if single else list(inputs)
+        results = self.predict(texts * len(members), [m for m in members for _ in texts], batch_size=batch_size)
+        combined = combine_mean(results, len(members), labels)
+        return combined[0] if single else combined
 
     def base_states(self, texts: Sequence[str], adapter: str) -> torch.Tensor:
         """Last hidden states of the bare base that ``adapter`` runs on (no adapter applied)."""

@@ -17,6 +17,15 @@ def split_words(text: str) -> list[tuple[str, int, int]]:
     return [(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]
 
 
+def given_words(words: Sequence[str]) -> list[tuple[str, int, int]]:
+    """(word, start, end) for words given already split; offsets index ``" ".join(words)``."""
+    out, start = [], 0
+    for word in words:
+        out.append((word, start, start + len(word)))
+        start += len(word) + 1
+    return out
+
+
 def entities(
     text: str, words: Sequence[tuple[str, int, int]], tags: Sequence[str], scores: Sequence[float]
 ) -> tuple[Entity, ...]:

@@ -14,11 +14,17 @@ from typing import Any
 
 from adapterhub.errors import RegistryCorrupt
 
-FORMAT = 1
+FORMAT = 2
 CARD_FILE = "card.json"
 
+
+def _add_history_fields(card: dict[str, Any]) -> dict[str, Any]:
+    """Format 2 added the training curve, the evaluation history and the lineage of merged adapters."""
+    return {**card, "history": card.get("history", []), "evaluations": [], "lineage": []}
+
+
 # MIGRATIONS[n] turns a card dict of format n into format n + 1.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _add_history_fields}
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,12 @@ class Card:
     headline_metric: str = ""
     data: DataInfo = field(default_factory=DataInfo)
     tags: tuple[str, ...] = ()
+    # one dict per evaluation during training: step, epoch, train_loss and the eval metrics (the learning curve)
+    history: tuple[dict[str, Any], ...] = ()
+    # `hub eval` results appended after publishing: when, data description and fingerprint, metrics
+    evaluations: tuple[dict[str, Any], ...] = ()
+    # for merged adapters: the versions merged, with their content hashes and weights
+    lineage: tuple[dict[str, Any], ...] = ()
     name: str = ""
     version: int = 0
     trainable_params: int = 0
@@ -89,8 +101,8 @@ class Card:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["labels"] = list(self.labels)
-        data["tags"] = list(self.tags)
+        for key in ("labels", "tags", "history", "evaluations", "lineage"):
+            data[key] = list(data[key])
         return data
 
     def to_json(self) -> str:
@@ -106,8 +118,8 @@ class Card:
         data["base"] = BaseInfo(**data["base"])
         data["data"] = DataInfo(**data.get("data") or {})
         data["files"] = {k: FileInfo(**v) for k, v in (data.get("files") or {}).items()}
-        data["labels"] = tuple(data.get("labels") or ())
-        data["tags"] = tuple(data.get("tags") or ())
+        for key in ("labels", "tags", "history", "evaluations", "lineage"):
+            data[key] = tuple(data.get(key) or ())
         return cls(**data)
 
     @classmethod

@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from adapterhub import __version__
 from adapterhub.errors import AdapterHubError, AdapterNotFound, ConfigError, RegistryConflict, RegistryCorrupt
@@ -192,6 +193,20 @@ class Registry:
             self._sync_index(record.name)
         return self.get(Ref(record.name, version=record.version))
 
+    def record_evaluation(self, ref: str | Ref, evaluation: dict[str, Any]) -> AdapterRecord:
+        """Append ``evaluation`` (JSON-able) to the card's evaluation history; the version's files, and so its
+        content hash, are untouched. The card is replaced atomically under the writer lock."""
+        record = self.get(ref)
+        with self._writing(record.name):
+            card = self._card(record.name, record.version)  # re-read under the lock: no lost appends
+            card = replace(card, evaluations=(*card.evaluations, evaluation))
+            try:
+                atomic_write(record.path / CARD_FILE, card.to_json())
+            except OSError as exc:
+                raise _disk_error(exc, f"recording an evaluation of {record.ref}") from exc
+            self._sync_index(record.name)
+        return self.get(Ref(record.name, version=record.version))
+
     def plan_removal(self, target: str, *, force: bool = False) -> RemovalPlan:
         """Plan removing ``name`` (every version), ``name@V`` or ``name:alias`` (the version it points to).
 
@@ -260,7 +275,7 @@ class Registry:
         if self._index.exists():
             with index.connect(self._index) as db:
                 rows = db.execute("SELECT name, version, card FROM versions").fetchall()
-            indexed = {(n, v): c for n, v, c in rows if (n, v) not in damaged}
+            indexed = {(n, v): _normalized(c) for n, v, c in rows if (n, v) not in damaged}
             if indexed != on_disk:
                 problems.append(Problem("index", self._index.name, "out of date; run `hub registry reindex`"))
         return problems
@@ -440,6 +455,14 @@ class Registry:
             pid = rest.partition("-")[0]
             if host == _HOST and pid.isdigit() and not _alive(int(pid)):
                 shutil.rmtree(entry, ignore_errors=True)
+
+
+def _normalized(card_json: str) -> str | None:
+    """An indexed card as the current format writes it (older formats are migrated when read)."""
+    try:
+        return Card.from_json(card_json).to_json()
+    except RegistryCorrupt:
+        return None
 
 
 def _source_files(source: Path) -> list[Path]:

@@ -51,6 +51,7 @@ class TrainConfig:
     seed: int = 13
     eval_every: int = 0  # optimizer steps between evaluations; 0 = once per epoch
     patience: int = 3  # evaluations without improvement before stopping; 0 = never stop early
+    ema: float = 0.0  # decay of an exponential moving average of the adapter weights, evaluated and kept; 0 = off
     quantize: Literal["4bit", "8bit"] | None = None
     save_on_interrupt: bool = False
     tags: tuple[str, ...] = ()
@@ -83,6 +84,8 @@ class TrainConfig:
             problems.append(f"--schedule must be linear or cosine (got {self.schedule!r})")
         if self.quantize not in (None, "4bit", "8bit"):
             problems.append(f"--quantize must be 4bit or 8bit (got {self.quantize!r})")
+        if not 0 <= self.ema < 1:
+            problems.append(f"--ema must be in [0, 1), e.g. 0.99 (got {self.ema})")
         if self.patience < 0 or self.eval_every < 0:
             problems.append("--patience and --eval-every must not be negative")
         if problems:

@@ -7,6 +7,7 @@ the end. Ctrl-C ends the loop cleanly and says so in the result.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import torch
 
 from adapterhub.errors import ConfigError
 from adapterhub.tasks.task import Encoded, Task
+from adapterhub.training.averaging import WeightAverage
 from adapterhub.training.batching import by_length, length_grouped
 from adapterhub.training.config import TrainConfig
 
@@ -101,23 +103,33 @@ def fit(
     sign = 1 if task.greater_is_better else -1
     best_score, bad_evals, best_state = None, 0, None
     lengths = [e["length"] for e in train]
+    average = WeightAverage(accelerator.unwrap_model(model), config.ema) if config.ema else None
+    recent_losses: list[float] = []
 
     def evaluate() -> bool:
-        """Evaluate, keep the best weights; True when early stopping says to stop."""
+        """Evaluate (the averaged weights with --ema), keep the best; True when early stopping says to stop."""
         nonlocal best_score, bad_evals, best_state
         model.eval()
-        with torch.no_grad(), accelerator.autocast():
-            batches = (
-                _to(task.collate([evaluation[i] for i in b], pad_id), accelerator.device)
-                for b in by_length([e["length"] for e in evaluation], config.batch_size * 2)
-            )
-            metrics = task.evaluate(model, batches, labels)
+        with average.applied() if average else contextlib.nullcontext():
+            with torch.no_grad(), accelerator.autocast():
+                batches = (
+                    _to(task.collate([evaluation[i] for i in b], pad_id), accelerator.device)
+                    for b in by_length([e["length"] for e in evaluation], config.batch_size * 2)
+                )
+                metrics = task.evaluate(model, batches, labels)
+            evaluated = trainable_state(model)
         model.train()
-        metrics = {**metrics, "step": result.steps, "epoch": round(result.samples / max(len(train), 1), 3)}
+        metrics = {
+            **metrics,
+            "step": result.steps,
+            "epoch": round(result.samples / max(len(train), 1), 3),
+            "train_loss": sum(recent_losses) / max(len(recent_losses), 1),
+        }
+        recent_losses.clear()
         result.history.append(metrics)
         score = sign * metrics[task.metric]
         if best_score is None or score > best_score:
-            best_score, bad_evals, best_state = score, 0, trainable_state(model)
+            best_score, bad_evals, best_state = score, 0, evaluated
             result.best_metrics, result.best_step = metrics, result.steps
         else:
             bad_evals += 1
@@ -144,11 +156,15 @@ def fit(
                 if not accelerator.sync_gradients:
                     continue
                 result.steps += 1
+                if average:
+                    average.update()
+                step_loss = float(loss.detach())
+                recent_losses.append(step_loss)
                 seconds = time.perf_counter() - started
                 report(
                     "step",
                     {
-                        "loss": float(loss.detach()),
+                        "loss": step_loss,
                         "lr": scheduler.get_last_lr()[0],
                         "samples_per_second": result.samples / seconds,
                         "step": result.steps,

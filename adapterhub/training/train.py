@@ -132,7 +132,7 @@ def train(
             "interrupted": result.interrupted,
             **_prompt_template(task.kind, split),
         },
-        metrics={k: v for k, v in result.best_metrics.items() if k not in ("step", "epoch")},
+        metrics={k: v for k, v in result.best_metrics.items() if k not in ("step", "epoch", "train_loss")},
         headline_metric=task.metric,
         data=DataInfo(
             description=split.description,
@@ -141,6 +141,7 @@ def train(
             eval_examples=len(eval_set),
         ),
         tags=tuple(config.tags) + (("interrupted",) if result.interrupted else ()),
+        history=tuple({k: round(v, 6) if isinstance(v, float) else v for k, v in h.items()} for h in result.history),
     )
     with tempfile.TemporaryDirectory(prefix="adapterhub-train-") as out:
         model.save_pretrained(out, save_embedding_layers=False)

@@ -10,13 +10,6 @@ from adapterhub.inference import Hub
 from adapterhub.registry import Registry
 
 
-@pytest.fixture(scope="session")
-def tiny_gpt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.tiny import save_tiny_gpt2
-
-    return save_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"), seed=0)
-
-
 @pytest.fixture
 def registry(registry_dir: Path) -> Registry:
     return Registry(registry_dir)

@@ -16,13 +16,6 @@ from adapterhub.serving import ServeConfig, create_app
 from tests.inference.helpers import publish_adapter
 
 
-@pytest.fixture(scope="session")
-def tiny_gpt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.tiny import save_tiny_gpt2
-
-    return save_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"), seed=0)
-
-
 @pytest.fixture
 def registry(registry_dir: Path, tiny_bert: Path, tiny_gpt2: Path) -> Registry:
     """sentiment (LoRA), topic (classify, prefix, 3 labels), ner (LoRA) on a tiny BERT; poet (generate) on a

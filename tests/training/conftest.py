@@ -14,13 +14,6 @@ NEGATIVE = ["awful", "bad", "poor", "dull", "weak"]
 FILLER = ["film", "book", "song", "meal", "show", "phone"]
 
 
-@pytest.fixture(scope="session")
-def tiny_gpt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.tiny import save_tiny_gpt2
-
-    return save_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"))
-
-
 def write_classification(
     path: Path, n: int = 64, labels: tuple[str, ...] = ("negative", "positive"), seed: int = 0
 ) -> Path:

@@ -1,0 +1,106 @@
+"""``hub eval`` and ``hub compare``: metric tables of registry adapters (and ensembles) on labelled data."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from adapterhub.cli import formatting as fmt
+from adapterhub.cli.app import app
+
+Opt = typer.Option
+DataOpt = Annotated[str, Opt("--data", help="Labelled data of the adapters' task: file, folder or hf:NAME.")]
+CombineOpt = Annotated[str | None, Opt(help="mean: also score the adapters as one ensemble (averaged probabilities).")]
+TextOpt = Annotated[str | None, Opt(help="Column holding the text.")]
+LabelOpt = Annotated[str | None, Opt(help="Column holding the label.")]
+JsonOpt = Annotated[bool, Opt("--json", help="Print the results as JSON.")]
+BatchOpt = Annotated[int, Opt(help="Inputs per forward pass.")]
+DeviceOpt = Annotated[str | None, Opt(help="cpu, cuda or cuda:N [default: cuda when present].")]
+
+
+@app.command("eval")
+def eval_(
+    ctx: typer.Context,
+    adapters: Annotated[list[str], typer.Argument(help="NAME[@VERSION]; several with --combine mean (an ensemble).")],
+    data: DataOpt,
+    combine: CombineOpt = None,
+    text_column: TextOpt = None,
+    label_column: LabelOpt = None,
+    record: Annotated[bool, Opt(help="Append the result to the adapter's card.")] = True,
+    as_json: JsonOpt = False,
+    batch_size: BatchOpt = 64,
+    device: DeviceOpt = None,
+) -> None:
+    """Score an adapter on labelled data: metrics, per-class table, confusion matrix; kept in its card."""
+    from adapterhub.evaluation import evaluate
+    from adapterhub.inference import Hub
+
+    hub = Hub(ctx.obj, device=device, batch_size=batch_size)
+    target = adapters[0] if len(adapters) == 1 else adapters
+    result = evaluate(
+        target,
+        data,
+        hub=hub,
+        combine=combine,
+        text_column=text_column,
+        label_column=label_column,
+        batch_size=batch_size,
+        record=record,
+    )
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"{result.adapter} on {result.data} ({result.examples} examples)")
+    typer.echo("  ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))
+    typer.echo("")
+    rows = [
+        (label, f"{r['precision']:.4f}", f"{r['recall']:.4f}", f"{r['f1']:.4f}", str(r["support"]))
+        for label, r in result.per_class.items()
+    ]
+    first = "LABEL" if result.confusion else "TYPE"
+    typer.echo(fmt.table((first, "PRECISION", "RECALL", "F1", "SUPPORT"), rows))
+    if result.confusion:
+        typer.echo("\nconfusion (rows: true label, columns: predicted)")
+        rows = [(gold, *map(str, row)) for gold, row in zip(result.labels, result.confusion, strict=True)]
+        typer.echo(fmt.table(("", *result.labels), rows))
+    if record and not combine:
+        typer.echo(f"\nrecorded in the card of {result.adapter}")
+
+
+@app.command()
+def compare(
+    ctx: typer.Context,
+    adapters: Annotated[list[str], typer.Argument(help="Two or more NAME[@VERSION] of one task.")],
+    data: DataOpt,
+    combine: CombineOpt = None,
+    text_column: TextOpt = None,
+    label_column: LabelOpt = None,
+    record: Annotated[bool, Opt(help="Append each result to its adapter's card.")] = True,
+    as_json: JsonOpt = False,
+    batch_size: BatchOpt = 64,
+    device: DeviceOpt = None,
+) -> None:
+    """Score several adapters (or versions) on one data set, side by side."""
+    from adapterhub.evaluation import compare as run
+    from adapterhub.inference import Hub
+
+    hub = Hub(ctx.obj, device=device, batch_size=batch_size)
+    results = run(
+        adapters,
+        data,
+        hub=hub,
+        combine=combine,
+        text_column=text_column,
+        label_column=label_column,
+        batch_size=batch_size,
+        record=record,
+    )
+    if as_json:
+        typer.echo(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
+        return
+    metrics = list(results[0].metrics)
+    typer.echo(f"on {results[0].data} ({results[0].examples} examples)")
+    rows = [(r.adapter, *(f"{r.metrics[m]:.4f}" for m in metrics)) for r in results]
+    typer.echo(fmt.table(("ADAPTER", *(m.upper() for m in metrics)), rows))

@@ -1,0 +1,163 @@
+"""``evaluate`` one adapter or an ensemble on a data set of its task; ``compare`` several side by side."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from adapterhub.data import Example, TextExample, TokenExample, read_examples
+from adapterhub.data.labels import labels_of, sort_labels
+from adapterhub.data.split import fingerprint
+from adapterhub.errors import ConfigError
+from adapterhub.evaluation.report import Evaluation, classification_report, entity_report
+from adapterhub.registry import AdapterRecord, Registry
+from adapterhub.tasks import get_task
+
+if TYPE_CHECKING:
+    from adapterhub.inference import Hub
+
+
+@dataclass(frozen=True)
+class _Data:
+    source: str
+    examples: tuple[Example, ...]
+    fingerprint: str
+
+
+def evaluate(
+    adapter: str | Sequence[str],
+    data: str | Path,
+    *,
+    hub: Hub | None = None,
+    registry: Registry | str | None = None,
+    combine: str | None = None,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    batch_size: int = 64,
+    record: bool = True,
+) -> Evaluation:
+    """Score ``adapter`` (NAME[@V] or NAME:ALIAS; a list with ``combine="mean"`` for an ensemble) on ``data``.
+
+    ``data`` is read as for training (a file, a folder or ``hf:NAME``) with the kind of the adapter's task.
+    A single adapter's result is appended to its card's evaluation history unless ``record`` is False.
+
+    Example:
+        >>> evaluate("sentiment", "../shared/data/sst/stsa.binary.test").metrics  # doctest: +SKIP
+        {'accuracy': 0.8825, 'macro_f1': 0.8824}
+    """
+    hub = hub or _hub(registry)
+    members = [adapter] if isinstance(adapter, str) else list(adapter)
+    if len(members) > 1 and combine is None:
+        raise ConfigError("several adapters need combine='mean' to score them as one ensemble; compare() scores each")
+    records = [hub.resolve(m) for m in members]
+    loaded = _read(records[0], data, text_column, label_column)
+    return _score(hub, members, records, loaded, combine, batch_size, record)
+
+
+def compare(
+    adapters: Sequence[str],
+    data: str | Path,
+    *,
+    hub: Hub | None = None,
+    registry: Registry | str | None = None,
+    combine: str | None = None,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    batch_size: int = 64,
+    record: bool = True,
+) -> list[Evaluation]:
+    """Score each adapter (of one task) on the same data; with ``combine`` their ensemble comes last."""
+    if isinstance(adapters, str) or len(adapters) < 2:
+        raise ConfigError("compare needs at least two adapters, e.g. compare(['sentiment@1', 'sentiment@2'], data)")
+    hub = hub or _hub(registry)
+    records = [hub.resolve(a) for a in adapters]
+    kinds = {get_task(r.card.task).kind for r in records}
+    if len(kinds) > 1:
+        tasks = ", ".join(f"{r.ref} is {r.card.task}" for r in records)
+        raise ConfigError(f"compare puts adapters of one kind of task side by side ({tasks})")
+    loaded = _read(records[0], data, text_column, label_column)
+    out = [_score(hub, [a], [r], loaded, None, batch_size, record) for a, r in zip(adapters, records, strict=True)]
+    if combine is not None:
+        out.append(_score(hub, list(adapters), records, loaded, combine, batch_size, record=False))
+    return out
+
+
+def _hub(registry: Registry | str | None) -> Hub:
+    from adapterhub.inference import Hub
+
+    return Hub(registry)
+
+
+def _read(record: AdapterRecord, data: str | Path, text_column: str | None, label_column: str | None) -> _Data:
+    task = get_task(record.card.task)
+    if task.kind == "generation":
+        raise ConfigError(
+            f"{record.ref} is a generate adapter: hub eval scores sentiment, classify and ner adapters against labels"
+        )
+    examples = read_examples(task.kind, data, text_column=text_column, label_column=label_column)
+    return _Data(str(data), examples, fingerprint(examples, ()))
+
+
+def _score(
+    hub: Hub,
+    members: list[str],
+    records: list[AdapterRecord],
+    data: _Data,
+    combine: str | None,
+    batch_size: int,
+    record: bool,
+) -> Evaluation:
+    card = records[0].card
+    target = members if combine else members[0]
+    if get_task(card.task).kind == "text":
+        texts = [e for e in data.examples if isinstance(e, TextExample)]
+        mapping = _label_mapping(records[0], [e.label for e in texts], data.source)
+        results = hub.predict([e.text for e in texts], target, combine=combine, batch_size=batch_size)
+        report = classification_report([mapping[e.label] for e in texts], [r.label for r in results], card.labels)
+    else:
+        sentences = [e for e in data.examples if isinstance(e, TokenExample)]
+        unknown = sorted(set(labels_of(sentences)) - set(card.labels))
+        if unknown:
+            raise ConfigError(
+                f"{data.source} has tags {', '.join(unknown[:8])} that {records[0].ref} never learned "
+                f"(it knows {', '.join(card.labels)}); score it on data of its own tag set"
+            )
+        results = hub.predict([list(e.tokens) for e in sentences], target, split_into_words=True, batch_size=batch_size)
+        # words cut by the adapter's max length are tagged O: they count as misses, as they would in use
+        predicted = [[*r.tags, *["O"] * (len(e.tokens) - len(r.tags))] for e, r in zip(sentences, results, strict=True)]
+        report = entity_report([e.tags for e in sentences], predicted)
+    evaluation = Evaluation(
+        adapter=results[0].adapter if results else records[0].ref,
+        task=card.task,
+        data=data.source,
+        data_fingerprint=data.fingerprint,
+        examples=len(data.examples),
+        labels=tuple(card.labels) if "confusion" in report else (),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        **report,
+    )
+    if record and not combine:
+        hub.registry.record_evaluation(records[0].ref, evaluation.to_dict())
+    return evaluation
+
+
+def _label_mapping(record: AdapterRecord, gold: Sequence[str], source: str) -> dict[str, str]:
+    """Data labels -> the adapter's label names: as they are, or renamed as training renamed them (0/1 ->
+    negative/positive for sentiment)."""
+    names = set(record.card.labels)
+    raw = sort_labels(gold)
+    if set(raw) <= names:
+        return {label: label for label in raw}
+    try:
+        renamed = get_task(record.card.task).label_names(raw)
+    except ConfigError:
+        renamed = raw
+    if len(renamed) == len(raw) and set(renamed) <= names:
+        return dict(zip(raw, renamed, strict=True))
+    raise ConfigError(
+        f"{source} has labels {', '.join(raw)}, which do not match the labels of {record.ref} "
+        f"({', '.join(record.card.labels)}); score it on data of its own label set"
+    )
