@@ -29,6 +29,7 @@ def attach(
     require_base(record, base_fingerprint or fingerprint(model))
     config = PeftConfig.from_peft_type(**adapter.config)
     config.inference_mode = True
+    config.base_model_name_or_path = None  # the card names the base; PEFT would warn that the model is unnamed
     if isinstance(model, PeftModel):
         model.add_adapter(adapter_name, config)
     else:

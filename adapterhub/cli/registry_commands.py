@@ -1,4 +1,4 @@
-"""Registry commands: list, show, rm, tag, import, export, and ``hub registry reindex|verify``."""
+"""Registry commands: list, show, rm, tag, import, export, merge, and ``hub registry reindex|verify``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import typer
 
 from adapterhub.cli import formatting as fmt
 from adapterhub.cli.app import app
+from adapterhub.errors import ConfigError
 from adapterhub.registry import AdapterRecord, Registry
 
 registry_app = typer.Typer(help="Maintain the registry: rebuild its index, verify its files.", no_args_is_help=True)
@@ -54,9 +55,20 @@ def list_(
 
 
 @app.command()
-def show(ctx: typer.Context, ref: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME:ALIAS")]) -> None:
-    """Print an adapter version's card."""
-    typer.echo(json.dumps(ctx.obj.get(ref).to_dict(), indent=2, sort_keys=True))
+def show(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME:ALIAS")],
+    plot: Annotated[bool, typer.Option("--plot", help="Also draw the learning curves to NAME-vVERSION.png.")] = False,
+    plot_file: Annotated[Path | None, typer.Option(help="Draw the learning curves to this PNG file instead.")] = None,
+) -> None:
+    """Print an adapter version's card (and, with --plot, draw its learning curves)."""
+    record = ctx.obj.get(ref)
+    if plot or plot_file is not None:
+        from adapterhub.plotting import plot_history
+
+        written = plot_history(record, plot_file or Path(f"{record.name}-v{record.version}.png"))
+        typer.echo(f"learning curves of {record.ref} written to {written}", err=True)
+    typer.echo(json.dumps(record.to_dict(), indent=2, sort_keys=True))
 
 
 @app.command()
@@ -109,11 +121,44 @@ def import_(
 def export(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME:ALIAS")],
-    dest: Annotated[Path, typer.Argument(help="New directory to write the plain PEFT adapter to.")],
+    dest: Annotated[Path | None, typer.Argument(help="New directory to write the plain PEFT adapter to.")] = None,
+    merged: Annotated[
+        Path | None, typer.Option(help="Instead: write a standalone model, the adapter folded into its base.")
+    ] = None,
 ) -> None:
-    """Export a version as a plain PEFT directory (loads with PeftModel.from_pretrained)."""
+    """Export a version as a plain PEFT directory, or (--merged DIR) as a standalone transformers model."""
+    if (dest is None) == (merged is None):
+        raise ConfigError("give DEST (a PEFT adapter directory) or --merged DIR (a standalone model), not both")
+    if merged is not None:
+        from adapterhub.merged_export import export_merged
+
+        record = export_merged(ref, merged, registry=ctx.obj)
+        typer.echo(f"exported {record.ref} merged into {record.card.base.id} to {merged}")
+        return
     record = ctx.obj.export(ref, dest)
     typer.echo(f"exported {record.ref} to {dest}")
+
+
+@app.command()
+def merge(
+    ctx: typer.Context,
+    adapters: Annotated[list[str], typer.Argument(help="Two or more LoRA adapters of one task, base and label set.")],
+    name: Annotated[str, typer.Option("--name", help="Registry name to publish the merge as.")],
+    weights: Annotated[str | None, typer.Option(help="Comma-separated, one per adapter [default: equal].")] = None,
+    combination: Annotated[str, typer.Option(help="PEFT combination: cat (exact), linear or svd.")] = "cat",
+) -> None:
+    """Merge LoRA adapters (PEFT's weighted merge) into a new adapter with its lineage in the card."""
+    from adapterhub.merging import merge as run
+
+    values = None
+    if weights is not None:
+        try:
+            values = [float(w) for w in weights.split(",")]
+        except ValueError:
+            raise ConfigError(f"--weights must be numbers joined by commas, e.g. 0.6,0.4 (got {weights!r})") from None
+    record = run(adapters, name, weights=values, combination=combination, registry=ctx.obj)
+    lineage = ", ".join(f"{x['ref']} x {x['weight']:g}" for x in record.card.lineage)
+    typer.echo(f"published {record.ref} = {lineage} (rank {record.card.method_config['r']})")
 
 
 @registry_app.command()

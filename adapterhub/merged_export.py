@@ -1,0 +1,143 @@
+"""``export_merged``: one adapter folded into its base's weights, written as a standalone model directory.
+
+What plain transformers loads, by task:
+
+* ``generate``: an ``AutoModelForCausalLM`` directory.
+* ``ner``: an ``AutoModelForTokenClassification`` directory (labels in ``id2label``).
+* ``sentiment`` / ``classify``: transformers has no sequence-classification head on mean-pooled states (how
+  sentence-transformers bases were trained), so the directory holds the merged encoder (``AutoModel``), the
+  head in ``classifier.safetensors`` and ``classifier.json`` (labels, pooling); its ``README.md`` shows the five
+  lines that give the adapter's probabilities.
+
+Everything is safetensors; the directory appears only when complete (written beside it, then renamed).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+from adapterhub.errors import ConfigError, RegistryConflict
+from adapterhub.registry import AdapterRecord, Registry
+
+SEQUENCE_README = """# {ref}, merged into its base
+
+`{ref}` ({task}, labels {labels}) folded into `{base}`: plain transformers, no adapter library needed.
+
+```python
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModel, AutoTokenizer
+
+tokenizer, encoder = AutoTokenizer.from_pretrained(DIR), AutoModel.from_pretrained(DIR).eval()
+head = load_file(f"{{DIR}}/classifier.safetensors")
+batch = tokenizer(["a fine film"], padding=True, truncation=True, max_length={max_length}, return_tensors="pt")
+with torch.no_grad():
+    states = encoder(**batch).last_hidden_state
+{pool}
+probs = torch.softmax(features @ head["weight"].T + head["bias"], -1)  # columns: {labels}
+```
+"""
+
+POOL_CODE = {
+    "mean": "mask = batch['attention_mask'].unsqueeze(-1).float()\nfeatures = (states * mask).sum(1) / mask.sum(1)",
+    "cls": "features = states[:, 0]",
+    "last": "features = states[torch.arange(len(states)), batch['attention_mask'].sum(1) - 1]",
+}
+
+
+def export_merged(ref: str, dest: str | Path, *, registry: Registry | str | None = None) -> AdapterRecord:
+    """Write ``ref`` merged into its base to the new directory ``dest``; returns the adapter's record."""
+    from transformers import AutoTokenizer
+
+    from adapterhub.attach import attach
+    from adapterhub.base import load_base, quiet_transformers, resolve_base
+    from adapterhub.tasks import get_task
+
+    registry = registry if isinstance(registry, Registry) else Registry(registry)
+    dest = Path(dest)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise RegistryConflict(f"{dest} exists and is not empty; choose a new directory or empty it first")
+    loaded = registry.load(ref)
+    record, card = loaded.record, loaded.record.card
+    if card.method == "prefix":
+        raise ConfigError(
+            f"{record.ref} is a prefix-tuning adapter: its virtual tokens are not a weight update and cannot be "
+            f"folded into the base; export it as an adapter with `hub export {record.ref} DIR`"
+        )
+    model = attach(get_task(card.task).build_model(card.base.id, card.labels, 0.0), loaded).merge_and_unload()
+    with quiet_transformers():
+        tokenizer = AutoTokenizer.from_pretrained(resolve_base(card.base.id))
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
+    tmp.mkdir(parents=True)
+    try:
+        if card.task_type == "CAUSAL_LM":
+            model.save_pretrained(tmp)
+        else:
+            body = model.body
+            if hasattr(body, "pooler"):
+                body.pooler = load_base(card.base.id).pooler  # the base's own, unchanged, so loading warns of nothing
+            if card.task_type == "TOKEN_CLS":
+                _token_classifier(body, model.classifier[1], card.labels).save_pretrained(tmp)
+            else:
+                _sequence_classifier(body, model.classifier[1], card.labels, model.pooling, record, tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "adapterhub.json").write_text(
+            json.dumps({"merged_from": record.ref, "content_hash": card.content_hash, "base": card.base.id}, indent=2)
+            + "\n"
+        )
+        if dest.exists():
+            dest.rmdir()
+        tmp.rename(dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return record
+
+
+def _token_classifier(body: Any, head: Any, labels: tuple[str, ...]) -> Any:
+    import copy
+
+    from transformers import AutoModelForTokenClassification
+
+    config = copy.deepcopy(body.config)
+    config.num_labels = len(labels)
+    config.id2label = dict(enumerate(labels))
+    config.label2id = {label: i for i, label in enumerate(labels)}
+    config.architectures = None
+    model = AutoModelForTokenClassification.from_config(config)
+    encoder = getattr(model, model.base_model_prefix)
+    result = encoder.load_state_dict(body.state_dict(), strict=False)
+    if result.missing_keys or [k for k in result.unexpected_keys if not k.startswith("pooler.")]:
+        raise ConfigError(
+            f"cannot build a {type(model).__name__} from this base (missing {result.missing_keys[:3]}, "
+            f"unexpected {result.unexpected_keys[:3]}); export the adapter with `hub export NAME DIR` instead"
+        )
+    model.classifier.load_state_dict(head.state_dict())
+    return model.eval()
+
+
+def _sequence_classifier(
+    body: Any, head: Any, labels: tuple[str, ...], pooling: str, record: AdapterRecord, out: Path
+) -> None:
+    from safetensors.torch import save_file
+
+    body.save_pretrained(out)
+    save_file(
+        {"weight": head.weight.detach().contiguous(), "bias": head.bias.detach().contiguous()},
+        str(out / "classifier.safetensors"),
+        metadata={"format": "pt"},
+    )
+    (out / "classifier.json").write_text(json.dumps({"labels": list(labels), "pooling": pooling}, indent=2) + "\n")
+    (out / "README.md").write_text(
+        SEQUENCE_README.format(
+            ref=record.ref,
+            task=record.card.task,
+            labels=", ".join(labels),
+            base=record.card.base.id,
+            max_length=record.card.hyperparameters.get("max_length", 128),
+            pool=POOL_CODE[pooling],
+        )
+    )
