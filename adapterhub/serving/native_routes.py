@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from adapterhub.errors import ConfigError
 from adapterhub.inference.decoding import GenerationOptions
+from adapterhub.inference.ensemble import check_members, combine_mean
 from adapterhub.serving.schemas import (
     AdapterInfo,
     AdapterList,
@@ -87,10 +91,22 @@ async def predict(body: PredictRequest, request: Request) -> JSONResponse:
     state = _state(request)
     options = body.options.model_dump() if body.options else {}
     state.check_size(body.inputs, options.get("max_new_tokens"))
+    if body.combine is not None or isinstance(body.adapter, list):
+        return await _ensemble(state, body)
     record = await state.record(body.adapter)
     generation = GenerationOptions(**options) if record.card.task_type == "CAUSAL_LM" else None
     results = await state.run(body.adapter, body.inputs, generation)
     # built directly (the schema above documents it): no second validation of what the library returned
+    return JSONResponse({"adapter": results[0].adapter, "results": [result_json(r) for r in results]})
+
+
+async def _ensemble(state: ServerState, body: PredictRequest) -> JSONResponse:
+    members = body.adapter
+    if body.combine is None or not isinstance(members, list):
+        raise ConfigError('an ensemble needs "adapter" to be a list of adapters and "combine": "mean"')
+    labels = check_members(members, [await state.record(m) for m in members], body.combine)
+    runs = await asyncio.gather(*(state.run(m, body.inputs) for m in members))  # one batch window for all
+    results = combine_mean([r for run in runs for r in run], len(members), labels)
     return JSONResponse({"adapter": results[0].adapter, "results": [result_json(r) for r in results]})
 
 

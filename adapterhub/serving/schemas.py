@@ -29,9 +29,16 @@ class PredictRequest(BaseModel):
         json_schema_extra={"examples": [{"adapter": "sentiment", "inputs": ["great film", "dull and long"]}]},
     )
 
-    adapter: str = Field(min_length=1, description="NAME (newest version), NAME@VERSION or NAME:ALIAS.")
+    adapter: str | list[str] = Field(
+        min_length=1,
+        description="NAME (newest version), NAME@VERSION or NAME:ALIAS; a list of them with `combine` (an ensemble).",
+    )
     inputs: list[str] = Field(min_length=1, description="Texts to run through the adapter.")
     options: Options | None = None
+    combine: Literal["mean"] | None = Field(
+        default=None,
+        description="mean: `adapter` lists classifiers of one label set whose class probabilities are averaged.",
+    )
 
 
 class ClassificationOut(BaseModel):

@@ -171,3 +171,32 @@ def test_a_reloaded_name_never_serves_stale_weights(client: TestClient, registry
     fresh = Hub(registry, device="cpu").predict("a fine day", adapter="sentiment@1")
     assert abs(second["results"][0]["score"] - fresh.score) < 1e-6
     assert second["results"][0]["scores"] != first["results"][0]["scores"]
+
+
+def test_an_ensemble_request_averages_its_members(client: TestClient, registry: Registry, tiny_bert) -> None:
+    publish_adapter(registry, tiny_bert, "sentiment", seed=7)
+    publish_adapter(registry, tiny_bert, "sentiment", method="prefix", seed=8)
+    members = ["sentiment@1", "sentiment@2", "sentiment@3"]
+    texts = ["a fine day", "an awful long film"]
+    response = client.post("/v1/predict", json={"adapter": members, "inputs": texts, "combine": "mean"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    PredictResponse.model_validate(body)
+    want = Hub(registry, device="cpu").predict(texts, adapter=members, combine="mean")
+    assert body["adapter"] == "mean(sentiment@1,sentiment@2,sentiment@3)"
+    for got, expected in zip(body["results"], want, strict=True):
+        assert got["label"] == expected.label
+        assert all(abs(got["scores"][k] - v) < 1e-5 for k, v in expected.scores.items())
+
+    for payload, status, message in (
+        ({"adapter": ["sentiment@1", "topic"], "combine": "mean"}, 422, "disagree on labels"),
+        ({"adapter": ["sentiment@1", "ner"], "combine": "mean"}, 422, "ner@1 is a ner adapter"),
+        ({"adapter": ["sentiment@1", "sentiment@2"]}, 422, 'needs "adapter" to be a list'),
+        ({"adapter": "sentiment", "combine": "mean"}, 422, 'needs "adapter" to be a list'),
+        ({"adapter": ["sentiment@1", "nope"], "combine": "mean"}, 404, "nope"),
+        ({"adapter": ["sentiment@1", "sentiment@2"], "combine": "max"}, 422, "combine"),
+    ):
+        response = client.post("/v1/predict", json={"inputs": texts, **payload})
+        assert response.status_code == status, (payload, response.text)
+        error = response.json()["error"]
+        assert message in error["message"] or error["param"] == message, (payload, error)
