@@ -42,6 +42,8 @@ class TrainingProgress:
                 self.task_id = self.progress.add_task("train", total=values["total_steps"], status="")
             status = f"loss {values['loss']:.4f} {self.metric} {values['samples_per_second']:.1f} samples/s"
             self.progress.update(self.task_id, completed=values["step"], status=status)
+        elif event == "note":
+            self.console.print(values["text"])
         elif event == "eval":
             shown = {k: v for k, v in values.items() if k not in ("step", "epoch")}
             self.metric = " ".join(f"{k} {v:.4f}" for k, v in shown.items() if k not in ("loss", "train_loss"))

@@ -37,6 +37,11 @@ def train(
     seed: Annotated[int | None, Opt(help="Seed for the split, initialisation and batch order [13].")] = None,
     eval_every: Annotated[int | None, Opt(help="Evaluate every N optimizer steps [each epoch].")] = None,
     patience: Annotated[int | None, Opt(help="Evaluations without improvement before stopping [3].")] = None,
+    augment: Annotated[
+        bool, Opt("--augment", help="Also train on perturbed copies (swap/delete/insert); kept only if it helps.")
+    ] = False,
+    augment_copies: Annotated[int | None, Opt(help="Perturbed copies per example with --augment [4].")] = None,
+    augment_strength: Annotated[float | None, Opt(help="Share of words each perturbation changes [0.1].")] = None,
     ema: Annotated[
         float | None, Opt(help="Evaluate and keep a moving average of the adapter weights with this decay [0: off].")
     ] = None,
@@ -79,6 +84,9 @@ def train(
         eval_every=eval_every,
         patience=patience,
         ema=ema,
+        augment=augment or None,
+        augment_copies=augment_copies,
+        augment_strength=augment_strength,
         lora_r=lora_r,
         lora_alpha=lora_alpha,
         lora_dropout=lora_dropout,

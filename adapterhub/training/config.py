@@ -51,6 +51,9 @@ class TrainConfig:
     seed: int = 13
     eval_every: int = 0  # optimizer steps between evaluations; 0 = once per epoch
     patience: int = 3  # evaluations without improvement before stopping; 0 = never stop early
+    augment: bool = False  # text classification: also train on perturbed copies; kept only if it does not hurt
+    augment_copies: int = 4
+    augment_strength: float = 0.1  # share of each text's words an operation changes
     ema: float = 0.0  # decay of an exponential moving average of the adapter weights, evaluated and kept; 0 = off
     quantize: Literal["4bit", "8bit"] | None = None
     save_on_interrupt: bool = False
@@ -84,6 +87,11 @@ class TrainConfig:
             problems.append(f"--schedule must be linear or cosine (got {self.schedule!r})")
         if self.quantize not in (None, "4bit", "8bit"):
             problems.append(f"--quantize must be 4bit or 8bit (got {self.quantize!r})")
+        if self.augment_copies < 1 or not 0 < self.augment_strength < 1:
+            problems.append(
+                f"--augment-copies must be at least 1 and --augment-strength in (0, 1) "
+                f"(got {self.augment_copies}, {self.augment_strength})"
+            )
         if not 0 <= self.ema < 1:
             problems.append(f"--ema must be in [0, 1), e.g. 0.99 (got {self.ema})")
         if self.patience < 0 or self.eval_every < 0:

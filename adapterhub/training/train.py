@@ -7,15 +7,17 @@ run fails, publishing nothing, if a single base weight changed.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from adapterhub.data import DataSplit, load_data
+from adapterhub.augmentation import Augmenter
+from adapterhub.data import DataSplit, Example, load_data
 from adapterhub.errors import AdapterHubError, ConfigError
 from adapterhub.names import validate_name
 from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, Registry
-from adapterhub.tasks import get_task
+from adapterhub.tasks import Task, get_task
+from adapterhub.tasks.task import Encoded
 from adapterhub.training.config import TrainConfig
 from adapterhub.training.loop import FitResult, fit
 
@@ -51,10 +53,9 @@ def train(
         >>> result.record.ref, result.record.card.metrics["accuracy"]  # doctest: +SKIP
         ('sentiment@1', 0.87)
     """
-    from peft import get_peft_model
-    from transformers import AutoTokenizer, set_seed
+    from transformers import AutoTokenizer
 
-    from adapterhub.base import DEFAULT_BASE, fingerprint, quantization_config, quiet_transformers, resolve_base
+    from adapterhub.base import DEFAULT_BASE, quantization_config, quiet_transformers, resolve_base
     from adapterhub.importing import canonical_base_id
 
     config = (config or TrainConfig()).merged(**overrides)
@@ -79,24 +80,30 @@ def train(
     names = task.label_names(split.labels)
     report("data", {"train": len(split.train), "eval": len(split.eval), "labels": names})
 
-    set_seed(config.seed)
     with quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(resolve_base(config.base))
-    model = task.build_model(config.base, split.labels, config.dropout, config.quantize)
-    base_print = fingerprint(model)
-    settings = config.method_settings()
-    model = get_peft_model(model, settings.peft_config(task.task_type, model))
-    if config.method == "head":
-        for name, param in model.named_parameters():
-            if "lora_" in name:
-                param.requires_grad_(False)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    train_set = [e for e in (task.encode(x, tokenizer, split.labels, config.max_length) for x in split.train) if e]
-    eval_set = [e for e in (task.encode(x, tokenizer, split.labels, config.max_length) for x in split.eval) if e]
+
+    def encode(examples: Sequence[Example]) -> list[Encoded]:
+        return [e for e in (task.encode(x, tokenizer, split.labels, config.max_length) for x in examples) if e]
+
+    train_set, eval_set = encode(split.train), encode(split.eval)
     if not train_set or not eval_set:
         raise ConfigError(f"no example fits in --max-length {config.max_length}; raise it")
-
-    result = fit(model, task, train_set, eval_set, split.labels, config, pad_id, report)
+    augmentation: dict[str, Any] = {}
+    if config.augment:
+        if task.kind != "text":
+            raise ConfigError(f"--augment perturbs texts of sentiment and classify data; {task.name} has none")
+        augmented = encode(
+            Augmenter.fit(split.train, config.augment_copies, config.augment_strength).augment(split.train, config.seed)
+        )
+        model, result, base_print, augmentation = _fit_augmented(
+            config, task, split.labels, (train_set, augmented), eval_set, pad_id, report
+        )
+        if augmentation.get("kept") == "augmented":
+            train_set = augmented
+    else:
+        model, result, base_print = _fit_once(config, task, split.labels, train_set, eval_set, pad_id, report)
     if result.interrupted and not (config.save_on_interrupt and result.best_metrics):
         raise TrainingInterrupted(
             "interrupted: nothing was published"
@@ -105,11 +112,6 @@ def train(
                 if config.save_on_interrupt
                 else "; pass --save-on-interrupt to publish the best checkpoint so far"
             )
-        )
-    if fingerprint(model) != base_print:
-        raise BaseChanged(
-            "a base weight changed during training, so the adapter is not separable from its base; "
-            "nothing was published (report this as a bug)"
         )
 
     base_id = canonical_base_id(config.base or DEFAULT_BASE)
@@ -121,7 +123,7 @@ def train(
         method=config.method,
         base=BaseInfo(id=base_id, fingerprint=base_print),
         labels=names,
-        method_config=settings.card(model.get_base_model()),
+        method_config=config.method_settings().card(model.get_base_model()),
         hyperparameters={
             **config.hyperparameters(),
             "trained_parameters": trained,
@@ -130,6 +132,7 @@ def train(
             "best_step": result.best_step,
             "stopped_early": result.stopped_early,
             "interrupted": result.interrupted,
+            **({"augmentation": augmentation} if augmentation else {}),
             **_prompt_template(task.kind, split),
         },
         metrics={k: v for k, v in result.best_metrics.items() if k not in ("step", "epoch", "train_loss")},
@@ -147,6 +150,78 @@ def train(
         model.save_pretrained(out, save_embedding_layers=False)
         record = registry.publish(config.adapter_name, out, card)
     return TrainResult(record=record, fit=result, data=split)
+
+
+def _fit_once(
+    config: TrainConfig,
+    task: Task,
+    labels: Sequence[str],
+    train_set: list[Encoded],
+    eval_set: list[Encoded],
+    pad_id: int,
+    report: Callable[[str, dict[str, Any]], None],
+) -> tuple[Any, FitResult, str]:
+    """A fresh adapter on a freshly loaded base, trained; (PEFT model, fit result, base fingerprint).
+
+    Raises :class:`BaseChanged` when a base weight moved."""
+    from peft import get_peft_model
+    from transformers import set_seed
+
+    from adapterhub.base import fingerprint
+
+    set_seed(config.seed)
+    model = task.build_model(config.base, labels, config.dropout, config.quantize)
+    base_print = fingerprint(model)
+    settings = config.method_settings()
+    model = get_peft_model(model, settings.peft_config(task.task_type, model))
+    if config.method == "head":
+        for name, param in model.named_parameters():
+            if "lora_" in name:
+                param.requires_grad_(False)
+    result = fit(model, task, train_set, eval_set, labels, config, pad_id, report)
+    if fingerprint(model) != base_print:
+        raise BaseChanged(
+            "a base weight changed during training, so the adapter is not separable from its base; "
+            "nothing was published (report this as a bug)"
+        )
+    return model, result, base_print
+
+
+def _fit_augmented(
+    config: TrainConfig,
+    task: Task,
+    labels: Sequence[str],
+    train_sets: tuple[list[Encoded], list[Encoded]],
+    eval_set: list[Encoded],
+    pad_id: int,
+    report: Callable[[str, dict[str, Any]], None],
+) -> tuple[Any, FitResult, str, dict[str, Any]]:
+    """A run without augmentation, then one with it; the augmented adapter is kept only when it scores at least
+    as well (augmentation backs off to none when it hurts). An interrupted run ends the comparison."""
+    plain, augmented = train_sets
+    report("note", {"text": f"augment: {len(plain)} -> {len(augmented)} training examples; first a run without"})
+    first = _fit_once(config, task, labels, plain, eval_set, pad_id, report)
+    without = first[1].best_metrics.get(task.metric)
+    if first[1].interrupted or without is None:
+        return (*first, {})
+    report("note", {"text": f"without augmentation: {task.metric} {without:.4f}; now with it"})
+    second = _fit_once(config, task, labels, augmented, eval_set, pad_id, report)
+    score = second[1].best_metrics.get(task.metric)
+    if second[1].interrupted or score is None:
+        return (*second, {})
+    keep = _at_least(task, score, without)
+    summary = {
+        "train_examples": len(augmented),
+        "without": without,
+        "with": score,
+        "kept": "augmented" if keep else "none (augmentation did not help)",
+    }
+    report("note", {"text": f"with augmentation: {task.metric} {score:.4f}; kept {summary['kept']}"})
+    return (*(second if keep else first), summary)
+
+
+def _at_least(task: Task, score: float, than: float) -> bool:
+    return score >= than if task.greater_is_better else score <= than
 
 
 def _prompt_template(kind: str, split: DataSplit) -> dict[str, str]:
