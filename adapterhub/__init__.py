@@ -31,6 +31,22 @@ def __getattr__(name: str):  # heavy parts (torch, transformers) load on first u
         from adapterhub.training.config import TrainConfig
 
         return TrainConfig
+    if name in ("evaluate", "compare"):
+        import adapterhub.evaluation
+
+        return getattr(adapterhub.evaluation, name)
+    if name in ("tune", "TuneSettings"):
+        import adapterhub.tuning
+
+        return getattr(adapterhub.tuning, name)
+    if name == "merge":
+        from adapterhub.merging import merge
+
+        return merge
+    if name == "export_merged":
+        from adapterhub.merged_export import export_merged
+
+        return export_merged
     raise AttributeError(f"module 'adapterhub' has no attribute {name!r}")
 
 
@@ -53,6 +69,12 @@ __all__ = [
     "RegistryConflict",
     "RegistryCorrupt",
     "TrainConfig",
+    "TuneSettings",
     "__version__",
+    "compare",
+    "evaluate",
+    "export_merged",
+    "merge",
     "train",
+    "tune",
 ]

@@ -51,5 +51,5 @@ def main() -> None:
 # The commands register themselves on import, in the order `hub --help` lists them.
 # isort: off
 from adapterhub.cli import registry_commands, train_command  # noqa: E402,F401
-from adapterhub.cli import predict_command, eval_commands, serve_command  # noqa: E402,F401
+from adapterhub.cli import eval_commands, predict_command, serve_command, tune_command  # noqa: E402,F401
 # isort: on
