@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+from adapterhub.registry import Registry
+
+if TYPE_CHECKING:
+    from adapterhub.inference import Hub
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -17,6 +23,20 @@ def registry_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("ADAPTERHUB_DEBUG", raising=False)
     return path
+
+
+@pytest.fixture
+def registry(registry_dir: Path) -> Registry:
+    """The test's (empty) registry."""
+    return Registry(registry_dir)
+
+
+@pytest.fixture
+def hub(registry: Registry) -> Hub:
+    """A CPU Hub on the test's registry (the CLI tests' own ``hub`` fixture runs the command instead)."""
+    from adapterhub.inference import Hub
+
+    return Hub(registry, device="cpu")
 
 
 @pytest.fixture(scope="session")

@@ -21,11 +21,6 @@ from tests.inference.helpers import publish_adapter
 TEXTS = ["hello there world", "a fine day", "it was not good at all, sadly"]
 
 
-@pytest.fixture
-def registry(registry_dir) -> Registry:
-    return Registry(registry_dir)
-
-
 @pytest.fixture(scope="session")
 def mean_pooled_bert(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """tiny_bert laid out as a sentence-transformers model that mean-pools (as all-MiniLM-L6-v2 does)."""

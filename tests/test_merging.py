@@ -20,11 +20,6 @@ def _delta(model: PeftModel, adapter: str, module: str) -> torch.Tensor:
     return (layer.lora_B[adapter].weight @ layer.lora_A[adapter].weight) * layer.scaling[adapter]
 
 
-@pytest.fixture
-def registry(registry_dir) -> Registry:
-    return Registry(registry_dir)
-
-
 def test_weights_one_and_zero_give_the_first_adapter(registry: Registry, tiny_bert) -> None:
     publish_adapter(registry, tiny_bert, "a", seed=0)
     publish_adapter(registry, tiny_bert, "b", seed=1, r=2)  # ranks may differ with cat

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -35,20 +35,9 @@ def eval_(
 ) -> None:
     """Score an adapter on labelled data: metrics, per-class table, confusion matrix; kept in its card."""
     from adapterhub.evaluation import evaluate
-    from adapterhub.inference import Hub
 
-    hub = Hub(ctx.obj, device=device, batch_size=batch_size)
     target = adapters[0] if len(adapters) == 1 else adapters
-    result = evaluate(
-        target,
-        data,
-        hub=hub,
-        combine=combine,
-        text_column=text_column,
-        label_column=label_column,
-        batch_size=batch_size,
-        record=record,
-    )
+    result = evaluate(target, data, **_shared(ctx, device, combine, text_column, label_column, batch_size, record))
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
         return
@@ -84,19 +73,8 @@ def compare(
 ) -> None:
     """Score several adapters (or versions) on one data set, side by side."""
     from adapterhub.evaluation import compare as run
-    from adapterhub.inference import Hub
 
-    hub = Hub(ctx.obj, device=device, batch_size=batch_size)
-    results = run(
-        adapters,
-        data,
-        hub=hub,
-        combine=combine,
-        text_column=text_column,
-        label_column=label_column,
-        batch_size=batch_size,
-        record=record,
-    )
+    results = run(adapters, data, **_shared(ctx, device, combine, text_column, label_column, batch_size, record))
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
         return
@@ -104,3 +82,25 @@ def compare(
     typer.echo(f"on {results[0].data} ({results[0].examples} examples)")
     rows = [(r.adapter, *(f"{r.metrics[m]:.4f}" for m in metrics)) for r in results]
     typer.echo(fmt.table(("ADAPTER", *(m.upper() for m in metrics)), rows))
+
+
+def _shared(
+    ctx: typer.Context,
+    device: str | None,
+    combine: str | None,
+    text_column: str | None,
+    label_column: str | None,
+    batch_size: int,
+    record: bool,
+) -> dict[str, Any]:
+    """The keyword arguments ``evaluate`` and ``compare`` share, with a Hub on the command's registry."""
+    from adapterhub.inference import Hub
+
+    return {
+        "hub": Hub(ctx.obj, device=device, batch_size=batch_size),
+        "combine": combine,
+        "text_column": text_column,
+        "label_column": label_column,
+        "batch_size": batch_size,
+        "record": record,
+    }

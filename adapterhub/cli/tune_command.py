@@ -35,25 +35,12 @@ def tune(
     config: Annotated[Path | None, Opt(help="YAML file of training settings; flags override it.")] = None,
 ) -> None:
     """Search learning rate, rank, alpha, dropout, warmup and method; prune weak trials; publish the best."""
+    search_only = ("ctx", "trials", "methods", "study", "config")
+    settings: dict[str, Any] = {k: v for k, v in locals().items() if k not in (*search_only, "search_only")}
     from adapterhub.training import TrainConfig
     from adapterhub.tuning import TuneSettings
     from adapterhub.tuning import tune as run
 
-    settings: dict[str, Any] = dict(
-        task=task,
-        name=name,
-        base=base,
-        data=data,
-        eval_data=eval_data,
-        eval_fraction=eval_fraction,
-        text_column=text_column,
-        label_column=label_column,
-        epochs=epochs,
-        batch_size=batch_size,
-        max_length=max_length,
-        eval_every=eval_every,
-        seed=seed,
-    )
     train_config = (TrainConfig.from_yaml(config) if config else TrainConfig()).merged(**settings)
     search = TuneSettings(trials=trials, methods=tuple(m.strip() for m in methods.split(",") if m.strip()), study=study)
     console = _Console()

@@ -1,13 +1,10 @@
-"""Fixtures for evaluation tests: a Hub on the test's registry and small labelled files."""
+"""Fixtures for evaluation tests: small labelled files."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
-from adapterhub.inference import Hub
-from adapterhub.registry import Registry
 
 REVIEWS = [
     ("1", "a fine and moving film"),
@@ -24,16 +21,6 @@ SENTENCES = [
     [("rome", "B-location"), ("is", "O"), ("warm", "O")],
     [("mary", "B-person"), ("ann", "I-person"), ("smiled", "O")],
 ]
-
-
-@pytest.fixture
-def registry(registry_dir: Path) -> Registry:
-    return Registry(registry_dir)
-
-
-@pytest.fixture
-def hub(registry: Registry) -> Hub:
-    return Hub(registry, device="cpu")
 
 
 @pytest.fixture
