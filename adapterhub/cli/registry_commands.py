@@ -120,23 +120,37 @@ def import_(
 @app.command()
 def export(
     ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME:ALIAS")],
-    dest: Annotated[Path | None, typer.Argument(help="New directory to write the plain PEFT adapter to.")] = None,
+    args: Annotated[list[str], typer.Argument(help="REF DEST; REF with --merged; REF... with --for vllm.")],
     merged: Annotated[
-        Path | None, typer.Option(help="Instead: write a standalone model, the adapter folded into its base.")
+        Path | None, typer.Option(help="Write a standalone model, the adapter folded into its base, to this folder.")
     ] = None,
+    for_: Annotated[str | None, typer.Option("--for", help="vllm: lay adapters out for vLLM's LoRA server.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for --for vllm.")] = None,
 ) -> None:
-    """Export a version as a plain PEFT directory, or (--merged DIR) as a standalone transformers model."""
-    if (dest is None) == (merged is None):
-        raise ConfigError("give DEST (a PEFT adapter directory) or --merged DIR (a standalone model), not both")
+    """Export a version as a plain PEFT folder (REF DEST), as a standalone transformers model (REF --merged DIR),
+    or several for vLLM's multi-LoRA server (REF... --for vllm --out DIR, which prints the `vllm serve` command)."""
+    if for_ is not None:
+        if for_ != "vllm" or out is None or merged is not None:
+            raise ConfigError("use `hub export REF [REF...] --for vllm --out DIR` (vllm is the one target)")
+        from adapterhub.vllm_export import export_for_vllm
+
+        result = export_for_vllm(args, out, registry=ctx.obj)
+        for ref, path in result.modules:
+            typer.echo(f"exported {ref} to {path}", err=True)
+        typer.echo(result.command)
+        return
     if merged is not None:
+        if len(args) != 1:
+            raise ConfigError("use `hub export REF --merged DIR` (one adapter, no DEST)")
         from adapterhub.merged_export import export_merged
 
-        record = export_merged(ref, merged, registry=ctx.obj)
+        record = export_merged(args[0], merged, registry=ctx.obj)
         typer.echo(f"exported {record.ref} merged into {record.card.base.id} to {merged}")
         return
-    record = ctx.obj.export(ref, dest)
-    typer.echo(f"exported {record.ref} to {dest}")
+    if len(args) != 2:
+        raise ConfigError("use `hub export REF DEST` (a PEFT folder), `--merged DIR` or `--for vllm --out DIR`")
+    record = ctx.obj.export(args[0], Path(args[1]))
+    typer.echo(f"exported {record.ref} to {args[1]}")
 
 
 @app.command()

@@ -78,7 +78,7 @@ def test_merge_export_and_plot(hub, registry_dir: Path, tiny_bert: Path, tmp_pat
     assert code == 0, err
     assert (tmp_path / "standalone" / "model.safetensors").is_file()
     code, _, err = hub("export", "merged")
-    assert code == 2 and "give DEST" in err
+    assert code == 2 and "use `hub export REF DEST`" in err
 
     code, _, err = hub("show", "sentiment@2", "--plot-file", str(tmp_path / "curves.png"))
     assert code == 0 and "learning curves of sentiment@2 written to" in err
