@@ -12,7 +12,7 @@ from adapterhub.registry import BaseInfo, Card, DataInfo
 LABELS = ("negative", "positive")
 
 
-def save_tiny_bert(directory: Path, seed: int, layers: int = 2, hidden: int = 32) -> Path:
+def save_tiny_bert(directory: Path, seed: int, layers: int = 2, hidden: int = 32, dropout: float = 0.1) -> Path:
     """A random BERT with a character-level WordPiece tokenizer (any lower-case text tokenizes)."""
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
@@ -29,6 +29,8 @@ def save_tiny_bert(directory: Path, seed: int, layers: int = 2, hidden: int = 32
         num_attention_heads=2,
         intermediate_size=2 * hidden,
         max_position_embeddings=64,
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
     )
     BertModel(config).save_pretrained(directory)
     return directory

@@ -76,6 +76,11 @@ def fit(
 
     ``report(event, values)`` is called with ``"step"`` (loss, lr, samples/s) and ``"eval"`` (metrics) for
     progress display.
+
+    Under ``accelerate launch`` or ``torchrun`` every process walks the same seeded sequence of batches and
+    takes its share of each (``config.batch_size`` is the global batch); losses are weighted so that the
+    averaged gradient is the global batch's, as in one process. Only the main process evaluates, keeps the
+    best weights and reports; its early-stopping decision is sent to the others.
     """
     from accelerate import Accelerator
     from transformers import get_scheduler
@@ -97,7 +102,10 @@ def fit(
         num_warmup_steps=int(config.warmup_ratio * total_steps),
         num_training_steps=total_steps,
     )
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    # the scheduler stays unprepared: accelerate would step it once per process, and steps here are global
+    model, optimizer = accelerator.prepare(model, optimizer)
+    world, rank = accelerator.num_processes, accelerator.process_index
+    trainable = [p for p in model.parameters() if p.requires_grad]
     eval_every = config.eval_every or steps_per_epoch
     result = FitResult()
     sign = 1 if task.greater_is_better else -1
@@ -109,15 +117,16 @@ def fit(
     def evaluate() -> bool:
         """Evaluate (the averaged weights with --ema), keep the best; True when early stopping says to stop."""
         nonlocal best_score, bad_evals, best_state
-        model.eval()
+        plain = accelerator.unwrap_model(model)  # no collective ops: the other processes are not evaluating
+        plain.eval()
         with average.applied() if average else contextlib.nullcontext():
             with torch.no_grad(), accelerator.autocast():
                 batches = (
                     _to(task.collate([evaluation[i] for i in b], pad_id), accelerator.device)
                     for b in by_length([e["length"] for e in evaluation], config.batch_size * 2)
                 )
-                metrics = task.evaluate(model, batches, labels)
-            evaluated = trainable_state(model)
+                metrics = task.evaluate(plain, batches, labels)
+            evaluated = trainable_state(plain)
         model.train()
         metrics = {
             **metrics,
@@ -141,16 +150,20 @@ def fit(
     try:
         for epoch in range(config.epochs):
             for batch_ids in length_grouped(lengths, config.batch_size, config.seed + epoch):
-                batch = _to(task.collate([train[i] for i in batch_ids], pad_id), accelerator.device)
+                mine = batch_ids[rank::world]
+                batch = _to(task.collate([train[i] for i in mine or batch_ids[:1]], pad_id), accelerator.device)
                 with accelerator.accumulate(model), accelerator.autocast():
                     loss = model(**batch).loss
+                    if world > 1:  # this share's mean, weighted so that DDP's average is the global mean
+                        count = _targets(batch, task) if mine else 0
+                        total = accelerator.reduce(torch.tensor(float(count), device=accelerator.device), "sum")
+                        loss = loss * (count * world / total.clamp(min=1))
                     accelerator.backward(loss)
                     if accelerator.sync_gradients and config.max_grad_norm:
-                        accelerator.clip_grad_norm_(
-                            [p for p in model.parameters() if p.requires_grad], config.max_grad_norm
-                        )
+                        accelerator.clip_grad_norm_(trainable, config.max_grad_norm)
                     optimizer.step()
-                    scheduler.step()
+                    if accelerator.sync_gradients and not accelerator.optimizer_step_was_skipped:
+                        scheduler.step()
                     optimizer.zero_grad()
                 result.samples += len(batch_ids)
                 if not accelerator.sync_gradients:
@@ -158,7 +171,7 @@ def fit(
                 result.steps += 1
                 if average:
                     average.update()
-                step_loss = float(loss.detach())
+                step_loss = float(loss.detach() if world == 1 else accelerator.reduce(loss.detach() / world, "sum"))
                 recent_losses.append(step_loss)
                 seconds = time.perf_counter() - started
                 report(
@@ -173,7 +186,7 @@ def fit(
                 )
                 if result.steps % eval_every == 0 or result.steps == total_steps:
                     eval_started = time.perf_counter()
-                    stop = evaluate()
+                    stop = agree(evaluate() if accelerator.is_main_process else False)
                     started += time.perf_counter() - eval_started  # samples/s counts training time only
                     if stop:
                         result.stopped_early = True
@@ -191,6 +204,33 @@ def fit(
                 params[name].copy_(value)
     model.eval()
     return result
+
+
+def _targets(batch: dict[str, torch.Tensor], task: Task) -> int:
+    """How many targets a batch's mean loss averages over: examples, labelled tokens, or (causal LM) the
+    labelled tokens after the one-position shift."""
+    labels = batch["labels"]
+    if labels.ndim == 1:
+        return len(labels)
+    if task.task_type == "CAUSAL_LM":
+        labels = labels[:, 1:]
+    return int((labels != -100).sum())
+
+
+def process_state() -> Any:
+    """accelerate's view of this process (rank, main or not), set up as :func:`fit` sets up its Accelerator."""
+    from accelerate import PartialState
+
+    return PartialState(cpu=not torch.cuda.is_available())
+
+
+def agree(value: Any) -> Any:
+    """The main process's ``value`` on every process (itself when there is one process)."""
+    if process_state().num_processes == 1:
+        return value
+    from accelerate.utils import broadcast_object_list
+
+    return broadcast_object_list([value])[0]
 
 
 def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:

@@ -19,7 +19,7 @@ from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, Registr
 from adapterhub.tasks import Task, get_task
 from adapterhub.tasks.task import Encoded
 from adapterhub.training.config import TrainConfig
-from adapterhub.training.loop import FitResult, fit
+from adapterhub.training.loop import FitResult, agree, fit, process_state
 
 
 class TrainingInterrupted(AdapterHubError):
@@ -35,8 +35,9 @@ class BaseChanged(AdapterHubError):
 @dataclass(frozen=True)
 class TrainResult:
     record: AdapterRecord
-    fit: FitResult
+    fit: FitResult  # complete on the main process; other processes of a distributed run hold no evaluations
     data: DataSplit
+    main_process: bool = True
 
 
 def train(
@@ -59,7 +60,8 @@ def train(
     from adapterhub.importing import canonical_base_id
 
     config = (config or TrainConfig()).merged(**overrides)
-    report = report or (lambda event, values: None)
+    state = process_state()  # one process, or one of several under accelerate launch / torchrun
+    report = report if report and state.is_main_process else (lambda event, values: None)
     registry = registry if isinstance(registry, Registry) else Registry(registry)
     task = get_task(config.task)
     validate_name(config.adapter_name)
@@ -146,10 +148,13 @@ def train(
         tags=tuple(config.tags) + (("interrupted",) if result.interrupted else ()),
         history=tuple({k: round(v, 6) if isinstance(v, float) else v for k, v in h.items()} for h in result.history),
     )
-    with tempfile.TemporaryDirectory(prefix="adapterhub-train-") as out:
-        model.save_pretrained(out, save_embedding_layers=False)
-        record = registry.publish(config.adapter_name, out, card)
-    return TrainResult(record=record, fit=result, data=split)
+    ref = None
+    if state.is_main_process:  # one version, published once, by the process that evaluated
+        with tempfile.TemporaryDirectory(prefix="adapterhub-train-") as out:
+            model.save_pretrained(out, save_embedding_layers=False)
+            ref = registry.publish(config.adapter_name, out, card).ref
+    ref = agree(ref)  # every process returns the same record
+    return TrainResult(record=registry.get(ref), fit=result, data=split, main_process=state.is_main_process)
 
 
 def _fit_once(
@@ -201,15 +206,15 @@ def _fit_augmented(
     plain, augmented = train_sets
     report("note", {"text": f"augment: {len(plain)} -> {len(augmented)} training examples; first a run without"})
     first = _fit_once(config, task, labels, plain, eval_set, pad_id, report)
-    without = first[1].best_metrics.get(task.metric)
-    if first[1].interrupted or without is None:
+    without = first[1].best_metrics.get(task.metric)  # evaluations happen on the main process only
+    if not agree(not first[1].interrupted and without is not None):
         return (*first, {})
     report("note", {"text": f"without augmentation: {task.metric} {without:.4f}; now with it"})
     second = _fit_once(config, task, labels, augmented, eval_set, pad_id, report)
     score = second[1].best_metrics.get(task.metric)
-    if second[1].interrupted or score is None:
+    if not agree(not second[1].interrupted and score is not None):
         return (*second, {})
-    keep = _at_least(task, score, without)
+    keep = agree(score is not None and without is not None and _at_least(task, score, without))
     summary = {
         "train_examples": len(augmented),
         "without": without,
