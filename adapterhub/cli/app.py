@@ -46,6 +46,15 @@ def main() -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    finally:
+        _leave_process_group()
+
+
+def _leave_process_group() -> None:
+    """Under accelerate launch / torchrun, leave the process group before exiting (gloo aborts otherwise)."""
+    distributed = sys.modules.get("torch.distributed")  # never imported by commands that do not train
+    if distributed is not None and distributed.is_available() and distributed.is_initialized():
+        distributed.destroy_process_group()
 
 
 # The commands register themselves on import, in the order `hub --help` lists them.

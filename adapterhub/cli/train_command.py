@@ -100,6 +100,8 @@ def train(
     )
     with TrainingProgress() as progress:
         result = run(merged, registry=ctx.obj, report=progress.report)
+    if not result.main_process:  # under accelerate launch / torchrun the main process speaks for the run
+        return
     record = result.record
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in record.card.metrics.items() if k != "loss")
     typer.echo(

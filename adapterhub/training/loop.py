@@ -91,6 +91,12 @@ def fit(
         mixed_precision=mixed_precision(config.precision, device),
         gradient_accumulation_steps=config.grad_accum,
     )
+    kind = accelerator.distributed_type.value
+    if kind in ("FSDP", "DEEPSPEED", "MEGATRON_LM", "XLA"):
+        raise ConfigError(
+            f"this accelerate config runs {kind}, but training here is data parallel (DDP) only: every process "
+            "holds the whole base; for a base too large for one GPU, train on a 4-bit base (--quantize 4bit)"
+        )
     optimizer = _optimizer(model, config)
     batches_per_epoch = -(-len(train) // config.batch_size)
     # accelerate steps the optimizer every grad_accum batches, counting across epoch boundaries

@@ -18,10 +18,12 @@ from tests.training.conftest import write_classification
 ROOT = Path(__file__).resolve().parents[2]
 RUN = """
 import json, sys
+import torch
 from adapterhub import train
 settings = json.loads(sys.argv[1])
 result = train(**settings)
 print(f"rank-result {result.record.ref} main={result.main_process}", flush=True)
+torch.distributed.destroy_process_group()  # as torchrun scripts end
 """
 
 
@@ -57,3 +59,16 @@ def test_two_processes_publish_what_one_process_publishes(tmp_path: Path) -> Non
     assert ours.keys() == theirs.keys()
     for key in ours:
         torch.testing.assert_close(ours[key], theirs[key], rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_hub_train_runs_unchanged_under_accelerate_launch(tmp_path: Path) -> None:
+    data = write_classification(tmp_path / "reviews.csv", n=40)
+    base = save_tiny_bert(tmp_path / "bert", seed=0)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), "ADAPTERHUB_REGISTRY": str(tmp_path / "r")}
+    config = ROOT / "configs" / "accelerate" / "multi_cpu.yaml"
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config), "-m", "adapterhub"]
+    args = ["train", "--base", str(base), "--data", str(data), "--epochs", "1", "--batch-size", "8"]
+    done = subprocess.run([*command, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("published sentiment@1:") == 1  # one process speaks, one version
+    assert Registry(tmp_path / "r").versions("sentiment") == [1]
