@@ -42,6 +42,9 @@ def train(
     ] = False,
     augment_copies: Annotated[int | None, Opt(help="Perturbed copies per example with --augment [4].")] = None,
     augment_strength: Annotated[float | None, Opt(help="Share of words each perturbation changes [0.1].")] = None,
+    loraplus_ratio: Annotated[
+        float | None, Opt(help="LoRA+: the B matrices' learning rate over the A matrices' (e.g. 16) [1: plain LoRA].")
+    ] = None,
     ema: Annotated[
         float | None, Opt(help="Evaluate and keep a moving average of the adapter weights with this decay [0: off].")
     ] = None,
@@ -84,6 +87,7 @@ def train(
         eval_every=eval_every,
         patience=patience,
         ema=ema,
+        loraplus_ratio=loraplus_ratio,
         augment=augment or None,
         augment_copies=augment_copies,
         augment_strength=augment_strength,

@@ -54,6 +54,7 @@ class TrainConfig:
     augment: bool = False  # text classification: also train on perturbed copies; kept only if it does not hurt
     augment_copies: int = 4
     augment_strength: float = 0.1  # share of each text's words an operation changes
+    loraplus_ratio: float = 1.0  # LoRA+: learning rate of the B matrices over that of the A matrices; 1 = plain
     ema: float = 0.0  # decay of an exponential moving average of the adapter weights, evaluated and kept; 0 = off
     quantize: Literal["4bit", "8bit"] | None = None
     save_on_interrupt: bool = False
@@ -92,6 +93,8 @@ class TrainConfig:
                 f"--augment-copies must be at least 1 and --augment-strength in (0, 1) "
                 f"(got {self.augment_copies}, {self.augment_strength})"
             )
+        if self.loraplus_ratio < 1:
+            problems.append(f"--loraplus-ratio must be at least 1 (got {self.loraplus_ratio}); 16 is typical")
         if not 0 <= self.ema < 1:
             problems.append(f"--ema must be in [0, 1), e.g. 0.99 (got {self.ema})")
         if self.patience < 0 or self.eval_every < 0:

@@ -50,6 +50,16 @@ def mixed_precision(precision: str, device: torch.device) -> str:
 
 
 def _optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.method == "lora" and config.loraplus_ratio > 1:  # LoRA+: B matrices learn ratio x faster (PEFT)
+        from peft.optimizers import create_loraplus_optimizer
+
+        return create_loraplus_optimizer(
+            model,
+            torch.optim.AdamW,
+            lr=config.learning_rate,
+            loraplus_lr_ratio=config.loraplus_ratio,
+            loraplus_weight_decay=config.weight_decay,
+        )
     decay, no_decay = [], []
     for name, param in model.named_parameters():
         if param.requires_grad:

@@ -174,3 +174,22 @@ def test_gradient_accumulation_steps_and_evaluates_per_epoch(tiny_bert: Path, se
     # 58 training examples -> 15 batches an epoch -> 10 optimizer steps over 2 epochs, 5 per epoch
     assert result.fit.steps == 10
     assert [h["step"] for h in result.fit.history] == [5, 10]
+
+
+def test_loraplus_gives_the_b_matrices_a_larger_learning_rate(tiny_bert: Path, sentiment_csv: Path) -> None:
+    from peft import get_peft_model
+
+    from adapterhub.tasks import get_task
+    from adapterhub.training.loop import _optimizer
+
+    config = TrainConfig(loraplus_ratio=16, lr=1e-3)
+    model = get_task("sentiment").build_model(str(tiny_bert), ("a", "b"), 0.0)
+    model = get_peft_model(model, config.lora.peft_config("SEQ_CLS", model))
+    names = {id(p): n for n, p in model.named_parameters()}
+    rates = {names[id(p)]: g["lr"] for g in _optimizer(model, config).param_groups for p in g["params"]}
+    assert {lr for n, lr in rates.items() if "lora_B" in n} == {16e-3}
+    assert {lr for n, lr in rates.items() if "lora_A" in n} == {1e-3}
+    result = train(base=str(tiny_bert), data=str(sentiment_csv), loraplus_ratio=16, **FAST)
+    assert result.record.card.hyperparameters["loraplus_ratio"] == 16
+    with pytest.raises(ConfigError, match="--loraplus-ratio must be at least 1"):
+        TrainConfig(loraplus_ratio=0.5)
