@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -53,8 +54,25 @@ def _server(registry: Registry, *args: str) -> Iterator[tuple[subprocess.Popen, 
         yield process, url
     finally:
         if process.poll() is None:
-            process.kill()
+            process.terminate()  # SIGTERM, as a supervisor would: workers must go with it
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
         process.wait(10)
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
 
 def test_hub_serve_answers_over_http_and_drains_on_sigterm(registry: Registry) -> None:
@@ -86,14 +104,20 @@ def test_hub_serve_answers_over_http_and_drains_on_sigterm(registry: Registry) -
         assert log.index("Waiting for application shutdown") < log.index("Application shutdown complete")
 
 
-def test_hub_serve_with_two_workers(registry: Registry) -> None:
+def test_hub_serve_with_two_workers_leaves_none_behind(registry: Registry) -> None:
     auth = {"Authorization": "Bearer k"}
-    with _server(registry, "--workers", "2") as (_, url):
+    with _server(registry, "--workers", "2") as (process, url):
         for _ in range(4):
             response = httpx.post(
                 f"{url}/v1/predict", json={"adapter": "ner", "inputs": ["anna in paris"]}, headers=auth, timeout=30
             )
             assert response.status_code == 200 and response.json()["adapter"] == "ner@1"
+        workers = [c for c in _children(process.pid) if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()]
+        assert len(workers) == 2
+    deadline = time.monotonic() + 10
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(w) for w in workers)  # SIGTERM to `hub serve` ends its workers too
 
 
 def test_hub_serve_refuses_an_unknown_preload_with_one_line(registry: Registry) -> None:
