@@ -18,6 +18,7 @@ LabelOpt = Annotated[str | None, Opt(help="Column holding the label.")]
 JsonOpt = Annotated[bool, Opt("--json", help="Print the results as JSON.")]
 BatchOpt = Annotated[int, Opt(help="Inputs per forward pass.")]
 DeviceOpt = Annotated[str | None, Opt(help="cpu, cuda or cuda:N [default: cuda when present].")]
+DtypeOpt = Annotated[str | None, Opt(help="fp32, bf16 or fp16 (CUDA) for the base [default: as stored].")]
 
 
 @app.command("eval")
@@ -32,12 +33,15 @@ def eval_(
     as_json: JsonOpt = False,
     batch_size: BatchOpt = 64,
     device: DeviceOpt = None,
+    dtype: DtypeOpt = None,
 ) -> None:
     """Score an adapter on labelled data: metrics, per-class table, confusion matrix; kept in its card."""
     from adapterhub.evaluation import evaluate
 
     target = adapters[0] if len(adapters) == 1 else adapters
-    result = evaluate(target, data, **_shared(ctx, device, combine, text_column, label_column, batch_size, record))
+    result = evaluate(
+        target, data, **_shared(ctx, (device, dtype), combine, text_column, label_column, batch_size, record)
+    )
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
         return
@@ -70,11 +74,14 @@ def compare(
     as_json: JsonOpt = False,
     batch_size: BatchOpt = 64,
     device: DeviceOpt = None,
+    dtype: DtypeOpt = None,
 ) -> None:
     """Score several adapters (or versions) on one data set, side by side."""
     from adapterhub.evaluation import compare as run
 
-    results = run(adapters, data, **_shared(ctx, device, combine, text_column, label_column, batch_size, record))
+    results = run(
+        adapters, data, **_shared(ctx, (device, dtype), combine, text_column, label_column, batch_size, record)
+    )
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
         return
@@ -86,18 +93,19 @@ def compare(
 
 def _shared(
     ctx: typer.Context,
-    device: str | None,
+    device: tuple[str | None, str | None],
     combine: str | None,
     text_column: str | None,
     label_column: str | None,
     batch_size: int,
     record: bool,
 ) -> dict[str, Any]:
-    """The keyword arguments ``evaluate`` and ``compare`` share, with a Hub on the command's registry."""
+    """The keyword arguments ``evaluate`` and ``compare`` share, with a Hub on the command's registry
+    (``device`` is the device and the dtype)."""
     from adapterhub.inference import Hub
 
     return {
-        "hub": Hub(ctx.obj, device=device, batch_size=batch_size),
+        "hub": Hub(ctx.obj, device=device[0], dtype=device[1], batch_size=batch_size),
         "combine": combine,
         "text_column": text_column,
         "label_column": label_column,

@@ -30,6 +30,9 @@ def predict(
     batch_size: Annotated[int, typer.Option(help="Inputs per forward pass.")] = 32,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or cuda:N [default: cuda when present].")] = None,
     quantize: Annotated[str | None, typer.Option(help="4bit or 8bit base through bitsandbytes (CUDA only).")] = None,
+    dtype: Annotated[
+        str | None, typer.Option(help="fp32, bf16 or fp16 (CUDA) for the base [default: as stored].")
+    ] = None,
     max_new_tokens: Annotated[int, typer.Option(help="generate: longest continuation.")] = 64,
     temperature: Annotated[float, typer.Option(help="generate: 0 is greedy.")] = 0.0,
     top_k: Annotated[int, typer.Option(help="generate: sample among the k likeliest tokens (0: all).")] = 0,
@@ -47,7 +50,7 @@ def predict(
         raise ConfigError('give texts to predict, e.g. `hub predict sentiment "great film"`, or --file inputs.jsonl')
     from adapterhub.inference import Hub
 
-    hub = Hub(ctx.obj, device=device, quantize=quantize, batch_size=batch_size)
+    hub = Hub(ctx.obj, device=device, quantize=quantize, dtype=dtype, batch_size=batch_size)
     generation = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_k": top_k, "top_p": top_p}
     if combine is not None:
         if any(a != adapter for _, a in inputs):

@@ -31,6 +31,9 @@ def serve(
     ] = None,
     device: Annotated[str | None, Opt(help="cpu, cuda or cuda:N [default: cuda when present].")] = None,
     quantize: Annotated[str | None, Opt(help="4bit or 8bit base through bitsandbytes (CUDA only).")] = None,
+    dtype: Annotated[
+        str | None, Opt(help="fp32, bf16 or fp16 (CUDA): what the base computes in [default: as stored].")
+    ] = None,
     max_batch: Annotated[int, Opt(help="Inputs per mixed-adapter batch; 1 turns batching off.")] = 32,
     max_wait_ms: Annotated[float, Opt(help="How long the oldest request waits for others to join its batch.")] = 5.0,
     max_queue: Annotated[int, Opt(help="Inputs waiting before requests get 429.")] = 1024,
@@ -56,6 +59,7 @@ def serve(
             api_key=api_key,
             device=device,
             quantize=quantize,
+            dtype=dtype,
             max_batch=max_batch,
             max_wait_ms=max_wait_ms,
             max_queue=max_queue,

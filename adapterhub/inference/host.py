@@ -89,7 +89,14 @@ class _Item:
 class Host:
     """A base model loaded once (per base id, family and quantization) with its tokenizer and fingerprint."""
 
-    def __init__(self, base_id: str, family: str, device: torch.device, quantize: str | None = None) -> None:
+    def __init__(
+        self,
+        base_id: str,
+        family: str,
+        device: torch.device,
+        quantize: str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         from transformers import AutoTokenizer
 
         self.base_id, self.family, self.quantize = base_id, family, quantize
@@ -98,10 +105,12 @@ class Host:
             if hasattr(model, "pooler"):
                 model.pooler = None
             model = _Root(model)
+        self.fingerprint = fingerprint(model)  # of the weights as stored: a base run in bf16 is the same base
+        if dtype is not None and not quantize:
+            model = model.to(dtype)
         self.root = model if quantize else model.to(device)
         self.device = device if not quantize else next(model.parameters()).device
         self.dtype = torch.bfloat16 if quantize else next(model.parameters()).dtype
-        self.fingerprint = fingerprint(self.root)
         self.pooling = pooling_for(base_id, self.root.config) if family == ENCODER else "last"
         with quiet_transformers():
             self.tokenizer = AutoTokenizer.from_pretrained(resolve_base(base_id))

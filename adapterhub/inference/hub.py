@@ -56,6 +56,7 @@ class Hub:
         *,
         device: str | torch.device | None = None,
         quantize: str | None = None,
+        dtype: str | None = None,
         max_adapters: int = 64,
         max_bytes: int | None = None,
         warm_adapters: int = 256,
@@ -70,6 +71,7 @@ class Hub:
         self.registry = registry if isinstance(registry, Registry) else Registry(registry)
         self.device = _device(device)
         self.quantize = quantize
+        self.dtype = _dtype(dtype, self.device, quantize)
         self.max_adapters, self.max_bytes, self.warm_adapters = max_adapters, max_bytes, warm_adapters
         self.batch_size = batch_size
         self._hosts: dict[tuple[str, str], Host] = {}
@@ -314,7 +316,7 @@ class Hub:
         key = (record.card.base.id, family_of(record.card.task_type))
         host = self._hosts.get(key)
         if host is None:
-            host = Host(key[0], key[1], self.device, self.quantize)
+            host = Host(key[0], key[1], self.device, self.quantize, self.dtype)
             self._hosts[key] = host
         return host
 
@@ -341,6 +343,22 @@ class Hub:
         if spec in self._pinned:
             return [self._pinned[spec]] if self._pinned[spec] in known else []
         return [ref for ref in known if ref.split("@")[0] == spec]
+
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def _dtype(name: str | None, device: torch.device, quantize: str | None) -> torch.dtype | None:
+    """The compute dtype bases are cast to (None: as stored). Fingerprints are taken before the cast."""
+    if name is None:
+        return None
+    if name not in DTYPES:
+        raise ConfigError(f"dtype must be one of {', '.join(DTYPES)} (got {name!r})")
+    if quantize:
+        raise ConfigError("dtype and quantize exclude each other: a quantized base computes in bf16 already")
+    if name == "fp16" and device.type != "cuda":
+        raise ConfigError("fp16 needs a CUDA device; on a CPU use bf16 (fast where the CPU has bf16 units) or fp32")
+    return DTYPES[name]
 
 
 def _device(device: str | torch.device | None) -> torch.device:

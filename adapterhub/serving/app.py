@@ -100,7 +100,7 @@ def create_app(hub: Hub, config: ServeConfig | None = None) -> FastAPI:
 def app_from_environment() -> FastAPI:
     """The app a worker process builds (``hub serve --workers N``) from the settings its parent exported."""
     config = ServeConfig.from_json(os.environ[CONFIG_ENV])
-    hub = Hub(config.registry, device=config.device, quantize=config.quantize, max_adapters=config.max_adapters)
+    hub = config.make_hub()
     return create_app(hub, config)
 
 

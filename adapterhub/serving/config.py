@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapterhub.errors import ConfigError
+
+if TYPE_CHECKING:
+    from adapterhub.inference import Hub
 
 API_KEY_ENV = "ADAPTERHUB_API_KEY"
 CONFIG_ENV = "ADAPTERHUB_SERVE_CONFIG"  # how `--workers N` hands the settings to each worker process
@@ -31,6 +34,7 @@ class ServeConfig:
     api_key: str | None = None  # when set, `Authorization: Bearer <key>` on every route but /health
     device: str | None = None
     quantize: str | None = None
+    dtype: str | None = None  # fp32, bf16 or fp16 (CUDA): what the base computes in [default: as stored]
     max_batch: int = 32  # inputs per forward pass; 1 turns dynamic batching off
     max_wait_ms: float = 5.0  # how long the first queued input waits for others to join its batch
     max_queue: int = 1024  # inputs waiting; beyond it requests get 429 with Retry-After
@@ -40,6 +44,14 @@ class ServeConfig:
     max_adapters: int = 64  # hot adapters on the device (least recently used leave first)
     shutdown_timeout_s: float = 30.0  # how long a graceful shutdown waits for in-flight requests
     access_log: bool = False  # a log line per request (off: /metrics counts requests at a fraction of the cost)
+
+    def make_hub(self) -> Hub:
+        """The Hub these settings describe (each worker process makes its own)."""
+        from adapterhub.inference import Hub
+
+        return Hub(
+            self.registry, device=self.device, quantize=self.quantize, dtype=self.dtype, max_adapters=self.max_adapters
+        )
 
     def __post_init__(self) -> None:
         problems = []

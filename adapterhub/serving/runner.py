@@ -18,7 +18,6 @@ def serve(config: ServeConfig) -> None:
     """
     import uvicorn
 
-    from adapterhub.inference import Hub
     from adapterhub.registry import Registry
     from adapterhub.serving.app import create_app
 
@@ -38,7 +37,7 @@ def serve(config: ServeConfig) -> None:
     auth = "required" if config.api_key else "off"
     batching = f"up to {config.max_batch} inputs / {config.max_wait_ms:g} ms" if config.max_batch > 1 else "off"
     if config.workers == 1:
-        hub = Hub(registry, device=config.device, quantize=config.quantize, max_adapters=config.max_adapters)
+        hub = config.make_hub()
         for spec in config.adapters:
             record = hub.load(spec)
             print(f"loaded {record.ref} ({record.card.task}, {record.card.method})", file=sys.stderr)

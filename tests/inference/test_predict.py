@@ -134,3 +134,23 @@ def test_sampling_is_reproducible_with_a_seed(hub: Hub, registry, tiny_gpt2) -> 
     assert runs[0] == runs[1]
     with pytest.raises(ConfigError, match="max_new_tokens"):
         hub.predict("the sea", adapter="poet", max_new_tokens=0)
+
+
+def test_a_bf16_hub_serves_fp32_adapters_closely(registry, tiny_bert, tiny_gpt2) -> None:
+    publish_adapter(registry, tiny_bert, "sentiment", seed=1)
+    publish_adapter(registry, tiny_bert, "ner", task="ner", seed=2)
+    publish_adapter(registry, tiny_gpt2, "poet", task="generate", seed=3)
+    full, half = Hub(registry, device="cpu"), Hub(registry, device="cpu", dtype="bf16")
+    for want, got in zip(full.predict(TEXTS, "sentiment"), half.predict(TEXTS, "sentiment"), strict=True):
+        assert got.scores == pytest.approx(want.scores, abs=2e-2)  # bf16 keeps about 3 significant digits
+    assert half.predict("anna went to paris", "ner").words == ("anna", "went", "to", "paris")
+    assert half.predict("the sea", "poet", max_new_tokens=3).tokens == 3
+    host = next(iter(half._hosts.values()))
+    assert next(host.root.parameters()).dtype == torch.bfloat16
+    assert host.fingerprint == next(iter(full._hosts.values())).fingerprint  # the same base, computed in bf16
+    for kwargs, message in (
+        ({"dtype": "fp16"}, "fp16 needs a CUDA device"),
+        ({"dtype": "int3"}, "dtype must be one of fp32, bf16, fp16"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            Hub(registry, device="cpu", **kwargs)
