@@ -8,7 +8,8 @@ Two real ``hub serve`` processes on free 127.0.0.1 ports, each preloading every 
 * **batching off** (``--max-batch 1``): the same traffic over 1, 8 and 32 LoRA adapters, one forward pass
   per request.
 
-Adapters: random rank-8 LoRA on query/key/value/dense of all-MiniLM-L6-v2 (fp32, CPU) with a 2-label head.
+Adapters: random rank-8 LoRA on query/key/value/dense of all-MiniLM-L6-v2 (CPU; ``--dtype`` fp32 or bf16, and
+``--off-dtype`` for the batching-off server, so each side can run at its best) with a 2-label head.
 Clients: ``--clients`` concurrent HTTP/1.1 keep-alive connections (a minimal asyncio client), each sending one SST-2 dev
 sentence per ``POST /v1/predict``; ``--requests`` per measurement (after a warm-up), best of ``--rounds``.
 Everything is bounded: a fixed request count per measurement and ``--timeout`` seconds for the whole run.
@@ -222,8 +223,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--max-batch", type=int, default=0, help="the batching server's --max-batch [its default]")
     parser.add_argument("--timeout", type=float, default=1200, help="seconds for the whole run")
+    parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="the base's dtype (hub serve --dtype)")
+    parser.add_argument(
+        "--off-dtype", choices=["fp32", "bf16"], help="the batching-off server's dtype [--dtype]: each at its best"
+    )
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
+    args.off_dtype = args.off_dtype or args.dtype
     if args.quick:
         args.requests, args.rounds = 256, 1
     signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(SystemExit(f"stopped after {args.timeout:g} s")))
@@ -240,12 +246,15 @@ def main() -> None:
         spreads = {1: names[:1], 8: names[:8], 32: names}
         print(
             f"{args.clients} clients, {args.requests} single-sentence requests per measurement, best of "
-            f"{args.rounds}; MiniLM fp32 on {os.cpu_count()} CPU cores",
+            f"{args.rounds}; MiniLM on {os.cpu_count()} CPU cores, batching on in {args.dtype}, off in {args.off_dtype}",
             flush=True,
         )
         results: dict[str, Run] = {}
         batching = ["--max-batch", str(args.max_batch)] if args.max_batch else []
-        servers = [("on", [*batching, "--max-wait-ms", "5"]), ("off", ["--max-batch", "1", "--max-wait-ms", "0"])]
+        servers = [
+            ("on", [*batching, "--max-wait-ms", "5", "--dtype", args.dtype]),
+            ("off", ["--max-batch", "1", "--max-wait-ms", "0", "--dtype", args.off_dtype]),
+        ]
         for mode, flags in servers:
             print(f"batching {mode} ({' '.join(flags)}):", flush=True)
             server = Server(registry.root, [*names, bound_name], *flags, "--max-queue", "4096")
