@@ -223,7 +223,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--max-batch", type=int, default=0, help="the batching server's --max-batch [its default]")
     parser.add_argument("--timeout", type=float, default=1200, help="seconds for the whole run")
-    parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="the base's dtype (hub serve --dtype)")
+    parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="hub serve --dtype of the base")
     parser.add_argument(
         "--off-dtype", choices=["fp32", "bf16"], help="the batching-off server's dtype [--dtype]: each at its best"
     )
@@ -246,7 +246,8 @@ def main() -> None:
         spreads = {1: names[:1], 8: names[:8], 32: names}
         print(
             f"{args.clients} clients, {args.requests} single-sentence requests per measurement, best of "
-            f"{args.rounds}; MiniLM on {os.cpu_count()} CPU cores, batching on in {args.dtype}, off in {args.off_dtype}",
+            f"{args.rounds}; MiniLM on {os.cpu_count()} CPU cores; batching on in {args.dtype}, "
+            f"off in {args.off_dtype}",
             flush=True,
         )
         results: dict[str, Run] = {}
