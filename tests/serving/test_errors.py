@@ -92,18 +92,30 @@ def test_a_full_queue_is_429_with_retry_after_and_the_rest_complete(serve) -> No
             statuses.append(response.status_code)
             headers.append(dict(response.headers))
 
+        batcher = client.app.state.server.batcher
+
+        def until(condition) -> None:  # polls instead of sleeping a fixed time: robust on a loaded machine
+            deadline = time.monotonic() + 30
+            while not condition():
+                assert time.monotonic() < deadline, "timed out"
+                time.sleep(0.01)
+
         with hub._lock:  # the worker stalls on its first batch: the next two wait, the fourth is refused
-            threads = []
-            for _ in range(4):
-                threads.append(threading.Thread(target=call))
-                threads[-1].start()
-                time.sleep(0.15)
+            threads = [threading.Thread(target=call) for _ in range(4)]
+            threads[0].start()
+            until(lambda: batcher._busy == 1)  # taken by the worker, which now waits for the hub
+            threads[1].start()
+            until(lambda: batcher._waiting == 1)
+            threads[2].start()
+            until(lambda: batcher._waiting == 2)
+            threads[3].start()
+            until(lambda: statuses)
             assert statuses == [429]
             assert int(headers[0]["retry-after"]) >= 1
         for thread in threads:
             thread.join()
         assert sorted(statuses) == [200, 200, 200, 429]
-        assert client.get("/health").json()["queue"] == 0
+        until(lambda: client.get("/health").json()["queue"] == 0)  # the worker clears its batch just after answering
 
 
 def test_a_draining_server_answers_503_with_retry_after(client: TestClient) -> None:
