@@ -47,13 +47,13 @@ def eval_(
         return
     typer.echo(f"{result.adapter} on {result.data} ({result.examples} examples)")
     typer.echo("  ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))
-    typer.echo("")
     rows = [
         (label, f"{r['precision']:.4f}", f"{r['recall']:.4f}", f"{r['f1']:.4f}", str(r["support"]))
         for label, r in result.per_class.items()
     ]
-    first = "LABEL" if result.confusion else "TYPE"
-    typer.echo(fmt.table((first, "PRECISION", "RECALL", "F1", "SUPPORT"), rows))
+    if rows:  # generate adapters have a loss and a perplexity only
+        first = "LABEL" if result.confusion else "TYPE"
+        typer.echo("\n" + fmt.table((first, "PRECISION", "RECALL", "F1", "SUPPORT"), rows))
     if result.confusion:
         typer.echo("\nconfusion (rows: true label, columns: predicted)")
         rows = [(gold, *map(str, row)) for gold, row in zip(result.labels, result.confusion, strict=True)]

@@ -93,10 +93,6 @@ def _hub(registry: Registry | str | None) -> Hub:
 
 def _read(record: AdapterRecord, data: str | Path, text_column: str | None, label_column: str | None) -> _Data:
     task = get_task(record.card.task)
-    if task.kind == "generation":
-        raise ConfigError(
-            f"{record.ref} is a generate adapter: hub eval scores sentiment, classify and ner adapters against labels"
-        )
     examples = read_examples(task.kind, data, text_column=text_column, label_column=label_column)
     return _Data(str(data), examples, fingerprint(examples, ()))
 
@@ -112,7 +108,12 @@ def _score(
 ) -> Evaluation:
     card = records[0].card
     target = members if combine else members[0]
-    if get_task(card.task).kind == "text":
+    if get_task(card.task).kind == "generation":
+        if combine:
+            raise ConfigError(f"{records[0].ref} is a generate adapter; ensembles average class probabilities")
+        report = {"metrics": _perplexity(hub, records[0], data, batch_size)}
+        results: list = []
+    elif get_task(card.task).kind == "text":
         texts = [e for e in data.examples if isinstance(e, TextExample)]
         mapping = _label_mapping(records[0], [e.label for e in texts], data.source)
         results = hub.predict([e.text for e in texts], target, combine=combine, batch_size=batch_size)
@@ -130,7 +131,7 @@ def _score(
         predicted = [[*r.tags, *["O"] * (len(e.tokens) - len(r.tags))] for e, r in zip(sentences, results, strict=True)]
         report = entity_report([e.tags for e in sentences], predicted)
     evaluation = Evaluation(
-        adapter=results[0].adapter if results else records[0].ref,
+        adapter=results[0].adapter if results else records[0].ref,  # an ensemble's name comes with its results
         task=card.task,
         data=data.source,
         data_fingerprint=data.fingerprint,
@@ -142,6 +143,36 @@ def _score(
     if record and not combine:
         hub.registry.record_evaluation(records[0].ref, evaluation.to_dict())
     return evaluation
+
+
+def _perplexity(hub: Hub, record: AdapterRecord, data: _Data, batch_size: int) -> dict[str, float]:
+    """Loss and perplexity of a generate adapter on the responses of ``data`` (prompts in the training template).
+
+    The Hub generates but computes no loss, so the adapter is put on its base through PEFT (:func:`attach`,
+    which checks the base fingerprint and the tensor keys as the Hub does)."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from adapterhub.attach import attach
+    from adapterhub.base import quiet_transformers, resolve_base
+    from adapterhub.training.batching import by_length
+
+    task = get_task(record.card.task)
+    model = attach(task.build_model(record.card.base.id, (), 0.0), hub.registry.load(record.ref)).to(hub.device)
+    with quiet_transformers():
+        tokenizer = AutoTokenizer.from_pretrained(resolve_base(record.card.base.id))
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    max_length = int(record.card.hyperparameters.get("max_length") or 512)  # as the Hub cuts inputs
+    encoded = [e for e in (task.encode(x, tokenizer, (), max_length) for x in data.examples) if e]
+    if not encoded:
+        raise ConfigError(f"no example of {data.source} has a response to score within {max_length} tokens")
+    batches = (
+        {k: v.to(hub.device) for k, v in task.collate([encoded[i] for i in ids], pad_id).items()}
+        for ids in by_length([e["length"] for e in encoded], batch_size)
+    )
+    with torch.no_grad():
+        metrics = task.evaluate(model, batches, ())
+    return {k: round(float(v), 6) for k, v in metrics.items()}
 
 
 def _label_mapping(record: AdapterRecord, gold: Sequence[str], source: str) -> dict[str, str]:

@@ -85,3 +85,14 @@ def test_merge_export_and_plot(hub, registry_dir: Path, tiny_bert: Path, tmp_pat
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     code, _, err = hub("show", "merged", "--plot")
     assert code == 2 and "merged@1 has no training history to plot" in err
+
+
+def test_eval_of_a_generate_adapter_prints_its_perplexity(
+    hub, registry_dir: Path, tiny_gpt2: Path, tmp_path: Path
+) -> None:
+    publish_adapter(Registry(registry_dir), tiny_gpt2, "poet", task="generate")
+    data = tmp_path / "pairs.jsonl"
+    data.write_text('{"instruction": "write about the sea", "output": "the sea is wide"}\n')
+    code, out, err = hub("eval", "poet", "--data", str(data))
+    assert code == 0, err
+    assert out.splitlines()[1].startswith("perplexity ") and "PRECISION" not in out

@@ -93,8 +93,8 @@ def test_refusals_name_the_problem(
     bad_tags.write_text("acme\tB-corporation\n")
     with pytest.raises(ConfigError, match="tags B-corporation that ner@1 never learned"):
         evaluate("ner", bad_tags, hub=hub)
-    with pytest.raises(ConfigError, match="poet@1 is a generate adapter"):
-        evaluate("poet", reviews, hub=hub)
+    with pytest.raises(ConfigError, match="poet@1 is a generate adapter; ensembles average"):
+        evaluate(["poet", "poet@1"], reviews, hub=hub, combine="mean")
     with pytest.raises(ConfigError, match=r"one kind of task.*ner@1 is ner"):
         compare(["sentiment", "ner"], reviews, hub=hub)
     with pytest.raises(ConfigError, match="several adapters need combine"):
@@ -104,3 +104,39 @@ def test_refusals_name_the_problem(
     with pytest.raises(ConfigError, match="does not exist"):
         evaluate("sentiment", tmp_path / "missing.csv", hub=hub)
     assert registry.get("sentiment").card.evaluations == ()
+
+
+def test_generate_adapters_are_scored_by_perplexity(hub: Hub, registry, tiny_gpt2, tmp_path: Path) -> None:
+    import json
+    import math
+
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from adapterhub.tasks.generate import TEMPLATE
+
+    publish_adapter(registry, tiny_gpt2, "poet", task="generate")
+    data = tmp_path / "pairs.jsonl"
+    rows = [
+        {"instruction": "write about the sea", "output": "the sea is wide"},
+        {"instruction": "hi", "output": "hello"},
+    ]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    result = evaluate("poet", data, hub=hub)
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2)
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_gpt2), registry.get("poet").path)
+    total = count = 0.0
+    for row in rows:  # the loss on the response tokens only, prompt in the training template
+        prompt = [tokenizer.bos_token_id, *tokenizer(TEMPLATE.format(prompt=row["instruction"]))["input_ids"]]
+        response = tokenizer(row["output"])["input_ids"] + [tokenizer.eos_token_id]
+        ids = torch.tensor([prompt + response])
+        labels = torch.tensor([[-100] * len(prompt) + response])
+        with torch.no_grad():
+            total += float(model(input_ids=ids, labels=labels).loss) * len(response)
+        count += len(response)
+    assert result.metrics["loss"] == pytest.approx(total / count, rel=1e-4)
+    assert result.metrics["perplexity"] == pytest.approx(math.exp(total / count), rel=1e-4)
+    assert registry.get("poet").card.evaluations[-1]["metrics"] == result.metrics
