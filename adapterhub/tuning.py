@@ -98,8 +98,11 @@ def tune(
     import optuna
 
     from adapterhub.tasks import get_task
+    from adapterhub.training.loop import process_state
     from adapterhub.training.train import TrainingInterrupted, train
 
+    if process_state().num_processes > 1:
+        raise ConfigError("hub tune runs its trials in one process; start it without accelerate launch or torchrun")
     settings = settings or TuneSettings()
     registry = registry if isinstance(registry, Registry) else Registry(registry)
     report = report or (lambda event, values: None)
