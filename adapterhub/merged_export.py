@@ -15,13 +15,12 @@ Everything is safetensors; the directory appears only when complete (written bes
 from __future__ import annotations
 
 import json
-import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
-from adapterhub.errors import ConfigError, RegistryConflict
+from adapterhub.errors import ConfigError
 from adapterhub.registry import AdapterRecord, Registry
+from adapterhub.registry.files import check_new_directory, new_directory
 
 SEQUENCE_README = """# {ref}, merged into its base
 
@@ -59,8 +58,7 @@ def export_merged(ref: str, dest: str | Path, *, registry: Registry | str | None
 
     registry = registry if isinstance(registry, Registry) else Registry(registry)
     dest = Path(dest)
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise RegistryConflict(f"{dest} exists and is not empty; choose a new directory or empty it first")
+    check_new_directory(dest)  # before the slow part
     loaded = registry.load(ref)
     record, card = loaded.record, loaded.record.card
     if card.method == "prefix":
@@ -71,9 +69,7 @@ def export_merged(ref: str, dest: str | Path, *, registry: Registry | str | None
     model = attach(get_task(card.task).build_model(card.base.id, card.labels, 0.0), loaded).merge_and_unload()
     with quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(resolve_base(card.base.id))
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
-    tmp.mkdir(parents=True)
-    try:
+    with new_directory(dest) as tmp:
         if card.task_type == "CAUSAL_LM":
             model.save_pretrained(tmp)
         else:
@@ -89,11 +85,6 @@ def export_merged(ref: str, dest: str | Path, *, registry: Registry | str | None
             json.dumps({"merged_from": record.ref, "content_hash": card.content_hash, "base": card.base.id}, indent=2)
             + "\n"
         )
-        if dest.exists():
-            dest.rmdir()
-        tmp.rename(dest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return record
 
 

@@ -14,8 +14,9 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapterhub.errors import ConfigError, RegistryConflict
+from adapterhub.errors import ConfigError
 from adapterhub.registry import Registry
+from adapterhub.registry.files import new_directory
 
 
 @dataclass(frozen=True)
@@ -55,15 +56,13 @@ def export_for_vllm(refs: list[str], dest: str | Path, *, registry: Registry | s
             )
     if len({r.ref for r in records}) != len(records):
         raise ConfigError("an adapter is named twice; name each version once")
-    dest = Path(dest)
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise RegistryConflict(f"{dest} exists and is not empty; choose a new directory or empty it first")
-    modules = []
-    for record in records:
-        target = (dest / f"{record.name}-v{record.version}").resolve()
-        registry.export(record.ref, target)
-        modules.append((record.ref, target))
-    max_rank = max(_rank(path / "adapter_config.json") for _, path in modules)
+    dest = Path(dest).resolve()
+    folders = [f"{record.name}-v{record.version}" for record in records]
+    with new_directory(dest) as tmp:  # all the folders appear together, or none
+        for record, folder in zip(records, folders, strict=True):
+            registry.export(record.ref, tmp / folder)
+        max_rank = max(_rank(tmp / folder / "adapter_config.json") for folder in folders)
+    modules = [(record.ref, dest / folder) for record, folder in zip(records, folders, strict=True)]
     return VllmExport(records[0].card.base.id, tuple(modules), max_rank)
 
 

@@ -9,11 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import struct
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from adapterhub.errors import RegistryCorrupt
+from adapterhub.errors import RegistryConflict, RegistryCorrupt
 
 CHUNK = 1 << 20
 MAX_HEADER = 100 << 20  # safetensors' own limit on the JSON header
@@ -46,6 +50,28 @@ def atomic_write(path: Path, data: str | bytes) -> None:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
     fsync_path(path.parent)
+
+
+def check_new_directory(dest: Path) -> None:
+    """Refuse a ``dest`` that exists and is not an empty folder: an export never writes over anything."""
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise RegistryConflict(f"{dest} exists and is not empty; choose a new directory or empty it first")
+
+
+@contextmanager
+def new_directory(dest: Path) -> Iterator[Path]:
+    """A folder written beside ``dest`` that becomes ``dest`` with one rename when the block ends without error,
+    so ``dest`` appears complete or not at all (see :func:`check_new_directory`)."""
+    check_new_directory(dest)
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+        if dest.exists():
+            dest.rmdir()
+        os.rename(tmp, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def safetensors_header(path: Path) -> dict[str, Any]:

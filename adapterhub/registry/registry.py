@@ -38,7 +38,14 @@ from adapterhub.errors import AdapterHubError, AdapterNotFound, ConfigError, Reg
 from adapterhub.names import Ref, validate_name
 from adapterhub.registry import index
 from adapterhub.registry.card import CARD_FILE, Card, FileInfo
-from adapterhub.registry.files import atomic_write, count_parameters, fsync_path, safetensors_header, sha256_file
+from adapterhub.registry.files import (
+    atomic_write,
+    count_parameters,
+    fsync_path,
+    new_directory,
+    safetensors_header,
+    sha256_file,
+)
 from adapterhub.registry.locking import exclusive
 from adapterhub.registry.records import AdapterRecord, LoadedAdapter, Problem, RemovalPlan
 
@@ -283,22 +290,13 @@ class Registry:
     def export(self, ref: str | Ref, dest: str | os.PathLike[str]) -> AdapterRecord:
         """Write a verified copy of a version to ``dest`` as a plain PEFT directory (with its card)."""
         record = self.get(ref)
-        dest = Path(dest)
-        if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-            raise RegistryConflict(f"{dest} exists and is not empty; choose a new directory or empty it first")
-        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
-        tmp.mkdir(parents=True)
         try:
-            for filename in record.card.files:
-                atomic_write(tmp / filename, self._read_verified(record, filename))
-            shutil.copyfile(record.path / CARD_FILE, tmp / CARD_FILE)
-            if dest.exists():
-                dest.rmdir()
-            os.rename(tmp, dest)
+            with new_directory(Path(dest)) as tmp:
+                for filename in record.card.files:
+                    atomic_write(tmp / filename, self._read_verified(record, filename))
+                shutil.copyfile(record.path / CARD_FILE, tmp / CARD_FILE)
         except OSError as exc:
             raise _disk_error(exc, f"exporting {record.ref}") from exc
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         return record
 
     # ---------------------------------------------------------------- internals

@@ -148,13 +148,14 @@ def train(
         tags=tuple(config.tags) + (("interrupted",) if result.interrupted else ()),
         history=tuple({k: round(v, 6) if isinstance(v, float) else v for k, v in h.items()} for h in result.history),
     )
-    ref = None
+    record = None
     if state.is_main_process:  # one version, published once, by the process that evaluated
         with tempfile.TemporaryDirectory(prefix="adapterhub-train-") as out:
             model.save_pretrained(out, save_embedding_layers=False)
-            ref = registry.publish(config.adapter_name, out, card).ref
-    ref = agree(ref)  # every process returns the same record
-    return TrainResult(record=registry.get(ref), fit=result, data=split, main_process=state.is_main_process)
+            record = registry.publish(config.adapter_name, out, card)
+    ref = agree(record.ref if record else None)  # every process returns the same record
+    record = record or registry.get(ref)
+    return TrainResult(record=record, fit=result, data=split, main_process=state.is_main_process)
 
 
 def _fit_once(
