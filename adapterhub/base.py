@@ -142,6 +142,8 @@ def fingerprint(model: torch.nn.Module) -> str:
     digest = hashlib.sha256()
     for name, tensor in sorted(canonical_weights(model).items()):
         value = tensor.detach()
+        if hasattr(value, "full_tensor"):  # a shard of an FSDP run: gathered (every process takes part)
+            value = value.full_tensor()
         if value.is_floating_point():
             value = value.to(torch.float32)
         value = value.cpu().contiguous()

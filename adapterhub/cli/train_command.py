@@ -54,6 +54,9 @@ def train(
     target_modules: Annotated[list[str] | None, Opt("--target-module", help="LoRA target (repeatable).")] = None,
     prefix_tokens: Annotated[int | None, Opt(help="Prefix tuning: virtual tokens [20].")] = None,
     quantize: Annotated[str | None, Opt(help="4bit or 8bit base through bitsandbytes (CUDA only).")] = None,
+    fsdp: Annotated[
+        bool, Opt("--fsdp", help="Under torchrun / accelerate launch, shard base and adapter over the processes.")
+    ] = False,
     save_on_interrupt: Annotated[bool, Opt(help="On Ctrl-C publish the best checkpoint so far.")] = False,
     tags: Annotated[list[str] | None, Opt("--tag", help="Free-form tag for the card (repeatable).")] = None,
     config: Annotated[Path | None, Opt(help="YAML file of the same settings; flags override it.")] = None,
@@ -97,6 +100,7 @@ def train(
         target_modules=target_modules,
         prefix_tokens=prefix_tokens,
         quantize=quantize,
+        fsdp=fsdp or None,
     )
     base_config = TrainConfig.from_yaml(config) if config else TrainConfig()
     merged = base_config.merged(

@@ -18,7 +18,8 @@ class WeightAverage:
 
     def __init__(self, model: torch.nn.Module, decay: float):
         self.decay = decay
-        self.params = [p for p in model.parameters() if p.requires_grad]
+        # a sharded (FSDP) run averages each process's own shard
+        self.params = [_local(p) for p in model.parameters() if p.requires_grad]
         self.shadow = [p.detach().clone() for p in self.params]
         self.updates = 0
 
@@ -39,3 +40,8 @@ class WeightAverage:
         finally:
             with torch.no_grad():
                 torch._foreach_copy_(self.params, own)
+
+
+def _local(param: torch.Tensor) -> torch.Tensor:
+    """The tensor this process holds: its shard of an FSDP weight (same storage), else the weight itself."""
+    return param.to_local() if hasattr(param, "to_local") else param

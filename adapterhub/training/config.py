@@ -57,6 +57,7 @@ class TrainConfig:
     loraplus_ratio: float = 1.0  # LoRA+: learning rate of the B matrices over that of the A matrices; 1 = plain
     ema: float = 0.0  # decay of an exponential moving average of the adapter weights, evaluated and kept; 0 = off
     quantize: Literal["4bit", "8bit"] | None = None
+    fsdp: bool = False  # several processes: shard base and adapter (FSDP2); also on under an FSDP accelerate config
     save_on_interrupt: bool = False
     tags: tuple[str, ...] = ()
     lora: LoraSettings = field(default_factory=LoraSettings)
@@ -125,6 +126,7 @@ class TrainConfig:
             "save_on_interrupt",
             "text_column",
             "label_column",
+            "fsdp",  # the run records whether it was sharded (and over how many processes) itself
         }
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
         out["lr"] = self.learning_rate

@@ -2,7 +2,8 @@
 
 Devices and mixed precision go through accelerate. Only trainable (adapter and head) parameters reach the
 optimizer; the best evaluation's trainable weights are kept in memory (adapters are small) and restored at
-the end. Ctrl-C ends the loop cleanly and says so in the result.
+the end. Ctrl-C ends the loop cleanly and says so in the result. With FSDP (``--fsdp``, or an FSDP accelerate
+config, over several processes) the model is sharded first: see :mod:`adapterhub.training.sharding`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from adapterhub.tasks.task import Encoded, Task
 from adapterhub.training.averaging import WeightAverage
 from adapterhub.training.batching import by_length, length_grouped
 from adapterhub.training.config import TrainConfig
+from adapterhub.training.sharding import accelerate_without_fsdp, fsdp_requested, shard
 
 
 @dataclass
@@ -34,6 +36,8 @@ class FitResult:
     train_seconds: float = 0.0
     stopped_early: bool = False
     interrupted: bool = False
+    processes: int = 1  # under accelerate launch / torchrun: how many trained together
+    sharded: bool = False  # FSDP: each process held a shard of every weight
 
     @property
     def samples_per_second(self) -> float:
@@ -90,23 +94,28 @@ def fit(
     Under ``accelerate launch`` or ``torchrun`` every process walks the same seeded sequence of batches and
     takes its share of each (``config.batch_size`` is the global batch); losses are weighted so that the
     averaged gradient is the global batch's, as in one process. Only the main process evaluates, keeps the
-    best weights and reports; its early-stopping decision is sent to the others.
+    best weights and reports; its early-stopping decision is sent to the others. Sharded (FSDP), every process
+    evaluates, since each forward pass needs them all, and each keeps its shard of the best weights.
     """
     from accelerate import Accelerator
     from transformers import get_scheduler
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    accelerator = Accelerator(
-        cpu=device.type == "cpu",
-        mixed_precision=mixed_precision(config.precision, device),
-        gradient_accumulation_steps=config.grad_accum,
-    )
+    sharded = fsdp_requested(config.fsdp) and process_state().num_processes > 1
+    with accelerate_without_fsdp() if sharded else contextlib.nullcontext():
+        accelerator = Accelerator(
+            cpu=device.type == "cpu",
+            mixed_precision=mixed_precision(config.precision, device),
+            gradient_accumulation_steps=config.grad_accum,
+        )
     kind = accelerator.distributed_type.value
     if kind in ("FSDP", "DEEPSPEED", "MEGATRON_LM", "XLA"):
         raise ConfigError(
-            f"this accelerate config runs {kind}, but training here is data parallel (DDP) only: every process "
-            "holds the whole base; for a base too large for one GPU, train on a 4-bit base (--quantize 4bit)"
+            f"this accelerate config runs {kind}, which training here does not: use a data-parallel config, "
+            "or distributed_type: FSDP with fsdp_version: 2 (see configs/accelerate/fsdp.yaml)"
         )
+    if sharded:  # every process holds a shard; accelerate must not wrap the model in DDP as well
+        shard(model, accelerator.device)
     optimizer = _optimizer(model, config)
     batches_per_epoch = -(-len(train) // config.batch_size)
     # accelerate steps the optimizer every grad_accum batches, counting across epoch boundaries
@@ -119,11 +128,14 @@ def fit(
         num_training_steps=total_steps,
     )
     # the scheduler stays unprepared: accelerate would step it once per process, and steps here are global
-    model, optimizer = accelerator.prepare(model, optimizer)
+    if sharded:
+        optimizer = accelerator.prepare(optimizer)
+    else:
+        model, optimizer = accelerator.prepare(model, optimizer)
     world, rank = accelerator.num_processes, accelerator.process_index
     trainable = [p for p in model.parameters() if p.requires_grad]
     eval_every = config.eval_every or steps_per_epoch
-    result = FitResult()
+    result = FitResult(processes=world, sharded=sharded)
     sign = 1 if task.greater_is_better else -1
     best_score, bad_evals, best_state = None, 0, None
     lengths = [e["length"] for e in train]
@@ -133,7 +145,8 @@ def fit(
     def evaluate() -> bool:
         """Evaluate (the averaged weights with --ema), keep the best; True when early stopping says to stop."""
         nonlocal best_score, bad_evals, best_state
-        plain = accelerator.unwrap_model(model)  # no collective ops: the other processes are not evaluating
+        # unsharded, only the main process evaluates (no collective calls); sharded, every process runs every batch
+        plain = model if sharded else accelerator.unwrap_model(model)
         plain.eval()
         with average.applied() if average else contextlib.nullcontext():
             with torch.no_grad(), accelerator.autocast():
@@ -202,7 +215,7 @@ def fit(
                 )
                 if result.steps % eval_every == 0 or result.steps == total_steps:
                     eval_started = time.perf_counter()
-                    stop = agree(evaluate() if accelerator.is_main_process else False)
+                    stop = agree(evaluate() if accelerator.is_main_process or sharded else False)
                     started += time.perf_counter() - eval_started  # samples/s counts training time only
                     if stop:
                         result.stopped_early = True

@@ -20,6 +20,7 @@ from adapterhub.tasks import Task, get_task
 from adapterhub.tasks.task import Encoded
 from adapterhub.training.config import TrainConfig
 from adapterhub.training.loop import FitResult, agree, fit, process_state
+from adapterhub.training.sharding import check_fsdp_settings, fsdp_requested, gather_adapter, is_sharded
 
 
 class TrainingInterrupted(AdapterHubError):
@@ -67,6 +68,8 @@ def train(
     validate_name(config.adapter_name)
     if task.needs_base and not config.base:
         raise ConfigError(f"--task {task.name} needs --base: a causal LM such as gpt2 or a local Llama directory")
+    if fsdp_requested(config.fsdp):
+        check_fsdp_settings(config.quantize)
     if config.quantize:
         quantization_config(config.quantize)  # refuse at once, before reading data, without CUDA or bitsandbytes
     split = load_data(
@@ -134,6 +137,7 @@ def train(
             "best_step": result.best_step,
             "stopped_early": result.stopped_early,
             "interrupted": result.interrupted,
+            **({"processes": result.processes, "sharded": result.sharded} if result.processes > 1 else {}),
             **({"augmentation": augmentation} if augmentation else {}),
             **_prompt_template(task.kind, split),
         },
@@ -170,7 +174,6 @@ def _fit_once(
     """A fresh adapter on a freshly loaded base, trained; (PEFT model, fit result, base fingerprint).
 
     Raises :class:`BaseChanged` when a base weight moved."""
-    from peft import get_peft_model
     from transformers import set_seed
 
     from adapterhub.base import fingerprint
@@ -178,19 +181,47 @@ def _fit_once(
     set_seed(config.seed)
     model = task.build_model(config.base, labels, config.dropout, config.quantize)
     base_print = fingerprint(model)
-    settings = config.method_settings()
-    model = get_peft_model(model, settings.peft_config(task.task_type, model))
-    if config.method == "head":
-        for name, param in model.named_parameters():
-            if "lora_" in name:
-                param.requires_grad_(False)
+    model = _with_adapter(model, config, task)
     result = fit(model, task, train_set, eval_set, labels, config, pad_id, report)
-    if fingerprint(model) != base_print:
+    if fingerprint(model) != base_print:  # sharded, every process takes part in gathering each weight
         raise BaseChanged(
             "a base weight changed during training, so the adapter is not separable from its base; "
             "nothing was published (report this as a bug)"
         )
+    if is_sharded(model):
+        model = _unsharded(model, config, task, labels)
     return model, result, base_print
+
+
+def _with_adapter(model: Any, config: TrainConfig, task: Task) -> Any:
+    """``model`` wrapped by PEFT with a fresh adapter of ``config.method`` (``head``: only the head trains)."""
+    from peft import get_peft_model
+
+    model = get_peft_model(model, config.method_settings().peft_config(task.task_type, model))
+    if config.method == "head":
+        for name, param in model.named_parameters():
+            if "lora_" in name:
+                param.requires_grad_(False)
+    return model
+
+
+def _unsharded(sharded: Any, config: TrainConfig, task: Task, labels: Sequence[str]) -> Any:
+    """After an FSDP run: on the main process, a plain PEFT model with the trained weights, ready to save (its
+    base is read again from disk, unchanged as the fingerprint just proved); the others keep their shards."""
+    import torch
+
+    trained = gather_adapter(sharded)  # collective: every process
+    if not process_state().is_main_process:
+        return sharded
+    model = _with_adapter(task.build_model(config.base, labels, config.dropout, config.quantize), config, task)
+    params = dict(model.named_parameters())
+    missing = sorted(set(trained) - set(params))
+    if missing:
+        raise AdapterHubError(f"the sharded model has weights the plain one lacks: {', '.join(missing[:3])}")
+    with torch.no_grad():
+        for name, value in trained.items():
+            params[name].copy_(value)
+    return model
 
 
 def _fit_augmented(

@@ -1,5 +1,5 @@
-"""Data-parallel training under torchrun (2 CPU processes, gloo): the published adapter equals a one-process run
-with the same global batch, and exactly one version is published."""
+"""Distributed training under torchrun (2 CPU processes, gloo), data parallel and sharded (FSDP): the published
+adapter equals a one-process run with the same global batch, and exactly one version is published."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from adapterhub import Registry, train
@@ -27,13 +28,14 @@ torch.distributed.destroy_process_group()  # as torchrun scripts end
 """
 
 
-def test_two_processes_publish_what_one_process_publishes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fsdp", [False, True], ids=["ddp", "fsdp"])
+def test_two_processes_publish_what_one_process_publishes(tmp_path: Path, fsdp: bool) -> None:
     data = write_classification(tmp_path / "reviews.csv", n=60)
     # dropout off (in the base too): the runs would draw different random masks, and this compares weights
     base = save_tiny_bert(tmp_path / "bert", seed=0, dropout=0.0)
     settings = dict(
         base=str(base), data=str(data), epochs=2, batch_size=9, lr=1e-2, max_length=32, dropout=0.0,
-        lora_dropout=0.0, eval_every=3, patience=0, name="dist",
+        lora_dropout=0.0, eval_every=3, patience=0, name="dist", fsdp=fsdp,
     )  # fmt: skip
     single = train(**settings, registry=tmp_path / "one")
 
@@ -51,6 +53,7 @@ def test_two_processes_publish_what_one_process_publishes(tmp_path: Path) -> Non
     registry = Registry(tmp_path / "two")
     assert registry.versions("dist") == [1]  # published once, by the main process
     card, one = registry.get("dist").card, single.record.card
+    assert card.hyperparameters["processes"] == 2 and card.hyperparameters["sharded"] is fsdp
     assert card.metrics == one.metrics and card.hyperparameters["best_step"] == one.hyperparameters["best_step"]
     assert [h["step"] for h in card.history] == [h["step"] for h in one.history]
     for h2, h1 in zip(card.history, one.history, strict=True):
@@ -61,14 +64,34 @@ def test_two_processes_publish_what_one_process_publishes(tmp_path: Path) -> Non
         torch.testing.assert_close(ours[key], theirs[key], rtol=1e-4, atol=1e-5, msg=key)
 
 
-def test_hub_train_runs_unchanged_under_accelerate_launch(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("config", "overrides", "sharded"),
+    [
+        ("multi_cpu.yaml", [], False),
+        # the GPU recipe, run on CPU processes: accelerate says FSDP to every process, adapterhub shards with gloo
+        ("fsdp.yaml", ["--num_processes", "2", "--mixed_precision", "no"], True),
+    ],
+)
+def test_hub_train_runs_unchanged_under_accelerate_launch(
+    tmp_path: Path, config: str, overrides: list[str], sharded: bool
+) -> None:
     data = write_classification(tmp_path / "reviews.csv", n=40)
     base = save_tiny_bert(tmp_path / "bert", seed=0)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), "ADAPTERHUB_REGISTRY": str(tmp_path / "r")}
-    config = ROOT / "configs" / "accelerate" / "multi_cpu.yaml"
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config), "-m", "adapterhub"]
+    launch = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(ROOT / "configs" / "accelerate" / config),
+    ]
     args = ["train", "--base", str(base), "--data", str(data), "--epochs", "1", "--batch-size", "8"]
-    done = subprocess.run([*command, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [*launch, *overrides, "-m", "adapterhub", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("published sentiment@1:") == 1  # one process speaks, one version
-    assert Registry(tmp_path / "r").versions("sentiment") == [1]
+    registry = Registry(tmp_path / "r")
+    assert registry.versions("sentiment") == [1]
+    card = registry.get("sentiment").card
+    assert card.hyperparameters["processes"] == 2 and card.hyperparameters["sharded"] is sharded
