@@ -48,6 +48,9 @@ def train(
     ema: Annotated[
         float | None, Opt(help="Evaluate and keep a moving average of the adapter weights with this decay [0: off].")
     ] = None,
+    rdrop: Annotated[
+        float | None, Opt(help="R-Drop: weight of the KL between two dropout passes, e.g. 0.5 [0: off].")
+    ] = None,
     lora_r: Annotated[int | None, Opt(help="LoRA rank [8].")] = None,
     lora_alpha: Annotated[int | None, Opt(help="LoRA alpha [16].")] = None,
     lora_dropout: Annotated[float | None, Opt(help="LoRA dropout [0.1].")] = None,
@@ -90,6 +93,7 @@ def train(
         eval_every=eval_every,
         patience=patience,
         ema=ema,
+        rdrop=rdrop,
         loraplus_ratio=loraplus_ratio,
         augment=augment or None,
         augment_copies=augment_copies,

@@ -55,6 +55,7 @@ class TrainConfig:
     augment_copies: int = 4
     augment_strength: float = 0.1  # share of each text's words an operation changes
     loraplus_ratio: float = 1.0  # LoRA+: learning rate of the B matrices over that of the A matrices; 1 = plain
+    rdrop: float = 0.0  # R-Drop: weight of the KL between two dropout passes (classifiers, taggers); 0 = off
     ema: float = 0.0  # decay of an exponential moving average of the adapter weights, evaluated and kept; 0 = off
     quantize: Literal["4bit", "8bit"] | None = None
     fsdp: bool = False  # several processes: shard base and adapter (FSDP2); also on under an FSDP accelerate config
@@ -96,6 +97,8 @@ class TrainConfig:
             )
         if self.loraplus_ratio < 1:
             problems.append(f"--loraplus-ratio must be at least 1 (got {self.loraplus_ratio}); 16 is typical")
+        if self.rdrop < 0:
+            problems.append(f"--rdrop must not be negative (got {self.rdrop}); 0.1 to 1 is typical")
         if not 0 <= self.ema < 1:
             problems.append(f"--ema must be in [0, 1), e.g. 0.99 (got {self.ema})")
         if self.patience < 0 or self.eval_every < 0:

@@ -21,6 +21,7 @@ from adapterhub.tasks.task import Encoded, Task
 from adapterhub.training.averaging import WeightAverage
 from adapterhub.training.batching import by_length, length_grouped
 from adapterhub.training.config import TrainConfig
+from adapterhub.training.consistency import rdrop_loss
 from adapterhub.training.sharding import accelerate_without_fsdp, fsdp_requested, shard
 
 
@@ -182,7 +183,7 @@ def fit(
                 mine = batch_ids[rank::world]
                 batch = _to(task.collate([train[i] for i in mine or batch_ids[:1]], pad_id), accelerator.device)
                 with accelerator.accumulate(model), accelerator.autocast():
-                    loss = model(**batch).loss
+                    loss = rdrop_loss(model, batch, config.rdrop) if config.rdrop else model(**batch).loss
                     if world > 1:  # this share's mean, weighted so that DDP's average is the global mean
                         count = _targets(batch, task) if mine else 0
                         total = accelerator.reduce(torch.tensor(float(count), device=accelerator.device), "sum")

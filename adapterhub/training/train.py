@@ -68,6 +68,8 @@ def train(
     validate_name(config.adapter_name)
     if task.needs_base and not config.base:
         raise ConfigError(f"--task {task.name} needs --base: a causal LM such as gpt2 or a local Llama directory")
+    if config.rdrop and task.kind == "generation":
+        raise ConfigError(f"--rdrop compares two predicted label distributions; {task.name} predicts none")
     if fsdp_requested(config.fsdp):
         check_fsdp_settings(config.quantize)
     if config.quantize:
