@@ -103,6 +103,10 @@ def fit(
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     sharded = fsdp_requested(config.fsdp) and process_state().num_processes > 1
+    if fsdp_requested(config.fsdp) and not sharded:
+        report(
+            "note", {"text": "--fsdp: one process, so nothing is sharded; start it with torchrun or accelerate launch"}
+        )
     with accelerate_without_fsdp() if sharded else contextlib.nullcontext():
         accelerator = Accelerator(
             cpu=device.type == "cpu",

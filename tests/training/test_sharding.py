@@ -35,3 +35,13 @@ def test_what_sharding_does_not_do_is_refused_before_reading_data(
         monkeypatch.setenv(key, value)
     with pytest.raises(ConfigError, match=message):  # the data file does not exist: it was never opened
         train(task="sentiment", fsdp=True, data=str(tmp_path / "missing.csv"), registry=tmp_path / "r", **settings)
+
+
+def test_fsdp_in_one_process_says_that_nothing_is_sharded(tiny_bert: Path, sentiment_csv: Path) -> None:
+    notes = []
+    result = train(
+        task="sentiment", base=str(tiny_bert), data=str(sentiment_csv), epochs=1, batch_size=8, fsdp=True,
+        report=lambda event, values: notes.append(values["text"]) if event == "note" else None,
+    )  # fmt: skip
+    assert any("one process, so nothing is sharded" in n for n in notes)
+    assert "processes" not in result.record.card.hyperparameters  # an ordinary one-process run
