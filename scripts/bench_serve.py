@@ -54,7 +54,7 @@ class Run:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
 
 
-def publish_head(registry) -> str:
+def publish_head(registry, base_id: str | None = None) -> str:
     """A head-only adapter: its LoRA stays at PEFT's zero initialisation, so the body is the bare base."""
     import torch
     from peft import get_peft_model
@@ -65,8 +65,8 @@ def publish_head(registry) -> str:
     from adapterhub.tasks import get_task
 
     task = get_task("sentiment")
-    model = task.build_model(None, ("negative", "positive"), 0.0)
-    base = BaseInfo(id=DEFAULT_BASE, fingerprint=fingerprint(model))
+    model = task.build_model(base_id, ("negative", "positive"), 0.0)
+    base = BaseInfo(id=base_id or DEFAULT_BASE, fingerprint=fingerprint(model))
     model = get_peft_model(model, HeadSettings().peft_config("SEQ_CLS", model))
     generator = torch.Generator().manual_seed(1)
     with torch.no_grad():
@@ -85,6 +85,14 @@ def publish_head(registry) -> str:
         model.save_pretrained(out)
         registry.publish("base-only", out, card)
     return "base-only"
+
+
+def device() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name()} (CUDA)"
+    return f"{os.cpu_count()} CPU cores"
 
 
 def free_port() -> int:
@@ -223,10 +231,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--max-batch", type=int, default=0, help="the batching server's --max-batch [its default]")
     parser.add_argument("--timeout", type=float, default=1200, help="seconds for the whole run")
-    parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="hub serve --dtype of the base")
     parser.add_argument(
-        "--off-dtype", choices=["fp32", "bf16"], help="the batching-off server's dtype [--dtype]: each at its best"
+        "--dtype", default="fp32", choices=["fp32", "bf16", "fp16"], help="hub serve --dtype of the base (fp16: CUDA)"
     )
+    parser.add_argument(
+        "--off-dtype",
+        choices=["fp32", "bf16", "fp16"],
+        help="the batching-off server's dtype [--dtype]: each at its best",
+    )
+    parser.add_argument("--base", help="a local base model directory or hub id [the embedded all-MiniLM-L6-v2]")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     args.off_dtype = args.off_dtype or args.dtype
@@ -241,12 +254,12 @@ def main() -> None:
     texts = sentences(872)
     with tempfile.TemporaryDirectory() as tmp:
         registry = Registry(Path(tmp) / "registry")
-        names = publish_adapters(registry, 32)
-        bound_name = publish_head(registry)
+        names = publish_adapters(registry, 32, args.base)
+        bound_name = publish_head(registry, args.base)
         spreads = {1: names[:1], 8: names[:8], 32: names}
         print(
             f"{args.clients} clients, {args.requests} single-sentence requests per measurement, best of "
-            f"{args.rounds}; MiniLM on {os.cpu_count()} CPU cores; batching on in {args.dtype}, "
+            f"{args.rounds}; {args.base or 'MiniLM'} on {device()}; batching on in {args.dtype}, "
             f"off in {args.off_dtype}",
             flush=True,
         )

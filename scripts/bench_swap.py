@@ -42,8 +42,9 @@ def sentences(n: int) -> list[str]:
     return [FALLBACK[i % len(FALLBACK)] for i in range(n)]
 
 
-def publish_adapters(registry, count: int) -> list[str]:
-    """``count`` random rank-8 adapters published from one PEFT model; returns their names."""
+def publish_adapters(registry, count: int, base_id: str | None = None) -> list[str]:
+    """``count`` random rank-8 adapters published from one PEFT model (on ``base_id``, the embedded MiniLM by
+    default); returns their names."""
     import torch
     from peft import get_peft_model
 
@@ -53,8 +54,8 @@ def publish_adapters(registry, count: int) -> list[str]:
     from adapterhub.tasks import get_task
 
     task = get_task("sentiment")
-    model = task.build_model(None, ("negative", "positive"), 0.0)
-    base = BaseInfo(id=DEFAULT_BASE, fingerprint=fingerprint(model))
+    model = task.build_model(base_id, ("negative", "positive"), 0.0)
+    base = BaseInfo(id=base_id or DEFAULT_BASE, fingerprint=fingerprint(model))
     settings = LoraSettings(r=8, alpha=16, dropout=0.0)
     model = get_peft_model(model, settings.peft_config("SEQ_CLS", model))
     names = []

@@ -32,3 +32,17 @@ def test_lora_on_a_quantized_base_trains_and_publishes(bits: str, tiny_gpt2: Pat
     assert card.hyperparameters["quantize"] == bits
     assert card.metrics["perplexity"] <= result.fit.history[0]["perplexity"]
     assert Registry().load(result.record.ref).tensors
+
+
+@pytest.mark.parametrize("bits", ["4bit", "8bit"])
+def test_classifier_on_a_quantized_base_trains_and_serves(bits: str, tiny_bert: Path, sentiment_csv: Path) -> None:
+    pytest.importorskip("bitsandbytes")
+    from adapterhub.inference import Hub
+
+    result = train(task="sentiment", base=str(tiny_bert), data=str(sentiment_csv), quantize=bits, epochs=2,
+                   batch_size=8, lr=1e-2)
+    assert result.record.card.hyperparameters["quantize"] == bits
+    texts = ["a fine film", "dull and long"]
+    served = Hub(quantize=bits).predict(texts, adapter="sentiment")
+    assert [r.adapter for r in served] == ["sentiment@1", "sentiment@1"]
+    assert all(abs(sum(r.scores.values()) - 1) < 1e-3 for r in served)
