@@ -158,7 +158,9 @@ def _perplexity(hub: Hub, record: AdapterRecord, data: _Data, batch_size: int) -
     from adapterhub.training.batching import by_length
 
     task = get_task(record.card.task)
-    model = attach(task.build_model(record.card.base.id, (), 0.0), hub.registry.load(record.ref)).to(hub.device)
+    quantize = hub.quantization_for(record)  # as it was trained; a quantized base is on the GPU already
+    model = attach(task.build_model(record.card.base.id, (), 0.0, quantize), hub.registry.load(record.ref))
+    model = model if quantize else model.to(hub.device)
     with quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(resolve_base(record.card.base.id))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id

@@ -101,6 +101,7 @@ class Host:
 
         self.base_id, self.family, self.quantize = base_id, family, quantize
         model = load_base(base_id, "CAUSAL_LM" if family == CAUSAL else "", quantize=quantize)
+        activations = model.get_input_embeddings().weight.dtype
         if family == ENCODER:
             if hasattr(model, "pooler"):
                 model.pooler = None
@@ -110,7 +111,9 @@ class Host:
             model = model.to(dtype)
         self.root = model if quantize else model.to(device)
         self.device = device if not quantize else next(model.parameters()).device
-        self.dtype = torch.bfloat16 if quantize else next(model.parameters()).dtype
+        # adapters compute in the dtype of the activations: a quantized base keeps its unquantized weights
+        # (embeddings, norms) in fp32 and returns its quantized layers' outputs in that dtype
+        self.dtype = activations if quantize else next(model.parameters()).dtype
         self.pooling = pooling_for(base_id, self.root.config) if family == ENCODER else "last"
         with quiet_transformers():
             self.tokenizer = AutoTokenizer.from_pretrained(resolve_base(base_id))

@@ -23,7 +23,7 @@ from typing import Any, overload
 
 import torch
 
-from adapterhub.errors import AdapterNotFound, ConfigError
+from adapterhub.errors import AdapterNotFound, ConfigError, IncompatibleAdapter
 from adapterhub.inference.decoding import GenerationOptions
 from adapterhub.inference.ensemble import check_members, combine_mean
 from adapterhub.inference.host import Host, family_of
@@ -74,7 +74,7 @@ class Hub:
         self.dtype = _dtype(dtype, self.device, quantize)
         self.max_adapters, self.max_bytes, self.warm_adapters = max_adapters, max_bytes, warm_adapters
         self.batch_size = batch_size
-        self._hosts: dict[tuple[str, str], Host] = {}
+        self._hosts: dict[tuple[str, str, str | None], Host] = {}  # (base id, family, quantization) -> base
         self._hot: OrderedDict[str, _Hot] = OrderedDict()  # exact ref -> resident adapter, least recent first
         self._warm: OrderedDict[str, ResidentAdapter] = OrderedDict()  # exact ref -> parsed, on the CPU
         self._pinned: dict[str, str] = {}  # what the caller wrote ("sentiment") -> exact ref ("sentiment@3")
@@ -98,7 +98,7 @@ class Hub:
     @property
     def bases(self) -> list[tuple[str, str]]:
         """(base id, family) of every base in memory."""
-        return list(self._hosts)
+        return list(dict.fromkeys((base, family) for base, family, _ in self._hosts))
 
     def load(self, adapter: str) -> AdapterRecord:
         """Make ``adapter`` (NAME, NAME@VERSION or NAME:ALIAS) hot, resolving a bare name or alias anew.
@@ -313,12 +313,34 @@ class Hub:
         return entry
 
     def _host_for(self, record: AdapterRecord) -> Host:
-        key = (record.card.base.id, family_of(record.card.task_type))
+        quantize = self.quantization_for(record)
+        key = (record.card.base.id, family_of(record.card.task_type), quantize)
         host = self._hosts.get(key)
         if host is None:
-            host = Host(key[0], key[1], self.device, self.quantize, self.dtype)
+            host = Host(key[0], key[1], self.device, quantize, None if quantize else self.dtype)
             self._hosts[key] = host
         return host
+
+    def quantization_for(self, record: AdapterRecord) -> str | None:
+        """The quantization ``record`` runs under: the one it was trained on (an adapter trained on a 4-bit
+        base learned that base's rounding, and the fingerprint binds it to it). A Hub made with ``quantize``
+        serves only adapters trained that way."""
+        from adapterhub.base import quantization_config
+
+        trained = record.card.hyperparameters.get("quantize") or None
+        if self.quantize and trained != self.quantize:
+            raise IncompatibleAdapter(
+                f"{record.ref} was trained on its base {trained or 'in full precision'}, but this hub loads bases "
+                f"{self.quantize}; serve it {f'with --quantize {trained}' if trained else 'without --quantize'}"
+            )
+        if trained and not self.quantize:
+            if self.device.type != "cuda":
+                raise ConfigError(
+                    f"{record.ref} was trained on a {trained} base (bitsandbytes) and runs only on it, which needs "
+                    f"a CUDA GPU; this hub runs on {self.device}"
+                )
+            quantization_config(trained)  # bitsandbytes installed?
+        return trained
 
     def _evict(self, keep: tuple[str, ...]) -> None:
         limit = self.max_bytes if self.max_bytes is not None else float("inf")

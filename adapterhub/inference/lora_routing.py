@@ -49,6 +49,12 @@ class _Run:
     def apply(self, x: torch.Tensor, out: torch.Tensor, scale: int) -> None:
         """``out[rows] += x[rows] @ A.T @ B.T`` per segment, in place; ``scale`` rows per sample."""
         lo, hi = self.start * scale, (self.start + self.size * self.count) * scale
+        if x.dtype != self.a_t.dtype or out.dtype != self.b_t.dtype:  # e.g. a quantized layer: cast, then add
+            rows = x[lo:hi].to(self.a_t.dtype).reshape(self.count, -1, x.shape[-1])
+            delta = torch.bmm(torch.bmm(rows, self.a_t if self.count > 1 else self.a_t[None]),
+                              self.b_t if self.count > 1 else self.b_t[None])
+            out[lo:hi] += delta.to(out.dtype).view_as(out[lo:hi])
+            return
         if self.count == 1:
             rows = x[lo:hi].reshape(-1, x.shape[-1])
             out[lo:hi].view(-1, out.shape[-1]).addmm_((rows @ self.a_t).to(out.dtype), self.b_t)

@@ -99,6 +99,7 @@ def fit(
     evaluates, since each forward pass needs them all, and each keeps its shard of the best weights.
     """
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState, GradientState
     from transformers import get_scheduler
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -107,6 +108,11 @@ def fit(
         report(
             "note", {"text": "--fsdp: one process, so nothing is sharded; start it with torchrun or accelerate launch"}
         )
+    # accelerate keeps its settings in process-wide singletons: a second run in one process (a notebook,
+    # `hub tune`) with another precision would be refused. Reset them as transformers' Trainer does; the
+    # process group (PartialState) stays.
+    AcceleratorState._reset_state()
+    GradientState._reset_state()
     with accelerate_without_fsdp() if sharded else contextlib.nullcontext():
         accelerator = Accelerator(
             cpu=device.type == "cpu",

@@ -30,6 +30,7 @@ def publish_adapter(
     r: int = 4,
     tokens: int = 4,
     targets: tuple[str, ...] | None = None,
+    quantize: str | None = None,
 ) -> tuple[AdapterRecord, Any]:
     """Publish a random adapter of ``base_dir``; returns its record and the PEFT model it was saved from."""
     from peft import get_peft_model
@@ -50,7 +51,7 @@ def publish_adapter(
             if param.requires_grad and not (method == "head" and "lora_" in pname):
                 param.copy_(torch.randn(param.shape, generator=generator) * 0.3)
     model.eval()
-    hyper: dict[str, Any] = {"max_length": 64}
+    hyper: dict[str, Any] = {"max_length": 64, "quantize": quantize}
     if task == "generate":
         hyper["prompt_template"] = TEMPLATE
     card = Card(

@@ -21,6 +21,12 @@ pytestmark = [
 TEXTS = ["a fine film", "dull and long", "the cast is great", "no"]
 
 
+def assert_close(results: list, expected: list, tolerance: float) -> None:
+    assert len(results) == len(expected)
+    for got, want in zip(results, expected, strict=True):
+        assert got.scores == pytest.approx(want.scores, abs=tolerance)
+
+
 def test_gpu_predictions_match_the_cpu_adapter_for_adapter(registry, tiny_bert: Path) -> None:
     publish_adapter(registry, tiny_bert, "a", seed=1)
     publish_adapter(registry, tiny_bert, "b", seed=2)
@@ -29,11 +35,11 @@ def test_gpu_predictions_match_the_cpu_adapter_for_adapter(registry, tiny_bert: 
     adapters = ["a", "b", "p", "a"]
     cpu, gpu = Hub(registry, device="cpu"), Hub(registry, device="cuda")
     on_cpu, on_gpu = cpu.predict(TEXTS, adapter=adapters), gpu.predict(TEXTS, adapter=adapters)
-    for x, y in zip(on_cpu, on_gpu, strict=True):
-        assert isinstance(y, Classification) and (y.adapter, y.label) == (x.adapter, x.label)
-        assert y.scores == pytest.approx(x.scores, abs=1e-4)
+    assert all(isinstance(y, Classification) for y in on_gpu)
+    assert [(y.adapter, y.label) for y in on_gpu] == [(x.adapter, x.label) for x in on_cpu]
+    assert_close(on_gpu, on_cpu, 1e-4)
     alone = [gpu.predict(t, adapter=a) for t, a in zip(TEXTS, adapters, strict=True)]
-    assert [r.scores for r in alone] == pytest.approx([r.scores for r in on_gpu], abs=1e-5)
+    assert_close(alone, on_gpu, 1e-5)
     assert [r.tags for r in gpu.predict(TEXTS, adapter="tags")] == [r.tags for r in cpu.predict(TEXTS, adapter="tags")]
 
 
@@ -41,7 +47,7 @@ def test_bf16_on_the_gpu_stays_close_to_fp32(registry, tiny_bert: Path) -> None:
     publish_adapter(registry, tiny_bert, "a", seed=1)
     fp32 = Hub(registry, device="cuda").predict(TEXTS, adapter="a")
     bf16 = Hub(registry, device="cuda", dtype="bf16").predict(TEXTS, adapter="a")
-    assert [r.scores for r in bf16] == pytest.approx([r.scores for r in fp32], abs=2e-2)
+    assert_close(bf16, fp32, 2e-2)
 
 
 def test_unloading_gives_gpu_memory_back(registry, tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ def test_base_outputs_are_bit_identical_through_load_use_unload_and_training(
 ) -> None:
     publish_adapter(registry, tiny_bert, "a", seed=1)
     before = hub.base_states(TEXTS, adapter="a")
-    fingerprint = hub._hosts[(str(tiny_bert), "encoder")].fingerprint
+    fingerprint = hub._hosts[(str(tiny_bert), "encoder", None)].fingerprint
     for i in range(5):
         publish_adapter(registry, tiny_bert, f"n{i}", task="ner" if i % 2 else "sentiment", seed=10 + i)
         publish_adapter(registry, tiny_bert, f"p{i}", method="prefix", seed=20 + i)
@@ -41,7 +41,7 @@ def test_base_outputs_are_bit_identical_through_load_use_unload_and_training(
     assert torch.equal(before, after)
     from adapterhub.base import fingerprint as take
 
-    assert take(hub._hosts[(str(tiny_bert), "encoder")].root) == fingerprint
+    assert take(hub._hosts[(str(tiny_bert), "encoder", None)].root) == fingerprint
 
 
 def test_an_adapter_is_bit_identical_before_and_after_another_is_trained_loaded_or_swapped(

@@ -103,3 +103,9 @@ def test_quantized_hub_without_cuda_stops_at_once(registry) -> None:
         Hub(registry, quantize="4bit")
     with pytest.raises(ConfigError, match="no CUDA device"):
         Hub(registry, device="cuda")
+
+
+def test_an_adapter_trained_on_a_quantized_base_is_not_run_on_the_full_precision_one(hub: Hub, registry, tiny_bert):
+    publish_adapter(registry, tiny_bert, "qlora", quantize="4bit")
+    with pytest.raises(ConfigError, match=r"qlora@1 was trained on a 4bit base .* this hub runs on cpu"):
+        hub.predict("text", adapter="qlora")

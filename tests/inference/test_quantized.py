@@ -31,3 +31,15 @@ def test_quantized_hub_serves_mixed_batches(bits: str, registry, tiny_gpt2: Path
     assert all(isinstance(r, Generation) for r in mixed)
     assert [r.adapter for r in mixed] == ["g1@1", "g2@1"]
     assert [r.tokens for r in mixed] == [r.tokens for r in alone]
+    following = Hub(registry).predict(prompts, adapter=["g1", "g2"], max_new_tokens=6)  # quantized as trained
+    assert [r.tokens for r in following] == [r.tokens for r in mixed]
+
+
+def test_a_quantized_hub_refuses_a_full_precision_adapter(registry, tiny_bert: Path) -> None:
+    pytest.importorskip("bitsandbytes")
+    from adapterhub.errors import IncompatibleAdapter
+    from tests.inference.helpers import publish_adapter
+
+    publish_adapter(registry, tiny_bert, "full")
+    with pytest.raises(IncompatibleAdapter, match="in full precision, but this hub loads bases 4bit"):
+        Hub(registry, quantize="4bit").predict("text", adapter="full")

@@ -113,7 +113,7 @@ def test_unloading_50_adapters_frees_their_memory(registry, wide_bert) -> None:
     for i in range(50):
         hub.unload(f"a{i}")
     assert hub.loaded == [] and hub.warm == []
-    assert hub._hosts[(str(wide_bert), "encoder")].router.hooked == 0
+    assert hub._hosts[(str(wide_bert), "encoder", None)].router.hooked == 0
     assert _live_tensor_bytes() - tensors_base <= 0  # every adapter tensor is gone
     assert grown_rss > 40_000_000
     assert _rss() - rss_base < 0.15 * grown_rss  # and the process memory went back, within noise

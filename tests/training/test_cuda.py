@@ -29,7 +29,8 @@ def test_bf16_training_on_the_gpu_serves_alike_on_gpu_and_cpu(method: str, tiny_
     assert card.hyperparameters["precision"] == "bf16" and card.base.fingerprint
     on_gpu = Hub(device="cuda").predict(TEXTS, adapter="sentiment")
     on_cpu = Hub(device="cpu").predict(TEXTS, adapter="sentiment")
-    assert [r.scores for r in on_gpu] == pytest.approx([r.scores for r in on_cpu], abs=1e-4)
+    for got, want in zip(on_gpu, on_cpu, strict=True):
+        assert got.scores == pytest.approx(want.scores, abs=1e-4)
 
 
 def test_fp16_training_on_the_gpu(tiny_bert: Path, sentiment_csv: Path) -> None:

@@ -32,6 +32,10 @@ def test_lora_on_a_quantized_base_trains_and_publishes(bits: str, tiny_gpt2: Pat
     assert card.hyperparameters["quantize"] == bits
     assert card.metrics["perplexity"] <= result.fit.history[0]["perplexity"]
     assert Registry().load(result.record.ref).tensors
+    from adapterhub.evaluation import evaluate
+
+    scored = evaluate(result.record.ref, str(instructions_jsonl), record=False)  # on the base quantized as trained
+    assert scored.metrics["perplexity"] == pytest.approx(card.metrics["perplexity"], rel=0.05)
 
 
 @pytest.mark.parametrize("bits", ["4bit", "8bit"])

@@ -193,3 +193,10 @@ def test_loraplus_gives_the_b_matrices_a_larger_learning_rate(tiny_bert: Path, s
     assert result.record.card.hyperparameters["loraplus_ratio"] == 16
     with pytest.raises(ConfigError, match="--loraplus-ratio must be at least 1"):
         TrainConfig(loraplus_ratio=0.5)
+
+
+def test_runs_with_other_precisions_follow_each_other_in_one_process(tiny_bert: Path, sentiment_csv: Path) -> None:
+    first = train(task="sentiment", base=str(tiny_bert), data=str(sentiment_csv), precision="bf16", **FAST)
+    second = train(task="sentiment", base=str(tiny_bert), data=str(sentiment_csv), precision="fp32", **FAST)
+    assert [first.record.ref, second.record.ref] == ["sentiment@1", "sentiment@2"]
+    assert second.record.card.hyperparameters["precision"] == "fp32"
