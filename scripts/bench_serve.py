@@ -203,14 +203,15 @@ async def load(url: str, texts: list[str], adapters: list[str], clients: int, co
 
 
 def measure(server: Server, configs: dict[str, list[str]], args, texts: list[str]) -> dict[str, Run]:
-    """Every traffic spread on ``server``, rounds interleaved (so drift on a noisy machine hits all alike);
-    the best round of each."""
+    """Every traffic spread on ``server``, rounds interleaved and rotated (so drift on a noisy machine, and
+    whatever the first measurement of a round pays, hits all alike); the best round of each."""
     for adapters in configs.values():  # warm-up: every adapter resident, every code path run
         asyncio.run(load(server.url, texts, adapters, args.clients, max(args.clients, len(adapters) * 2)))
     rounds: dict[str, list[Run]] = {label: [] for label in configs}
-    for _ in range(args.rounds):
-        for label, adapters in configs.items():
-            rounds[label].append(asyncio.run(load(server.url, texts, adapters, args.clients, args.requests)))
+    labels = list(configs)
+    for k in range(args.rounds):  # each round starts with another spread: no spread always runs first
+        for label in labels[k % len(labels) :] + labels[: k % len(labels)]:
+            rounds[label].append(asyncio.run(load(server.url, texts, configs[label], args.clients, args.requests)))
     best = {}
     for label, runs in rounds.items():
         run = max(runs, key=lambda r: r.rate)
