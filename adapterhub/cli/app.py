@@ -37,24 +37,48 @@ def _options(
 def main() -> None:
     """Entry point of ``hub``: library errors become one line on stderr and a non-zero exit code."""
     try:
-        app()
-    except AdapterHubError as exc:
-        if os.environ.get("ADAPTERHUB_DEBUG") == "1":
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
-    finally:
-        _leave_process_group()
+        try:
+            app()
+        except AdapterHubError as exc:
+            if os.environ.get("ADAPTERHUB_DEBUG") == "1":
+                raise
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            sys.exit(130)
+    except SystemExit as exc:
+        if _leave_process_group():
+            _exit_now(exc.code)
+        raise
+    if _leave_process_group():
+        _exit_now(0)
 
 
-def _leave_process_group() -> None:
-    """Under accelerate launch / torchrun, leave the process group before exiting (gloo aborts otherwise)."""
+def _leave_process_group() -> bool:
+    """Under accelerate launch / torchrun, leave the process group before exiting; True if there was one."""
     distributed = sys.modules.get("torch.distributed")  # never imported by commands that do not train
     if distributed is not None and distributed.is_available() and distributed.is_initialized():
         distributed.destroy_process_group()
+        return True
+    return False
+
+
+def _exit_now(code: int | str | None) -> None:
+    """End a process of a distributed run without interpreter teardown, once everything is written.
+
+    torch's process groups can outlive destroy_process_group (FSDP's fully_shard keeps its group referenced),
+    and a gloo thread that frees a tensor while the interpreter shuts down aborts the process ("terminate
+    called without an active exception"), after a run that finished and published: a failed exit for the
+    launcher. Results are on disk and fsynced by then; only the streams need flushing."""
+    import logging
+
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else 0 if code is None else 1)
 
 
 # The commands register themselves on import, in the order `hub --help` lists them.

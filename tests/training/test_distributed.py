@@ -18,13 +18,14 @@ from tests.training.conftest import write_classification
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = """
-import json, sys
+import json, os, sys
 import torch
 from adapterhub import train
 settings = json.loads(sys.argv[1])
 result = train(**settings)
 print(f"rank-result {result.record.ref} main={result.main_process}", flush=True)
 torch.distributed.destroy_process_group()  # as torchrun scripts end
+os._exit(0)  # as `hub train` ends, and the README advises: no interpreter teardown with gloo threads alive
 """
 
 
