@@ -47,21 +47,18 @@ class _Run:
         self.a_t, self.b_t = a.transpose(1, 2), b_t  # (U, in, r), (U, r, out)
 
     def apply(self, x: torch.Tensor, out: torch.Tensor, scale: int) -> None:
-        """``out[rows] += x[rows] @ A.T @ B.T`` per segment, in place; ``scale`` rows per sample."""
+        """``out[rows] += x[rows] @ A.T @ B.T`` per segment, in place; ``scale`` rows per sample. Rows are cast
+        to the adapter's dtype and the update to the output's (no-ops when they agree; a quantized layer may
+        take or return another dtype than its adapters')."""
         lo, hi = self.start * scale, (self.start + self.size * self.count) * scale
-        if x.dtype != self.a_t.dtype or out.dtype != self.b_t.dtype:  # e.g. a quantized layer: cast, then add
-            rows = x[lo:hi].to(self.a_t.dtype).reshape(self.count, -1, x.shape[-1])
-            delta = torch.bmm(torch.bmm(rows, self.a_t if self.count > 1 else self.a_t[None]),
-                              self.b_t if self.count > 1 else self.b_t[None])
-            out[lo:hi] += delta.to(out.dtype).view_as(out[lo:hi])
-            return
+        b_t = self.b_t.to(out.dtype)
         if self.count == 1:
-            rows = x[lo:hi].reshape(-1, x.shape[-1])
-            out[lo:hi].view(-1, out.shape[-1]).addmm_((rows @ self.a_t).to(out.dtype), self.b_t)
+            rows = x[lo:hi].reshape(-1, x.shape[-1]).to(self.a_t.dtype)
+            out[lo:hi].view(-1, out.shape[-1]).addmm_((rows @ self.a_t).to(out.dtype), b_t)
             return
-        rows = x[lo:hi].reshape(self.count, -1, x.shape[-1])  # (U, n, in): each adapter's rows are contiguous
+        rows = x[lo:hi].reshape(self.count, -1, x.shape[-1]).to(self.a_t.dtype)  # (U, n, in): contiguous per adapter
         target = out[lo:hi].view(self.count, -1, out.shape[-1])
-        target.baddbmm_(torch.bmm(rows, self.a_t).to(out.dtype), self.b_t)
+        target.baddbmm_(torch.bmm(rows, self.a_t).to(out.dtype), b_t)
 
 
 def _pad_rows(t: torch.Tensor, rows: int) -> torch.Tensor:
