@@ -259,12 +259,11 @@ def _targets(batch: dict[str, torch.Tensor], task: Task) -> int:
 
 def process_state() -> Any:
     """accelerate's view of this process (rank, main or not), set up as :func:`fit` sets up its Accelerator."""
-    import torch._dynamo
-    from accelerate import PartialState
-
     # torch._dynamo imported after the process group exists (optimizers import it) keeps the group alive past
     # destroy_process_group: its gloo threads then outlive the interpreter and can abort the process at exit
     # after a successful run ("terminate called without an active exception"). Imported first, it does not.
+    import torch._dynamo
+    from accelerate import PartialState
 
     return PartialState(cpu=not torch.cuda.is_available())
 
