@@ -12,14 +12,22 @@ from dataclasses import dataclass
 from adapterhub.errors import InvalidName
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+_VERSION = re.compile(r"[0-9]{1,9}")  # ASCII digits only: str.isdigit() also takes '²', '١' and '１'
+MAX_VERSION = 999_999_999
 RULES = "lower-case letters, digits, '-', '_' and '.', starting with a letter or digit, at most 64 characters"
 
 
 def validate_name(name: str, what: str = "adapter name") -> str:
     """Return ``name`` unchanged if it is a valid name or alias, else raise :class:`InvalidName`."""
     if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
-        raise InvalidName(f"invalid {what} {name!r}: use {RULES} (never '..' or '/')")
+        shown = name[:80] + "…" if isinstance(name, str) and len(name) > 80 else name
+        raise InvalidName(f"invalid {what} {shown!r}: use {RULES} (never '..' or '/')")
     return name
+
+
+def is_version(text: str) -> bool:
+    """True for a version as the registry writes it: ASCII digits, no leading zero (``3``, never ``03`` or ``³``)."""
+    return bool(_VERSION.fullmatch(text)) and not text.startswith("0")
 
 
 @dataclass(frozen=True)
@@ -41,9 +49,10 @@ class Ref:
             raise InvalidName(f"invalid adapter reference {text!r}: expected NAME, NAME@VERSION or NAME:ALIAS")
         if "@" in text:
             name, _, version = text.partition("@")
-            if not version.isdigit() or int(version) < 1:
+            if not _VERSION.fullmatch(version) or int(version) < 1:
                 raise InvalidName(
-                    f"invalid version in {text!r}: a version is a positive integer, e.g. {name or 'NAME'}@1"
+                    f"invalid version in {text[:80]!r}: a version is a positive integer of ASCII digits "
+                    f"(1 to {MAX_VERSION}), e.g. {(name if _NAME.fullmatch(name) else '') or 'NAME'}@1"
                 )
             return cls(validate_name(name), version=int(version))
         if ":" in text:

@@ -35,7 +35,7 @@ from typing import Any
 
 from adapterhub import __version__
 from adapterhub.errors import AdapterHubError, AdapterNotFound, ConfigError, RegistryConflict, RegistryCorrupt
-from adapterhub.names import Ref, validate_name
+from adapterhub.names import Ref, is_version, validate_name
 from adapterhub.registry import index
 from adapterhub.registry.card import CARD_FILE, Card, FileInfo
 from adapterhub.registry.files import (
@@ -312,7 +312,7 @@ class Registry:
         folder = self.root / name
         if not folder.is_dir():
             return []
-        return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit() and (p / CARD_FILE).is_file())
+        return sorted(int(p.name) for p in folder.iterdir() if is_version(p.name) and (p / CARD_FILE).is_file())
 
     def _resolve(self, ref: Ref) -> int:
         versions = self._versions(ref.name)
@@ -380,7 +380,7 @@ class Registry:
         try:
             last = int(counter.read_text())
         except (OSError, ValueError):
-            last = max((int(p.name) for p in folder.iterdir() if p.name.isdigit()), default=0)
+            last = max((int(p.name) for p in folder.iterdir() if is_version(p.name)), default=0)
         version = last + 1
         while self._dir(name, version).exists():  # a counter older than the directories: never reuse
             version += 1

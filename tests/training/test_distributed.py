@@ -55,7 +55,11 @@ def test_two_processes_publish_what_one_process_publishes(tmp_path: Path, fsdp: 
     assert registry.versions("dist") == [1]  # published once, by the main process
     card, one = registry.get("dist").card, single.record.card
     assert card.hyperparameters["processes"] == 2 and card.hyperparameters["sharded"] is fsdp
-    assert card.metrics == one.metrics and card.hyperparameters["best_step"] == one.hyperparameters["best_step"]
+    # sums reduced across processes differ from one process's in the last bits: compare floats with a tolerance
+    assert card.metrics.keys() == one.metrics.keys()
+    for key, value in card.metrics.items():
+        assert value == pytest.approx(one.metrics[key], rel=1e-4, abs=1e-5), key
+    assert card.hyperparameters["best_step"] == one.hyperparameters["best_step"]
     assert [h["step"] for h in card.history] == [h["step"] for h in one.history]
     for h2, h1 in zip(card.history, one.history, strict=True):
         assert abs(h2["train_loss"] - h1["train_loss"]) < 1e-4
