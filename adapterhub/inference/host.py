@@ -11,7 +11,6 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
@@ -129,7 +128,8 @@ class Host:
         if self.context and isinstance(offset, int) and hasattr(embeddings, "create_position_ids_from_input_ids"):
             self.context -= offset + 1  # RoBERTa-style positions start after the padding index
         # a fast tokenizer called with other truncation settings than its last call mutates itself, and raises
-        # "Already borrowed" when another thread uses it then: prompts are also measured off the batch's thread
+        # "Already borrowed" when another thread uses it then: prompts are also measured off the batch's thread,
+        # so every call to the tokenizer holds this lock
         self._tokenizing = threading.Lock()
 
     @property
@@ -306,7 +306,8 @@ class Host:
         self, batch: Sequence[_Item], options: GenerationOptions, on_text: Callable[[int, str], None] | None
     ) -> dict[int, Result]:
         batch, adapters, rows, segments = self._routing(batch)
-        streams = [_TextStream(self.tokenizer, item.index, on_text) for item in batch] if on_text else None
+        eos = self.tokenizer.eos_token_id
+        streams = [_TextStream(self._decode, eos, item.index, on_text) for item in batch] if on_text else None
         width = max(len(item.ids) for item in batch)
         ids = torch.tensor([[self.pad_id] * (width - len(i.ids)) + i.ids for i in batch], device=self.device)
         mask = torch.tensor([[0] * (width - len(i.ids)) + [1] * len(i.ids) for i in batch], device=self.device)
@@ -329,7 +330,7 @@ class Host:
         return {
             item.index: Generation(
                 adapter=item.adapter.ref,
-                text=self.tokenizer.decode(tokens, skip_special_tokens=True),
+                text=self._decode(tokens),
                 tokens=len(tokens),
                 finished=fin,
                 prompt_tokens=len(item.ids),
@@ -337,26 +338,32 @@ class Host:
             for item, tokens, fin in zip(batch, new, finished, strict=True)
         }
 
+    def _decode(self, tokens: list[int]) -> str:
+        with self._tokenizing:
+            return self.tokenizer.decode(tokens, skip_special_tokens=True)
+
 
 class _TextStream:
     """Turns one sample's new token ids into text pieces as soon as they decode to whole characters."""
 
-    def __init__(self, tokenizer: Any, index: int, on_text: Callable[[int, str], None]) -> None:
-        self.tokenizer, self.index, self.on_text = tokenizer, index, on_text
+    def __init__(
+        self, decode: Callable[[list[int]], str], eos_id: int | None, index: int, on_text: Callable[[int, str], None]
+    ) -> None:
+        self.decode, self.eos_id, self.index, self.on_text = decode, eos_id, index, on_text
         self.tokens: list[int] = []
         self.sent = 0  # characters already handed out
 
     def push(self, token: int) -> None:
-        if token == self.tokenizer.eos_token_id:
+        if token == self.eos_id:
             return
         self.tokens.append(token)
-        text = self.tokenizer.decode(self.tokens, skip_special_tokens=True)
+        text = self.decode(self.tokens)
         if text.endswith("\ufffd"):  # a character split across tokens: wait for its next part
             return
         self._send(text)
 
     def flush(self) -> None:
-        self._send(self.tokenizer.decode(self.tokens, skip_special_tokens=True))
+        self._send(self.decode(self.tokens))
 
     def _send(self, text: str) -> None:
         if len(text) > self.sent:
