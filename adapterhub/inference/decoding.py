@@ -33,11 +33,15 @@ class GenerationOptions:
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be at least 1 (got {self.max_new_tokens})")
-        if not math.isfinite(self.temperature) or self.temperature < 0 or not 0 < self.top_p <= 1 or self.top_k < 0:
-            raise ConfigError(
-                f"temperature must be a finite number >= 0 (got {self.temperature}), top_p in (0, 1] "
-                f"(got {self.top_p}) and top_k >= 0 (got {self.top_k})"
-            )
+        problems = []
+        if not math.isfinite(self.temperature) or self.temperature < 0:
+            problems.append(f"temperature must be a finite number >= 0, 0 for greedy (got {self.temperature})")
+        if not 0 < self.top_p <= 1:
+            problems.append(f"top_p must be in (0, 1] (got {self.top_p})")
+        if self.top_k < 0:
+            problems.append(f"top_k must be >= 0, 0 for all tokens (got {self.top_k})")
+        if problems:
+            raise ConfigError("; ".join(problems))
 
 
 def decode(
