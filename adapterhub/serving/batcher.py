@@ -111,6 +111,17 @@ class Batcher:
         on_text: Callable[[int, str], None] | None = None,
     ) -> list[Result]:
         """Queue ``texts`` for ``adapter`` and wait for their results (in order)."""
+        return await self.enqueue(texts, adapter, options, on_text)
+
+    def enqueue(
+        self,
+        texts: Sequence[str],
+        adapter: str,
+        options: GenerationOptions | None = None,
+        on_text: Callable[[int, str], None] | None = None,
+    ) -> asyncio.Future[list[Result]]:
+        """Queue ``texts`` for ``adapter`` now, from the event loop; the future of their results. A full queue
+        or a draining server raises here, at once (a stream gets its 429 or 503 before its 200)."""
         loop = asyncio.get_running_loop()
         job = _Job(list(texts), adapter, options, loop, loop.create_future(), on_text)
         with self._cond:
@@ -126,7 +137,7 @@ class Batcher:
             self._waiting += len(job.texts)
             self._gauge()
             self._cond.notify()
-        return await job.future
+        return job.future
 
     # ----------------------------------------------------------------------------------------- the worker
 

@@ -152,22 +152,22 @@ def _stream(
     The request runs on ``model``, the exact NAME@VERSION it resolved to, and every chunk names it. A failure
     after the 200 went out ends the stream with ``data: {"error": {...}}`` and then ``data: [DONE]``."""
     ident, kind, created = header
+    loop = asyncio.get_running_loop()
+    pieces: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
+
+    def on_text(index: int, piece: str) -> None:  # called on the batcher's thread
+        loop.call_soon_threadsafe(pieces.put_nowait, (index, piece))
+
+    job = state.enqueue(model, prompts, options, on_text)  # a full queue is a 429 before the 200 goes out
 
     def chunk(model: str, choices: list[dict[str, Any]], **extra: Any) -> str:
         payload = {"id": ident, "object": kind, "created": created, "model": model, "choices": choices, **extra}
         return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
     async def events() -> AsyncIterator[str]:
-        loop = asyncio.get_running_loop()
-        pieces: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
-
-        def on_text(index: int, piece: str) -> None:  # called on the batcher's thread
-            loop.call_soon_threadsafe(pieces.put_nowait, (index, piece))
-
         if kind == "chat.completion.chunk":
             for index in range(len(prompts)):
                 yield chunk(model, [choice(index, None, None)])
-        job = asyncio.ensure_future(state.run(model, prompts, options, on_text))
         try:
             while not job.done() or not pieces.empty():
                 getter = asyncio.ensure_future(pieces.get())

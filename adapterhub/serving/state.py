@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 
 from starlette.concurrency import run_in_threadpool
@@ -113,9 +114,24 @@ class ServerState:
         options: GenerationOptions | None = None,
         on_text: Callable[[int, str], None] | None = None,
     ) -> list[Result]:
-        results = await self.batcher.submit(texts, spec, options, on_text)
-        self.metrics.inputs.inc(len(texts))
-        return results
+        return await self.enqueue(spec, texts, options, on_text)
+
+    def enqueue(
+        self,
+        spec: str,
+        texts: Sequence[str],
+        options: GenerationOptions | None = None,
+        on_text: Callable[[int, str], None] | None = None,
+    ) -> asyncio.Future[list[Result]]:
+        """Queue the request now (429 or 503 at once); the future of its results."""
+        future = self.batcher.enqueue(texts, spec, options, on_text)
+
+        def count(done: asyncio.Future[list[Result]]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                self.metrics.inputs.inc(len(texts))
+
+        future.add_done_callback(count)
+        return future
 
     def update_gauges(self) -> None:
         self.metrics.resident.labels("hot").set(len(self.hub.loaded))

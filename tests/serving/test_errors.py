@@ -321,3 +321,33 @@ def test_every_spelling_of_a_reference_is_one_entry(serve) -> None:
             assert client.post(f"/v1/adapters/sentiment@{'0' * zeros}1/load").status_code == 422
         assert state.allowed == {"sentiment", "sentiment@1"}
         assert state.hub._pinned == {"sentiment": "sentiment@1", "sentiment@1": "sentiment@1"}
+
+
+def test_a_stream_meeting_a_full_queue_gets_429_not_a_200(serve) -> None:
+    with serve(max_queue=1, max_batch=1, max_wait_ms=0) as client:
+        client.post("/v1/adapters/poet/load")
+        hub, batcher = client.app.state.server.hub, client.app.state.server.batcher
+        body = {"model": "poet", "prompt": "the sea", "max_tokens": 2, "stream": True}
+        statuses: list[int] = []
+
+        def call() -> None:
+            statuses.append(client.post("/v1/completions", json=body).status_code)
+
+        def until(condition) -> None:
+            deadline = time.monotonic() + 30
+            while not condition():
+                assert time.monotonic() < deadline, "timed out"
+                time.sleep(0.01)
+
+        with hub._lock:  # the worker stalls on the first request; the second waits; the queue is full
+            threads = [threading.Thread(target=call) for _ in range(2)]
+            threads[0].start()
+            until(lambda: batcher._busy == 1)
+            threads[1].start()
+            until(lambda: batcher._waiting == 1)
+            response = client.post("/v1/completions", json=body)
+            assert response.status_code == 429 and int(response.headers["retry-after"]) >= 1
+            assert _error(response)["type"] == "overloaded"
+        for thread in threads:
+            thread.join()
+        assert statuses == [200, 200]
