@@ -48,3 +48,16 @@ class ConfigError(AdapterHubError, ValueError):
     """Bad user input: flags, files or options, with every problem listed once."""
 
     exit_code = 2
+
+
+class InvalidInput(ConfigError):
+    """One input the engine cannot run (text that is not well-formed Unicode, a prompt past the base's context);
+    ``param`` names it as the caller wrote it (``inputs[3]``, ``prompt``, ``messages[1].content``)."""
+
+    def __init__(self, message: str, param: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class ContextTooLong(InvalidInput):
+    """A prompt whose tokens plus the new tokens asked for pass the positions its base was built for."""

@@ -6,6 +6,7 @@ the prompt, with positions continuing after them exactly as in training; the loo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,11 @@ from adapterhub.errors import ConfigError
 
 @dataclass(frozen=True)
 class GenerationOptions:
-    """How to pick tokens: greedy when ``temperature`` is 0, else sampling (with ``top_k`` / ``top_p``)."""
+    """How to pick tokens: greedy when ``temperature`` is 0, else sampling (with ``top_k`` / ``top_p``).
+
+    Any positive finite temperature samples; as it shrinks towards 0 sampling becomes greedy (a temperature
+    too small to tell the likeliest tokens apart picks among the ones tied for first).
+    """
 
     max_new_tokens: int = 64
     temperature: float = 0.0
@@ -28,8 +33,15 @@ class GenerationOptions:
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be at least 1 (got {self.max_new_tokens})")
-        if self.temperature < 0 or not 0 < self.top_p <= 1 or self.top_k < 0:
-            raise ConfigError("temperature must be >= 0, top_p in (0, 1] and top_k >= 0")
+        problems = []
+        if not math.isfinite(self.temperature) or self.temperature < 0:
+            problems.append(f"temperature must be a finite number >= 0, 0 for greedy (got {self.temperature})")
+        if not 0 < self.top_p <= 1:
+            problems.append(f"top_p must be in (0, 1] (got {self.top_p})")
+        if self.top_k < 0:
+            problems.append(f"top_k must be >= 0, 0 for all tokens (got {self.top_k})")
+        if problems:
+            raise ConfigError("; ".join(problems))
 
 
 def decode(
@@ -59,7 +71,7 @@ def decode(
     out = model(input_ids=input_ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True)
     tokens: list[list[int]] = [[] for _ in range(batch)]
     done = torch.zeros(batch, dtype=torch.bool, device=device)
-    for _ in range(options.max_new_tokens):
+    for step in range(options.max_new_tokens):
         nxt = _pick(out.logits[:, -1].float(), options, generator)  # (B,)
         for i in (~done).nonzero().flatten().tolist():
             tokens[i].append(int(nxt[i]))
@@ -67,7 +79,7 @@ def decode(
                 on_token(i, tokens[i][-1])
         if eos_id is not None:
             done |= nxt == eos_id
-        if bool(done.all()):
+        if bool(done.all()) or step == options.max_new_tokens - 1:  # the last token needs no pass of its own
             break
         mask = torch.cat([mask, mask.new_ones((batch, 1))], dim=1)
         positions = positions[:, -1:] + 1
@@ -85,7 +97,11 @@ def decode(
 def _pick(logits: torch.Tensor, options: GenerationOptions, generator: torch.Generator | None) -> torch.Tensor:
     if options.temperature == 0:
         return logits.argmax(-1)
-    logits = logits / options.temperature
+    # Subtract the row's maximum, then scale in float64: the likeliest token scores exactly 0 at any temperature,
+    # so softmax always has a finite maximum. Dividing first overflows to inf for tiny temperatures (1e-300,
+    # which float32 even rounds to 0) and softmax of inf - inf is nan; this way a tiny temperature gives the
+    # greedy token its whole mass instead, the limit sampling tends to.
+    logits = (logits.double() - logits.double().amax(-1, keepdim=True)) / options.temperature  # (B, V)
     if options.top_k:
         kth = logits.topk(min(options.top_k, logits.shape[-1]), dim=-1).values[:, -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))

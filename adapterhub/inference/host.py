@@ -7,18 +7,19 @@ LoRA through :class:`LoraRouter`, prefixes through a per-sample cache (one pass 
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 
 from adapterhub.attach import require_base
 from adapterhub.base import fingerprint, load_base, quiet_transformers, resolve_base
-from adapterhub.errors import ConfigError
+from adapterhub.errors import ConfigError, InvalidInput
 from adapterhub.inference.decoding import GenerationOptions, decode
+from adapterhub.inference.inputs import check_context, context_length
 from adapterhub.inference.lora_routing import LoraRouter
 from adapterhub.inference.prefix_cache import prefix_cache
 from adapterhub.inference.resident import ResidentAdapter, parse_adapter
@@ -121,6 +122,15 @@ class Host:
         if self.pad_id is None:
             self.pad_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else 0
         self.router = LoraRouter(self.root)
+        self.context = context_length(self.root.config)  # positions the base was built for (None: no limit)
+        embeddings = getattr(self.root.base_model, "embeddings", None)
+        offset = getattr(embeddings, "padding_idx", None)
+        if self.context and isinstance(offset, int) and hasattr(embeddings, "create_position_ids_from_input_ids"):
+            self.context -= offset + 1  # RoBERTa-style positions start after the padding index
+        # a fast tokenizer called with other truncation settings than its last call mutates itself, and raises
+        # "Already borrowed" when another thread uses it then: prompts are also measured off the batch's thread,
+        # so every call to the tokenizer holds this lock
+        self._tokenizing = threading.Lock()
 
     @property
     def nbytes(self) -> int:
@@ -152,6 +162,10 @@ class Host:
         :func:`split_by_padding`); generation batches are cut every ``batch_size`` prompts.
         """
         items = [self._encode(index, text, adapter) for index, text, adapter in requests]
+        if self.family == CAUSAL:  # before any pass: a prompt past the context fails the call, by name
+            new = (options or GenerationOptions()).max_new_tokens
+            for item in items:
+                check_context(len(item.ids), item.adapter.prefix_length, new, self.context, f"inputs[{item.index}]")
         results: dict[int, Result] = {}
         by_prefix: dict[int, list[_Item]] = {}
         for item in items:
@@ -169,16 +183,36 @@ class Host:
                 results.update(self._classify(group[start:stop]))
         return results
 
+    def check_prompts(
+        self, texts: Sequence[str], adapter: ResidentAdapter, max_new_tokens: int, params: Sequence[str]
+    ) -> None:
+        """Refuse, as :meth:`run` would and before any pass, a prompt that with ``max_new_tokens`` new tokens
+        needs more positions than the base has (safe to call while another thread runs a batch)."""
+        if self.family != CAUSAL:
+            return
+        for text, param in zip(texts, params, strict=True):
+            ids = self._encode(0, text, adapter, param).ids
+            check_context(len(ids), adapter.prefix_length, max_new_tokens, self.context, param)
+
     def base_states(self, texts: Sequence[str]) -> torch.Tensor:
         """The bare base's last hidden states for ``texts`` (one padded batch); no adapter is routed."""
-        with torch.inference_mode():
+        with torch.inference_mode(), self._tokenizing:
             enc = self.tokenizer(list(texts), padding=True, return_tensors="pt").to(self.device)
             body = self.root.body if self.family == ENCODER else self.root
             out = body(**enc, output_hidden_states=True)
             return out.hidden_states[-1].detach().clone()
 
-    def _encode(self, index: int, text: str | tuple[str, ...], adapter: ResidentAdapter) -> _Item:
+    def _encode(
+        self, index: int, text: str | tuple[str, ...], adapter: ResidentAdapter, param: str | None = None
+    ) -> _Item:
+        with self._tokenizing:
+            return self._encode_unlocked(index, text, adapter, param or f"inputs[{index}]")
+
+    def _encode_unlocked(self, index: int, text: str | tuple[str, ...], adapter: ResidentAdapter, param: str) -> _Item:
         limit = adapter.max_length
+        if self.family == ENCODER and self.context is not None:
+            # prefix key/values take the first positions of an encoder too: past the table, the body fails
+            limit = min(limit, self.context - adapter.prefix_length)
         if isinstance(text, tuple) and adapter.task_type != "TOKEN_CLS":
             raise ConfigError(f"{adapter.ref} is a {adapter.task_type} adapter: only ner adapters take word lists")
         if adapter.task_type == "TOKEN_CLS":
@@ -197,6 +231,8 @@ class Host:
             bos = self.tokenizer.bos_token_id
             if bos is not None and ids[:1] != [bos]:
                 ids = [bos, *ids]
+            if not ids:  # no template and no BOS token: nothing to continue from
+                raise InvalidInput(f"{param} is empty: {adapter.ref} needs at least one prompt token", param)
             return _Item(index, adapter, ids[-limit:], text=text)
         ids = self.tokenizer(text, truncation=True, max_length=limit)["input_ids"]
         return _Item(index, adapter, ids, text=text)
@@ -270,7 +306,8 @@ class Host:
         self, batch: Sequence[_Item], options: GenerationOptions, on_text: Callable[[int, str], None] | None
     ) -> dict[int, Result]:
         batch, adapters, rows, segments = self._routing(batch)
-        streams = [_TextStream(self.tokenizer, item.index, on_text) for item in batch] if on_text else None
+        eos = self.tokenizer.eos_token_id
+        streams = [_TextStream(self._decode, eos, item.index, on_text) for item in batch] if on_text else None
         width = max(len(item.ids) for item in batch)
         ids = torch.tensor([[self.pad_id] * (width - len(i.ids)) + i.ids for i in batch], device=self.device)
         mask = torch.tensor([[0] * (width - len(i.ids)) + [1] * len(i.ids) for i in batch], device=self.device)
@@ -293,7 +330,7 @@ class Host:
         return {
             item.index: Generation(
                 adapter=item.adapter.ref,
-                text=self.tokenizer.decode(tokens, skip_special_tokens=True),
+                text=self._decode(tokens),
                 tokens=len(tokens),
                 finished=fin,
                 prompt_tokens=len(item.ids),
@@ -301,26 +338,32 @@ class Host:
             for item, tokens, fin in zip(batch, new, finished, strict=True)
         }
 
+    def _decode(self, tokens: list[int]) -> str:
+        with self._tokenizing:
+            return self.tokenizer.decode(tokens, skip_special_tokens=True)
+
 
 class _TextStream:
     """Turns one sample's new token ids into text pieces as soon as they decode to whole characters."""
 
-    def __init__(self, tokenizer: Any, index: int, on_text: Callable[[int, str], None]) -> None:
-        self.tokenizer, self.index, self.on_text = tokenizer, index, on_text
+    def __init__(
+        self, decode: Callable[[list[int]], str], eos_id: int | None, index: int, on_text: Callable[[int, str], None]
+    ) -> None:
+        self.decode, self.eos_id, self.index, self.on_text = decode, eos_id, index, on_text
         self.tokens: list[int] = []
         self.sent = 0  # characters already handed out
 
     def push(self, token: int) -> None:
-        if token == self.tokenizer.eos_token_id:
+        if token == self.eos_id:
             return
         self.tokens.append(token)
-        text = self.tokenizer.decode(self.tokens, skip_special_tokens=True)
+        text = self.decode(self.tokens)
         if text.endswith("\ufffd"):  # a character split across tokens: wait for its next part
             return
         self._send(text)
 
     def flush(self) -> None:
-        self._send(self.tokenizer.decode(self.tokens, skip_special_tokens=True))
+        self._send(self.decode(self.tokens))
 
     def _send(self, text: str) -> None:
         if len(text) > self.sent:

@@ -7,8 +7,10 @@ Adapters move through three states:
 * **cold**: only in the registry; loading reads the files, checks their sha256 and the base fingerprint.
 
 A bare name resolves to its newest version when first used and stays pinned to it; ``hub.load(name)``
-resolves again. ``max_adapters`` / ``max_bytes`` bound the hot set (least recently used leaves first);
-``warm_adapters`` bounds the CPU cache.
+resolves again, and re-reads the files to check them against the card. References are pinned as the registry
+writes them (``sentiment@01`` is ``sentiment@1``), so differently spelled requests share one entry.
+``max_adapters`` / ``max_bytes`` bound the hot set (least recently used leaves first); ``warm_adapters``
+bounds the CPU cache.
 """
 
 from __future__ import annotations
@@ -23,14 +25,15 @@ from typing import Any, overload
 
 import torch
 
-from adapterhub.errors import AdapterNotFound, ConfigError, IncompatibleAdapter
+from adapterhub.errors import AdapterNotFound, ConfigError, IncompatibleAdapter, InvalidName, RegistryCorrupt
 from adapterhub.inference.decoding import GenerationOptions
 from adapterhub.inference.ensemble import check_members, combine_mean
 from adapterhub.inference.host import Host, family_of
+from adapterhub.inference.inputs import check_texts
 from adapterhub.inference.resident import ResidentAdapter
 from adapterhub.inference.results import Classification, Result
 from adapterhub.names import Ref
-from adapterhub.registry import AdapterRecord, Registry
+from adapterhub.registry import AdapterRecord, LoadedAdapter, Registry
 
 _ACTIVE: ContextVar[tuple[str, ...]] = ContextVar("adapterhub_active", default=())
 
@@ -77,7 +80,7 @@ class Hub:
         self._hosts: dict[tuple[str, str, str | None], Host] = {}  # (base id, family, quantization) -> base
         self._hot: OrderedDict[str, _Hot] = OrderedDict()  # exact ref -> resident adapter, least recent first
         self._warm: OrderedDict[str, ResidentAdapter] = OrderedDict()  # exact ref -> parsed, on the CPU
-        self._pinned: dict[str, str] = {}  # what the caller wrote ("sentiment") -> exact ref ("sentiment@3")
+        self._pinned: dict[str, str] = {}  # canonical reference ("sentiment") -> exact ref ("sentiment@3")
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -103,13 +106,22 @@ class Hub:
     def load(self, adapter: str) -> AdapterRecord:
         """Make ``adapter`` (NAME, NAME@VERSION or NAME:ALIAS) hot, resolving a bare name or alias anew.
 
-        The registry's card is read again: when its files' content hash differs from the resident copy's
-        (a registry rebuilt under the same version), the new bytes replace the old ones.
+        The registry's card is read again and every file is hashed against it, resident or not: when the
+        content hash differs from the resident copy's (a registry rebuilt under the same version), the new bytes
+        replace the old ones; when a file no longer matches its card, the resident copy is unloaded (it is no
+        longer what the registry holds under that reference) and :class:`RegistryCorrupt` is raised.
         """
+        spec = _canonical(adapter)
         with self._lock:
-            record = self.registry.get(adapter)
-            entry = self._make_hot(record, keep=())
-            self._pinned[adapter] = record.ref
+            record = self.registry.get(spec)
+            try:
+                loaded = self.registry.load(record.ref)
+            except RegistryCorrupt as exc:
+                if self._drop(record.ref):
+                    raise RegistryCorrupt(f"{exc} (its copy in memory was unloaded and is no longer served)") from exc
+                raise
+            entry = self._make_hot(loaded.record, keep=(), loaded=loaded)
+            self._pinned[spec] = record.ref
             return entry.adapter.record
 
     def resolve(self, adapter: str) -> AdapterRecord:
@@ -120,11 +132,12 @@ class Hub:
         record = self.resident_record(adapter)
         if record is not None:
             return record
-        return self.registry.get(Ref.parse(self._pinned.get(adapter) or adapter))
+        spec = _canonical(adapter)
+        return self.registry.get(Ref.parse(self._pinned.get(spec) or spec))
 
     def resident_record(self, adapter: str) -> AdapterRecord | None:
         """The record of ``adapter`` when it is pinned and in memory (hot or warm), else None; no file is read."""
-        ref = self._pinned.get(adapter)  # plain dict reads: safe while another thread predicts
+        ref = self._pinned.get(_canonical(adapter))  # plain dict reads: safe while another thread predicts
         if ref is None:
             return None
         resident = self._hot.get(ref)
@@ -138,23 +151,55 @@ class Hub:
         with self._lock:
             return self._resolve(adapter, keep=())[1].record
 
+    def check(
+        self,
+        inputs: Sequence[str],
+        adapter: str,
+        *,
+        max_new_tokens: int | None = None,
+        params: Sequence[str] | None = None,
+    ) -> None:
+        """Raise what :meth:`predict` would raise for one of ``inputs`` itself, without running any: text that
+        is not well-formed Unicode and, with ``max_new_tokens`` (generate adapters), a prompt whose tokens and
+        the new ones need more positions than the base has. ``params`` name the inputs in the error
+        (default ``inputs[0]``, …). Makes ``adapter`` hot when it is not; safe while another thread predicts.
+        """
+        names = list(params) if params is not None else [f"inputs[{i}]" for i in range(len(inputs))]
+        check_texts(inputs, names)
+        if max_new_tokens is None:
+            return
+        GenerationOptions(max_new_tokens=max_new_tokens)  # its own check of the number
+        ref = self._pinned.get(_canonical(adapter))
+        entry = self._hot.get(ref) if ref is not None else None  # a lookup while a batch runs: no lock
+        if entry is not None:
+            host, resident = entry.host, entry.adapter
+        else:
+            with self._lock:
+                host, resident = self._resolve(adapter, keep=())
+        host.check_prompts(inputs, resident, max_new_tokens, names)
+
     def unload(self, adapter: str) -> list[str]:
         """Drop ``adapter`` from the device and the CPU cache, freeing its memory (its base stays loaded).
 
         Returns the exact references dropped (a bare name drops every loaded version of it).
         """
         with self._lock:
-            refs = self._refs_of(adapter)
+            refs = self._refs_of(_canonical(adapter))
             if not refs:
                 raise AdapterNotFound(f"{adapter!r} is not loaded (loaded: {', '.join(self._hot) or 'none'})")
             for ref in refs:
-                if ref in self._hot:
-                    entry = self._hot.pop(ref)
-                    entry.host.release(entry.adapter)
-                self._warm.pop(ref, None)
-            for spec in [s for s, r in self._pinned.items() if r in refs]:
-                del self._pinned[spec]
+                self._drop(ref)
             return refs
+
+    def _drop(self, ref: str) -> bool:
+        """Forget exact ``ref``: off the device, out of the CPU cache, unpinned; whether it was in memory."""
+        entry = self._hot.pop(ref, None)
+        if entry is not None:
+            entry.host.release(entry.adapter)
+        resident = entry is not None or self._warm.pop(ref, None) is not None
+        for spec in [s for s, r in self._pinned.items() if r == ref]:
+            del self._pinned[spec]
+        return resident
 
     def unload_all(self, *, bases: bool = False) -> None:
         """Drop every adapter; with ``bases=True`` the base models too."""
@@ -219,6 +264,7 @@ class Hub:
             texts = [tuple(t) for t in texts]
         elif not all(isinstance(t, str) for t in texts):
             raise ConfigError("inputs must be strings (one text, or a list of texts)")
+        check_texts(texts)  # before the tokenizer, which fails on them without saying which
         specs = self._specs(adapter, len(texts))
         options = GenerationOptions(**generation) if generation else None
         with self._lock:
@@ -275,6 +321,7 @@ class Hub:
         return specs
 
     def _resolve(self, spec: str, keep: tuple[str, ...]) -> tuple[Host, ResidentAdapter]:
+        spec = _canonical(spec)
         ref = self._pinned.get(spec)
         if ref is not None:  # pinned: trust the resident copy, hot or warm, without reading the registry
             entry = self._hot.get(ref)
@@ -289,7 +336,9 @@ class Hub:
         self._pinned[spec] = record.ref
         return entry.host, entry.adapter
 
-    def _make_hot(self, record: AdapterRecord, keep: tuple[str, ...]) -> _Hot:
+    def _make_hot(self, record: AdapterRecord, keep: tuple[str, ...], loaded: LoadedAdapter | None = None) -> _Hot:
+        """Make ``record`` hot: a lookup when it is, the CPU cache when warm, else ``loaded`` (read and verified
+        already) or the registry."""
         ref, identity = record.ref, record.card.content_hash
         entry = self._hot.get(ref)
         if entry is not None:
@@ -304,7 +353,7 @@ class Hub:
             adapter = adapter.to(host.device)
             host.router.register(adapter)
         else:  # cold: from the registry, verified
-            loaded = self.registry.load(ref)
+            loaded = loaded if loaded is not None else self.registry.load(ref)
             host = self._host_for(loaded.record)
             adapter = host.prepare(loaded)
         entry = _Hot(host, adapter)
@@ -365,6 +414,15 @@ class Hub:
         if spec in self._pinned:
             return [self._pinned[spec]] if self._pinned[spec] in known else []
         return [ref for ref in known if ref.split("@")[0] == spec]
+
+
+def _canonical(spec: str) -> str:
+    """``spec`` as the registry writes it (``sentiment@0001`` is ``sentiment@1``), so that every spelling of one
+    reference pins one entry; a malformed spec is kept as given (resolving it raises the naming error)."""
+    try:
+        return str(Ref.parse(spec))
+    except InvalidName:
+        return spec
 
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}

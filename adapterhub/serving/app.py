@@ -25,7 +25,9 @@ from adapterhub.errors import (
     AdapterHubError,
     AdapterNotFound,
     ConfigError,
+    ContextTooLong,
     IncompatibleAdapter,
+    InvalidInput,
     InvalidName,
     RegistryConflict,
     RegistryCorrupt,
@@ -45,6 +47,7 @@ STATUSES: tuple[tuple[type[Exception], int, str], ...] = (
     (AdapterNotFound, 404, "adapter_not_found"),
     (WrongEndpoint, 400, "wrong_endpoint"),
     (InvalidName, 422, "invalid_name"),
+    (ContextTooLong, 413, "context_length_exceeded"),
     (ConfigError, 422, "invalid_request"),
     (TooLarge, 413, "too_large"),
     (Overloaded, 429, "overloaded"),
@@ -136,6 +139,8 @@ def _install_error_handlers(app: FastAPI) -> None:
                     extra["available"] = await run_in_threadpool(state.available)
                 if isinstance(exc, Overloaded | ShuttingDown):
                     extra["retry_after"] = exc.retry_after
+                if isinstance(exc, InvalidInput):
+                    extra["param"] = exc.param
                 return error_response(status, kind, str(exc), **extra)
         log.exception("unexpected adapterhub error on %s", request.url.path, exc_info=exc)
         return error_response(500, "internal_error", str(exc))

@@ -2,9 +2,11 @@
 
 Requests wait in one FIFO queue. A single worker thread takes the oldest and lets others join it until
 ``max_batch`` inputs are gathered or the oldest has waited ``max_wait_ms``, then runs them through
-:meth:`Hub.predict` as one mixed batch (generation requests group by their sampling options). Each
-adapter is made resident before the batch runs, so one adapter that fails to load fails only its own
-requests. The worker owns the device; the event loop only waits on futures.
+:meth:`Hub.predict` as one mixed batch of up to ``max_batch`` inputs per forward pass (generation requests
+group by their sampling options). Each adapter is made resident before the batch runs, so one adapter that
+fails to load fails only its own requests; a batch that fails is run again in halves, down to single requests,
+so that only the request that caused the failure fails. The worker owns the device; the event loop only waits
+on futures.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapterhub.errors import AdapterHubError
 from adapterhub.inference import Hub
 from adapterhub.inference.decoding import GenerationOptions
 from adapterhub.inference.results import Result
@@ -35,6 +38,19 @@ class _Job:
     future: asyncio.Future[list[Result]]
     on_text: Callable[[int, str], None] | None  # (input index within the job, text piece), from the worker
     enqueued: float = field(default_factory=time.monotonic)
+    streamed: dict[int, str] = field(default_factory=dict)  # text sent so far, by input index within the job
+    diverged: bool = False  # a rerun generated other text than what was already streamed
+
+    def relay(self, index: int, text: str) -> None:
+        """Stream what ``text`` (input ``index``'s text so far in this run) adds to what was sent: a rerun of a
+        failed batch repeats nothing, and marks the job when its text departs from what the client has."""
+        assert self.on_text is not None
+        sent = self.streamed.get(index, "")
+        if not (sent.startswith(text) if len(text) <= len(sent) else text.startswith(sent)):
+            self.diverged = True
+        elif len(text) > len(sent) and not self.diverged:
+            self.on_text(index, text[len(sent) :])
+            self.streamed[index] = text
 
 
 class Batcher:
@@ -95,6 +111,17 @@ class Batcher:
         on_text: Callable[[int, str], None] | None = None,
     ) -> list[Result]:
         """Queue ``texts`` for ``adapter`` and wait for their results (in order)."""
+        return await self.enqueue(texts, adapter, options, on_text)
+
+    def enqueue(
+        self,
+        texts: Sequence[str],
+        adapter: str,
+        options: GenerationOptions | None = None,
+        on_text: Callable[[int, str], None] | None = None,
+    ) -> asyncio.Future[list[Result]]:
+        """Queue ``texts`` for ``adapter`` now, from the event loop; the future of their results. A full queue
+        or a draining server raises here, at once (a stream gets its 429 or 503 before its 200)."""
         loop = asyncio.get_running_loop()
         job = _Job(list(texts), adapter, options, loop, loop.create_future(), on_text)
         with self._cond:
@@ -110,7 +137,7 @@ class Batcher:
             self._waiting += len(job.texts)
             self._gauge()
             self._cond.notify()
-        return await job.future
+        return job.future
 
     # ----------------------------------------------------------------------------------------- the worker
 
@@ -172,6 +199,34 @@ class Batcher:
                 self._predict(chunk, options)
 
     def _predict(self, jobs: list[_Job], options: GenerationOptions | None) -> None:
+        """Run ``jobs`` as one batch. When it fails, run each half apart (and so on down to single jobs), so
+        that one request's bad input or failure fails that request only: k failing requests among n cost about
+        2k log2(n) extra batches, and requests that share no batch with them cost none."""
+        try:
+            results = self._call(jobs, options)
+        except Exception as exc:
+            if len(jobs) == 1:
+                _fail(jobs[0], exc)
+                return
+            half = len(jobs) // 2
+            self._predict(jobs[:half], options)
+            self._predict(jobs[half:], options)
+            return
+        start = 0
+        for job in jobs:
+            if job.diverged:
+                _fail(
+                    job,
+                    Rerun(
+                        "its batch failed after part of the text was streamed, and the rerun without the "
+                        "failing request generated other text; send the request again"
+                    ),
+                )
+            else:
+                _succeed(job, results[start : start + len(job.texts)])
+            start += len(job.texts)
+
+    def _call(self, jobs: list[_Job], options: GenerationOptions | None) -> list[Result]:
         texts = [text for job in jobs for text in job.texts]
         adapters = [job.adapter for job in jobs for _ in job.texts]
         owners = [(job, i) for job in jobs for i in range(len(job.texts))]
@@ -179,27 +234,25 @@ class Batcher:
             self.metrics.batch_size.observe(len(texts))
         on_text = None
         if any(job.on_text for job in jobs):
+            so_far = [""] * len(texts)  # each input's text in this run
 
             def on_text(index: int, piece: str) -> None:
                 job, local = owners[index]
                 if job.on_text is not None:
-                    job.on_text(local, piece)
+                    so_far[index] += piece
+                    job.relay(local, so_far[index])
 
         generation: dict[str, Any] = {} if options is None else vars(options).copy()
-        try:
-            results = self.hub.predict(texts, adapter=adapters, on_text=on_text, **generation)
-        except Exception as exc:
-            for job in jobs:
-                _fail(job, exc)
-            return
-        start = 0
-        for job in jobs:
-            _succeed(job, results[start : start + len(job.texts)])
-            start += len(job.texts)
+        # the gathered batch is one forward pass where padding allows: the hub's own batch size must not cut it
+        return self.hub.predict(texts, adapter=adapters, on_text=on_text, batch_size=self.max_batch, **generation)  # type: ignore[return-value]
 
     def _gauge(self) -> None:
         if self.metrics is not None:
             self.metrics.queue_depth.set(self._waiting + self._busy)
+
+
+class Rerun(AdapterHubError):
+    """A streamed request whose batch failed mid-way and whose rerun could not continue what was sent."""
 
 
 def _chunks(jobs: list[_Job], max_adapters: int) -> list[list[_Job]]:

@@ -50,7 +50,12 @@ class ServeConfig:
         from adapterhub.inference import Hub
 
         return Hub(
-            self.registry, device=self.device, quantize=self.quantize, dtype=self.dtype, max_adapters=self.max_adapters
+            self.registry,
+            device=self.device,
+            quantize=self.quantize,
+            dtype=self.dtype,
+            max_adapters=self.max_adapters,
+            batch_size=self.max_batch,  # a gathered batch is one forward pass (where padding allows), not several
         )
 
     def __post_init__(self) -> None:

@@ -31,7 +31,11 @@ _NOT_FOUND = {404: {"model": ErrorResponse, "description": "Unknown adapter; `av
 _PREDICT_ERRORS = {
     **_NOT_FOUND,
     409: {"model": ErrorResponse, "description": "The adapter's files fail verification or do not fit its base."},
-    413: {"model": ErrorResponse, "description": "Too many inputs, too long an input or too many tokens."},
+    413: {
+        "model": ErrorResponse,
+        "description": "Too many inputs, too long an input, too many tokens, or a prompt plus its new tokens past "
+        "the base's context.",
+    },
     429: {"model": ErrorResponse, "description": "The queue is full; retry after the Retry-After header."},
     503: {"model": ErrorResponse, "description": "The server is shutting down."},
 }
@@ -95,6 +99,8 @@ async def predict(body: PredictRequest, request: Request) -> JSONResponse:
         return await _ensemble(state, body)
     record = await state.record(body.adapter)
     generation = GenerationOptions(**options) if record.card.task_type == "CAUSAL_LM" else None
+    if generation is not None:
+        await state.check_prompts(body.adapter, body.inputs, generation.max_new_tokens)
     results = await state.run(body.adapter, body.inputs, generation)
     # built directly (the schema above documents it): no second validation of what the library returned
     return JSONResponse({"adapter": results[0].adapter, "results": [result_json(r) for r in results]})

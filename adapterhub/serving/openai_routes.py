@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -16,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from adapterhub.errors import AdapterHubError
 from adapterhub.inference.decoding import GenerationOptions
+from adapterhub.inference.inputs import check_texts
 from adapterhub.inference.results import Generation
 from adapterhub.serving.native_routes import _PREDICT_ERRORS
 from adapterhub.serving.openai_schemas import (
@@ -34,6 +36,7 @@ from adapterhub.serving.openai_schemas import (
 )
 from adapterhub.serving.state import ServerState
 
+log = logging.getLogger("adapterhub.serving")
 router = APIRouter(tags=["openai"])
 _STREAM = {200: {"content": {"text/event-stream": {}}, "description": "JSON, or server-sent events with stream"}}
 
@@ -59,15 +62,17 @@ async def models(request: Request) -> ModelList:
 @router.post("/v1/completions", response_model=CompletionResponse, responses={**_PREDICT_ERRORS, **_STREAM})
 async def completions(body: CompletionRequest, request: Request) -> Any:
     """Complete one prompt or a list of prompts with a generate adapter."""
+    single = isinstance(body.prompt, str)
     prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
-    state, options = await _prepare(request, body, prompts)
+    params = ["prompt"] if single else [f"prompt[{i}]" for i in range(len(prompts))]
+    state, options, ref = await _prepare(request, body, prompts, params)
     ident, created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:
 
         def choice(index: int, text: str | None, finish: str | None) -> dict[str, Any]:
             return {"index": index, "text": text or "", "logprobs": None, "finish_reason": finish}
 
-        return _stream(state, body, prompts, options, choice, (ident, "text_completion", created))
+        return _stream(state, body, ref, prompts, options, choice, (ident, "text_completion", created))
     results = await state.run(body.model, prompts, options)
     return CompletionResponse(
         id=ident,
@@ -85,8 +90,9 @@ async def completions(body: CompletionRequest, request: Request) -> Any:
 async def chat_completions(body: ChatRequest, request: Request) -> Any:
     """Answer the last user message with a generate adapter. System messages come first in the prompt and
     earlier turns as ``User: …`` / ``Assistant: …`` lines."""
+    check_texts([m.text for m in body.messages], [f"messages[{i}].content" for i in range(len(body.messages))])
     prompts = [chat_prompt(body.messages)]
-    state, options = await _prepare(request, body, prompts)
+    state, options, ref = await _prepare(request, body, prompts, ["messages"])
     ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:
 
@@ -94,7 +100,7 @@ async def chat_completions(body: ChatRequest, request: Request) -> Any:
             delta = {"role": "assistant", "content": ""} if text is None else {"content": text} if text else {}
             return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
 
-        return _stream(state, body, prompts, options, choice, (ident, "chat.completion.chunk", created))
+        return _stream(state, body, ref, prompts, options, choice, (ident, "chat.completion.chunk", created))
     results = await state.run(body.model, prompts, options)
     return ChatResponse(
         id=ident,
@@ -108,13 +114,14 @@ async def chat_completions(body: ChatRequest, request: Request) -> Any:
     )
 
 
-async def _prepare(request: Request, body: _Sampling, prompts: list[str]) -> tuple[ServerState, GenerationOptions]:
+async def _prepare(
+    request: Request, body: _Sampling, prompts: list[str], params: list[str]
+) -> tuple[ServerState, GenerationOptions, str]:
+    """Every refusal a request can get before it joins a batch (size, input text, adapter, context); the
+    options, and the exact NAME@VERSION the request runs on."""
     state: ServerState = request.app.state.server
-    state.check_size(prompts, body.max_tokens)
-    await state.record(body.model, task="generate")
-    if body.stream and state.hub.resident_record(body.model) is None:
-        # load before the 200 of a stream goes out, so a broken adapter still gets its status code
-        await run_in_threadpool(state.hub.ensure, body.model)
+    state.check_size(prompts, body.max_tokens, params)
+    record = await state.record(body.model, task="generate")
     options = GenerationOptions(
         max_new_tokens=body.max_tokens,
         temperature=body.temperature,
@@ -122,12 +129,17 @@ async def _prepare(request: Request, body: _Sampling, prompts: list[str]) -> tup
         top_p=body.top_p,
         seed=body.seed,
     )
-    return state, options
+    # loads the adapter when it is not resident: before the 200 of a stream goes out, so a broken adapter still
+    # gets its status code
+    await state.check_prompts(body.model, prompts, options.max_new_tokens, params)
+    record = state.hub.resident_record(body.model) or record
+    return state, options, record.ref
 
 
 def _stream(
     state: ServerState,
     body: _Sampling,
+    model: str,
     prompts: list[str],
     options: GenerationOptions,
     choice: Callable[[int, str | None, str | None], dict[str, Any]],
@@ -135,25 +147,27 @@ def _stream(
 ) -> EventSourceResponse:
     """Server-sent events: one chunk per decoded piece as it is generated (chat first sends each choice's
     role: ``choice(index, None, None)``), a last chunk per choice with its finish reason, usage when
-    ``stream_options.include_usage``, then ``[DONE]``. ``header`` is the chunks' (id, object, created)."""
+    ``stream_options.include_usage``, then ``[DONE]``. ``header`` is the chunks' (id, object, created).
+
+    The request runs on ``model``, the exact NAME@VERSION it resolved to, and every chunk names it. A failure
+    after the 200 went out ends the stream with ``data: {"error": {...}}`` and then ``data: [DONE]``."""
     ident, kind, created = header
+    loop = asyncio.get_running_loop()
+    pieces: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
+
+    def on_text(index: int, piece: str) -> None:  # called on the batcher's thread
+        loop.call_soon_threadsafe(pieces.put_nowait, (index, piece))
+
+    job = state.enqueue(model, prompts, options, on_text)  # a full queue is a 429 before the 200 goes out
 
     def chunk(model: str, choices: list[dict[str, Any]], **extra: Any) -> str:
         payload = {"id": ident, "object": kind, "created": created, "model": model, "choices": choices, **extra}
         return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
     async def events() -> AsyncIterator[str]:
-        loop = asyncio.get_running_loop()
-        pieces: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
-
-        def on_text(index: int, piece: str) -> None:  # called on the batcher's thread
-            loop.call_soon_threadsafe(pieces.put_nowait, (index, piece))
-
-        model = body.model
         if kind == "chat.completion.chunk":
             for index in range(len(prompts)):
                 yield chunk(model, [choice(index, None, None)])
-        job = asyncio.ensure_future(state.run(body.model, prompts, options, on_text))
         try:
             while not job.done() or not pieces.empty():
                 getter = asyncio.ensure_future(pieces.get())
@@ -163,23 +177,34 @@ def _stream(
                     yield chunk(model, [choice(index, piece, None)])
                 else:
                     getter.cancel()
-            try:
-                results = job.result()
-            except AdapterHubError as exc:
-                error = {"message": str(exc), "type": type(exc).__name__, "code": 500}
-                yield f"data: {json.dumps({'error': error})}\n\n"
-                yield "data: [DONE]\n\n"
-                return
+            results = job.result()
             for index, result in enumerate(_generations(results)):
-                yield chunk(result.adapter, [choice(index, "", _finish(result))])
+                yield chunk(model, [choice(index, "", _finish(result))])
             if body.stream_options is not None and body.stream_options.include_usage:
                 yield chunk(model, [], usage=_usage(results).model_dump())
-            yield "data: [DONE]\n\n"
+        except Exception as exc:  # the status line is sent: the error goes in the stream, which still ends
+            yield f"data: {json.dumps({'error': _stream_error(exc)}, ensure_ascii=False)}\n\n"
         finally:
             if not job.done():
                 job.cancel()
+        yield "data: [DONE]\n\n"
 
     return EventSourceResponse(events(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _stream_error(exc: Exception) -> dict[str, Any]:
+    """The error object of a stream that failed after its 200: the status and type the same error gets as a
+    response; an unexpected error is logged and named by its class only."""
+    from adapterhub.serving.app import STATUSES
+
+    if isinstance(exc, AdapterHubError):
+        for cls, status, kind in STATUSES:
+            if isinstance(exc, cls):
+                return {"message": str(exc), "type": kind, "param": getattr(exc, "param", None), "code": status}
+        return {"message": str(exc), "type": "internal_error", "param": None, "code": 500}
+    log.error("a stream failed", exc_info=exc)
+    message = f"internal error ({type(exc).__name__}) while generating; the server log has the details"
+    return {"message": message, "type": "internal_error", "param": None, "code": 500}
 
 
 def _generations(results: list[Any]) -> list[Generation]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 
 from starlette.concurrency import run_in_threadpool
 
 from adapterhub.inference import Hub
 from adapterhub.inference.decoding import GenerationOptions
+from adapterhub.inference.inputs import check_texts
 from adapterhub.inference.results import Result
 from adapterhub.names import Ref
 from adapterhub.registry import AdapterRecord
@@ -30,7 +32,8 @@ class ServerState:
             max_queue=config.max_queue,
             metrics=self.metrics,
         )
-        # with --only-preloaded: the names and exact references that may be served
+        # with --only-preloaded: the names and exact references that may be served, each as the registry writes
+        # it (`sentiment@01` is `sentiment@1`: every spelling of a reference adds nothing to the set)
         self.allowed: set[str] | None = set() if config.only_preloaded else None
 
     def preload(self) -> None:
@@ -46,18 +49,18 @@ class ServerState:
 
     def _allow(self, spec: str, record: AdapterRecord) -> None:
         if self.allowed is not None:
-            self.allowed |= {spec, record.ref}
+            self.allowed |= {str(Ref.parse(spec)), record.ref}
 
     def unload(self, spec: str) -> list[str]:
         refs = self.hub.unload(spec)
         if self.allowed is not None:
-            self.allowed -= {spec, *refs}
+            self.allowed -= {str(Ref.parse(spec)), *refs}
         return refs
 
     async def record(self, spec: str, *, task: str | None = None) -> AdapterRecord:
         """The record ``spec`` resolves to; 404 when unknown or not served, 400 when not of ``task``."""
-        Ref.parse(spec)  # a malformed name is a 422, before any lookup
-        if self.allowed is not None and spec not in self.allowed:
+        canonical = str(Ref.parse(spec))  # a malformed name is a 422, before any lookup
+        if self.allowed is not None and canonical not in self.allowed:
             raise NotServed(
                 f"{spec!r} is not served: the server runs with --only-preloaded "
                 f"(serving: {', '.join(sorted(self.allowed)) or 'nothing'}); "
@@ -79,8 +82,11 @@ class ServerState:
             return sorted(self.allowed)
         return sorted({record.name for record in self.hub.registry.list()})
 
-    def check_size(self, texts: Sequence[str], max_new_tokens: int | None = None) -> None:
-        """413 for too many inputs, too long an input, or too many tokens asked for."""
+    def check_size(
+        self, texts: Sequence[str], max_new_tokens: int | None = None, params: Sequence[str] | None = None
+    ) -> None:
+        """413 for too many inputs, too long an input, or too many tokens asked for; 422 naming the input (by
+        ``params``, default ``inputs[i]``) for text the tokenizer cannot take, before it can join a batch."""
         config = self.config
         if len(texts) > config.max_inputs:
             raise TooLarge(f"{len(texts)} inputs in one request; at most {config.max_inputs} (split the request)")
@@ -91,6 +97,15 @@ class ServerState:
                 )
         if max_new_tokens is not None and max_new_tokens > config.max_new_tokens:
             raise TooLarge(f"{max_new_tokens} new tokens asked for; this server allows at most {config.max_new_tokens}")
+        check_texts(texts, params)
+
+    async def check_prompts(
+        self, spec: str, prompts: Sequence[str], max_new_tokens: int, params: Sequence[str] | None = None
+    ) -> None:
+        """413 for a prompt of a generate adapter whose tokens and ``max_new_tokens`` pass its base's context,
+        before the request joins a batch. Makes the adapter hot first when it is not (so a broken adapter gets
+        its status before a stream's 200 goes out)."""
+        await run_in_threadpool(self.hub.check, prompts, spec, max_new_tokens=max_new_tokens, params=params)
 
     async def run(
         self,
@@ -99,9 +114,24 @@ class ServerState:
         options: GenerationOptions | None = None,
         on_text: Callable[[int, str], None] | None = None,
     ) -> list[Result]:
-        results = await self.batcher.submit(texts, spec, options, on_text)
-        self.metrics.inputs.inc(len(texts))
-        return results
+        return await self.enqueue(spec, texts, options, on_text)
+
+    def enqueue(
+        self,
+        spec: str,
+        texts: Sequence[str],
+        options: GenerationOptions | None = None,
+        on_text: Callable[[int, str], None] | None = None,
+    ) -> asyncio.Future[list[Result]]:
+        """Queue the request now (429 or 503 at once); the future of its results."""
+        future = self.batcher.enqueue(texts, spec, options, on_text)
+
+        def count(done: asyncio.Future[list[Result]]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                self.metrics.inputs.inc(len(texts))
+
+        future.add_done_callback(count)
+        return future
 
     def update_gauges(self) -> None:
         self.metrics.resident.labels("hot").set(len(self.hub.loaded))

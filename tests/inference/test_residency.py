@@ -117,3 +117,39 @@ def test_unloading_50_adapters_frees_their_memory(registry, wide_bert) -> None:
     assert _live_tensor_bytes() - tensors_base <= 0  # every adapter tensor is gone
     assert grown_rss > 40_000_000
     assert _rss() - rss_base < 0.15 * grown_rss  # and the process memory went back, within noise
+
+
+def test_every_spelling_of_a_reference_pins_one_entry(hub: Hub, registry, tiny_bert) -> None:
+    from adapterhub.errors import InvalidName
+
+    publish_adapter(registry, tiny_bert, "sentiment")
+    spellings = [f"sentiment@{'0' * zeros}1" for zeros in range(9)]  # sentiment@1 … sentiment@000000001
+    for round_ in range(90):
+        spec = spellings[round_ % len(spellings)]
+        if round_ % 2:
+            assert hub.load(spec).ref == "sentiment@1"
+        else:
+            assert hub.predict("x", adapter=spec).adapter == "sentiment@1"
+        assert hub.resident_record(spec).ref == "sentiment@1"
+    for zeros in range(9, 1000, 7):  # longer spellings are not versions: refused, never pinned
+        with pytest.raises(InvalidName):
+            hub.load(f"sentiment@{'0' * zeros}1")
+    assert hub._pinned == {"sentiment@1": "sentiment@1"}
+    assert hub.unload("sentiment@0001") == ["sentiment@1"] and hub._pinned == {}
+
+
+def test_load_rehashes_the_files_and_drops_a_copy_that_no_longer_matches(hub: Hub, registry, tiny_bert) -> None:
+    from adapterhub.errors import RegistryCorrupt
+
+    publish_adapter(registry, tiny_bert, "sentiment")
+    hub.predict("x", adapter="sentiment")
+    assert hub.load("sentiment").ref == "sentiment@1"
+    weights = registry.get("sentiment").path / "adapter_model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(RegistryCorrupt, match=r"does not match the sha256 .*its copy in memory was unloaded"):
+        hub.load("sentiment")
+    assert hub.loaded == [] and hub.warm == [] and hub.resident_record("sentiment") is None
+    with pytest.raises(RegistryCorrupt, match="does not match the sha256"):  # and no request runs the stale copy
+        hub.predict("x", adapter="sentiment")

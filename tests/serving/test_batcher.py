@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from adapterhub.inference import Hub
+from adapterhub.inference.decoding import GenerationOptions
 from adapterhub.registry import Registry
 from adapterhub.serving.batcher import Batcher
 from adapterhub.serving.errors import ShuttingDown
@@ -96,3 +97,122 @@ def test_close_finishes_queued_requests_then_refuses_new_ones(registry: Registry
     results = asyncio.run(main())
     assert [r[0].adapter for r in results] == ["sentiment@1"] * 5
     assert batcher.depth == 0
+
+
+def test_a_gathered_batch_of_64_runs_as_one_forward_pass(registry: Registry, monkeypatch) -> None:
+    from adapterhub.inference.host import Host
+    from adapterhub.serving import ServeConfig
+
+    passes: list[int] = []
+    classify = Host._classify
+
+    def counted(self, batch):
+        passes.append(len(batch))
+        return classify(self, batch)
+
+    monkeypatch.setattr(Host, "_classify", counted)
+    hub = Hub(registry, device="cpu")  # its own batch size stays 32: the server's max_batch must reach the pass
+    batcher = Batcher(hub, max_batch=64, max_wait_ms=5000)
+    batcher.start()
+
+    async def main() -> list:
+        return await asyncio.gather(*(batcher.submit([f"text {i:03d}"], "sentiment") for i in range(64)))
+
+    results = asyncio.run(main())
+    batcher.close()
+    assert len(results) == 64 and all(r[0].adapter == "sentiment@1" for r in results)
+    assert passes == [64]  # equal lengths: no padding to save, so one pass rather than 32 + 32
+    assert ServeConfig(registry=str(registry.root), max_batch=64, device="cpu").make_hub().batch_size == 64
+
+
+def test_a_request_that_fails_in_a_batch_fails_alone(registry: Registry, monkeypatch) -> None:
+    from adapterhub.inference.host import Host
+
+    encode = Host._encode
+
+    def faulty(self, index, text, adapter, *args):
+        if text == "POISON":
+            raise RuntimeError("the tokenizer choked")
+        return encode(self, index, text, adapter, *args)
+
+    monkeypatch.setattr(Host, "_encode", faulty)
+    hub = Hub(registry, device="cpu")
+    metrics = Metrics()
+    batcher = Batcher(hub, max_batch=64, max_wait_ms=1000, metrics=metrics)
+    batcher.start()
+    texts = [f"innocent {i}" for i in range(20)]
+    texts[13] = "POISON"
+
+    async def main() -> list:
+        jobs = [batcher.submit([t], "sentiment" if i % 2 else "ner") for i, t in enumerate(texts)]
+        return await asyncio.gather(*jobs, return_exceptions=True)
+
+    results = asyncio.run(main())
+    batcher.close()
+    failed = [i for i, r in enumerate(results) if isinstance(r, Exception)]
+    assert failed == [13] and "choked" in str(results[13])
+    alone = Hub(registry, device="cpu")
+    for i, (text, result) in enumerate(zip(texts, results, strict=True)):
+        if i == 13:
+            continue
+        want = alone.predict(text, adapter="sentiment" if i % 2 else "ner")
+        assert result[0].adapter == want.adapter
+        if i % 2:
+            assert result[0].label == want.label and result[0].score == pytest.approx(want.score, abs=1e-6)
+        else:
+            assert result[0].tags == want.tags
+    count, _ = _batches(metrics)
+    assert 2 < count <= 1 + 2 * 5  # the batch, then halves down to the failing request: about 2 log2(20) reruns
+
+
+def test_a_rerun_streams_nothing_twice(registry: Registry, monkeypatch) -> None:
+    """A batch that fails after streaming text is rerun without the failing request; the innocent streams
+    continue where they were and receive each piece once."""
+    from adapterhub.inference.host import Host
+
+    generate = Host._generate
+
+    def fails_after_streaming(self, batch, options, on_text):
+        results = generate(self, batch, options, on_text)
+        if any(item.text == "POISON" for item in batch):
+            raise RuntimeError("failed mid-way")
+        return results
+
+    monkeypatch.setattr(Host, "_generate", fails_after_streaming)
+    hub = Hub(registry, device="cpu")
+    batcher = Batcher(hub, max_batch=8, max_wait_ms=1000)
+    batcher.start()
+    options = GenerationOptions(max_new_tokens=6)
+    prompts = ["the sea", "POISON", "the sky is blue", "a poem"]
+    pieces: dict[int, list[str]] = {i: [] for i in range(len(prompts))}
+
+    async def main() -> list:
+        loop = asyncio.get_running_loop()
+
+        def collect(job: int):
+            return lambda index, piece: loop.call_soon_threadsafe(pieces[job].append, piece)
+
+        jobs = [batcher.submit([p], "poet", options, collect(i)) for i, p in enumerate(prompts)]
+        return await asyncio.gather(*jobs, return_exceptions=True)
+
+    results = asyncio.run(main())
+    batcher.close()
+    assert isinstance(results[1], RuntimeError)
+    for i in (0, 2, 3):
+        want = Hub(registry, device="cpu").predict(prompts[i], adapter="poet", max_new_tokens=6).text
+        assert results[i][0].text == want
+        assert "".join(pieces[i]) == want  # streamed in the failed run, not again in the rerun
+
+
+def test_a_rerun_that_departs_from_the_streamed_text_fails_instead_of_streaming_a_mix() -> None:
+    from adapterhub.serving.batcher import _Job
+
+    sent: list[str] = []
+    job = _Job(["x"], "poet", None, None, None, lambda index, piece: sent.append(piece))  # type: ignore[arg-type]
+    for text in ("the", "the sea"):  # the first run streams, then its batch fails
+        job.relay(0, text)
+    for text in ("the", "the sea", "the sea is"):  # the rerun: repeats nothing, continues after "the sea"
+        job.relay(0, text)
+    assert sent == ["the", " sea", " is"] and not job.diverged
+    job.relay(0, "the sky")  # a sampled rerun that went another way cannot be streamed on top
+    assert job.diverged and sent == ["the", " sea", " is"]

@@ -197,3 +197,157 @@ def test_api_key_guards_every_route_but_health(serve, monkeypatch) -> None:
     monkeypatch.setenv("ADAPTERHUB_API_KEY", "from-env")
     assert ServeConfig().with_environment().api_key == "from-env"
     assert ServeConfig(api_key="flag").with_environment().api_key == "flag"
+
+
+LONG = "the sea is blue and wide " * 30  # cut to the card's max_length: 64 prompt tokens
+
+
+def test_text_that_is_not_unicode_is_422_naming_it_and_fails_no_other_request(serve) -> None:
+    def raw(path: str, body: str):
+        return client.post(path, content=body.encode(), headers={"content-type": "application/json"})
+
+    with serve(max_wait_ms=300) as client:
+        statuses: list[int] = []
+
+        def innocent(i: int) -> None:
+            body = {"adapter": "sentiment", "inputs": [f"a fine day {i}"]}
+            statuses.append(client.post("/v1/predict", json=body).status_code)
+
+        threads = [threading.Thread(target=innocent, args=(i,)) for i in range(30)]
+        for thread in threads[:15]:
+            thread.start()
+        bad = raw("/v1/predict", '{"adapter": "sentiment", "inputs": ["ok", "ok", "ok", "\\udc80x"]}')
+        for thread in threads[15:]:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        error = _error(bad)
+        assert bad.status_code == 422 and error["param"] == "inputs[3]" and error["type"] == "invalid_request"
+        assert error["message"].startswith("inputs[3] is not well-formed Unicode: a lone surrogate '\\udc80'")
+        assert statuses == [200] * 30
+
+        cases = {
+            "/v1/completions": [
+                ('{"model": "poet", "prompt": "\\ud800 the sea"}', "prompt"),
+                ('{"model": "poet", "prompt": ["fine", "\\udfff"], "stream": true}', "prompt[1]"),
+            ],
+            "/v1/chat/completions": [
+                (
+                    '{"model": "poet", "messages": [{"role": "system", "content": "\\udc80"}, '
+                    '{"role": "user", "content": "hi"}]}',
+                    "messages[0].content",
+                ),
+            ],
+        }
+        for path, bodies in cases.items():
+            for body, param in bodies:
+                response = raw(path, body)
+                assert response.status_code == 422 and _error(response)["param"] == param, body
+        assert client.post("/v1/predict", json={"adapter": "ner", "inputs": ["anna"]}).status_code == 200
+
+
+def test_a_prompt_past_the_base_context_is_413_before_it_joins_a_batch(serve) -> None:
+    with serve(max_wait_ms=300) as client:
+        for stream in (False, True):
+            response = client.post(
+                "/v1/completions", json={"model": "poet", "prompt": "the sea", "max_tokens": 200, "stream": stream}
+            )
+            error = _error(response)
+            assert response.status_code == 413 and error["type"] == "context_length_exceeded"
+            assert error["param"] == "prompt"
+            assert "+ 200 new tokens" in error["message"] and "the base's context is 128" in error["message"]
+        both = {"model": "poet", "prompt": ["the sea", LONG], "max_tokens": 70}
+        response = client.post("/v1/completions", json=both)
+        assert response.status_code == 413 and _error(response)["param"] == "prompt[1]"
+        assert "64 prompt tokens + 70 new tokens = 134 positions" in _error(response)["message"]
+        chat = {"model": "poet", "messages": [{"role": "user", "content": LONG}], "max_tokens": 70, "stream": True}
+        response = client.post("/v1/chat/completions", json=chat)
+        assert response.status_code == 413 and _error(response)["param"] == "messages"
+        options = {"max_new_tokens": 200}
+        response = client.post("/v1/predict", json={"adapter": "poet", "inputs": ["a", "b"], "options": options})
+        assert response.status_code == 413 and _error(response)["param"] == "inputs[0]"
+
+        outcome: dict[str, int] = {}
+
+        def call(name: str, prompt: str) -> None:  # a short and a long prompt arriving in one batch window
+            body = {"model": "poet", "prompt": prompt, "max_tokens": 70, "temperature": 0}
+            outcome[name] = client.post("/v1/completions", json=body).status_code
+
+        threads = [threading.Thread(target=call, args=args) for args in (("short", "the sea"), ("long", LONG))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert outcome == {"short": 200, "long": 413}
+
+
+def test_a_tiny_temperature_samples_greedily_instead_of_failing(client: TestClient) -> None:
+    base = {"model": "poet", "prompt": "the sea", "max_tokens": 8}
+    greedy = client.post("/v1/completions", json={**base, "temperature": 0}).json()["choices"][0]["text"]
+    for temperature in (1e-300, 1e-30):
+        response = client.post("/v1/completions", json={**base, "temperature": temperature, "seed": 1})
+        assert response.status_code == 200 and response.json()["choices"][0]["text"] == greedy
+    options = {"max_new_tokens": 8, "temperature": 5e-324}
+    response = client.post("/v1/predict", json={"adapter": "poet", "inputs": ["the sea"], "options": options})
+    assert response.status_code == 200 and response.json()["results"][0]["text"] == greedy
+
+
+def test_load_rehashes_the_files_and_stops_serving_a_copy_that_no_longer_matches(client: TestClient, registry) -> None:
+    assert client.post("/v1/adapters/sentiment/load").status_code == 200
+    assert client.post("/v1/predict", json={"adapter": "sentiment", "inputs": ["x"]}).status_code == 200
+    weights = registry.get("sentiment").path / "adapter_model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    weights.write_bytes(bytes(data))
+    response = client.post("/v1/adapters/sentiment/load")
+    error = _error(response)
+    assert response.status_code == 409 and error["type"] == "adapter_corrupt"
+    assert "does not match the sha256" in error["message"] and "no longer served" in error["message"]
+    assert "sentiment@1" not in client.app.state.server.hub.loaded
+    response = client.post("/v1/predict", json={"adapter": "sentiment", "inputs": ["x"]})
+    assert response.status_code == 409 and _error(response)["type"] == "adapter_corrupt"
+    assert client.post("/v1/predict", json={"adapter": "ner", "inputs": ["x"]}).status_code == 200
+
+
+def test_every_spelling_of_a_reference_is_one_entry(serve) -> None:
+    with serve(adapters=("sentiment",), only_preloaded=True) as client:
+        state = client.app.state.server
+        for round_ in range(180):
+            spec = f"sentiment@{'0' * (round_ % 9)}1"  # the 9 spellings of version 1, the longest 9 digits
+            if round_ % 20 == 0:
+                assert client.post("/v1/predict", json={"adapter": spec, "inputs": ["x"]}).status_code == 200
+            assert client.post(f"/v1/adapters/{spec}/load").status_code == 200
+        for zeros in range(9, 209):  # longer ones are not versions
+            assert client.post(f"/v1/adapters/sentiment@{'0' * zeros}1/load").status_code == 422
+        assert state.allowed == {"sentiment", "sentiment@1"}
+        assert state.hub._pinned == {"sentiment": "sentiment@1", "sentiment@1": "sentiment@1"}
+
+
+def test_a_stream_meeting_a_full_queue_gets_429_not_a_200(serve) -> None:
+    with serve(max_queue=1, max_batch=1, max_wait_ms=0) as client:
+        client.post("/v1/adapters/poet/load")
+        hub, batcher = client.app.state.server.hub, client.app.state.server.batcher
+        body = {"model": "poet", "prompt": "the sea", "max_tokens": 2, "stream": True}
+        statuses: list[int] = []
+
+        def call() -> None:
+            statuses.append(client.post("/v1/completions", json=body).status_code)
+
+        def until(condition) -> None:
+            deadline = time.monotonic() + 30
+            while not condition():
+                assert time.monotonic() < deadline, "timed out"
+                time.sleep(0.01)
+
+        with hub._lock:  # the worker stalls on the first request; the second waits; the queue is full
+            threads = [threading.Thread(target=call) for _ in range(2)]
+            threads[0].start()
+            until(lambda: batcher._busy == 1)
+            threads[1].start()
+            until(lambda: batcher._waiting == 1)
+            response = client.post("/v1/completions", json=body)
+            assert response.status_code == 429 and int(response.headers["retry-after"]) >= 1
+            assert _error(response)["type"] == "overloaded"
+        for thread in threads:
+            thread.join()
+        assert statuses == [200, 200]

@@ -119,3 +119,36 @@ def test_openai_errors(client: TestClient) -> None:
     assert response.status_code == 422 and "last message" in response.json()["error"]["message"]
     response = client.post("/v1/chat/completions", json={**chat, "messages": [{"role": "robot", "content": "x"}]})
     assert response.status_code == 422 and response.json()["error"]["param"] == "messages.0.role"
+
+
+def test_every_streamed_chunk_names_the_version_that_answers(client: TestClient) -> None:
+    completion = {"model": "poet", "prompt": "the sea", "max_tokens": 4, "temperature": 0, "stream": True}
+    chat = {"model": "poet", "messages": [{"role": "user", "content": "the sea"}], "max_tokens": 4, "stream": True}
+    for path, body in (("/v1/completions", completion), ("/v1/chat/completions", chat)):
+        body["stream_options"] = {"include_usage": True}
+        events = _events(client.post(path, json=body))
+        assert events[-1] == "[DONE]" and len(events) > 3
+        assert {event["model"] for event in events[:-1]} == {"poet@1"}  # the role chunk and usage chunk too
+        whole = client.post(path, json={**body, "stream": False}).json()
+        assert whole["model"] == "poet@1"
+
+
+def test_a_stream_that_fails_ends_with_an_error_event_then_done(client: TestClient, monkeypatch) -> None:
+    from adapterhub.inference.host import Host
+
+    def broken(self, batch, options, on_text):
+        on_text(batch[0].index, "half a ")
+        raise RuntimeError("the device fell over")
+
+    monkeypatch.setattr(Host, "_generate", broken)
+    for path, body in (
+        ("/v1/completions", {"model": "poet", "prompt": "the sea", "max_tokens": 4}),
+        ("/v1/chat/completions", {"model": "poet", "messages": [{"role": "user", "content": "x"}], "max_tokens": 4}),
+    ):
+        response = client.post(path, json={**body, "stream": True})
+        assert response.status_code == 200
+        events = _events(response)
+        assert events[-1] == "[DONE]"
+        error = events[-2]["error"]
+        assert error["code"] == 500 and error["type"] == "internal_error"
+        assert "RuntimeError" in error["message"] and "device fell over" not in error["message"]  # in the log

@@ -1,0 +1,65 @@
+"""Checks on inputs before they join a batch: one input the tokenizer cannot take must fail alone, by name."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from adapterhub.errors import ContextTooLong, InvalidInput
+
+
+def check_text(text: Any, param: str) -> None:
+    """Refuse ``text`` (a string, or a list of words) that UTF-8 cannot encode, naming it ``param``.
+
+    Python strings may hold lone surrogates (JSON's ``"\\udc80"`` decodes to one); the tokenizers take only
+    well-formed Unicode and raise a ``TypeError`` on them, which would fail every input batched with this one.
+    """
+    parts = [text] if isinstance(text, str) else list(text)
+    for part in parts:
+        try:
+            part.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            bad = part[exc.start]
+            raise InvalidInput(
+                f"{param} is not well-formed Unicode: a lone surrogate {bad!r} (U+{ord(bad):04X}) at character "
+                f"{exc.start}; send the text as valid UTF-8",
+                param,
+            ) from None
+
+
+def check_texts(texts: Sequence[Any], params: Sequence[str] | None = None) -> None:
+    """:func:`check_text` for each input; ``params`` name them (default ``inputs[0]``, ``inputs[1]``, …)."""
+    names = list(params) if params is not None else [f"inputs[{i}]" for i in range(len(texts))]
+    for text, param in zip(texts, names, strict=True):
+        check_text(text, param)
+
+
+def context_length(config: Any) -> int | None:
+    """The most positions a causal base was built for, or None when its config declares no limit.
+
+    Learned position tables (GPT-2's ``n_positions``) end there with an ``IndexError``; rotary models
+    declare ``max_position_embeddings`` too and are held to it, since past it their output is untrained.
+    A family that declares none (no position limit) is not checked.
+    """
+    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    for name in ("max_position_embeddings", "n_positions", "n_ctx", "max_sequence_length", "seq_length"):
+        value = getattr(text_config, name, None)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
+def check_context(prompt: int, prefix: int, new: int, context: int | None, param: str) -> None:
+    """Refuse a prompt of ``prompt`` tokens after a ``prefix``-token adapter prefix that, with ``new`` tokens
+    to generate, needs more than ``context`` positions."""
+    need = prefix + prompt + new
+    if context is None or need <= context:
+        return
+    room = context - prefix - prompt
+    before = f"a {prefix}-token adapter prefix and " if prefix else ""
+    fix = f"ask for at most {room} new tokens or shorten the prompt" if room >= 1 else "shorten the prompt"
+    raise ContextTooLong(
+        f"{param}: {before}{prompt} prompt tokens + {new} new tokens = {need} positions, but the base's context "
+        f"is {context}; {fix}",
+        param,
+    )
