@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from adapterhub.errors import AdapterHubError
+from adapterhub.library_warnings import silence_library_internals
 
 app = typer.Typer(
     name="hub",
@@ -36,6 +37,7 @@ def _options(
 
 def main() -> None:
     """Entry point of ``hub``: library errors become one line on stderr and a non-zero exit code."""
+    silence_library_internals()
     try:
         try:
             app()

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from adapterhub.attach import require_base
-from adapterhub.base import fingerprint, load_base, quiet_transformers, resolve_base
+from adapterhub.base import cache_argument, fingerprint, load_base, quiet_transformers, resolve_base
 from adapterhub.errors import ConfigError
 from adapterhub.inference.decoding import GenerationOptions, decode
 from adapterhub.inference.lora_routing import LoraRouter
@@ -223,8 +223,9 @@ class Host:
         length = adapters[0].prefix_length
         cache = prefix_cache(adapters, rows) if length else None
         full_mask = torch.cat([mask.new_ones((len(batch), length)), mask], dim=1) if length else mask
+        body = self.root.body
         with self.router.route(segments):
-            states = self.root.body(input_ids=ids, attention_mask=full_mask, past_key_values=cache).last_hidden_state
+            states = body(input_ids=ids, attention_mask=full_mask, **cache_argument(body, cache)).last_hidden_state
         states = states[:, -ids.shape[1] :]  # (B, T, H)
         out: dict[int, Result] = {}
         for slot, adapter in enumerate(adapters):
