@@ -106,7 +106,8 @@ def test_refusals_name_the_problem(
     assert registry.get("sentiment").card.evaluations == ()
 
 
-def test_generate_adapters_are_scored_by_perplexity(hub: Hub, registry, tiny_gpt2, tmp_path: Path) -> None:
+@pytest.mark.parametrize("method", ["lora", "prefix"])
+def test_generate_adapters_are_scored_by_perplexity(hub: Hub, registry, tiny_gpt2, tmp_path: Path, method: str) -> None:
     import json
     import math
 
@@ -116,7 +117,7 @@ def test_generate_adapters_are_scored_by_perplexity(hub: Hub, registry, tiny_gpt
 
     from adapterhub.tasks.generate import TEMPLATE
 
-    publish_adapter(registry, tiny_gpt2, "poet", task="generate")
+    publish_adapter(registry, tiny_gpt2, "poet", task="generate", method=method)
     data = tmp_path / "pairs.jsonl"
     rows = [
         {"instruction": "write about the sea", "output": "the sea is wide"},
