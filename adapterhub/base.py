@@ -137,13 +137,24 @@ def quiet_transformers() -> Iterator[None]:
     from transformers.utils import logging
 
     verbosity = logging.get_verbosity()
-    bars = logging.is_progress_bar_enabled()
     logging.set_verbosity_error()
+    try:
+        with no_transformers_bars():
+            yield
+    finally:
+        logging.set_verbosity(verbosity)
+
+
+@contextmanager
+def no_transformers_bars() -> Iterator[None]:
+    """Turn off transformers' own progress bars (tqdm's, such as "Writing model shards"), its logs kept."""
+    from transformers.utils import logging
+
+    bars = logging.is_progress_bar_enabled()
     logging.disable_progress_bar()
     try:
         yield
     finally:
-        logging.set_verbosity(verbosity)
         if bars:
             logging.enable_progress_bar()
 

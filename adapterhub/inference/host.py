@@ -145,12 +145,15 @@ class Host:
         batch_size: int,
         options: GenerationOptions | None = None,
         on_text: Callable[[int, str], None] | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> dict[int, Result]:
         """Results by request index; requests are batched by prefix length, longest first.
 
         Encoder batches are cut where padding would cost more than another forward pass (see
-        :func:`split_by_padding`); generation batches are cut every ``batch_size`` prompts.
+        :func:`split_by_padding`); generation batches are cut every ``batch_size`` prompts. ``progress(n)`` is
+        called after each forward pass (each generation batch) with the number of requests it finished.
         """
+        done = progress or (lambda count: None)
         items = [self._encode(index, text, adapter) for index, text, adapter in requests]
         results: dict[int, Result] = {}
         by_prefix: dict[int, list[_Item]] = {}
@@ -160,13 +163,14 @@ class Host:
             group.sort(key=lambda item: len(item.ids), reverse=True)
             if self.family == CAUSAL:
                 for start in range(0, len(group), batch_size):
-                    results.update(
-                        self._generate(group[start : start + batch_size], options or GenerationOptions(), on_text)
-                    )
+                    chunk = group[start : start + batch_size]
+                    results.update(self._generate(chunk, options or GenerationOptions(), on_text))
+                    done(len(chunk))
                 continue
             overhead = PASS_OVERHEAD_TOKENS[self.device.type == "cuda"]
             for start, stop in split_by_padding([len(item.ids) for item in group], batch_size, overhead):
                 results.update(self._classify(group[start:stop]))
+                done(stop - start)
         return results
 
     def base_states(self, texts: Sequence[str]) -> torch.Tensor:
