@@ -100,7 +100,7 @@ def load_base(
             "or a hub id while online"
         ) from exc
     if task_type == "CAUSAL_LM":
-        _speak_current_transformers(model)
+        _use_current_transformers_api(model)
     if quantize:
         from peft import prepare_model_for_kbit_training
 
@@ -109,8 +109,8 @@ def load_base(
     return model.eval()
 
 
-def _speak_current_transformers(model: torch.nn.Module) -> None:
-    """Settle, for a causal LM, what transformers would otherwise warn about at every run.
+def _use_current_transformers_api(model: torch.nn.Module) -> None:
+    """Settle, for a causal LM, what transformers would otherwise warn about in every run.
 
     The loss: transformers picks it from the class name, and names such as ``GPT2LMHeadModel`` match none, so
     it falls back to the causal LM loss with a warning; name that loss. The cache: PEFT's prefix tuning hands its
