@@ -42,6 +42,9 @@ def attach(
     marker = f".{adapter_name}."
     missing = [k for k in result.missing_keys if marker in k or k.endswith(f".{adapter_name}")]
     unexpected = list(result.unexpected_keys)
+    if config.is_prompt_learning:  # PEFT loads the prompt encoder from "prompt_embeddings" itself, shape-checked
+        missing = [k for k in missing if not k.startswith(f"prompt_encoder.{adapter_name}.")]
+        unexpected = [k for k in unexpected if k != "prompt_embeddings"]
     if missing or unexpected:
         _drop(model, adapter_name)
         raise IncompatibleAdapter(

@@ -8,8 +8,10 @@ fp16 or bf16 keeps one fingerprint wherever the values are the same.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
+import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -97,6 +99,8 @@ def load_base(
             f"cannot load base {base_id!r} ({first}); pass --base with a local model directory, "
             "or a hub id while online"
         ) from exc
+    if task_type == "CAUSAL_LM":
+        _use_current_transformers_api(model)
     if quantize:
         from peft import prepare_model_for_kbit_training
 
@@ -105,21 +109,71 @@ def load_base(
     return model.eval()
 
 
+def _use_current_transformers_api(model: torch.nn.Module) -> None:
+    """Settle, for a causal LM, what transformers would otherwise warn about in every run.
+
+    The loss: transformers picks it from the class name, and names such as ``GPT2LMHeadModel`` match none, so
+    it falls back to the causal LM loss with a warning; name that loss. The cache: PEFT's prefix tuning hands its
+    key/values to the model as ``past_key_values``, the keyword transformers 5.x renamed ``cache`` (warning on
+    every call); a pre-hook passes them under the new name, which is what transformers does after warning.
+    """
+    if getattr(model, "loss_type", "") is None:
+        model.loss_type = "ForCausalLM"
+    if cache_keyword(type(model)) == "cache":
+        model.register_forward_pre_hook(_renamed_cache, with_kwargs=True)
+
+
+def _renamed_cache(
+    module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    if "past_key_values" in kwargs and "cache" not in kwargs:
+        kwargs["cache"] = kwargs.pop("past_key_values")
+    return args, kwargs
+
+
 @contextmanager
 def quiet_transformers() -> Iterator[None]:
     """Silence transformers' load reports and progress bars (a fresh task head is expected, not news)."""
     from transformers.utils import logging
 
     verbosity = logging.get_verbosity()
-    bars = logging.is_progress_bar_enabled()
     logging.set_verbosity_error()
+    try:
+        with no_transformers_bars():
+            yield
+    finally:
+        logging.set_verbosity(verbosity)
+
+
+@contextmanager
+def no_transformers_bars() -> Iterator[None]:
+    """Turn off transformers' own progress bars (tqdm's, such as "Writing model shards"), its logs kept."""
+    from transformers.utils import logging
+
+    bars = logging.is_progress_bar_enabled()
     logging.disable_progress_bar()
     try:
         yield
     finally:
-        logging.set_verbosity(verbosity)
         if bars:
             logging.enable_progress_bar()
+
+
+def cache_argument(model: torch.nn.Module, cache: Any) -> dict[str, Any]:
+    """``cache`` under the keyword ``model.forward`` takes it by, or nothing when there is no cache.
+
+    transformers 5.x names the key/value cache ``cache``; ``past_key_values``, the name before, still works but
+    warns on every call. Passing nothing rather than ``None`` is the same call without the warning.
+    """
+    if cache is None:
+        return {}
+    return {cache_keyword(type(model)): cache}
+
+
+@functools.cache
+def cache_keyword(model_class: type) -> str:
+    """``cache`` when the class's ``forward`` takes that keyword, else ``past_key_values``."""
+    return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
 
 
 def canonical_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -15,6 +15,7 @@ Everything is safetensors; the directory appears only when complete (written bes
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,17 +49,36 @@ POOL_CODE = {
 }
 
 
-def export_merged(ref: str, dest: str | Path, *, registry: Registry | str | None = None) -> AdapterRecord:
-    """Write ``ref`` merged into its base to the new directory ``dest``; returns the adapter's record."""
+STEPS = ("reading the adapter", "loading the base", "merging", "writing")
+
+
+def export_merged(
+    ref: str,
+    dest: str | Path,
+    *,
+    registry: Registry | str | None = None,
+    report: Callable[[str, dict[str, Any]], None] | None = None,
+) -> AdapterRecord:
+    """Write ``ref`` merged into its base to the new directory ``dest``; returns the adapter's record.
+
+    ``report("progress", {"what": ref, "done": i, "total": 4, "step": ...})`` is called as each of the
+    :data:`STEPS` begins (``done`` counts the steps finished), and with ``done`` 4 at the end.
+    """
     from transformers import AutoTokenizer
 
     from adapterhub.attach import attach
-    from adapterhub.base import load_base, quiet_transformers, resolve_base
+    from adapterhub.base import load_base, no_transformers_bars, quiet_transformers, resolve_base
     from adapterhub.tasks import get_task
 
     registry = registry if isinstance(registry, Registry) else Registry(registry)
     dest = Path(dest)
     check_new_directory(dest)  # before the slow part
+
+    def step(done: int) -> None:
+        if report is not None:
+            report("progress", {"what": ref, "done": done, "total": len(STEPS), "step": (*STEPS, "done")[done]})
+
+    step(0)
     loaded = registry.load(ref)
     record, card = loaded.record, loaded.record.card
     if card.method == "prefix":
@@ -66,10 +86,14 @@ def export_merged(ref: str, dest: str | Path, *, registry: Registry | str | None
             f"{record.ref} is a prefix-tuning adapter: its virtual tokens are not a weight update and cannot be "
             f"folded into the base; export it as an adapter with `hub export {record.ref} DIR`"
         )
-    model = attach(get_task(card.task).build_model(card.base.id, card.labels, 0.0), loaded).merge_and_unload()
+    step(1)
+    model = get_task(card.task).build_model(card.base.id, card.labels, 0.0)
     with quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(resolve_base(card.base.id))
-    with new_directory(dest) as tmp:
+    step(2)
+    model = attach(model, loaded).merge_and_unload()
+    step(3)
+    with new_directory(dest) as tmp, no_transformers_bars():  # callers show progress through `report`
         if card.task_type == "CAUSAL_LM":
             model.save_pretrained(tmp)
         else:
@@ -85,6 +109,7 @@ def export_merged(ref: str, dest: str | Path, *, registry: Registry | str | None
             json.dumps({"merged_from": record.ref, "content_hash": card.content_hash, "base": card.base.id}, indent=2)
             + "\n"
         )
+    step(4)
     return record
 
 

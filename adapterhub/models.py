@@ -16,7 +16,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from adapterhub.base import load_base, resolve_base
+from adapterhub.base import cache_argument, load_base, resolve_base
 
 Pooling = Literal["mean", "cls", "last"]
 HeadKind = Literal["sequence", "token"]
@@ -102,8 +102,8 @@ class TaskModel(nn.Module):
         states = self.body(
             input_ids=input_ids,
             attention_mask=attention_mask,
-            past_key_values=past_key_values,
             inputs_embeds=inputs_embeds,
+            **cache_argument(self.body, past_key_values),  # PEFT hands prefixes over as past_key_values
         ).last_hidden_state  # (B, T, H)
         mask = attention_mask[:, -states.shape[1] :] if attention_mask is not None else None  # drop prefix columns
         features = states if self.kind == "token" else pool(states, mask, self.pooling)  # (B, T, H) or (B, H)

@@ -86,3 +86,15 @@ def test_refusals(registry: Registry, tiny_bert: Path, tmp_path: Path) -> None:
     with pytest.raises(RegistryConflict, match="not empty"):
         export_merged("a", tmp_path / "full", registry=registry)
     assert [p.name for p in (tmp_path / "full").iterdir()] == ["keep.txt"]
+
+
+def test_progress_reports_each_step(registry: Registry, tiny_bert: Path, tmp_path: Path) -> None:
+    publish_adapter(registry, tiny_bert, "a")
+    events: list[tuple[str, dict]] = []
+    export_merged(
+        "a", tmp_path / "merged", registry=registry, report=lambda event, values: events.append((event, values))
+    )
+    assert {event for event, _ in events} == {"progress"}
+    assert [(v["done"], v["total"]) for _, v in events] == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
+    assert [v["step"] for _, v in events] == ["reading the adapter", "loading the base", "merging", "writing", "done"]
+    assert {v["what"] for _, v in events} == {"a"}

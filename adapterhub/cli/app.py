@@ -9,16 +9,32 @@ from typing import Annotated
 
 import typer
 
+from adapterhub import __version__
+from adapterhub.cli.formatting import examples
 from adapterhub.errors import AdapterHubError
+from adapterhub.library_warnings import silence_library_internals
 
 app = typer.Typer(
     name="hub",
     help="Train, version, hot-swap and serve task adapters on one frozen pretrained base.",
+    epilog=examples(
+        "hub train --data reviews.csv --name reviews",
+        'hub predict reviews "a fine film"',
+        "hub serve --adapter reviews",
+        "hub COMMAND -h                  # each command's options and examples",
+    ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion; completing runs no command, imports no torch
     rich_markup_mode=None,  # help texts are plain: `[default: …]` and `NAME[@V]` print as written
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command and group
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"hub {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -28,6 +44,9 @@ def _options(
         Path | None,
         typer.Option("--registry", envvar="ADAPTERHUB_REGISTRY", help="Registry directory [default: ./registry]."),
     ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print hub's version and exit.")
+    ] = False,
 ) -> None:
     from adapterhub.registry import Registry
 
@@ -36,6 +55,7 @@ def _options(
 
 def main() -> None:
     """Entry point of ``hub``: library errors become one line on stderr and a non-zero exit code."""
+    silence_library_internals()
     try:
         try:
             app()

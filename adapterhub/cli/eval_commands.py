@@ -21,7 +21,14 @@ DeviceOpt = Annotated[str | None, Opt(help="cpu, cuda or cuda:N [default: cuda w
 DtypeOpt = Annotated[str | None, Opt(help="fp32, bf16 or fp16 (CUDA) for the base [default: as stored].")]
 
 
-@app.command("eval")
+@app.command(
+    "eval",
+    epilog=fmt.examples(
+        "hub eval reviews --data test.csv",
+        "hub eval reviews@2 --data test.csv --json --no-record",
+        "hub eval reviews@1 reviews@2 --combine mean --data test.csv",
+    ),
+)
 def eval_(
     ctx: typer.Context,
     adapters: Annotated[list[str], typer.Argument(help="NAME[@VERSION]; several with --combine mean (an ensemble).")],
@@ -36,12 +43,17 @@ def eval_(
     dtype: DtypeOpt = None,
 ) -> None:
     """Score an adapter on labelled data: metrics, per-class table, confusion matrix; kept in its card."""
+    from adapterhub.cli.progress import WorkProgress
     from adapterhub.evaluation import evaluate
 
     target = adapters[0] if len(adapters) == 1 else adapters
-    result = evaluate(
-        target, data, **_shared(ctx, (device, dtype), combine, text_column, label_column, batch_size, record)
-    )
+    with WorkProgress() as progress:
+        result = evaluate(
+            target,
+            data,
+            **_shared(ctx, (device, dtype), combine, text_column, label_column, batch_size, record),
+            report=progress.report,
+        )
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
         return
@@ -62,7 +74,12 @@ def eval_(
         typer.echo(f"\nrecorded in the card of {result.adapter}")
 
 
-@app.command()
+@app.command(
+    epilog=fmt.examples(
+        "hub compare reviews@1 reviews@2 --data test.csv",
+        "hub compare reviews@1 reviews@2 --combine mean --data test.csv --json",
+    )
+)
 def compare(
     ctx: typer.Context,
     adapters: Annotated[list[str], typer.Argument(help="Two or more NAME[@VERSION] of one task.")],
@@ -77,11 +94,16 @@ def compare(
     dtype: DtypeOpt = None,
 ) -> None:
     """Score several adapters (or versions) on one data set, side by side."""
+    from adapterhub.cli.progress import WorkProgress
     from adapterhub.evaluation import compare as run
 
-    results = run(
-        adapters, data, **_shared(ctx, (device, dtype), combine, text_column, label_column, batch_size, record)
-    )
+    with WorkProgress() as progress:
+        results = run(
+            adapters,
+            data,
+            **_shared(ctx, (device, dtype), combine, text_column, label_column, batch_size, record),
+            report=progress.report,
+        )
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
         return

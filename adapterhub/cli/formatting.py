@@ -16,6 +16,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+def examples(*commands: str) -> str:
+    """An ``Examples:`` block for a command's help, printed as written (click rewraps every other paragraph)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {command}" for command in commands)
+
+
 def size(num_bytes: int) -> str:
     """Decimal units, as docker prints them: 12.3kB, 4.5MB."""
     value = float(num_bytes)

@@ -14,7 +14,14 @@ from adapterhub.cli.app import app
 from adapterhub.errors import ConfigError
 
 
-@app.command()
+@app.command(
+    epilog=fmt.examples(
+        'hub predict reviews "a fine film" "a dull plot"',
+        "hub predict reviews --file inputs.jsonl --json",
+        'hub predict poet "write about the sea" --max-new-tokens 32',
+        'hub predict reviews@1,reviews@2 --combine mean "a fine film"',
+    )
+)
 def predict(
     ctx: typer.Context,
     adapter: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME:ALIAS; A,B,C with --combine.")],
@@ -48,17 +55,23 @@ def predict(
         inputs += _read_inputs(file, adapter)
     if not inputs:
         raise ConfigError('give texts to predict, e.g. `hub predict sentiment "great film"`, or --file inputs.jsonl')
+    from adapterhub.cli.progress import WorkProgress
     from adapterhub.inference import Hub
 
     hub = Hub(ctx.obj, device=device, quantize=quantize, dtype=dtype, batch_size=batch_size)
     generation = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_k": top_k, "top_p": top_p}
-    if combine is not None:
-        if any(a != adapter for _, a in inputs):
-            raise ConfigError('--combine runs every input through the ensemble ADAPTER; drop "adapter" from --file')
-        members = [m.strip() for m in adapter.split(",") if m.strip()]
-        results = hub.predict([t for t, _ in inputs], adapter=members, combine=combine)
-    else:
-        results = hub.predict([t for t, _ in inputs], adapter=[a for _, a in inputs], seed=seed, **generation)
+    with WorkProgress() as progress:  # a bar for a file of inputs, on a terminal
+        if combine is not None:
+            if any(a != adapter for _, a in inputs):
+                raise ConfigError('--combine runs every input through the ensemble ADAPTER; drop "adapter" from --file')
+            members = [m.strip() for m in adapter.split(",") if m.strip()]
+            done = progress.counter("predict", len(inputs) * len(members)) if file is not None else None
+            results = hub.predict([t for t, _ in inputs], adapter=members, combine=combine, progress=done)
+        else:
+            done = progress.counter("predict", len(inputs)) if file is not None else None
+            results = hub.predict(
+                [t for t, _ in inputs], adapter=[a for _, a in inputs], seed=seed, progress=done, **generation
+            )
     if as_json:
         typer.echo(
             json.dumps(

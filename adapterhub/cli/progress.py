@@ -1,4 +1,9 @@
-"""A rich progress bar for training: loss, the task metric and samples/s; eval lines stay in the log."""
+"""What long commands show on stderr: a rich progress bar for training (loss, the task metric and samples/s;
+eval lines stay in the log) and for other long work (eval, compare, predict --file, export --merged).
+
+Bars are drawn only when stderr is a terminal. Piped, training writes its log lines, one event per line however
+long, and other work writes nothing at all.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,25 @@ from types import TracebackType
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+
+def log_console(**options: Any) -> Console:
+    """A console on stderr for log lines: printed as given (no markup, no emoji codes) and, when stderr is not a
+    terminal, never wrapped, so that a log keeps one event per line (rich would wrap at 80 columns)."""
+    console = Console(stderr=True, markup=False, emoji=False, **options)
+    console.soft_wrap = not console.is_terminal
+    return console
 
 
 class TrainingProgress:
     def __init__(self) -> None:
-        self.console = Console(stderr=True)
+        self.console = log_console()
         self.progress = Progress(
             TextColumn("[bold]train"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[status]}"),
+            TextColumn("{task.fields[status]}", markup=False),
             TimeRemainingColumn(),
             console=self.console,
             transient=False,
@@ -51,3 +64,59 @@ class TrainingProgress:
                 f"eval @ step {values['step']} (epoch {values['epoch']:.2f}): "
                 + ", ".join(f"{k} {v:.4f}" for k, v in shown.items())
             )
+
+
+class WorkProgress:
+    """A bar per piece of work the library reports on: ``report("progress", {"what", "done", "total"[, "step"]})``.
+
+    On a terminal the bars show while the work runs and vanish when it ends, leaving the output as it would be
+    piped; when stderr is not a terminal nothing is drawn or printed.
+
+    Example:
+        >>> with WorkProgress() as progress:  # doctest: +SKIP
+        ...     evaluate("sentiment", "dev.csv", report=progress.report)
+    """
+
+    def __init__(self) -> None:
+        self.console = log_console()
+        self.live = self.console.is_terminal
+        self.progress = Progress(
+            TextColumn("{task.description}", markup=False),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> WorkProgress:
+        if self.live:
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self.live:
+            self.progress.__exit__(kind, exc, tb)
+
+    def report(self, event: str, values: dict[str, Any]) -> None:
+        if event != "progress" or not self.live:
+            return
+        what = str(values["what"])
+        description = f"{what}: {values['step']}" if values.get("step") else what
+        if what not in self.tasks:
+            self.tasks[what] = self.progress.add_task(description, total=values["total"])
+        self.progress.update(self.tasks[what], description=description, completed=values["done"], total=values["total"])
+
+    def counter(self, what: str, total: int) -> Any:
+        """A ``progress(n)`` callback (as :meth:`Hub.predict` takes) that advances a bar of ``total`` items."""
+        done = 0
+
+        def add(count: int) -> None:
+            nonlocal done
+            done += count
+            self.report("progress", {"what": what, "done": done, "total": total})
+
+        self.report("progress", {"what": what, "done": 0, "total": total})
+        return add

@@ -13,7 +13,15 @@ from adapterhub.cli.app import app
 from adapterhub.errors import ConfigError
 from adapterhub.registry import AdapterRecord, Registry
 
-registry_app = typer.Typer(help="Maintain the registry: rebuild its index, verify its files.", no_args_is_help=True)
+registry_app = typer.Typer(
+    help="Maintain the registry: rebuild its index, verify its files.",
+    epilog=fmt.examples(
+        "hub registry verify",
+        "hub registry reindex",
+        "hub --registry /srv/adapters registry verify",
+    ),
+    no_args_is_help=True,
+)
 app.add_typer(registry_app, name="registry")
 
 LIST_HEADERS = ("NAME", "VERSION", "ALIASES", "TASK", "METHOD", "BASE", "PARAMS", "SIZE", "METRIC", "CREATED")
@@ -38,7 +46,14 @@ def _row(record: AdapterRecord) -> tuple[str, ...]:
     )
 
 
-@app.command("list")
+@app.command(
+    "list",
+    epilog=fmt.examples(
+        "hub list",
+        "hub list --task sentiment",
+        "hub list --name reviews --json",
+    ),
+)
 def list_(
     ctx: typer.Context,
     task: Annotated[str | None, typer.Option(help="Only adapters of this task.")] = None,
@@ -54,7 +69,13 @@ def list_(
         typer.echo(fmt.table(LIST_HEADERS, [_row(r) for r in records]))
 
 
-@app.command()
+@app.command(
+    epilog=fmt.examples(
+        "hub show reviews",
+        "hub show reviews@2",
+        "hub show reviews:prod --plot",
+    )
+)
 def show(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME:ALIAS")],
@@ -71,7 +92,13 @@ def show(
     typer.echo(json.dumps(record.to_dict(), indent=2, sort_keys=True))
 
 
-@app.command()
+@app.command(
+    epilog=fmt.examples(
+        "hub rm reviews@1 --dry-run",
+        "hub rm reviews@1",
+        "hub rm reviews --force          # every version, and its aliases",
+    )
+)
 def rm(
     ctx: typer.Context,
     target: Annotated[str, typer.Argument(help="NAME (every version), NAME@VERSION or NAME:ALIAS")],
@@ -88,7 +115,12 @@ def rm(
     typer.echo(f"{'would free' if dry_run else 'freed'} {fmt.size(plan.freed_bytes)}")
 
 
-@app.command()
+@app.command(
+    epilog=fmt.examples(
+        "hub tag reviews@2 prod",
+        "hub tag reviews latest-good     # the newest version",
+    )
+)
 def tag(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(help="NAME@VERSION (or NAME for the latest)")],
@@ -99,7 +131,13 @@ def tag(
     typer.echo(f"{record.name}:{alias} -> {record.ref}")
 
 
-@app.command("import")
+@app.command(
+    "import",
+    epilog=fmt.examples(
+        "hub import ./my-peft-adapter --name reviews --labels negative,positive",
+        "hub import ./ner-adapter --name ner --task ner --base bert-base-cased",
+    ),
+)
 def import_(
     ctx: typer.Context,
     source: Annotated[Path, typer.Argument(help="A PEFT adapter directory (adapter_config.json + safetensors).")],
@@ -117,7 +155,13 @@ def import_(
     typer.echo(f"imported {source} as {record.ref} ({fmt.count(record.card.trainable_params)} parameters)")
 
 
-@app.command()
+@app.command(
+    epilog=fmt.examples(
+        "hub export reviews ./reviews-peft",
+        "hub export reviews@2 --merged ./reviews-standalone",
+        "hub export reviews poet --for vllm --out ./vllm-adapters",
+    )
+)
 def export(
     ctx: typer.Context,
     args: Annotated[list[str], typer.Argument(help="REF DEST; REF with --merged; REF... with --for vllm.")],
@@ -142,9 +186,11 @@ def export(
     if merged is not None:
         if len(args) != 1:
             raise ConfigError("use `hub export REF --merged DIR` (one adapter, no DEST)")
+        from adapterhub.cli.progress import WorkProgress
         from adapterhub.merged_export import export_merged
 
-        record = export_merged(args[0], merged, registry=ctx.obj)
+        with WorkProgress() as progress:
+            record = export_merged(args[0], merged, registry=ctx.obj, report=progress.report)
         typer.echo(f"exported {record.ref} merged into {record.card.base.id} to {merged}")
         return
     if len(args) != 2:
@@ -153,7 +199,12 @@ def export(
     typer.echo(f"exported {record.ref} to {args[1]}")
 
 
-@app.command()
+@app.command(
+    epilog=fmt.examples(
+        "hub merge reviews@1 reviews@2 --name reviews-merged",
+        "hub merge books films --weights 0.7,0.3 --combination linear --name media",
+    )
+)
 def merge(
     ctx: typer.Context,
     adapters: Annotated[list[str], typer.Argument(help="Two or more LoRA adapters of one task, base and label set.")],
@@ -175,14 +226,24 @@ def merge(
     typer.echo(f"published {record.ref} = {lineage} (rank {record.card.method_config['r']})")
 
 
-@registry_app.command()
+@registry_app.command(
+    epilog=fmt.examples(
+        "hub registry reindex",
+        "hub --registry /srv/adapters registry reindex",
+    )
+)
 def reindex(ctx: typer.Context) -> None:
     """Rebuild the index from the version directories."""
     registry: Registry = ctx.obj
     typer.echo(f"indexed {registry.reindex()} versions in {registry.root}")
 
 
-@registry_app.command()
+@registry_app.command(
+    epilog=fmt.examples(
+        "hub registry verify",
+        "hub --registry /srv/adapters registry verify   # exit 1 when a file is corrupt",
+    )
+)
 def verify(ctx: typer.Context) -> None:
     """Check every file's sha256 against its card; exit 1 and list what is corrupt."""
     registry: Registry = ctx.obj

@@ -7,11 +7,18 @@ from typing import Annotated
 import typer
 
 from adapterhub.cli.app import app
+from adapterhub.cli.formatting import examples
 
 Opt = typer.Option
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "hub serve --adapter reviews --adapter poet",
+        "hub serve --port 9000 --max-batch 64 --max-wait-ms 10",
+        'ADAPTERHUB_API_KEY="$KEY" hub serve --host 0.0.0.0 --workers 2',
+    )
+)
 def serve(
     ctx: typer.Context,
     adapters: Annotated[

@@ -8,11 +8,19 @@ from typing import Annotated, Any
 import typer
 
 from adapterhub.cli.app import app
+from adapterhub.cli.formatting import examples
 
 Opt = typer.Option
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "hub train --data reviews.csv --name reviews",
+        "hub train --task ner --data train.conll --method prefix",
+        "hub train --task generate --base ./models/my-gpt2 --data pairs.jsonl --name poet",
+        "hub train --config run.yaml --epochs 5           # flags override the YAML file",
+    )
+)
 def train(
     ctx: typer.Context,
     task: Annotated[str | None, Opt(help="sentiment, classify, ner or generate [default: sentiment]")] = None,

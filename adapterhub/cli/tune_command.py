@@ -13,7 +13,13 @@ from adapterhub.cli.app import app
 Opt = typer.Option
 
 
-@app.command()
+@app.command(
+    epilog=fmt.examples(
+        "hub tune --data reviews.csv --trials 20",
+        "hub tune --data reviews.csv --methods lora,prefix --study reviews-search",
+        "hub tune --data reviews.csv --study reviews-search --trials 40   # resume, 20 more",
+    )
+)
 def tune(
     ctx: typer.Context,
     task: Annotated[str | None, Opt(help="sentiment, classify, ner or generate [default: sentiment]")] = None,
@@ -76,9 +82,9 @@ class _Console:
     """One line per trial and per evaluation on stderr; the table goes to stdout at the end."""
 
     def __init__(self) -> None:
-        from rich.console import Console
+        from adapterhub.cli.progress import log_console
 
-        self.console = Console(stderr=True, highlight=False)
+        self.console = log_console(highlight=False)
 
     def report(self, event: str, values: dict[str, Any]) -> None:
         if event == "trial":

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from adapterhub.data import Example, TextExample, TokenExample, read_examples
 from adapterhub.data.labels import labels_of, sort_labels
@@ -18,6 +18,8 @@ from adapterhub.tasks import get_task
 
 if TYPE_CHECKING:
     from adapterhub.inference import Hub
+
+Report = Callable[[str, dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,14 @@ def evaluate(
     label_column: str | None = None,
     batch_size: int = 64,
     record: bool = True,
+    report: Report | None = None,
 ) -> Evaluation:
     """Score ``adapter`` (NAME[@V] or NAME:ALIAS; a list with ``combine="mean"`` for an ensemble) on ``data``.
 
     ``data`` is read as for training (a file, a folder or ``hf:NAME``) with the kind of the adapter's task.
     A single adapter's result is appended to its card's evaluation history unless ``record`` is False.
+    ``report("progress", {"what": ..., "done": ..., "total": ...})`` is called as the examples are scored:
+    once with ``done`` 0 when the examples are ready (the base may still have to load), then after each batch.
 
     Example:
         >>> evaluate("sentiment", "../shared/data/sst/stsa.binary.test").metrics  # doctest: +SKIP
@@ -54,7 +59,7 @@ def evaluate(
         raise ConfigError("several adapters need combine='mean' to score them as one ensemble; compare() scores each")
     records = [hub.resolve(m) for m in members]
     loaded = _read(records[0], data, text_column, label_column)
-    return _score(hub, members, records, loaded, combine, batch_size, record)
+    return _score(hub, members, records, loaded, combine, batch_size, record, report)
 
 
 def compare(
@@ -68,8 +73,11 @@ def compare(
     label_column: str | None = None,
     batch_size: int = 64,
     record: bool = True,
+    report: Report | None = None,
 ) -> list[Evaluation]:
-    """Score each adapter (of one task) on the same data; with ``combine`` their ensemble comes last."""
+    """Score each adapter (of one task) on the same data; with ``combine`` their ensemble comes last.
+
+    ``report`` hears each one's progress as :func:`evaluate` reports it, ``what`` naming the adapter."""
     if isinstance(adapters, str) or len(adapters) < 2:
         raise ConfigError("compare needs at least two adapters, e.g. compare(['sentiment@1', 'sentiment@2'], data)")
     hub = hub or _hub(registry)
@@ -79,9 +87,11 @@ def compare(
         tasks = ", ".join(f"{r.ref} is {r.card.task}" for r in records)
         raise ConfigError(f"compare puts adapters of one kind of task side by side ({tasks})")
     loaded = _read(records[0], data, text_column, label_column)
-    out = [_score(hub, [a], [r], loaded, None, batch_size, record) for a, r in zip(adapters, records, strict=True)]
+    out = [
+        _score(hub, [a], [r], loaded, None, batch_size, record, report) for a, r in zip(adapters, records, strict=True)
+    ]
     if combine is not None:
-        out.append(_score(hub, list(adapters), records, loaded, combine, batch_size, record=False))
+        out.append(_score(hub, list(adapters), records, loaded, combine, batch_size, False, report))
     return out
 
 
@@ -105,19 +115,24 @@ def _score(
     combine: str | None,
     batch_size: int,
     record: bool,
+    report: Report | None = None,
 ) -> Evaluation:
     card = records[0].card
     target = members if combine else members[0]
+    what = f"{combine}({','.join(r.ref for r in records)})" if combine else records[0].ref
     if get_task(card.task).kind == "generation":
         if combine:
             raise ConfigError(f"{records[0].ref} is a generate adapter; ensembles average class probabilities")
-        report = {"metrics": _perplexity(hub, records[0], data, batch_size)}
+        scores = {"metrics": _perplexity(hub, records[0], data, batch_size, _Counter(report, what))}
         results: list = []
     elif get_task(card.task).kind == "text":
         texts = [e for e in data.examples if isinstance(e, TextExample)]
         mapping = _label_mapping(records[0], [e.label for e in texts], data.source)
-        results = hub.predict([e.text for e in texts], target, combine=combine, batch_size=batch_size)
-        report = classification_report([mapping[e.label] for e in texts], [r.label for r in results], card.labels)
+        counter = _Counter(report, what, len(texts) * len(members))
+        results = hub.predict(
+            [e.text for e in texts], target, combine=combine, batch_size=batch_size, progress=counter.add
+        )
+        scores = classification_report([mapping[e.label] for e in texts], [r.label for r in results], card.labels)
     else:
         sentences = [e for e in data.examples if isinstance(e, TokenExample)]
         unknown = sorted(set(labels_of(sentences)) - set(card.labels))
@@ -126,26 +141,33 @@ def _score(
                 f"{data.source} has tags {', '.join(unknown[:8])} that {records[0].ref} never learned "
                 f"(it knows {', '.join(card.labels)}); score it on data of its own tag set"
             )
-        results = hub.predict([list(e.tokens) for e in sentences], target, split_into_words=True, batch_size=batch_size)
+        counter = _Counter(report, what, len(sentences) * len(members))
+        results = hub.predict(
+            [list(e.tokens) for e in sentences],
+            target,
+            split_into_words=True,
+            batch_size=batch_size,
+            progress=counter.add,
+        )
         # words cut by the adapter's max length are tagged O: they count as misses, as they would in use
         predicted = [[*r.tags, *["O"] * (len(e.tokens) - len(r.tags))] for e, r in zip(sentences, results, strict=True)]
-        report = entity_report([e.tags for e in sentences], predicted)
+        scores = entity_report([e.tags for e in sentences], predicted)
     evaluation = Evaluation(
         adapter=results[0].adapter if results else records[0].ref,  # an ensemble's name comes with its results
         task=card.task,
         data=data.source,
         data_fingerprint=data.fingerprint,
         examples=len(data.examples),
-        labels=tuple(card.labels) if "confusion" in report else (),
+        labels=tuple(card.labels) if "confusion" in scores else (),
         created=datetime.now(UTC).isoformat(timespec="seconds"),
-        **report,
+        **scores,
     )
     if record and not combine:
         hub.registry.record_evaluation(records[0].ref, evaluation.to_dict())
     return evaluation
 
 
-def _perplexity(hub: Hub, record: AdapterRecord, data: _Data, batch_size: int) -> dict[str, float]:
+def _perplexity(hub: Hub, record: AdapterRecord, data: _Data, batch_size: int, counter: _Counter) -> dict[str, float]:
     """Loss and perplexity of a generate adapter on the responses of ``data`` (prompts in the training template).
 
     The Hub generates but computes no loss, so the adapter is put on its base through PEFT (:func:`attach`,
@@ -168,13 +190,37 @@ def _perplexity(hub: Hub, record: AdapterRecord, data: _Data, batch_size: int) -
     encoded = [e for e in (task.encode(x, tokenizer, (), max_length) for x in data.examples) if e]
     if not encoded:
         raise ConfigError(f"no example of {data.source} has a response to score within {max_length} tokens")
-    batches = (
-        {k: v.to(hub.device) for k, v in task.collate([encoded[i] for i in ids], pad_id).items()}
-        for ids in by_length([e["length"] for e in encoded], batch_size)
-    )
+    counter.start(len(encoded))
+
+    def batches() -> Iterator[dict[str, torch.Tensor]]:
+        for ids in by_length([e["length"] for e in encoded], batch_size):
+            yield {k: v.to(hub.device) for k, v in task.collate([encoded[i] for i in ids], pad_id).items()}
+            counter.add(len(ids))  # runs when the next batch is asked for: this one is scored
+
     with torch.no_grad():
-        metrics = task.evaluate(model, batches, ())
+        metrics = task.evaluate(model, batches(), ())
     return {k: round(float(v), 6) for k, v in metrics.items()}
+
+
+class _Counter:
+    """Sends ``report("progress", ...)`` for one scoring run: ``what``, examples done, examples in all."""
+
+    def __init__(self, report: Report | None, what: str, total: int | None = None) -> None:
+        self.report, self.what, self.done, self.total = report, what, 0, 0
+        if total is not None:
+            self.start(total)
+
+    def start(self, total: int) -> None:
+        self.total = total
+        self._send()
+
+    def add(self, count: int) -> None:
+        self.done += count
+        self._send()
+
+    def _send(self) -> None:
+        if self.report is not None:
+            self.report("progress", {"what": self.what, "done": self.done, "total": self.total})
 
 
 def _label_mapping(record: AdapterRecord, gold: Sequence[str], source: str) -> dict[str, str]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from adapterhub.base import cache_argument
 from adapterhub.errors import ConfigError
 
 
@@ -67,8 +68,10 @@ def decode(
     mask = attention_mask
     if prefix_length:
         mask = torch.cat([mask.new_ones((batch, prefix_length)), mask], dim=1)
-    cache = cache if cache is not None else DynamicCache()
-    out = model(input_ids=input_ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True)
+    cache = cache if cache is not None else DynamicCache()  # the model extends it in place, pass after pass
+    out = model(
+        input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, **cache_argument(model, cache)
+    )
     tokens: list[list[int]] = [[] for _ in range(batch)]
     done = torch.zeros(batch, dtype=torch.bool, device=device)
     for step in range(options.max_new_tokens):
@@ -87,8 +90,8 @@ def decode(
             input_ids=nxt[:, None],
             attention_mask=mask,
             position_ids=positions,
-            past_key_values=out.past_key_values,
             use_cache=True,
+            **cache_argument(model, cache),
         )
     finished = [bool(seq and seq[-1] == eos_id) for seq in tokens]
     return [seq[:-1] if fin else seq for seq, fin in zip(tokens, finished, strict=True)], finished

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from adapterhub.attach import require_base
-from adapterhub.base import fingerprint, load_base, quiet_transformers, resolve_base
+from adapterhub.base import cache_argument, fingerprint, load_base, quiet_transformers, resolve_base
 from adapterhub.errors import ConfigError, InvalidInput
 from adapterhub.inference.decoding import GenerationOptions, decode
 from adapterhub.inference.inputs import check_context, context_length
@@ -155,12 +155,15 @@ class Host:
         batch_size: int,
         options: GenerationOptions | None = None,
         on_text: Callable[[int, str], None] | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> dict[int, Result]:
         """Results by request index; requests are batched by prefix length, longest first.
 
         Encoder batches are cut where padding would cost more than another forward pass (see
-        :func:`split_by_padding`); generation batches are cut every ``batch_size`` prompts.
+        :func:`split_by_padding`); generation batches are cut every ``batch_size`` prompts. ``progress(n)`` is
+        called after each forward pass (each generation batch) with the number of requests it finished.
         """
+        done = progress or (lambda count: None)
         items = [self._encode(index, text, adapter) for index, text, adapter in requests]
         if self.family == CAUSAL:  # before any pass: a prompt past the context fails the call, by name
             new = (options or GenerationOptions()).max_new_tokens
@@ -174,13 +177,14 @@ class Host:
             group.sort(key=lambda item: len(item.ids), reverse=True)
             if self.family == CAUSAL:
                 for start in range(0, len(group), batch_size):
-                    results.update(
-                        self._generate(group[start : start + batch_size], options or GenerationOptions(), on_text)
-                    )
+                    chunk = group[start : start + batch_size]
+                    results.update(self._generate(chunk, options or GenerationOptions(), on_text))
+                    done(len(chunk))
                 continue
             overhead = PASS_OVERHEAD_TOKENS[self.device.type == "cuda"]
             for start, stop in split_by_padding([len(item.ids) for item in group], batch_size, overhead):
                 results.update(self._classify(group[start:stop]))
+                done(stop - start)
         return results
 
     def check_prompts(
@@ -259,8 +263,9 @@ class Host:
         length = adapters[0].prefix_length
         cache = prefix_cache(adapters, rows) if length else None
         full_mask = torch.cat([mask.new_ones((len(batch), length)), mask], dim=1) if length else mask
+        body = self.root.body
         with self.router.route(segments):
-            states = self.root.body(input_ids=ids, attention_mask=full_mask, past_key_values=cache).last_hidden_state
+            states = body(input_ids=ids, attention_mask=full_mask, **cache_argument(body, cache)).last_hidden_state
         states = states[:, -ids.shape[1] :]  # (B, T, H)
         out: dict[int, Result] = {}
         for slot, adapter in enumerate(adapters):

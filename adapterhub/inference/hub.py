@@ -242,6 +242,7 @@ class Hub:
         on_text: Callable[[int, str], None] | None = None,
         split_into_words: bool = False,
         combine: str | None = None,
+        progress: Callable[[int], None] | None = None,
         **generation: Any,
     ) -> Result | list[Result]:
         """Run each input through its adapter; one adapter for all, or one per input (a mixed batch).
@@ -253,9 +254,11 @@ class Hub:
         as given rather than split from raw text.
         ``combine="mean"``: ``adapter`` lists an ensemble of classifiers of one label set, every input runs
         through each and gets their averaged class probabilities.
+        ``progress(n)``: called after each forward pass with the number of inputs it finished (with ``combine``,
+        each input counts once per member).
         """
         if combine is not None:
-            return self._ensemble(inputs, adapter, combine, batch_size)
+            return self._ensemble(inputs, adapter, combine, batch_size, progress)
         single = isinstance(inputs, str)
         texts: list[Any] = [inputs] if single else list(inputs)
         if split_into_words:
@@ -283,19 +286,25 @@ class Hub:
                 by_host.setdefault(host, []).append((index, text, res))
             results: dict[int, Result] = {}
             for host, requests in by_host.items():
-                results.update(host.run(requests, batch_size or self.batch_size, options, on_text))
+                results.update(host.run(requests, batch_size or self.batch_size, options, on_text, progress))
         ordered = [results[i] for i in range(len(texts))]
         return ordered[0] if single else ordered
 
     def _ensemble(
-        self, inputs: str | Sequence[str], members: Any, combine: str, batch_size: int | None
+        self,
+        inputs: str | Sequence[str],
+        members: Any,
+        combine: str,
+        batch_size: int | None,
+        progress: Callable[[int], None] | None = None,
     ) -> Classification | list[Classification]:
         if not isinstance(members, list | tuple):
             raise ConfigError("combine needs adapter to be a list of at least two adapters, e.g. ['a@1', 'a@2']")
         labels = check_members(members, [self.resolve(m) for m in members], combine)
         single = isinstance(inputs, str)
         texts = [inputs] if single else list(inputs)
-        results = self.predict(texts * len(members), [m for m in members for _ in texts], batch_size=batch_size)
+        members_of = [m for m in members for _ in texts]
+        results = self.predict(texts * len(members), members_of, batch_size=batch_size, progress=progress)
         combined = combine_mean(results, len(members), labels)
         return combined[0] if single else combined
 

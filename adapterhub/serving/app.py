@@ -33,6 +33,7 @@ from adapterhub.errors import (
     RegistryCorrupt,
 )
 from adapterhub.inference import Hub
+from adapterhub.library_warnings import silence_library_internals
 from adapterhub.serving.config import CONFIG_ENV, ServeConfig
 from adapterhub.serving.errors import NotServed, Overloaded, ShuttingDown, TooLarge, Unauthorized, WrongEndpoint
 from adapterhub.serving.schemas import ErrorResponse
@@ -102,6 +103,7 @@ def create_app(hub: Hub, config: ServeConfig | None = None) -> FastAPI:
 
 def app_from_environment() -> FastAPI:
     """The app a worker process builds (``hub serve --workers N``) from the settings its parent exported."""
+    silence_library_internals()  # a worker never runs `hub`'s entry point, which does this for one process
     config = ServeConfig.from_json(os.environ[CONFIG_ENV])
     hub = config.make_hub()
     return create_app(hub, config)

@@ -106,7 +106,8 @@ def test_refusals_name_the_problem(
     assert registry.get("sentiment").card.evaluations == ()
 
 
-def test_generate_adapters_are_scored_by_perplexity(hub: Hub, registry, tiny_gpt2, tmp_path: Path) -> None:
+@pytest.mark.parametrize("method", ["lora", "prefix"])
+def test_generate_adapters_are_scored_by_perplexity(hub: Hub, registry, tiny_gpt2, tmp_path: Path, method: str) -> None:
     import json
     import math
 
@@ -116,7 +117,7 @@ def test_generate_adapters_are_scored_by_perplexity(hub: Hub, registry, tiny_gpt
 
     from adapterhub.tasks.generate import TEMPLATE
 
-    publish_adapter(registry, tiny_gpt2, "poet", task="generate")
+    publish_adapter(registry, tiny_gpt2, "poet", task="generate", method=method)
     data = tmp_path / "pairs.jsonl"
     rows = [
         {"instruction": "write about the sea", "output": "the sea is wide"},
@@ -140,3 +141,42 @@ def test_generate_adapters_are_scored_by_perplexity(hub: Hub, registry, tiny_gpt
     assert result.metrics["loss"] == pytest.approx(total / count, rel=1e-4)
     assert result.metrics["perplexity"] == pytest.approx(math.exp(total / count), rel=1e-4)
     assert registry.get("poet").card.evaluations[-1]["metrics"] == result.metrics
+
+
+def test_progress_counts_the_examples_of_each_adapter(
+    hub: Hub, registry, tiny_bert, tiny_gpt2, reviews: Path, sentences: Path, tmp_path: Path
+) -> None:
+    publish_adapter(registry, tiny_bert, "sentiment", seed=1)
+    publish_adapter(registry, tiny_bert, "sentiment", seed=2)
+    publish_adapter(registry, tiny_bert, "ner", task="ner")
+    publish_adapter(registry, tiny_gpt2, "poet", task="generate", method="prefix")
+    events: list[dict] = []
+
+    def report(event: str, values: dict) -> None:
+        assert event == "progress"
+        events.append(values)
+
+    def runs() -> dict[str, list[tuple[int, int]]]:
+        by_what: dict[str, list[tuple[int, int]]] = {}
+        for values in events:
+            by_what.setdefault(values["what"], []).append((values["done"], values["total"]))
+        events.clear()
+        return by_what
+
+    evaluate("sentiment@1", reviews, hub=hub, report=report, batch_size=2)
+    (counts,) = runs().values()
+    assert counts[0] == (0, len(REVIEWS)) and counts[-1] == (len(REVIEWS), len(REVIEWS))
+    assert len(counts) >= 1 + len(REVIEWS) // 2 and [d for d, _ in counts] == sorted(d for d, _ in counts)
+
+    compare(["sentiment@1", "sentiment@2"], reviews, hub=hub, combine="mean", report=report, record=False)
+    by_what = runs()
+    assert list(by_what) == ["sentiment@1", "sentiment@2", "mean(sentiment@1,sentiment@2)"]
+    assert [c[-1] for c in by_what.values()] == [(7, 7), (7, 7), (14, 14)]  # an ensemble runs each member
+
+    evaluate("ner", sentences, hub=hub, report=report, record=False)
+    assert runs() == {"ner@1": [(0, 3), (3, 3)]}
+
+    data = tmp_path / "pairs.jsonl"
+    data.write_text('{"instruction": "a", "output": "the sea"}\n' * 5)
+    evaluate("poet", data, hub=hub, report=report, batch_size=2, record=False)
+    assert runs() == {"poet@1": [(0, 5), (2, 5), (4, 5), (5, 5)]}

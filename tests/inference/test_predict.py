@@ -154,3 +154,33 @@ def test_a_bf16_hub_serves_fp32_adapters_closely(registry, tiny_bert, tiny_gpt2)
     ):
         with pytest.raises(ConfigError, match=message):
             Hub(registry, device="cpu", **kwargs)
+
+
+def test_progress_counts_every_input_once_per_forward_pass(hub: Hub, registry, tiny_bert, tiny_gpt2) -> None:
+    publish_adapter(registry, tiny_bert, "lora-a", seed=1)
+    publish_adapter(registry, tiny_bert, "prefix-4", method="prefix", tokens=4, seed=2)
+    publish_adapter(registry, tiny_gpt2, "poet", task="generate", seed=3)
+    texts = [f"{word} example number {i}" for i, word in enumerate("abcdefghijklmnopq")]
+    adapters = ["lora-a", "prefix-4", "poet"] * 5 + ["lora-a", "lora-a"]
+    counts: list[int] = []
+    hub.predict(texts, adapter=adapters, batch_size=4, max_new_tokens=2, progress=counts.append)
+    assert sum(counts) == len(texts) and all(1 <= c <= 4 for c in counts)
+    assert len(counts) >= 5  # 7 lora-a, 5 prefix-4, 5 poet inputs: at least 2 + 2 + 2 passes of at most 4
+
+    counts.clear()
+    hub.predict(texts[:3], adapter=["lora-a", "prefix-4"], combine="mean", progress=counts.append)
+    assert sum(counts) == 6  # each input once per member
+
+
+def test_prefix_and_generation_passes_raise_no_deprecation_warning(hub: Hub, registry, tiny_bert, tiny_gpt2) -> None:
+    """transformers warns when a cache reaches a model under its old keyword (`past_key_values`)."""
+    import warnings
+
+    publish_adapter(registry, tiny_bert, "prefix", method="prefix", tokens=4)
+    publish_adapter(registry, tiny_gpt2, "poet", task="generate", method="prefix", tokens=4)
+    publish_adapter(registry, tiny_gpt2, "lora-poet", task="generate")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        hub.predict(["a fine day", "a dull one"], adapter="prefix")
+        hub.predict(["the sea", "a poem"], adapter=["poet", "lora-poet"], max_new_tokens=3)
+    assert [str(w.message) for w in caught] == []
