@@ -120,7 +120,7 @@ def _plan_lines(plan: RemovalPlan, verb: str) -> list[str]:
     lines = [f"{verb} {r.ref}  {fmt.size(r.card.size_bytes)}  {r.path}" for r in plan.versions]
     for alias, ref in plan.alias_targets():
         if plan.force:
-            lines.append(f"{verb} alias {alias} (it points to {ref})")
+            lines.append(f"{verb} alias {alias} (it {'pointed' if verb == 'removed' else 'points'} to {ref})")
         else:
             lines.append(f"--force would also remove alias {alias} (it points to {ref}); without it, rm refuses")
     lines.append(f"{'freed' if verb == 'removed' else 'would free'} {fmt.size(plan.freed_bytes)}")

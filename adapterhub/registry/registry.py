@@ -208,6 +208,7 @@ class Registry:
         validate_name(name)
         files = source_files(Path(source))
         check_publishable(name, Path(source), card)
+        refuse_link(self.root / name)  # before journaling a change to it
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             work_folder(self._staging, create=True)
@@ -330,7 +331,10 @@ class Registry:
         self._require()
         problems = self._layout_problems()
         if not problems:
-            self._recover_if_needed()
+            try:
+                self._recover_if_needed()
+            except RegistryCorrupt as exc:  # reported with the rest; the journal stays for a later writer
+                problems.append(Problem("journal", "", f"cannot replay the journal: {exc}"))
         on_disk: dict[tuple[str, int], str] = {}
         damaged: set[tuple[str, int]] = set()
         bases: dict[str, dict[str, Any] | None] = {}
@@ -552,6 +556,10 @@ class Registry:
         return markers, temps, foreign
 
     def _recover_if_needed(self) -> None:
+        """Replay the journal when a crashed change left markers. Every read passes here, so every read refuses
+        a work folder that is a symlink or not a directory, before anything could follow it."""
+        work_folder(self._trash, create=False)
+        work_folder(self._staging, create=False)
         markers, temps, _ = self._journal_entries()
         if markers or temps:
             with exclusive(self._lock):

@@ -152,9 +152,10 @@ def card_problems(card: Card) -> list[str]:
     expected = TASK_TYPES.get(card.task)
     if expected and card.task_type != expected:
         problems.append(f"task {card.task} needs task_type {expected}, the card says {card.task_type or 'none'!r}")
-    if card.task_type in HEAD_TASK_TYPES:
+    classifies = card.task_type or expected or ""
+    if classifies in HEAD_TASK_TYPES:
         if not card.labels:
-            problems.append(f"a {card.task_type} card needs its label names (labels), in class-index order")
+            problems.append(f"a {classifies} card needs its label names (labels), in class-index order")
         elif len(set(card.labels)) != len(card.labels):
             repeated = sorted({x for x in card.labels if card.labels.count(x) > 1})
             problems.append(f"the card repeats labels {repeated}")
@@ -162,7 +163,7 @@ def card_problems(card: Card) -> list[str]:
             problems.append("every label must be a non-empty string")
     elif card.labels:
         problems.append(
-            f"the card lists {len(card.labels)} labels but a {card.task_type or 'task-less'} adapter has no "
+            f"the card lists {len(card.labels)} labels but a {classifies or 'task-less'} adapter has no "
             "classification head (labels belong to SEQ_CLS and TOKEN_CLS adapters)"
         )
     return problems
