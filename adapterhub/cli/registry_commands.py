@@ -263,7 +263,7 @@ def verify(
         document = {"schema": SCHEMA, "registry": str(registry.root), "ok": not problems}
         typer.echo(json.dumps({**document, "problems": [p.to_dict() for p in problems]}, indent=2))
     elif not problems:
-        typer.echo(f"ok: every file in {registry.root} matches its card")
+        typer.echo(f"ok: every file in {registry.root} matches its card, and every card its files")
     else:
         typer.echo(fmt.table(("WHERE", "FILE", "PROBLEM"), [(p.where, p.file, p.problem) for p in problems]))
     if problems:

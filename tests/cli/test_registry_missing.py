@@ -49,7 +49,7 @@ def test_import_creates_the_registry_on_a_new_path(hub, tiny_bert: Path, tmp_pat
 
     source, _ = make_lora_adapter(tiny_bert, tmp_path / "peft")
     new = tmp_path / "new" / "registry"
-    code, out, err = hub("--registry", str(new), "import", str(source), "--name", "imported")
+    code, _, err = hub("--registry", str(new), "import", str(source), "--name", "imported")
     assert code == 0, err
     assert hub("--registry", str(new), "list", "-q")[1] == "imported@1\n"
     assert sorted(p.name for p in (new / "imported" / "1").iterdir()) == [

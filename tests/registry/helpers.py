@@ -72,9 +72,7 @@ def plant_version(registry: Registry, name: str, source: Path, card: Card) -> Ad
         if path.is_file() and path.name != "card.json":
             shutil.copyfile(path, target / path.name)
             files[path.name] = FileInfo(sha256=sha256_file(path), bytes=path.stat().st_size)
-    card = replace(
-        card, name=name, version=version, files=files, size_bytes=sum(f.bytes for f in files.values())
-    )
+    card = replace(card, name=name, version=version, files=files, size_bytes=sum(f.bytes for f in files.values()))
     (target / "card.json").write_text(card.to_json())
     (folder / ".last_version").write_text(f"{version}\n")
     registry.reindex()

@@ -145,7 +145,7 @@ def test_the_task_table_agrees_with_the_task_presets() -> None:
     from adapterhub.registry.validation import TASK_TYPES
     from adapterhub.tasks import TASKS
 
-    assert TASK_TYPES == {name: task.task_type for name, task in TASKS.items()}
+    assert {name: task.task_type for name, task in TASKS.items()} == TASK_TYPES
 
 
 def test_verify_reports_what_publish_refuses(reg: Registry, tmp_path: Path) -> None:
