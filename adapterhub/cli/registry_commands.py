@@ -123,7 +123,8 @@ def _plan_lines(plan: RemovalPlan, verb: str) -> list[str]:
             lines.append(f"{verb} alias {alias} (it {'pointed' if verb == 'removed' else 'points'} to {ref})")
         else:
             lines.append(f"--force would also remove alias {alias} (it points to {ref}); without it, rm refuses")
-    lines.append(f"{'freed' if verb == 'removed' else 'would free'} {fmt.size(plan.freed_bytes)}")
+    frees = {"removed": "freed", "will remove": "will free"}.get(verb, "would free")
+    lines.append(f"{frees} {fmt.size(plan.freed_bytes)}")
     return lines
 
 
