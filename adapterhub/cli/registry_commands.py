@@ -43,7 +43,7 @@ def _row(record: AdapterRecord) -> tuple[str, ...]:
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    name_arg: Annotated[str | None, typer.Argument(metavar="[NAME]", help="Only versions of this name.")] = None,
+    name_arg: Annotated[str | None, typer.Argument(metavar="NAME", help="Only versions of this name.")] = None,
     task: Annotated[str | None, typer.Option(help="Only adapters of this task.")] = None,
     base: Annotated[str | None, typer.Option(help="Only adapters of this base model id.")] = None,
     name: Annotated[str | None, typer.Option(help="Only versions of this name (same as NAME).")] = None,

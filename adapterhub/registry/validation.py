@@ -35,6 +35,7 @@ HEAD_MODULES = ("classifier", "score")
 PEFT_TYPES = {"lora": "LORA", "head": "LORA", "prefix": "PREFIX_TUNING"}
 _FINGERPRINT = re.compile(r"sha256:[0-9a-f]{64}")
 _LORA_KEY = re.compile(r"^(?P<module>.+)\.lora_(?:embedding_)?(?P<part>A|B)(?:\.weight)?$")
+_LORA_EXTRA = re.compile(r"(^|\.)(lora_magnitude_vector|trainable_tokens_\w+)(\.|$)")
 _KEY_PREFIXES = ("base_model.model.", "base_model.")
 _DIGITS = re.compile(r"(\d+)")
 
@@ -294,6 +295,8 @@ def _lora_problems(card: Card, config: dict[str, Any], tensors: list[Tensor]) ->
     for tensor in tensors:
         if match := _LORA_KEY.match(tensor.key):
             pairs.setdefault(match.group("module"), {})[match.group("part")] = tensor
+        elif _LORA_EXTRA.search(tensor.key):
+            continue  # DoRA magnitudes, trainable tokens: PEFT's own, beside the factors
         elif not _is_head(tensor.key) and not any(p in saved for p in tensor.key.split(".")[:-1]):
             others.append(tensor.key)
     if not pairs:

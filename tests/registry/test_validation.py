@@ -64,12 +64,12 @@ def reg(tmp_path: Path) -> Registry:
 
 
 def _refused(reg: Registry, source: Path, card: Card, error: type, match: str) -> None:
-    before = [(r.ref, r.card) for r in reg.list()]
+    before, newest = [(r.ref, r.card) for r in reg.list()], reg.get("sentiment").ref
     with pytest.raises(error, match=match) as caught:
         reg.publish("sentiment", source, card)
     assert "\n" not in str(caught.value) and "nothing was published" in str(caught.value)
-    assert [(r.ref, r.card) for r in reg.list()] == before  # unchanged: sentiment@1 is still the newest
-    assert reg.get("sentiment").version == 1 and reg.verify() == []
+    assert [(r.ref, r.card) for r in reg.list()] == before  # unchanged: the newest version is what it was
+    assert reg.get("sentiment").ref == newest and reg.verify() == []
 
 
 def test_a_card_with_only_task_method_and_base_is_refused(reg: Registry, tmp_path: Path) -> None:
@@ -179,3 +179,11 @@ def test_a_version_that_stores_pefts_readme_stays_valid(reg: Registry, tmp_path:
     old = plant_version(reg, "sentiment", source, CARD)  # as publish stored it before
     assert "README.md" in old.card.files and reg.verify() == []
     assert reg.load(old.ref).tensors
+
+
+def test_peft_extras_beside_the_factors_are_accepted(reg: Registry, tmp_path: Path) -> None:
+    extras = {"base_model.model.x.lora_magnitude_vector": [16], "base_model.model.x.bias": [16]}
+    source = _adapter(tmp_path / "a", config={"use_dora": True, "bias": "all"}, shapes={**LORA, **HEAD, **extras})
+    assert reg.publish("sentiment", source, CARD).version == 2
+    stray = _adapter(tmp_path / "b", shapes={**LORA, **HEAD, "base_model.model.y.weight": [4]})
+    _refused(reg, stray, CARD, IncompatibleAdapter, r"neither LoRA factors nor in modules_to_save: \[y\.weight\]")
