@@ -14,6 +14,7 @@ from adapterhub.errors import (
     InvalidName,
     RegistryConflict,
     RegistryCorrupt,
+    RegistryNotFound,
 )
 from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, Registry
 
@@ -68,6 +69,7 @@ __all__ = [
     "Registry",
     "RegistryConflict",
     "RegistryCorrupt",
+    "RegistryNotFound",
     "TrainConfig",
     "TuneSettings",
     "__version__",

@@ -36,9 +36,11 @@ def attach(
         model = get_peft_model(model, config, adapter_name=adapter_name)
     try:
         result = set_peft_model_state_dict(model, adapter.tensors, adapter_name=adapter_name)
-    except RuntimeError as exc:  # shape mismatches
+    except (RuntimeError, KeyError) as exc:  # shape mismatches; a head saved under another layout's name
         _drop(model, adapter_name)
-        raise IncompatibleAdapter(f"{record.ref} does not fit this base: {str(exc).splitlines()[0]}") from exc
+        lines = [x.strip() for x in str(exc).splitlines() if x.strip()]
+        detail = next((x for x in lines if "size mismatch" in x), lines[0] if lines else repr(exc))
+        raise IncompatibleAdapter(f"{record.ref} does not fit this base: {detail}") from exc
     marker = f".{adapter_name}."
     missing = [k for k in result.missing_keys if marker in k or k.endswith(f".{adapter_name}")]
     unexpected = list(result.unexpected_keys)

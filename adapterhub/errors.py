@@ -26,6 +26,10 @@ class AdapterNotFound(AdapterHubError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class RegistryNotFound(AdapterNotFound):
+    """A registry path where no registry exists (publishing creates one; reading never does)."""
+
+
 class IncompatibleAdapter(AdapterHubError):
     """An adapter that does not fit the base it is put on (other base, missing or unexpected keys)."""
 
@@ -33,7 +37,8 @@ class IncompatibleAdapter(AdapterHubError):
 
 
 class RegistryCorrupt(AdapterHubError):
-    """A registry file whose bytes are not what its card recorded, or a card that cannot be read."""
+    """A registry file whose bytes are not what its card recorded, a card that cannot be read, or a symlink or
+    foreign entry where the registry keeps its own files."""
 
     exit_code = 5
 

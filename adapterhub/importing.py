@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from adapterhub.attach import attach
 from adapterhub.base import DEFAULT_BASE, fingerprint, load_base, resolve_base
 from adapterhub.errors import ConfigError, IncompatibleAdapter
 from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, LoadedAdapter, Registry
 from adapterhub.registry.card import CARD_FILE
+from adapterhub.registry.files import safetensors_header
 from adapterhub.registry.registry import CONFIG_FILE, WEIGHTS_FILE
+from adapterhub.registry.validation import check_publishable
 
 TASK_FOR_TYPE = {"SEQ_CLS": "classify", "TOKEN_CLS": "ner", "CAUSAL_LM": "generate"}
 METHOD_FOR_PEFT_TYPE = {"LORA": "lora", "PREFIX_TUNING": "prefix"}
+HEAD_LAYOUTS: dict[str, Literal["sequence", "token"]] = {"SEQ_CLS": "sequence", "TOKEN_CLS": "token"}
+_OUR_LAYOUT = re.compile(r"^base_model\.(model\.)?(body\.|classifier\.1\.)")
+_NOT_YET_KNOWN = "sha256:" + "0" * 64  # a well-formed placeholder for the checks made before the base loads
 METHOD_KEYS = ("r", "lora_alpha", "lora_dropout", "target_modules", "num_virtual_tokens", "modules_to_save")
 
 
@@ -50,8 +57,6 @@ def import_adapter(
     The base (``base`` or the config's ``base_model_name_or_path``) is loaded to take its fingerprint and to
     check that every adapter tensor fits one of its modules; a mismatch raises :class:`IncompatibleAdapter`.
     """
-    from safetensors.torch import load_file
-
     source = Path(source)
     config_path = source / CONFIG_FILE
     if not config_path.is_file():
@@ -65,22 +70,16 @@ def import_adapter(
         raise ConfigError(f"{config_path} names no base model; pass --base ID_OR_PATH")
     if not (source / WEIGHTS_FILE).is_file():
         raise ConfigError(f"{source} holds no {WEIGHTS_FILE}: only safetensors adapters can be imported")
-    tensors = load_file(source / WEIGHTS_FILE)
+    # shapes from the header: every check below runs before torch is imported or the base is loaded
+    shapes = {k: v["shape"] for k, v in safetensors_header(source / WEIGHTS_FILE).items() if k != "__metadata__"}
     task_type = config.get("task_type") or ""
-    labels = labels or (list(template.labels) if template else None) or _default_labels(config, tensors)
-    model = load_base(base_id, task_type, num_labels=len(labels) or None)
-    base_info = BaseInfo(id=canonical_base_id(base_id), fingerprint=fingerprint(model))
-    if template and template.base.fingerprint != base_info.fingerprint:
-        raise IncompatibleAdapter(
-            f"{source} was made for base {template.base.id!r} ({template.base.fingerprint[:19]}…), not for "
-            f"{base_id!r} ({base_info.fingerprint[:19]}…); pass the base it was made for with --base"
-        )
+    labels = labels or (list(template.labels) if template else None) or _default_labels(config, shapes)
     method, method_config = method_summary(config)
     card = Card(
         task=task or (template.task if template else TASK_FOR_TYPE.get(task_type, "custom")),
         task_type=task_type,
         method=method,
-        base=base_info,
+        base=BaseInfo(id=canonical_base_id(base_id), fingerprint=template.base.fingerprint if template else ""),
         labels=tuple(labels),
         method_config=method_config,
         hyperparameters=template.hyperparameters if template else {},
@@ -89,17 +88,42 @@ def import_adapter(
         data=template.data if template else DataInfo(description=f"imported from {source.resolve()}"),
         tags=tuple(tags) or (template.tags if template else ()),
     )
+    # what publishing will check, at once rather than after loading the base (whose fingerprint is not known yet)
+    check_publishable(name, source, replace(card, base=replace(card.base, fingerprint=_NOT_YET_KNOWN)))
+    model = _base_model(base_id, task_type, labels, shapes)
+    card = replace(card, base=replace(card.base, fingerprint=fingerprint(model)))
+    if template and template.base.fingerprint != card.base.fingerprint:
+        raise IncompatibleAdapter(
+            f"{source} was made for base {template.base.id!r} ({template.base.fingerprint[:19]}…), not for "
+            f"{base_id!r} ({card.base.fingerprint[:19]}…); pass the base it was made for with --base"
+        )
+    from safetensors.torch import load_file
+
+    tensors = load_file(source / WEIGHTS_FILE)
     provisional = AdapterRecord(name, 0, source, card)
-    attach(model, LoadedAdapter(provisional, config, tensors), base_fingerprint=base_info.fingerprint)
+    try:
+        attach(model, LoadedAdapter(provisional, config, tensors), base_fingerprint=card.base.fingerprint)
+    except IncompatibleAdapter as exc:  # name the folder, not the version it has not become
+        raise IncompatibleAdapter(str(exc).replace(provisional.ref, str(source), 1)) from exc
     return registry.publish(name, source, card)
 
 
-def _default_labels(config: dict[str, Any], tensors: dict[str, Any]) -> list[str]:
+def _base_model(base_id: str, task_type: str, labels: list[str], shapes: dict[str, list[int]]) -> Any:
+    """The base in the layout the adapter was saved from: adapterhub's task model (``body`` + ``classifier``, a
+    head ``classifier.1``) for what `hub train` made, else transformers' model with the task type's head."""
+    if task_type in HEAD_LAYOUTS and any(_OUR_LAYOUT.search(key) for key in shapes):
+        from adapterhub.models import build_task_model
+
+        return build_task_model(base_id, len(labels), HEAD_LAYOUTS[task_type], 0.0).eval()
+    return load_base(base_id, task_type, num_labels=len(labels) or None)
+
+
+def _default_labels(config: dict[str, Any], shapes: dict[str, list[int]]) -> list[str]:
     """LABEL_0 … LABEL_{n-1}, with n read from the saved classification head, for classification adapters."""
     if config.get("task_type") not in ("SEQ_CLS", "TOKEN_CLS"):
         return []
     for module in config.get("modules_to_save") or []:
-        for key, tensor in tensors.items():
+        for key, shape in shapes.items():
             if key.endswith(f".{module}.weight") or key.endswith(f".{module}.out_proj.weight"):
-                return [f"LABEL_{i}" for i in range(tensor.shape[0])]
+                return [f"LABEL_{i}" for i in range(shape[0])]
     raise ConfigError("cannot tell how many labels this classification adapter has; pass --labels a,b,…")

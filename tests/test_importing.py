@@ -91,9 +91,38 @@ def test_import_refuses_keys_that_miss_the_base_modules(tiny_bert: Path, tmp_pat
     one_layer = save_tiny_bert(tmp_path / "one-layer", seed=0, layers=1)
     with pytest.raises(IncompatibleAdapter, match=r"unexpected key\(s\) \[.*layer\.1"):
         import_adapter(Registry(), source, "misfit", base=str(one_layer))
-    assert Registry().list() == []
+    assert not Registry().exists()
 
 
 def test_attach_refuses_another_base_instead_of_falling_back(published: Registry, other_tiny_bert: Path) -> None:
     with pytest.raises(IncompatibleAdapter, match=r"sentiment@1 was trained on base"):
         attach(load_base(str(other_tiny_bert), "SEQ_CLS", num_labels=2), published.load("sentiment"))
+
+
+@pytest.mark.parametrize("method", ["lora", "prefix", "head"])
+def test_an_export_of_a_hub_trained_adapter_imports_again(tiny_bert: Path, tmp_path: Path, method: str) -> None:
+    from tests.inference.helpers import publish_adapter
+
+    registry = Registry()
+    record, _ = publish_adapter(registry, tiny_bert, "topic", task="classify", method=method, labels=("a", "b", "c"))
+    registry.export("topic", tmp_path / "exported")  # adapterhub's layout: body + classifier.1, not transformers'
+    copy = import_adapter(registry, tmp_path / "exported", "topic-copy")
+    assert (copy.card.base, copy.card.labels, copy.card.task) == (record.card.base, ("a", "b", "c"), "classify")
+    assert copy.card.files["adapter_model.safetensors"] == record.card.files["adapter_model.safetensors"]
+    assert registry.verify() == []
+
+
+def test_import_refuses_labels_that_miss_the_head_before_loading_the_base(
+    tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import adapterhub.importing as importing
+
+    source, _ = make_lora_adapter(tiny_bert, tmp_path / "adapter")
+
+    def no_base(*args, **kwargs):
+        raise AssertionError("the base was loaded before the cheap checks")
+
+    monkeypatch.setattr(importing, "_base_model", no_base)
+    with pytest.raises(IncompatibleAdapter, match=r"classifier\.weight has 2 rows but the card lists 3 labels"):
+        import_adapter(Registry(), source, "three", labels=["a", "b", "c"])
+    assert not Registry().exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +12,8 @@ import typer
 from adapterhub.cli import formatting as fmt
 from adapterhub.cli.app import app
 from adapterhub.errors import ConfigError
-from adapterhub.registry import AdapterRecord, Registry
+from adapterhub.registry import AdapterRecord, Registry, RemovalPlan
+from adapterhub.registry.records import SCHEMA
 
 registry_app = typer.Typer(
     help="Maintain the registry: rebuild its index, verify its files.",
@@ -50,21 +52,34 @@ def _row(record: AdapterRecord) -> tuple[str, ...]:
     "list",
     epilog=fmt.examples(
         "hub list",
-        "hub list --task sentiment",
-        "hub list --name reviews --json",
+        "hub list --task sentiment --sort metric",
+        "hub list reviews --json",
+        "hub list -q                     # NAME@VERSION only, one a line",
     ),
 )
 def list_(
     ctx: typer.Context,
+    name_arg: Annotated[str | None, typer.Argument(metavar="NAME", help="Only versions of this name.")] = None,
     task: Annotated[str | None, typer.Option(help="Only adapters of this task.")] = None,
     base: Annotated[str | None, typer.Option(help="Only adapters of this base model id.")] = None,
-    name: Annotated[str | None, typer.Option(help="Only versions of this name.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="A JSON list of cards instead of a table.")] = False,
+    name: Annotated[str | None, typer.Option(help="Only versions of this name (same as NAME).")] = None,
+    sort: Annotated[
+        str, typer.Option(help="name (newest version first within a name), created, size or metric (best first).")
+    ] = "name",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only NAME@VERSION, one a line.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON list of records instead of a table.")] = False,
 ) -> None:
     """List adapter versions, newest first within each name."""
-    records = ctx.obj.list(task=task, base=base, name=name)
+    if name_arg is not None and name is not None and name_arg != name:
+        raise ConfigError(f"NAME {name_arg!r} and --name {name!r} disagree; give one of them")
+    if quiet and as_json:
+        raise ConfigError("--quiet prints references and --json records; choose one")
+    records = ctx.obj.list(task=task, base=base, name=name_arg or name, sort=sort)
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in records], indent=2))
+    elif quiet:
+        for record in records:
+            typer.echo(record.ref)
     else:
         typer.echo(fmt.table(LIST_HEADERS, [_row(r) for r in records]))
 
@@ -74,15 +89,20 @@ def list_(
         "hub show reviews",
         "hub show reviews@2",
         "hub show reviews:prod --plot",
+        "hub show reviews --json",
     )
 )
 def show(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME:ALIAS")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The record as JSON (what is printed now; scripts should pass it).")
+    ] = False,
     plot: Annotated[bool, typer.Option("--plot", help="Also draw the learning curves to NAME-vVERSION.png.")] = False,
     plot_file: Annotated[Path | None, typer.Option(help="Draw the learning curves to this PNG file instead.")] = None,
 ) -> None:
-    """Print an adapter version's card (and, with --plot, draw its learning curves)."""
+    """Print an adapter version's record, its card included, as JSON (and, with --plot, draw its learning
+    curves)."""
     record = ctx.obj.get(ref)
     if plot or plot_file is not None:
         from adapterhub.plotting import plot_history
@@ -95,24 +115,65 @@ def show(
 @app.command(
     epilog=fmt.examples(
         "hub rm reviews@1 --dry-run",
-        "hub rm reviews@1",
-        "hub rm reviews --force          # every version, and its aliases",
+        "hub rm reviews@1 reviews@2",
+        "hub rm reviews -y --force       # every version, and its aliases, without asking",
     )
 )
 def rm(
     ctx: typer.Context,
-    target: Annotated[str, typer.Argument(help="NAME (every version), NAME@VERSION or NAME:ALIAS")],
+    targets: Annotated[list[str], typer.Argument(help="NAME (every version), NAME@VERSION or NAME:ALIAS; several.")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan, remove nothing.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Also remove aliases that point to these versions.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Remove every version of a NAME without asking.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The plan as JSON, with `executed`.")] = False,
 ) -> None:
-    """Remove adapter versions: prints what goes and the space it frees."""
-    plan = ctx.obj.remove(target, force=force, dry_run=dry_run)
-    verb = "would remove" if dry_run else "removed"
-    for record in plan.versions:
-        typer.echo(f"{verb} {record.ref}  {fmt.size(record.card.size_bytes)}  {record.path}")
-    for alias in plan.aliases:
-        typer.echo(f"{verb} alias {alias}")
-    typer.echo(f"{'would free' if dry_run else 'freed'} {fmt.size(plan.freed_bytes)}")
+    """Remove adapter versions: every target is planned first (one that does not exist removes nothing), then
+    removed; prints what goes and the space it frees. Removing every version of a NAME asks first."""
+    registry: Registry = ctx.obj
+    plan = registry.plan_removal(targets, force=force)
+    whole = sorted({t for t in targets if "@" not in t and ":" not in t})
+    if not dry_run:
+        if plan.blocked:
+            raise plan.refusal()
+        if whole and not yes:
+            _confirm(plan, whole)
+        plan = registry.execute_removal(plan)
+    if as_json:
+        typer.echo(json.dumps(plan.to_dict(), indent=2))
+        return
+    for line in _plan_lines(plan, "would remove" if dry_run else "removed"):
+        typer.echo(line)
+
+
+def _plan_lines(plan: RemovalPlan, verb: str) -> list[str]:
+    lines = [f"{verb} {r.ref}  {fmt.size(r.card.size_bytes)}  {r.path}" for r in plan.versions]
+    for alias, ref in plan.alias_targets():
+        if plan.force:
+            lines.append(f"{verb} alias {alias} (it {'pointed' if verb == 'removed' else 'points'} to {ref})")
+        else:
+            lines.append(f"--force would also remove alias {alias} (it points to {ref}); without it, rm refuses")
+    frees = {"removed": "freed", "will remove": "will free"}.get(verb, "would free")
+    lines.append(f"{frees} {fmt.size(plan.freed_bytes)}")
+    return lines
+
+
+def _confirm(plan: RemovalPlan, whole: list[str]) -> None:
+    """Ask on a terminal before removing every version of a name; refuse when no one can answer."""
+    names = ", ".join(whole)
+    try:
+        terminal = sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError, OSError):
+        terminal = False
+    if not terminal:
+        raise ConfigError(
+            f"removing every version of {names} needs confirmation and stdin is not a terminal: pass -y (--yes), "
+            "or --dry-run to see the plan"
+        )
+    for line in _plan_lines(plan, "will remove"):
+        typer.echo(line, err=True)
+    if not typer.confirm(f"Remove every version of {names}?", default=False, err=True):
+        typer.echo("nothing was removed", err=True)
+        raise typer.Exit(1)
 
 
 @app.command(
@@ -125,10 +186,20 @@ def tag(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(help="NAME@VERSION (or NAME for the latest)")],
     alias: Annotated[str, typer.Argument(help="Alias to point at it, e.g. prod")],
+    as_json: Annotated[bool, typer.Option("--json", help="The alias, its version and the record as JSON.")] = False,
 ) -> None:
     """Point NAME:ALIAS at a version (moves the alias if it exists)."""
-    record = ctx.obj.tag(ref, alias)
-    typer.echo(f"{record.name}:{alias} -> {record.ref}")
+    registry: Registry = ctx.obj
+    target = registry.get(ref)
+    before = registry.aliases(target.name).get(alias)
+    record = registry.tag(target.ref, alias)
+    previous = None if before is None else f"{record.name}@{before}"
+    if as_json:
+        document = {"schema": SCHEMA, "alias": f"{record.name}:{alias}", "ref": record.ref, "previous": previous}
+        typer.echo(json.dumps({**document, "record": record.to_dict()}, indent=2))
+        return
+    moved = f" (was {previous})" if previous not in (None, record.ref) else ""
+    typer.echo(f"{record.name}:{alias} -> {record.ref}{moved}")
 
 
 @app.command(
@@ -241,15 +312,24 @@ def reindex(ctx: typer.Context) -> None:
 @registry_app.command(
     epilog=fmt.examples(
         "hub registry verify",
+        "hub registry verify --json",
         "hub --registry /srv/adapters registry verify   # exit 1 when a file is corrupt",
     )
 )
-def verify(ctx: typer.Context) -> None:
-    """Check every file's sha256 against its card; exit 1 and list what is corrupt."""
+def verify(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="The problems as JSON (exit 1 still when any).")] = False,
+) -> None:
+    """Check every version: each file's sha256 against its card, the card against the files and the base,
+    symlinks, aliases, the journal and the index; exit 1 and list what is wrong."""
     registry: Registry = ctx.obj
     problems = registry.verify()
-    if not problems:
-        typer.echo(f"ok: every file in {registry.root} matches its card")
-        return
-    typer.echo(fmt.table(("WHERE", "FILE", "PROBLEM"), [(p.where, p.file, p.problem) for p in problems]))
-    raise typer.Exit(1)
+    if as_json:
+        document = {"schema": SCHEMA, "registry": str(registry.root), "ok": not problems}
+        typer.echo(json.dumps({**document, "problems": [p.to_dict() for p in problems]}, indent=2))
+    elif not problems:
+        typer.echo(f"ok: every file in {registry.root} matches its card, and every card its files")
+    else:
+        typer.echo(fmt.table(("WHERE", "FILE", "PROBLEM"), [(p.where, p.file, p.problem) for p in problems]))
+    if problems:
+        raise typer.Exit(1)

@@ -6,6 +6,7 @@ target, and the directory holding it is fsynced so the rename itself survives a 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from adapterhub.errors import RegistryConflict, RegistryCorrupt
+from adapterhub.registry.paths import refuse_link
 
 CHUNK = 1 << 20
 MAX_HEADER = 100 << 20  # safetensors' own limit on the JSON header
@@ -44,7 +46,14 @@ def atomic_write(path: Path, data: str | bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old content or the new, never a mix."""
     raw = data.encode() if isinstance(data, str) else data
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
+    # O_NOFOLLOW: a symlink planted at the temporary name must not redirect the write outside the registry
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            refuse_link(tmp)
+        raise
+    with open(fd, "wb") as fh:
         fh.write(raw)
         fh.flush()
         os.fsync(fh.fileno())

@@ -74,6 +74,11 @@ def add(db: sqlite3.Connection, card: Card) -> None:
     )
 
 
+def names(db: sqlite3.Connection) -> list[str]:
+    """Every indexed name, sorted, without reading a card."""
+    return [name for (name,) in db.execute("SELECT DISTINCT name FROM versions ORDER BY name")]
+
+
 def select(
     db: sqlite3.Connection, name: str | None = None, task: str | None = None, base: str | None = None
 ) -> list[tuple[Card, tuple[str, ...]]]:

@@ -7,12 +7,15 @@ process are serialised by an in-process lock first.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from adapterhub.registry.paths import refuse_link
 
 _thread_locks: dict[str, threading.Lock] = {}
 _guard = threading.Lock()
@@ -27,7 +30,13 @@ def _thread_lock(path: Path) -> threading.Lock:
 def exclusive(path: Path) -> Iterator[None]:
     """Hold the lock file ``path`` exclusively for the duration of the block (blocking until it is free)."""
     with _thread_lock(path):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # O_NOFOLLOW: a symlinked lock file would create or lock a file outside the registry
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            refuse_link(path)
+            raise
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX)
             try:

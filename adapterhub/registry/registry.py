@@ -19,14 +19,17 @@ point leaves either no version or a whole one.
 
 from __future__ import annotations
 
+import difflib
 import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
+import stat
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -34,30 +37,41 @@ from pathlib import Path
 from typing import Any
 
 from adapterhub import __version__
-from adapterhub.errors import AdapterHubError, AdapterNotFound, ConfigError, RegistryConflict, RegistryCorrupt
+from adapterhub.errors import (
+    AdapterHubError,
+    AdapterNotFound,
+    ConfigError,
+    InvalidName,
+    RegistryConflict,
+    RegistryCorrupt,
+    RegistryNotFound,
+)
 from adapterhub.names import Ref, is_version, validate_name
 from adapterhub.registry import index
 from adapterhub.registry.card import CARD_FILE, Card, FileInfo
-from adapterhub.registry.files import (
-    atomic_write,
-    count_parameters,
-    fsync_path,
-    new_directory,
-    safetensors_header,
-    sha256_file,
-)
+from adapterhub.registry.files import atomic_write, count_parameters, fsync_path, new_directory
 from adapterhub.registry.locking import exclusive
+from adapterhub.registry.paths import link_target, refuse_link, remove_entry, work_folder
 from adapterhub.registry.records import AdapterRecord, LoadedAdapter, Problem, RemovalPlan
+from adapterhub.registry.validation import (
+    CONFIG_FILE,
+    REQUIRED_FILES,
+    WEIGHTS_FILE,
+    check_publishable,
+    content_problems,
+    source_files,
+    stored_file_problems,
+)
 
 ENV_VAR = "ADAPTERHUB_REGISTRY"
 DEFAULT_PATH = "registry"
-CONFIG_FILE = "adapter_config.json"
-WEIGHTS_FILE = "adapter_model.safetensors"
-REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE)
 ALIASES_FILE = "aliases.json"
 LAST_VERSION_FILE = ".last_version"
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+SORTS = ("name", "created", "size", "metric")
+# headline metrics where lower is better (every other one sorts highest first)
+LOWER_IS_BETTER = ("perplexity", "loss")
 _HOST = socket.gethostname().replace("-", "_")
+_TEMP = re.compile(r"\.(?P<name>.+)\.[0-9]+\.tmp")  # atomic_write's temporary name for a journal marker
 
 
 def default_root() -> Path:
@@ -67,6 +81,10 @@ def default_root() -> Path:
 
 class Registry:
     """A directory of versioned adapters.
+
+    Reading never creates a registry: every method but :meth:`publish` raises :class:`RegistryNotFound` when
+    ``root`` does not exist. Nothing in the registry is a symlink, and none is ever followed (see
+    :mod:`adapterhub.registry.paths`).
 
     Example:
         >>> reg = Registry("registry")                      # doctest: +SKIP
@@ -86,41 +104,66 @@ class Registry:
     def __repr__(self) -> str:
         return f"Registry({str(self.root)!r})"
 
+    def exists(self) -> bool:
+        """True when a registry folder exists at ``root`` (publishing creates it)."""
+        return self.root.is_dir()
+
     # ---------------------------------------------------------------- reading
 
     def names(self) -> list[str]:
         """Names that have at least one version directory, sorted."""
-        if not self.root.is_dir():
-            return []
+        self._require()
         return sorted(
-            p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".") and self._versions(p.name)
+            p.name
+            for p in self.root.iterdir()
+            if not p.name.startswith(".") and p.is_dir() and _valid(p.name) and self._versions(p.name)
         )
 
     def versions(self, name: str) -> list[int]:
         """Published versions of ``name``, oldest first."""
-        return self._versions(validate_name(name))
+        validate_name(name)
+        self._require()
+        return self._versions(name)
 
     def get(self, ref: str | Ref) -> AdapterRecord:
         """The record of ``name``, ``name@VERSION`` or ``name:ALIAS``; :class:`AdapterNotFound` if absent."""
         ref = ref if isinstance(ref, Ref) else Ref.parse(ref)
+        self._require()
         self._recover_if_needed()
         version = self._resolve(ref)
         return self._record(ref.name, version)
 
-    def list(self, *, task: str | None = None, base: str | None = None, name: str | None = None) -> list[AdapterRecord]:
-        """Every version (newest first within a name), from the index; filters match exactly."""
-        if not self.root.is_dir():
-            return []
+    def list(
+        self, *, task: str | None = None, base: str | None = None, name: str | None = None, sort: str = "name"
+    ) -> list[AdapterRecord]:
+        """Every version, from the index; filters match exactly. ``sort``: ``name`` (by name, newest version
+        first), ``created`` (newest first), ``size`` (largest first) or ``metric`` (best headline metric first;
+        lowest first for perplexity and loss), each keeping the ``name`` order among equals.
+
+        A ``name`` that has no version raises :class:`AdapterNotFound` (with the closest names)."""
+        if sort not in SORTS:
+            raise ConfigError(f"unknown sort {sort!r}; choose one of: {', '.join(SORTS)} (--sort)")
+        if name is not None:
+            validate_name(name)
+        self._require()
         self._recover_if_needed()
-        if not self._index.exists():
+        if not self._index_path().exists():
             self.reindex()
-        with index.connect(self._index) as db:
+        with index.connect(self._index_path()) as db:
             rows = index.select(db, name=name, task=task, base=base)
-        return [AdapterRecord(c.name, c.version, self._dir(c.name, c.version), c, aliases) for c, aliases in rows]
+        if name is not None and not rows and not self._versions(name):
+            raise self._unknown_name(name)
+        records = [AdapterRecord(c.name, c.version, self._dir(c.name, c.version), c, aliases) for c, aliases in rows]
+        return _sorted(records, sort)
 
     def aliases(self, name: str) -> dict[str, int]:
         """Aliases of ``name`` and the versions they point to."""
-        path = self.root / validate_name(name) / ALIASES_FILE
+        validate_name(name)
+        self._require()
+        folder = self.root / name
+        path = folder / ALIASES_FILE
+        refuse_link(folder)
+        refuse_link(path)
         if not path.exists():
             return {}
         try:
@@ -133,7 +176,8 @@ class Registry:
     def load(self, ref: str | Ref) -> LoadedAdapter:
         """Read a version's PEFT config and tensors after checking every file's sha256 against its card.
 
-        Only safetensors are read; a missing, truncated or tampered file raises :class:`RegistryCorrupt`.
+        Only safetensors are read; a missing, truncated, tampered or symlinked file raises
+        :class:`RegistryCorrupt`.
         """
         from safetensors.torch import load as load_safetensors
 
@@ -154,13 +198,22 @@ class Registry:
         """Copy a PEFT adapter directory into the registry as the next version of ``name``.
 
         ``source`` must hold ``adapter_config.json`` and ``adapter_model.safetensors`` (other json, text and
-        safetensors files are kept too; pickle files are refused). The registry fills the card's name, version,
-        file hashes, sizes, trainable parameter count and creation time.
+        safetensors files are kept too, except the empty model-card template PEFT writes as ``README.md``;
+        pickle files are refused). The card is checked against the files first (see
+        :mod:`adapterhub.registry.validation`): a card that contradicts itself raises :class:`ConfigError`,
+        one that disagrees with the tensors or the base :class:`IncompatibleAdapter`, and nothing is published.
+        The registry fills the card's name, version, file hashes, sizes, trainable parameter count and
+        creation time.
         """
         validate_name(name)
-        files = _source_files(Path(source))
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._staging.mkdir(exist_ok=True)
+        files = source_files(Path(source))
+        check_publishable(name, Path(source), card)
+        refuse_link(self.root / name)  # before journaling a change to it
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            work_folder(self._staging, create=True)
+        except OSError as exc:
+            raise _disk_error(exc, f"publishing {name}") from exc
         staging = self._staging / f"{_HOST}-{os.getpid()}-{uuid.uuid4().hex}"
         staging.mkdir()
         try:
@@ -174,7 +227,7 @@ class Registry:
                 created=card.created or datetime.now(UTC).isoformat(timespec="seconds"),
                 adapterhub_version=__version__,
             )
-            with self._writing(name):
+            with self._writing([name]):
                 version = self._next_version(name)
                 card = replace(card, version=version)
                 atomic_write(staging / CARD_FILE, card.to_json())
@@ -187,13 +240,13 @@ class Registry:
         except OSError as exc:
             raise _disk_error(exc, f"publishing {name}") from exc
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            remove_entry(staging)
 
     def tag(self, ref: str | Ref, alias: str) -> AdapterRecord:
         """Point ``name:alias`` at the version ``ref`` resolves to (moving it if it pointed elsewhere)."""
         validate_name(alias, "alias")
         record = self.get(ref)
-        with self._writing(record.name):
+        with self._writing([record.name]):
             aliases = self.aliases(record.name)
             aliases[alias] = record.version
             atomic_write(self.root / record.name / ALIASES_FILE, json.dumps(aliases, indent=2, sort_keys=True) + "\n")
@@ -204,7 +257,7 @@ class Registry:
         """Append ``evaluation`` (JSON-able) to the card's evaluation history; the version's files, and so its
         content hash, are untouched. The card is replaced atomically under the writer lock."""
         record = self.get(ref)
-        with self._writing(record.name):
+        with self._writing([record.name]):
             card = self._card(record.name, record.version)  # re-read under the lock: no lost appends
             card = replace(card, evaluations=(*card.evaluations, evaluation))
             try:
@@ -214,77 +267,107 @@ class Registry:
             self._sync_index(record.name)
         return self.get(Ref(record.name, version=record.version))
 
-    def plan_removal(self, target: str, *, force: bool = False) -> RemovalPlan:
-        """Plan removing ``name`` (every version), ``name@V`` or ``name:alias`` (the version it points to).
+    def plan_removal(self, targets: str | Sequence[str], *, force: bool = False) -> RemovalPlan:
+        """Plan removing each target: ``name`` (every version), ``name@V`` or ``name:alias`` (the version the
+        alias points to). Nothing is touched.
 
-        Refuses with :class:`RegistryConflict` when an alias points to a planned version, unless ``force``
-        (then the aliases go too).
+        A target that does not exist raises (and so refuses the whole removal). Aliases that point to a planned
+        version are part of the plan: removed with it when ``force``, else they make the plan ``blocked``.
         """
-        ref = Ref.parse(target)
-        if ref.version is None and ref.alias is None:
-            if not self._versions(ref.name):
-                self.get(ref)  # raises AdapterNotFound with what exists
-            records = [self._record(ref.name, v) for v in self._versions(ref.name)]
-        else:
-            records = [self.get(ref)]
-        aliases = tuple(f"{r.name}:{a}" for r in records for a in r.aliases)
-        if aliases and not force:
-            pinned = ", ".join(f"{a} -> {r.ref}" for r in records for a in (f"{r.name}:{x}" for x in r.aliases))
-            raise RegistryConflict(
-                f"refusing to remove what an alias points to ({pinned}); move the alias with "
-                f"`hub tag {ref.name}@VERSION ALIAS` or pass --force to remove the alias too"
-            )
-        return RemovalPlan(versions=tuple(records), aliases=aliases)
+        targets = (targets,) if isinstance(targets, str) else tuple(targets)
+        if not targets:
+            raise ConfigError("nothing to remove: name NAME, NAME@VERSION or NAME:ALIAS")
+        refs = [Ref.parse(t) for t in targets]
+        self._require()
+        self._recover_if_needed()
+        return self._plan(targets, refs, force)
 
-    def remove(self, target: str, *, force: bool = False, dry_run: bool = False) -> RemovalPlan:
-        """Remove what :meth:`plan_removal` plans; with ``dry_run`` only return the plan."""
-        plan = self.plan_removal(target, force=force)
-        if dry_run:
-            return plan
-        name = plan.versions[0].name
-        with self._writing(name):
-            self._trash.mkdir(exist_ok=True)
-            doomed = {r.version for r in plan.versions}
-            aliases = {a: v for a, v in self.aliases(name).items() if v not in doomed}
-            atomic_write(self.root / name / ALIASES_FILE, json.dumps(aliases, indent=2, sort_keys=True) + "\n")
-            for record in plan.versions:
-                os.rename(record.path, self._trash / uuid.uuid4().hex)
-            fsync_path(self.root / name)
-            self._sync_index(name)
+    def remove(self, targets: str | Sequence[str], *, force: bool = False, dry_run: bool = False) -> RemovalPlan:
+        """Remove what :meth:`plan_removal` plans; with ``dry_run`` only return the plan (blocked or not)."""
+        plan = self.plan_removal(targets, force=force)
+        return plan if dry_run else self.execute_removal(plan)
+
+    def execute_removal(self, plan: RemovalPlan) -> RemovalPlan:
+        """Carry out ``plan``: every planned version and (when forced) alias goes, under the writer lock.
+
+        Refuses with :class:`RegistryConflict`, removing nothing, when the plan is blocked by aliases or when
+        the registry changed since it was planned (then plan again)."""
+        if plan.blocked:
+            raise plan.refusal()
+        names = sorted({r.name for r in plan.versions})
+        with self._writing(names):
+            now = self._plan(plan.targets, [Ref.parse(t) for t in plan.targets], plan.force)
+            if [r.ref for r in now.versions] != [r.ref for r in plan.versions] or now.aliases != plan.aliases:
+                raise RegistryConflict(
+                    "the registry changed since the removal was planned (versions or aliases moved); nothing was "
+                    "removed: run the command again"
+                )
+            if not work_folder(self._trash, create=True):
+                raise RegistryCorrupt(f"cannot create {self._trash}")
+            for name in names:
+                doomed = {r.version for r in plan.versions if r.name == name}
+                aliases = {a: v for a, v in self.aliases(name).items() if v not in doomed}
+                atomic_write(self.root / name / ALIASES_FILE, json.dumps(aliases, indent=2, sort_keys=True) + "\n")
+                for record in plan.versions:
+                    if record.name == name:
+                        os.rename(record.path, self._trash / uuid.uuid4().hex)
+                fsync_path(self.root / name)
+                self._sync_index(name)
             self._empty_trash()
         return replace(plan, executed=True)
 
     def reindex(self) -> int:
         """Rebuild the index from the version directories; returns the number of versions indexed."""
-        with exclusive(self._lock_path()):
+        self._require()
+        with exclusive(self._lock):
             self._replay_journal()
             return self._rebuild_index()
 
     def verify(self) -> list[Problem]:
-        """Check every file of every version against its card (sha256 and size) and the index against the
-        directories. Returns the problems found; an empty list means the registry is intact."""
-        self._recover_if_needed()
-        problems: list[Problem] = []
+        """Check every version: its files against the card (sha256 and size), the card against the files and
+        the base (what :meth:`publish` checks), symlinks anywhere the registry keeps its own entries, the
+        aliases, the journal, and the index against the directories. Returns the problems found; an empty
+        list means the registry is intact. Nothing is followed, changed or deleted."""
+        self._require()
+        problems = self._layout_problems()
+        if not problems:
+            try:
+                self._recover_if_needed()
+            except RegistryCorrupt as exc:  # reported with the rest; the journal stays for a later writer
+                problems.append(Problem("journal", "", f"cannot replay the journal: {exc}"))
         on_disk: dict[tuple[str, int], str] = {}
         damaged: set[tuple[str, int]] = set()
-        for name in self.names():
+        bases: dict[str, dict[str, Any] | None] = {}
+        for name in self._name_folders():
+            folder = self.root / name
+            if (target := link_target(folder)) is not None:
+                problems.append(Problem(name, "", f"the name folder is a symlink (to {target}); a registry holds none"))
+                continue
             for version in self._versions(name):
                 where = f"{name}@{version}"
                 directory = self._dir(name, version)
                 try:
                     card = self._card(name, version)
                 except RegistryCorrupt as exc:
-                    problems.append(Problem(where, CARD_FILE, str(exc)))
                     damaged.add((name, version))
+                    if (target := link_target(directory)) is not None:
+                        problems.append(Problem(where, "", f"the version folder is a symlink (to {target})"))
+                    else:
+                        problems.append(Problem(where, CARD_FILE, str(exc)))
                     continue
                 on_disk[(name, version)] = card.to_json()
-                problems += _check_files(where, directory, card)
-        if self._index.exists():
-            with index.connect(self._index) as db:
+                found = stored_file_problems(where, directory, card)
+                problems += found
+                if not found:
+                    problems += [Problem(where, CARD_FILE, p) for p in content_problems(directory, card, bases)]
+            problems += self._alias_problems(name)
+        index_path = self.root / ".index.sqlite"
+        if index_path.exists() and not index_path.is_symlink():
+            with index.connect(index_path) as db:
                 rows = db.execute("SELECT name, version, card FROM versions").fetchall()
             indexed = {(n, v): _normalized(c) for n, v, c in rows if (n, v) not in damaged}
             if indexed != on_disk:
-                problems.append(Problem("index", self._index.name, "out of date; run `hub registry reindex`"))
+                problems.append(Problem("index", index_path.name, "out of date; run `hub registry reindex`"))
         return problems
 
     def export(self, ref: str | Ref, dest: str | os.PathLike[str]) -> AdapterRecord:
@@ -301,12 +384,25 @@ class Registry:
 
     # ---------------------------------------------------------------- internals
 
+    def _require(self) -> None:
+        """Raise :class:`RegistryNotFound` unless ``root`` is a directory: reading never creates a registry."""
+        if not self.root.is_dir():
+            what = "is not a directory" if self.root.exists() else "does not exist"
+            raise RegistryNotFound(
+                f"no registry at {self.root} (the path {what}); `hub train` or `hub import` creates one there, "
+                "or point --registry (or ADAPTERHUB_REGISTRY) at an existing registry"
+            )
+
     def _dir(self, name: str, version: int) -> Path:
         return self.root / name / str(version)
 
-    def _lock_path(self) -> Path:
-        self.root.mkdir(parents=True, exist_ok=True)
-        return self._lock
+    def _index_path(self) -> Path:
+        refuse_link(self._index)  # sqlite would write through it
+        return self._index
+
+    def _name_folders(self) -> list[str]:
+        """Every entry of the root that can be a name (symlinks included, so that verify reports them)."""
+        return sorted(p.name for p in self.root.iterdir() if not p.name.startswith(".") and _valid(p.name))
 
     def _versions(self, name: str) -> list[int]:
         folder = self.root / name
@@ -314,18 +410,33 @@ class Registry:
             return []
         return sorted(int(p.name) for p in folder.iterdir() if is_version(p.name) and (p / CARD_FILE).is_file())
 
+    def _indexed_names(self) -> list[str]:
+        """Names from the index (no card is read), or from the folders when there is no index yet."""
+        path = self._index_path()
+        if path.exists():
+            with index.connect(path) as db:
+                return index.names(db)
+        return self.names()
+
+    def _unknown_name(self, name: str) -> AdapterNotFound:
+        names = self._indexed_names()
+        close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+        hint = f": did you mean {' or '.join(close)}?" if close else ""
+        have = (", ".join(names[:20]) + (" …" if len(names) > 20 else "")) if names else "none"
+        return AdapterNotFound(f"no adapter named {name!r} in {self.root}{hint} (available: {have}; see `hub list`)")
+
     def _resolve(self, ref: Ref) -> int:
         versions = self._versions(ref.name)
         if not versions:
-            names = self.names()
-            have = ", ".join(names[:20]) + (" …" if len(names) > 20 else "") if names else "none"
-            raise AdapterNotFound(f"no adapter named {ref.name!r} in {self.root} (available: {have}); see `hub list`")
+            raise self._unknown_name(ref.name)
         if ref.alias is not None:
             aliases = self.aliases(ref.name)
             if ref.alias not in aliases:
+                close = difflib.get_close_matches(ref.alias, list(aliases), n=3, cutoff=0.6)
+                hint = f"did you mean {' or '.join(f'{ref.name}:{a}' for a in close)}? " if close else ""
                 have = ", ".join(sorted(aliases)) or "none"
                 raise AdapterNotFound(
-                    f"{ref.name} has no alias {ref.alias!r} (aliases: {have}); "
+                    f"{ref.name} has no alias {ref.alias!r} ({hint}aliases: {have}); "
                     f"set it with `hub tag {ref.name}@VERSION {ref.alias}`"
                 )
             version = aliases[ref.alias]
@@ -336,13 +447,15 @@ class Registry:
             return versions[-1]
         if ref.version not in versions:
             raise AdapterNotFound(
-                f"{ref.name} has no version {ref.version} (versions: {_ranges(versions)}); "
-                f"see `hub list --name {ref.name}`"
+                f"{ref.name} has no version {ref.version} (versions: {_ranges(versions)}); see `hub list {ref.name}`"
             )
         return ref.version
 
     def _card(self, name: str, version: int) -> Card:
-        path = self._dir(name, version) / CARD_FILE
+        folder = self._dir(name, version)
+        path = folder / CARD_FILE
+        for entry in (folder.parent, folder, path):
+            refuse_link(entry)
         try:
             text = path.read_bytes()
         except OSError as exc:
@@ -355,15 +468,18 @@ class Registry:
         return card
 
     def _record(self, name: str, version: int) -> AdapterRecord:
+        card = self._card(name, version)
         aliases = tuple(sorted(a for a, v in self.aliases(name).items() if v == version))
-        return AdapterRecord(name, version, self._dir(name, version), self._card(name, version), aliases)
+        return AdapterRecord(name, version, self._dir(name, version), card, aliases)
 
     def _read_verified(self, record: AdapterRecord, filename: str) -> bytes:
         info = record.card.files.get(filename)
         if info is None:
             raise RegistryCorrupt(f"{record.ref}: its card lists no {filename}; run `hub registry verify`")
+        path = record.path / filename
+        refuse_link(path)
         try:
-            data = (record.path / filename).read_bytes()
+            data = path.read_bytes()
         except OSError as exc:
             raise RegistryCorrupt(f"{record.ref}: cannot read {filename} ({exc}); run `hub registry verify`") from exc
         if hashlib.sha256(data).hexdigest() != info.sha256:
@@ -373,62 +489,107 @@ class Registry:
             )
         return data
 
+    def _plan(self, targets: tuple[str, ...], refs: list[Ref], force: bool) -> RemovalPlan:
+        """The removal plan of ``refs`` (parsed ``targets``); lock held or not, nothing is recovered here."""
+        chosen: dict[tuple[str, int], None] = {}
+        for ref in refs:
+            if ref.version is None and ref.alias is None:
+                versions = self._versions(ref.name)
+                if not versions:
+                    raise self._unknown_name(ref.name)
+                chosen.update(((ref.name, v), None) for v in versions)
+            else:
+                chosen[(ref.name, self._resolve(ref))] = None
+        records = tuple(self._record(n, v) for n, v in sorted(chosen))
+        aliases = tuple(f"{r.name}:{a}" for r in records for a in r.aliases)
+        return RemovalPlan(versions=records, aliases=aliases, targets=targets, force=force)
+
     def _next_version(self, name: str) -> int:
         folder = self.root / name
+        refuse_link(folder)
         folder.mkdir(exist_ok=True)
         counter = folder / LAST_VERSION_FILE
+        refuse_link(counter)
         try:
             last = int(counter.read_text())
         except (OSError, ValueError):
             last = max((int(p.name) for p in folder.iterdir() if is_version(p.name)), default=0)
         version = last + 1
-        while self._dir(name, version).exists():  # a counter older than the directories: never reuse
+        while os.path.lexists(self._dir(name, version)):  # a counter older than the directories: never reuse
             version += 1
         atomic_write(counter, f"{version}\n")
         return version
 
     @contextmanager
-    def _writing(self, name: str) -> Iterator[None]:
-        """Hold the writer lock, replay any crashed change, and journal the change to ``name``."""
-        with exclusive(self._lock_path()):
+    def _writing(self, names: Iterable[str]) -> Iterator[None]:
+        """Hold the writer lock, replay any crashed change, and journal the change to each of ``names``."""
+        names = list(names)
+        with exclusive(self._lock):
             self._replay_journal()
-            self._journal.mkdir(exist_ok=True)
-            marker = self._journal / name
-            atomic_write(marker, "changing\n")
+            work_folder(self._journal, create=True)
+            markers = [self._journal / name for name in names]
+            for marker in markers:
+                atomic_write(marker, "changing\n")
             yield
-            marker.unlink()
+            for marker in markers:
+                marker.unlink()
+
+    def _journal_entries(self) -> tuple[list[Path], list[Path], list[Path]]:
+        """(markers, temporary files, foreign entries) in the journal; only the first two are the registry's."""
+        markers: list[Path] = []
+        temps: list[Path] = []
+        foreign: list[Path] = []
+        if not work_folder(self._journal, create=False):
+            return markers, temps, foreign
+        for entry in sorted(self._journal.iterdir()):
+            try:
+                regular = stat.S_ISREG(os.lstat(entry).st_mode)
+            except FileNotFoundError:  # a writer renamed or removed it meanwhile (readers hold no lock)
+                continue
+            temp = _TEMP.fullmatch(entry.name)
+            if regular and _valid(entry.name):
+                markers.append(entry)
+            elif regular and temp and _valid(temp.group("name")):
+                temps.append(entry)
+            else:
+                foreign.append(entry)
+        return markers, temps, foreign
 
     def _recover_if_needed(self) -> None:
-        try:
-            pending = any(self._journal.iterdir())
-        except FileNotFoundError:
-            return
-        if pending:
-            with exclusive(self._lock_path()):
+        """Replay the journal when a crashed change left markers. Every read passes here, so every read refuses
+        a work folder that is a symlink or not a directory, before anything could follow it."""
+        work_folder(self._trash, create=False)
+        work_folder(self._staging, create=False)
+        markers, temps, _ = self._journal_entries()
+        if markers or temps:
+            with exclusive(self._lock):
                 self._replay_journal()
 
     def _replay_journal(self) -> None:
-        """Bring the index in line with the directories for every change a crash interrupted. Lock held."""
-        if self._journal.is_dir():
-            for marker in self._journal.iterdir():
-                if marker.name.endswith(".tmp"):
-                    marker.unlink()
-                    continue
-                self._sync_index(marker.name)
-                marker.unlink()
+        """Bring the index in line with the directories for every change a crash interrupted. Lock held.
+
+        Only the registry's own markers (a file named after an adapter) are acted on; anything else in the
+        journal is left alone and reported by :meth:`verify`."""
+        markers, temps, _ = self._journal_entries()
+        for temp in temps:
+            temp.unlink()
+        for marker in markers:
+            self._sync_index(marker.name)
+            marker.unlink()
         self._empty_trash()
         self._clean_staging()
 
     def _sync_index(self, name: str) -> None:
-        if not self._index.exists():
+        if not self._index_path().exists():
             self._rebuild_index()
             return
         cards = [self._card(name, v) for v in self._versions(name)]
+        aliases = self.aliases(name) if (self.root / name).is_dir() else {}
         with index.connect(self._index) as db:
-            index.replace_name(db, name, cards, self.aliases(name))
+            index.replace_name(db, name, cards, aliases)
 
     def _index_new(self, card: Card) -> None:
-        if not self._index.exists():
+        if not self._index_path().exists():
             self._rebuild_index()
             return
         with index.connect(self._index) as db:
@@ -436,23 +597,61 @@ class Registry:
 
     def _rebuild_index(self) -> int:
         contents = [(n, [self._card(n, v) for v in self._versions(n)], self.aliases(n)) for n in self.names()]
-        index.rebuild(self._index, contents)
+        index.rebuild(self._index_path(), contents)
         return sum(len(cards) for _, cards, _ in contents)
 
     def _empty_trash(self) -> None:
-        if self._trash.is_dir():
+        if work_folder(self._trash, create=False):
             for entry in self._trash.iterdir():
-                shutil.rmtree(entry, ignore_errors=True)
+                remove_entry(entry)
 
     def _clean_staging(self) -> None:
         """Remove staging directories left by dead publishers of this host (their name holds host and pid)."""
-        if not self._staging.is_dir():
+        if not work_folder(self._staging, create=False):
             return
         for entry in self._staging.iterdir():
             host, _, rest = entry.name.partition("-")
             pid = rest.partition("-")[0]
             if host == _HOST and pid.isdigit() and not _alive(int(pid)):
-                shutil.rmtree(entry, ignore_errors=True)
+                remove_entry(entry)
+
+    def _layout_problems(self) -> list[Problem]:
+        """Work folders, index and journal entries that are not what the registry writes (for verify)."""
+        problems = []
+        for folder in (self._journal, self._staging, self._trash):
+            try:
+                work_folder(folder, create=False)
+            except RegistryCorrupt as exc:
+                problems.append(Problem("registry", folder.name, str(exc)))
+        for path in (self._index, self._lock):
+            if (target := link_target(path)) is not None:
+                problems.append(Problem("registry", path.name, f"a symlink (to {target}); a registry holds none"))
+        if not problems:
+            for entry in self._journal_entries()[2]:
+                problems.append(
+                    Problem(
+                        "journal",
+                        entry.name,
+                        "not a journal marker (a regular file named after an adapter); the registry leaves it "
+                        f"alone: remove it by hand ({entry})",
+                    )
+                )
+        return problems
+
+    def _alias_problems(self, name: str) -> list[Problem]:
+        path = self.root / name / ALIASES_FILE
+        if (target := link_target(path)) is not None:
+            return [Problem(name, ALIASES_FILE, f"a symlink (to {target}); a registry holds none")]
+        try:
+            aliases = self.aliases(name)
+        except RegistryCorrupt as exc:
+            return [Problem(name, ALIASES_FILE, str(exc))]
+        versions = set(self._versions(name))
+        return [
+            Problem(name, ALIASES_FILE, f"alias {name}:{alias} points to {name}@{v}, which does not exist")
+            for alias, v in sorted(aliases.items())
+            if v not in versions
+        ]
 
 
 def _normalized(card_json: str) -> str | None:
@@ -461,34 +660,6 @@ def _normalized(card_json: str) -> str | None:
         return Card.from_json(card_json).to_json()
     except RegistryCorrupt:
         return None
-
-
-def _source_files(source: Path) -> list[Path]:
-    if not source.is_dir():
-        raise ConfigError(f"{source} is not a directory; give the folder that PEFT's save_pretrained wrote")
-    entries = sorted(source.iterdir())
-    problems = []
-    missing = [f for f in REQUIRED_FILES if not (source / f).is_file()]
-    if missing:
-        found = ", ".join(p.name for p in entries) or "nothing"
-        hint = " (convert .bin weights to safetensors first)" if (source / "adapter_model.bin").exists() else ""
-        problems.append(f"{source} lacks {', '.join(missing)}{hint}; it holds {found}")
-    pickles = [p.name for p in entries if p.suffix in PICKLE_SUFFIXES]
-    if pickles:
-        problems.append(f"refusing pickle files {pickles}: adapterhub stores safetensors only")
-    folders = [p.name for p in entries if p.is_dir()]
-    if folders:
-        problems.append(f"unexpected sub-folders {folders}: save the adapter under the name 'default'")
-    if problems:
-        raise ConfigError("; ".join(problems))
-    try:
-        config = json.loads((source / CONFIG_FILE).read_text())
-        if not isinstance(config, dict) or "peft_type" not in config:
-            raise ValueError("no peft_type")
-    except ValueError as exc:
-        raise ConfigError(f"{source / CONFIG_FILE} is not a PEFT adapter config ({exc})") from exc
-    safetensors_header(source / WEIGHTS_FILE)
-    return [p for p in entries if p.is_file() and p.name != CARD_FILE and not p.name.startswith(".")]
 
 
 def _copy_hashed(src: Path, dst: Path) -> FileInfo:
@@ -502,25 +673,6 @@ def _copy_hashed(src: Path, dst: Path) -> FileInfo:
         fout.flush()
         os.fsync(fout.fileno())
     return FileInfo(sha256=digest.hexdigest(), bytes=size)
-
-
-def _check_files(where: str, directory: Path, card: Card) -> list[Problem]:
-    problems = []
-    for filename in REQUIRED_FILES:
-        if filename not in card.files:
-            problems.append(Problem(where, filename, "missing from the card"))
-    for filename, info in sorted(card.files.items()):
-        path = directory / filename
-        if not path.is_file():
-            problems.append(Problem(where, filename, "missing"))
-        elif path.stat().st_size != info.bytes:
-            problems.append(Problem(where, filename, f"size {path.stat().st_size} bytes, card says {info.bytes}"))
-        elif sha256_file(path) != info.sha256:
-            problems.append(Problem(where, filename, "sha256 does not match the card (corrupt or tampered)"))
-    for path in sorted(directory.iterdir()):
-        if path.name != CARD_FILE and path.name not in card.files:
-            problems.append(Problem(where, path.name, "not listed in the card"))
-    return problems
 
 
 def _disk_error(exc: OSError, doing: str) -> AdapterHubError:
@@ -545,3 +697,29 @@ def _ranges(versions: list[int]) -> str:
     if len(versions) <= 12:
         return ", ".join(map(str, versions))
     return f"{versions[0]}…{versions[-1]} ({len(versions)} in all)"
+
+
+def _valid(name: str) -> bool:
+    try:
+        validate_name(name)
+    except InvalidName:
+        return False
+    return True
+
+
+def _sorted(records: list[AdapterRecord], sort: str) -> list[AdapterRecord]:
+    """``records`` (in name order) sorted by ``sort``; a stable sort keeps the name order among equals."""
+    if sort == "created":
+        return sorted(records, key=lambda r: r.card.created, reverse=True)
+    if sort == "size":
+        return sorted(records, key=lambda r: r.card.size_bytes, reverse=True)
+    if sort == "metric":
+
+        def best_first(record: AdapterRecord) -> tuple[int, float]:
+            headline = record.card.headline
+            if headline is None:
+                return (1, 0.0)
+            return (0, headline[1] if headline[0] in LOWER_IS_BETTER else -headline[1])
+
+        return sorted(records, key=best_first)
+    return records

@@ -80,6 +80,8 @@ class ServerState:
         """What a client may ask for, for 404 messages."""
         if self.allowed is not None:
             return sorted(self.allowed)
+        if not self.hub.registry.exists():  # nothing published yet: the error itself says so
+            return []
         return sorted({record.name for record in self.hub.registry.list()})
 
     def check_size(

@@ -37,13 +37,14 @@ def test_list_prints_a_table_and_json(hub, reg: Registry) -> None:
         "CREATED",
     ]
     assert [line.split()[:2] for line in lines[1:]] == [["sentiment", "2"], ["sentiment", "1"]]
-    assert "accuracy=0.9" in lines[1] and "64" in lines[1]
+    assert "accuracy=0.9" in lines[1] and "66" in lines[1]
     code, out, _ = hub("list", "--json", "--task", "sentiment")
     assert [item["ref"] for item in json.loads(out)] == ["sentiment@2", "sentiment@1"]
     assert json.loads(hub("list", "--json", "--task", "ner")[1]) == []
 
 
 def test_registry_option_overrides_the_environment(hub, reg: Registry, tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir()
     code, out, _ = hub("--registry", str(tmp_path / "elsewhere"), "list", "--json")
     assert code == 0 and json.loads(out) == []
 
@@ -68,9 +69,9 @@ def test_tag_and_rm_with_plan_dry_run_and_force(hub, reg: Registry) -> None:
 
 def test_errors_are_one_line_with_the_fix_and_a_non_zero_code(hub, reg: Registry) -> None:
     code, _, err = hub("show", "sentimnt")
-    assert (
-        code == 3
-        and err == f"error: no adapter named 'sentimnt' in {reg.root} (available: sentiment); see `hub list`\n"
+    assert code == 3 and err == (
+        f"error: no adapter named 'sentimnt' in {reg.root}: did you mean sentiment? "
+        "(available: sentiment; see `hub list`)\n"
     )
     for bad in ("../x", "a/b", ""):
         code, _, err = hub("show", bad)

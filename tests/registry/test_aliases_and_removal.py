@@ -47,3 +47,47 @@ def test_removing_every_version(reg: Registry) -> None:
     plan = reg.remove("sentiment")
     assert len(plan.versions) == 3 and reg.list() == [] and reg.names() == []
     assert not any((reg.root / ".trash").iterdir())
+
+
+def test_a_dry_run_plans_even_what_aliases_protect(reg: Registry) -> None:
+    reg.tag("sentiment@2", "prod")
+    plan = reg.remove("sentiment", dry_run=True)
+    assert [r.ref for r in plan.versions] == ["sentiment@1", "sentiment@2", "sentiment@3"]
+    assert plan.aliases == ("sentiment:prod",) and plan.blocked and not plan.executed
+    assert plan.alias_targets() == [("sentiment:prod", "sentiment@2")]
+    assert [r.ref for r in reg.remove("sentiment:prod", dry_run=True).versions] == ["sentiment@2"]
+    assert len(reg.list()) == 3 and reg.aliases("sentiment") == {"prod": 2}
+
+
+def test_removing_a_version_by_its_own_alias_says_exactly_what_it_does(reg: Registry) -> None:
+    reg.tag("sentiment@2", "prod")
+    with pytest.raises(RegistryConflict) as refused:
+        reg.remove("sentiment:prod")
+    assert str(refused.value) == (
+        "refusing to remove a version an alias points to (sentiment:prod -> sentiment@2); `hub rm sentiment:prod` "
+        "means the version sentiment:prod points to (sentiment@2), not only the alias; --force removes that alias "
+        "too, or move it first with `hub tag NAME@VERSION ALIAS` (`--dry-run` shows the plan)"
+    )
+    assert len(reg.list()) == 3
+
+
+def test_several_targets_are_all_planned_before_anything_is_removed(reg: Registry, tmp_path: Path) -> None:
+    from adapterhub import AdapterNotFound
+
+    reg.publish("topic", fake_adapter(tmp_path / "t"), CARD)
+    with pytest.raises(AdapterNotFound, match="no adapter named 'nosuch'"):
+        reg.remove(["sentiment@1", "topic", "nosuch"])
+    with pytest.raises(AdapterNotFound, match="no version 9"):
+        reg.remove(["sentiment@1", "sentiment@9"])
+    assert len(reg.list()) == 4
+    plan = reg.remove(["sentiment@3", "topic", "sentiment@1", "sentiment@3"])
+    assert plan.executed and [r.ref for r in plan.versions] == ["sentiment@1", "sentiment@3", "topic@1"]
+    assert [r.ref for r in reg.list()] == ["sentiment@2"] and reg.verify() == []
+
+
+def test_a_plan_is_not_executed_once_the_registry_changed(reg: Registry, tmp_path: Path) -> None:
+    plan = reg.plan_removal("sentiment")
+    reg.publish("sentiment", fake_adapter(tmp_path / "late"), CARD)
+    with pytest.raises(RegistryConflict, match="changed since the removal was planned"):
+        reg.execute_removal(plan)
+    assert len(reg.list()) == 4

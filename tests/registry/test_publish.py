@@ -14,7 +14,7 @@ def test_publish_assigns_versions_and_fills_the_card(tmp_path: Path) -> None:
     second = reg.publish("sentiment", fake_adapter(tmp_path / "b", fill=2), CARD)
     assert (first.version, second.version) == (1, 2)
     card = reg.get("sentiment").card
-    assert (card.name, card.version, card.trainable_params) == ("sentiment", 2, 64)
+    assert (card.name, card.version, card.trainable_params) == ("sentiment", 2, 66)
     assert set(card.files) == {"adapter_config.json", "adapter_model.safetensors"}
     assert card.size_bytes == sum(f.bytes for f in card.files.values())
     assert card.created and card.adapterhub_version
@@ -53,7 +53,7 @@ def test_publish_refuses_pickles_and_incomplete_directories(tmp_path: Path) -> N
     (source / "adapter_model.safetensors").unlink()
     with pytest.raises(ConfigError, match=r"lacks adapter_model\.safetensors"):
         Registry().publish("sentiment", source, CARD)
-    assert Registry().list() == []
+    assert not Registry().exists()
 
 
 def test_publish_refuses_a_weights_file_that_is_not_safetensors(tmp_path: Path) -> None:
@@ -61,7 +61,7 @@ def test_publish_refuses_a_weights_file_that_is_not_safetensors(tmp_path: Path) 
     (source / "adapter_model.safetensors").write_bytes(b"not a safetensors file at all")
     with pytest.raises(Exception, match="not a valid safetensors file"):
         Registry().publish("sentiment", source, CARD)
-    assert Registry().list() == []
+    assert not Registry().exists()
 
 
 def test_unknown_names_versions_and_aliases_say_what_exists(tmp_path: Path) -> None:
@@ -95,10 +95,20 @@ def test_list_filters_and_orders(tmp_path: Path) -> None:
     assert json.loads(json.dumps([r.to_dict() for r in reg.list()]))[0]["ref"] == "sentiment@2"
 
 
-def test_a_missing_registry_lists_nothing_and_creates_nothing(tmp_path: Path) -> None:
+def test_a_missing_registry_is_not_found_and_reading_creates_nothing(tmp_path: Path) -> None:
+    from adapterhub import RegistryNotFound
+
     reg = Registry(tmp_path / "nowhere")
-    assert reg.list() == []
-    assert not (tmp_path / "nowhere").exists()
+    for read in (reg.list, reg.names, reg.verify, reg.reindex, lambda: reg.get("x"), lambda: reg.plan_removal("x")):
+        with pytest.raises(RegistryNotFound, match=r"no registry at .*nowhere .*`hub train` or `hub import` creates"):
+            read()
+    with pytest.raises(RegistryNotFound):
+        reg.tag("x@1", "prod")
+    with pytest.raises(AdapterNotFound):  # callers that catch "not found" keep working
+        reg.export("x", tmp_path / "out")
+    assert not (tmp_path / "nowhere").exists() and not (tmp_path / "out").exists()
+    assert reg.publish("x", fake_adapter(tmp_path / "a"), CARD).ref == "x@1"  # publishing creates it
+    assert [r.ref for r in reg.list()] == ["x@1"]
 
 
 def test_a_full_disk_during_publish_leaves_the_registry_as_it_was(

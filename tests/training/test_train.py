@@ -92,7 +92,7 @@ def test_a_changed_base_weight_fails_loudly_and_publishes_nothing(
     monkeypatch.setattr(peft, "get_peft_model", leaky)
     with pytest.raises(BaseChanged, match="base weight changed"):
         train(task="sentiment", base=str(tiny_bert), data=str(sentiment_csv), **FAST)
-    assert Registry().list() == []
+    assert not Registry().exists()
 
 
 def test_early_stopping_keeps_the_best_and_stops(tiny_bert: Path, sentiment_csv: Path) -> None:
@@ -117,7 +117,7 @@ def test_ctrl_c_publishes_nothing_unless_asked(tiny_bert: Path, sentiment_csv: P
 
     with pytest.raises(TrainingInterrupted, match="nothing was published; pass --save-on-interrupt"):
         train(task="sentiment", base=str(tiny_bert), data=str(sentiment_csv), report=interrupt_at_step_3, **FAST)
-    assert Registry().list() == []
+    assert not Registry().exists()
     result = train(
         task="sentiment",
         base=str(tiny_bert),

@@ -1,0 +1,383 @@
+"""What publishing and ``verify`` check: the card against itself, against the adapter's files and, where it is
+cheap (a local base folder's ``config.json``), against the base.
+
+A card that disagrees with its tensors breaks every bare-name use of the adapter once it is the newest
+version, so a disagreement is refused when publishing and reported by ``verify``. Nothing here imports torch:
+tensors are known by the shapes in the safetensors header.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from adapterhub.errors import ConfigError, IncompatibleAdapter, RegistryCorrupt
+from adapterhub.registry.card import CARD_FILE, Card
+from adapterhub.registry.files import safetensors_header, sha256_file
+from adapterhub.registry.paths import link_target
+from adapterhub.registry.records import Problem
+
+CONFIG_FILE = "adapter_config.json"
+WEIGHTS_FILE = "adapter_model.safetensors"
+REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE)
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+
+# The PEFT task type of every task preset in adapterhub.tasks (which imports torch, so it is not read here;
+# tests/registry/test_validation.py checks that the two agree).
+TASK_TYPES = {"sentiment": "SEQ_CLS", "classify": "SEQ_CLS", "ner": "TOKEN_CLS", "generate": "CAUSAL_LM"}
+HEAD_TASK_TYPES = ("SEQ_CLS", "TOKEN_CLS")
+# PEFT saves a classification head under one of these modules (its modules_to_save for SEQ_CLS / TOKEN_CLS).
+HEAD_MODULES = ("classifier", "score")
+# card.method -> the peft_type of adapter_config.json; `head` is a LoRA config whose one factor stays zero.
+PEFT_TYPES = {"lora": "LORA", "head": "LORA", "prefix": "PREFIX_TUNING"}
+_FINGERPRINT = re.compile(r"sha256:[0-9a-f]{64}")
+_LORA_KEY = re.compile(r"^(?P<module>.+)\.lora_(?:embedding_)?(?P<part>A|B)(?:\.weight)?$")
+_LORA_EXTRA = re.compile(r"(^|\.)(lora_magnitude_vector|trainable_tokens_\w+)(\.|$)")
+_KEY_PREFIXES = ("base_model.model.", "base_model.")
+_DIGITS = re.compile(r"(\d+)")
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A tensor as the safetensors header describes it."""
+
+    key: str  # with PEFT's ``base_model.model.`` prefix removed
+    shape: tuple[int, ...]
+
+
+def source_files(source: Path) -> list[Path]:
+    """The files of a PEFT adapter folder to publish; :class:`ConfigError` naming every reason it cannot be."""
+    if not source.is_dir():
+        raise ConfigError(f"{source} is not a directory; give the folder that PEFT's save_pretrained wrote")
+    entries = sorted(source.iterdir())
+    problems = []
+    missing = [f for f in REQUIRED_FILES if not (source / f).is_file()]
+    if missing:
+        found = ", ".join(p.name for p in entries) or "nothing"
+        hint = " (convert .bin weights to safetensors first)" if (source / "adapter_model.bin").exists() else ""
+        problems.append(f"{source} lacks {', '.join(missing)}{hint}; it holds {found}")
+    pickles = [p.name for p in entries if p.suffix in PICKLE_SUFFIXES]
+    if pickles:
+        problems.append(f"refusing pickle files {pickles}: adapterhub stores safetensors only")
+    folders = [p.name for p in entries if p.is_dir()]
+    if folders:
+        problems.append(f"unexpected sub-folders {folders}: save the adapter under the name 'default'")
+    if problems:
+        raise ConfigError("; ".join(problems))
+    read_config(source / CONFIG_FILE)
+    safetensors_header(source / WEIGHTS_FILE)
+    return [
+        p
+        for p in entries
+        if p.is_file() and p.name != CARD_FILE and not p.name.startswith(".") and not is_peft_template_readme(p)
+    ]
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """A PEFT ``adapter_config.json`` as a dict; :class:`ConfigError` when it is not one."""
+    try:
+        config = json.loads(path.read_text())
+        if not isinstance(config, dict) or "peft_type" not in config:
+            raise ValueError("no peft_type")
+    except ValueError as exc:
+        raise ConfigError(f"{path} is not a PEFT adapter config ({exc})") from exc
+    return config
+
+
+def check_publishable(name: str, source: Path, card: Card) -> None:
+    """Refuse, in one line, a card that contradicts itself (:class:`ConfigError`) or that disagrees with the
+    files in ``source`` or with the base (:class:`IncompatibleAdapter`)."""
+    problems = card_problems(card)
+    if problems:
+        raise ConfigError(f"refusing to publish {name}: {'; '.join(problems)}; nothing was published")
+    config = read_config(source / CONFIG_FILE)
+    header = safetensors_header(source / WEIGHTS_FILE)
+    problems = file_problems(card, config, header, base_config(card.base.id))
+    if problems:
+        raise IncompatibleAdapter(
+            f"refusing to publish {name}: its card disagrees with its files: {'; '.join(problems)}; "
+            "nothing was published"
+        )
+
+
+def stored_file_problems(where: str, directory: Path, card: Card) -> list[Problem]:
+    """A version folder's files against its card: each listed file present (not a symlink), of the recorded
+    size and sha256, and nothing unlisted."""
+    problems = []
+    for filename in REQUIRED_FILES:
+        if filename not in card.files:
+            problems.append(Problem(where, filename, "missing from the card"))
+    for filename, info in sorted(card.files.items()):
+        path = directory / filename
+        if (target := link_target(path)) is not None:
+            problems.append(Problem(where, filename, f"a symlink (to {target}); a registry holds none"))
+        elif not path.is_file():
+            problems.append(Problem(where, filename, "missing"))
+        elif path.stat().st_size != info.bytes:
+            problems.append(Problem(where, filename, f"size {path.stat().st_size} bytes, card says {info.bytes}"))
+        elif sha256_file(path) != info.sha256:
+            problems.append(Problem(where, filename, "sha256 does not match the card (corrupt or tampered)"))
+    for path in sorted(directory.iterdir()):
+        if path.name != CARD_FILE and path.name not in card.files:
+            problems.append(Problem(where, path.name, "not listed in the card"))
+    return problems
+
+
+def content_problems(directory: Path, card: Card, bases: dict[str, dict[str, Any] | None]) -> list[str]:
+    """What :func:`check_publishable` would refuse in a stored version (its files already verified);
+    ``bases`` caches each base's ``config.json`` across versions."""
+    if card.base.id not in bases:
+        bases[card.base.id] = base_config(card.base.id)
+    try:
+        config = read_config(directory / CONFIG_FILE)
+        header = safetensors_header(directory / WEIGHTS_FILE)
+    except (ConfigError, RegistryCorrupt) as exc:
+        return [str(exc)]
+    return card_problems(card) + file_problems(card, config, header, bases[card.base.id])
+
+
+def card_problems(card: Card) -> list[str]:
+    """What is wrong with the card on its own (empty fields, a task type that contradicts the task, labels)."""
+    problems = []
+    for field, value in (("task", card.task), ("method", card.method), ("base.id", card.base.id)):
+        if not value:
+            problems.append(f"the card has no {field}")
+    if not _FINGERPRINT.fullmatch(card.base.fingerprint):
+        problems.append(
+            f"the card's base fingerprint {card.base.fingerprint[:24]!r} is not sha256:<64 hex digits> "
+            "(take it with adapterhub.base.fingerprint)"
+        )
+    expected = TASK_TYPES.get(card.task)
+    if expected and card.task_type != expected:
+        problems.append(f"task {card.task} needs task_type {expected}, the card says {card.task_type or 'none'!r}")
+    classifies = card.task_type or expected or ""
+    if classifies in HEAD_TASK_TYPES:
+        if not card.labels:
+            problems.append(f"a {classifies} card needs its label names (labels), in class-index order")
+        elif len(set(card.labels)) != len(card.labels):
+            repeated = sorted({x for x in card.labels if card.labels.count(x) > 1})
+            problems.append(f"the card repeats labels {repeated}")
+        elif not all(isinstance(x, str) and x for x in card.labels):
+            problems.append("every label must be a non-empty string")
+    elif card.labels:
+        problems.append(
+            f"the card lists {len(card.labels)} labels but a {classifies or 'task-less'} adapter has no "
+            "classification head (labels belong to SEQ_CLS and TOKEN_CLS adapters)"
+        )
+    return problems
+
+
+def file_problems(
+    card: Card, config: dict[str, Any], header: dict[str, Any], base_config: dict[str, Any] | None = None
+) -> list[str]:
+    """Where the card disagrees with ``adapter_config.json`` (``config``), the tensors (the safetensors
+    ``header``) or the base's ``config.json`` (``base_config``, when known)."""
+    tensors = _tensors(header)
+    peft_type = str(config.get("peft_type") or "")
+    problems = []
+    want = PEFT_TYPES.get(card.method, card.method.upper())
+    if peft_type != want:
+        problems.append(f"the card's method {card.method} is a {want} adapter, but adapter_config.json has {peft_type}")
+    config_task_type = config.get("task_type") or ""
+    if card.task_type != config_task_type:
+        problems.append(
+            f"the card's task_type {card.task_type or 'none'!r} differs from adapter_config.json's "
+            f"{config_task_type or 'none'!r}"
+        )
+    problems += _head_problems(card, tensors, base_config)
+    if peft_type == "LORA":
+        problems += _lora_problems(card, config, tensors)
+    elif peft_type == "PREFIX_TUNING":
+        problems += _prefix_problems(card, config, tensors, base_config)
+    return problems
+
+
+def base_config(base_id: str) -> dict[str, Any] | None:
+    """The base's ``config.json`` when the base is a local folder (or the embedded default), else None."""
+    from adapterhub.base import resolve_base
+
+    path = Path(resolve_base(base_id)) / "config.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_peft_template_readme(path: Path) -> bool:
+    """True for the README.md that PEFT's ``save_pretrained`` writes on its own: the empty model-card template
+    (every field ``[More Information Needed]``, ``base_model`` an absolute path). It describes nothing, so the
+    registry does not store it; a README a person wrote is kept."""
+    if path.name != "README.md" or not path.is_file():
+        return False
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return False
+    front, _, body = text.removeprefix("---\n").partition("\n---\n")
+    return (
+        text.startswith("---\n")
+        and re.search(r"^library_name: peft$", front, re.M) is not None
+        and "# Model Card for Model ID" in body
+        and "[More Information Needed]" in body
+    )
+
+
+def _tensors(header: dict[str, Any]) -> list[Tensor]:
+    out = []
+    for key, info in header.items():
+        if key == "__metadata__" or not isinstance(info, dict):
+            continue
+        for prefix in _KEY_PREFIXES:
+            if key.startswith(prefix):
+                key = key[len(prefix) :]
+                break
+        out.append(Tensor(key, tuple(int(d) for d in info.get("shape") or ())))
+    return out
+
+
+def _is_head(key: str) -> bool:
+    return any(part in HEAD_MODULES for part in key.split(".")[:-1]) and not _LORA_KEY.match(key)
+
+
+def _natural(key: str) -> list[Any]:
+    return [int(x) if x.isdigit() else x for x in _DIGITS.split(key)]
+
+
+def _head_problems(card: Card, tensors: list[Tensor], base: dict[str, Any] | None) -> list[str]:
+    head = [t for t in tensors if _is_head(t.key)]
+    if card.task_type not in HEAD_TASK_TYPES:
+        if head:
+            return [
+                f"the tensors hold a classification head ({', '.join(t.key for t in head[:2])}) but the card's "
+                f"task_type is {card.task_type or 'none'!r}; a head belongs to a SEQ_CLS or TOKEN_CLS card"
+            ]
+        return []
+    weights = sorted(
+        (t for t in head if t.key.endswith(".weight") and len(t.shape) == 2), key=lambda t: _natural(t.key)
+    )
+    if not weights:
+        return [
+            f"a {card.task_type} card needs its classification head in the weights file (a modules_to_save "
+            f"such as classifier), and it holds none"
+        ]
+    out = next((t for t in weights if t.key.endswith("out_proj.weight")), weights[-1])  # the head's last layer
+    problems = []
+    if out.shape[0] != len(card.labels):
+        problems.append(
+            f"the head's last layer {out.key} has {out.shape[0]} rows but the card lists {len(card.labels)} "
+            f"labels ({', '.join(card.labels[:6])}{', …' if len(card.labels) > 6 else ''})"
+        )
+    bias = next((t for t in head if t.key == out.key.removesuffix("weight") + "bias"), None)
+    if bias is not None and bias.shape != (out.shape[0],):
+        problems.append(f"{bias.key} has shape {list(bias.shape)}, its weight {out.key} {list(out.shape)}")
+    hidden = _first(base, "hidden_size", "n_embd", "d_model")
+    if hidden is not None and out.shape[1] != hidden:
+        problems.append(f"the head {out.key} reads {out.shape[1]} features but the base's hidden size is {hidden}")
+    return problems
+
+
+def _targets(module: str, targets: Any) -> bool:
+    if isinstance(targets, str):
+        return re.fullmatch(targets, module) is not None
+    return any(module == t or module.endswith(f".{t}") for t in targets)
+
+
+def _lora_problems(card: Card, config: dict[str, Any], tensors: list[Tensor]) -> list[str]:
+    problems = []
+    targets = config.get("target_modules")
+    saved = [m for m in config.get("modules_to_save") or () if isinstance(m, str)]
+    pairs: dict[str, dict[str, Tensor]] = {}
+    others = []
+    for tensor in tensors:
+        if match := _LORA_KEY.match(tensor.key):
+            pairs.setdefault(match.group("module"), {})[match.group("part")] = tensor
+        elif _LORA_EXTRA.search(tensor.key):
+            continue  # DoRA magnitudes, trainable tokens: PEFT's own, beside the factors
+        elif not _is_head(tensor.key) and not any(p in saved for p in tensor.key.split(".")[:-1]):
+            others.append(tensor.key)
+    if not pairs:
+        problems.append("a LoRA adapter without lora_A/lora_B tensors")
+    if others and (config.get("bias") or "none") == "none":
+        problems.append(
+            f"{len(others)} tensor(s) that are neither LoRA factors nor in modules_to_save: {_sample(others)}"
+        )
+    halves = sorted(f"{m}.lora_{'B' if 'A' in p else 'A'}" for m, p in pairs.items() if len(p) < 2)
+    if halves:
+        problems.append(f"{len(halves)} LoRA factor(s) missing their pair: {_sample(halves)}")
+    if isinstance(targets, str | list) and targets != "all-linear":
+        stray = sorted(m for m in pairs if not _targets(m, targets))
+        if stray:
+            problems.append(
+                f"{len(stray)} module(s) with LoRA tensors that target_modules does not list: {_sample(stray)}"
+            )
+        if isinstance(targets, list):
+            unused = sorted(t for t in targets if not any(_targets(m, [t]) for m in pairs))
+            if unused:
+                problems.append(f"target module(s) {unused} have no lora_A/lora_B tensors")
+    rank = config.get("r")
+    if not config.get("rank_pattern"):
+        wrong = sorted(
+            m for m, p in pairs.items() if len(p) == 2 and (p["A"].shape[:1] != (rank,) or p["B"].shape[-1:] != (rank,))
+        )
+        if wrong:
+            shapes = {p: list(t.shape) for p, t in pairs[wrong[0]].items()}
+            problems.append(f"{len(wrong)} module(s) whose LoRA rank is not r={rank}: {wrong[0]} has {shapes}")
+    settings = card.method_config
+    for ours, theirs in (("r", "r"), ("alpha", "lora_alpha"), ("lora_alpha", "lora_alpha")):
+        if ours in settings and settings[ours] != config.get(theirs):
+            problems.append(
+                f"the card's {ours}={settings[ours]} but adapter_config.json has {theirs}={config.get(theirs)}"
+            )
+    listed = settings.get("target_modules")
+    if isinstance(listed, list) and isinstance(targets, list) and set(listed) != set(targets):
+        problems.append(
+            f"the card's target_modules {sorted(listed)} differ from adapter_config.json's {sorted(targets)}"
+        )
+    return problems
+
+
+def _prefix_problems(
+    card: Card, config: dict[str, Any], tensors: list[Tensor], base: dict[str, Any] | None
+) -> list[str]:
+    problems = []
+    tokens, layers, dim = (config.get(k) for k in ("num_virtual_tokens", "num_layers", "token_dim"))
+    embeddings = next((t for t in tensors if t.key == "prompt_embeddings"), None)
+    if embeddings is None:
+        problems.append("a prefix adapter without prompt_embeddings")
+    elif embeddings.shape[:1] != (tokens,):
+        problems.append(f"prompt_embeddings has shape {list(embeddings.shape)} but num_virtual_tokens is {tokens}")
+    elif isinstance(layers, int) and isinstance(dim, int) and embeddings.shape[1:] != (layers * 2 * dim,):
+        problems.append(
+            f"prompt_embeddings has shape {list(embeddings.shape)}, expected [{tokens}, {layers * 2 * dim}] "
+            f"for {layers} layers of {dim} dims"
+        )
+    others = [t.key for t in tensors if t.key != "prompt_embeddings" and not _is_head(t.key)]
+    if others:
+        problems.append(f"{len(others)} tensor(s) a prefix adapter does not have: {_sample(others)}")
+    if "num_virtual_tokens" in card.method_config and card.method_config["num_virtual_tokens"] != tokens:
+        problems.append(
+            f"the card's num_virtual_tokens={card.method_config['num_virtual_tokens']} but adapter_config.json "
+            f"has {tokens}"
+        )
+    base_layers = _first(base, "num_hidden_layers", "n_layer", "num_layers")
+    hidden = _first(base, "hidden_size", "n_embd", "d_model")
+    if base_layers is not None and hidden is not None and (layers, dim) != (base_layers, hidden):
+        problems.append(
+            f"the prefix is for {layers} layers of {dim} dims but the base has {base_layers} layers of {hidden}"
+        )
+    return problems
+
+
+def _first(config: dict[str, Any] | None, *keys: str) -> int | None:
+    for key in keys:
+        if config and isinstance(config.get(key), int):
+            return config[key]
+    return None
+
+
+def _sample(items: list[str]) -> str:
+    return "[" + ", ".join(items[:3]) + (", …" if len(items) > 3 else "") + "]"
