@@ -9,9 +9,11 @@ __version__ = "0.1.0"
 from adapterhub.errors import (
     AdapterHubError,
     AdapterNotFound,
+    BaseNotFound,
     ConfigError,
     IncompatibleAdapter,
     InvalidName,
+    MetricBelowMinimum,
     RegistryConflict,
     RegistryCorrupt,
 )
@@ -55,6 +57,7 @@ __all__ = [
     "AdapterNotFound",
     "AdapterRecord",
     "BaseInfo",
+    "BaseNotFound",
     "Card",
     "Classification",
     "ConfigError",
@@ -65,6 +68,7 @@ __all__ = [
     "Hub",
     "IncompatibleAdapter",
     "InvalidName",
+    "MetricBelowMinimum",
     "Registry",
     "RegistryConflict",
     "RegistryCorrupt",

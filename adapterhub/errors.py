@@ -48,3 +48,15 @@ class ConfigError(AdapterHubError, ValueError):
     """Bad user input: flags, files or options, with every problem listed once."""
 
     exit_code = 2
+
+
+class BaseNotFound(AdapterHubError):
+    """A base model that is neither a local model directory nor a hub id that can be reached or is cached."""
+
+    exit_code = 3
+
+
+class MetricBelowMinimum(AdapterHubError):
+    """A trained adapter that scored worse than ``--min-metric``: nothing was published."""
+
+    exit_code = 7

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from adapterhub.attach import attach
-from adapterhub.base import DEFAULT_BASE, fingerprint, load_base, resolve_base
+from adapterhub.base import DEFAULT_BASE, fingerprint, load_base, locate_base, resolve_base
 from adapterhub.errors import ConfigError, IncompatibleAdapter
 from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, LoadedAdapter, Registry
 from adapterhub.registry.card import CARD_FILE
@@ -22,7 +22,8 @@ def canonical_base_id(base_id: str) -> str:
     """The id to record for a base: the hub id of the embedded default, else the id or absolute path given."""
     if base_id == DEFAULT_BASE or resolve_base(base_id) == resolve_base(DEFAULT_BASE):
         return DEFAULT_BASE
-    return str(Path(base_id).resolve()) if Path(base_id).is_dir() else base_id
+    path = Path(base_id).expanduser()
+    return str(path.resolve()) if path.is_dir() else base_id
 
 
 def method_summary(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -50,8 +51,6 @@ def import_adapter(
     The base (``base`` or the config's ``base_model_name_or_path``) is loaded to take its fingerprint and to
     check that every adapter tensor fits one of its modules; a mismatch raises :class:`IncompatibleAdapter`.
     """
-    from safetensors.torch import load_file
-
     source = Path(source)
     config_path = source / CONFIG_FILE
     if not config_path.is_file():
@@ -65,6 +64,9 @@ def import_adapter(
         raise ConfigError(f"{config_path} names no base model; pass --base ID_OR_PATH")
     if not (source / WEIGHTS_FILE).is_file():
         raise ConfigError(f"{source} holds no {WEIGHTS_FILE}: only safetensors adapters can be imported")
+    locate_base(base_id)  # a missing or unreachable base is refused before torch is imported
+    from safetensors.torch import load_file
+
     tensors = load_file(source / WEIGHTS_FILE)
     task_type = config.get("task_type") or ""
     labels = labels or (list(template.labels) if template else None) or _default_labels(config, tensors)

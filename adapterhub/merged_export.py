@@ -50,25 +50,25 @@ POOL_CODE = {
 
 def export_merged(ref: str, dest: str | Path, *, registry: Registry | str | None = None) -> AdapterRecord:
     """Write ``ref`` merged into its base to the new directory ``dest``; returns the adapter's record."""
-    from transformers import AutoTokenizer
-
-    from adapterhub.attach import attach
-    from adapterhub.base import load_base, quiet_transformers, resolve_base
+    from adapterhub.base import load_base, load_tokenizer, locate_base
     from adapterhub.tasks import get_task
 
     registry = registry if isinstance(registry, Registry) else Registry(registry)
     dest = Path(dest)
     check_new_directory(dest)  # before the slow part
-    loaded = registry.load(ref)
-    record, card = loaded.record, loaded.record.card
+    record = registry.get(ref)  # the card alone: refusals come before torch is imported
+    card = record.card
     if card.method == "prefix":
         raise ConfigError(
             f"{record.ref} is a prefix-tuning adapter: its virtual tokens are not a weight update and cannot be "
             f"folded into the base; export it as an adapter with `hub export {record.ref} DIR`"
         )
+    locate_base(card.base.id)
+    from adapterhub.attach import attach
+
+    loaded = registry.load(record.ref)
     model = attach(get_task(card.task).build_model(card.base.id, card.labels, 0.0), loaded).merge_and_unload()
-    with quiet_transformers():
-        tokenizer = AutoTokenizer.from_pretrained(resolve_base(card.base.id))
+    tokenizer = load_tokenizer(card.base.id)
     with new_directory(dest) as tmp:
         if card.task_type == "CAUSAL_LM":
             model.save_pretrained(tmp)

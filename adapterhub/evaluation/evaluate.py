@@ -151,18 +151,16 @@ def _perplexity(hub: Hub, record: AdapterRecord, data: _Data, batch_size: int) -
     The Hub generates but computes no loss, so the adapter is put on its base through PEFT (:func:`attach`,
     which checks the base fingerprint and the tensor keys as the Hub does)."""
     import torch
-    from transformers import AutoTokenizer
 
     from adapterhub.attach import attach
-    from adapterhub.base import quiet_transformers, resolve_base
+    from adapterhub.base import load_tokenizer
     from adapterhub.training.batching import by_length
 
     task = get_task(record.card.task)
     quantize = hub.quantization_for(record)  # as it was trained; a quantized base is on the GPU already
     model = attach(task.build_model(record.card.base.id, (), 0.0, quantize), hub.registry.load(record.ref))
     model = model if quantize else model.to(hub.device)
-    with quiet_transformers():
-        tokenizer = AutoTokenizer.from_pretrained(resolve_base(record.card.base.id))
+    tokenizer = load_tokenizer(record.card.base.id)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     max_length = int(record.card.hyperparameters.get("max_length") or 512)  # as the Hub cuts inputs
     encoded = [e for e in (task.encode(x, tokenizer, (), max_length) for x in data.examples) if e]

@@ -156,7 +156,7 @@ def test_yaml_config_and_flags_share_one_dataclass(tmp_path: Path) -> None:
     merged = config.merged(epochs=2, lora_alpha=32, prefix_tokens=7, lr=None)
     assert (merged.epochs, merged.lora.r, merged.lora.alpha, merged.prefix.num_virtual_tokens) == (2, 4, 32, 7)
     path.write_text("task: classify\nepohcs: 5\n")
-    with pytest.raises(ConfigError, match=r"unknown keys in .*run\.yaml: epohcs"):
+    with pytest.raises(ConfigError, match=r"run\.yaml: epohcs is not a setting \(did you mean 'epochs'\?\)"):
         TrainConfig.from_yaml(path)
 
 
