@@ -67,9 +67,9 @@ def from_plain(cls: type, values: Mapping[str, Any], prefix: str = "") -> tuple[
             if instance is not None:
                 kwargs[key] = instance
             continue
-        value = _read(value, expected)
-        if fits(value, expected):
-            kwargs[key] = value
+        read = _read(value, expected)
+        if fits(read, expected):
+            kwargs[key] = read
         else:
             problems.append(f"{prefix}{key}: {_shown(value)} is not {describe(expected)}{_suggestion(value, expected)}")
     try:

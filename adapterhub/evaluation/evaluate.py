@@ -176,8 +176,9 @@ def _perplexity(hub: Hub, record: AdapterRecord, data: _Data, batch_size: int) -
 
 
 def _label_mapping(record: AdapterRecord, gold: Sequence[str], source: str) -> dict[str, str]:
-    """Data labels -> the adapter's label names: as they are, or renamed as training renamed them (0/1 ->
-    negative/positive for sentiment)."""
+    """Data labels -> the adapter's label names: as they are, renamed as training renamed them (0/1 ->
+    negative/positive for sentiment), or integers read as class indices (label i is the card's i-th name, as
+    ``hub train --labels`` and ``hub import --labels`` name them)."""
     names = set(record.card.labels)
     raw = sort_labels(gold)
     if set(raw) <= names:
@@ -188,6 +189,8 @@ def _label_mapping(record: AdapterRecord, gold: Sequence[str], source: str) -> d
         renamed = raw
     if len(renamed) == len(raw) and set(renamed) <= names:
         return dict(zip(raw, renamed, strict=True))
+    if all(label.isascii() and label.isdigit() and int(label) < len(record.card.labels) for label in raw):
+        return {label: record.card.labels[int(label)] for label in raw}
     raise ConfigError(
         f"{source} has labels {', '.join(raw)}, which do not match the labels of {record.ref} "
         f"({', '.join(record.card.labels)}); score it on data of its own label set"
