@@ -176,21 +176,22 @@ def _perplexity(hub: Hub, record: AdapterRecord, data: _Data, batch_size: int) -
 
 
 def _label_mapping(record: AdapterRecord, gold: Sequence[str], source: str) -> dict[str, str]:
-    """Data labels -> the adapter's label names: as they are, renamed as training renamed them (0/1 ->
-    negative/positive for sentiment), or integers read as class indices (label i is the card's i-th name, as
-    ``hub train --labels`` and ``hub import --labels`` name them)."""
+    """Data labels -> the adapter's label names: as they are, as the training data spelled them (the card's
+    ``hyperparameters["data_labels"]``, written by ``hub train --labels``), or renamed as training renamed them
+    (0/1 -> negative/positive for sentiment)."""
     names = set(record.card.labels)
     raw = sort_labels(gold)
     if set(raw) <= names:
         return {label: label for label in raw}
+    spelled = list(record.card.hyperparameters.get("data_labels") or ())
+    if len(spelled) == len(record.card.labels) and set(raw) <= set(spelled):
+        return {label: record.card.labels[spelled.index(label)] for label in raw}
     try:
         renamed = get_task(record.card.task).label_names(raw)
     except ConfigError:
         renamed = raw
     if len(renamed) == len(raw) and set(renamed) <= names:
         return dict(zip(raw, renamed, strict=True))
-    if all(label.isascii() and label.isdigit() and int(label) < len(record.card.labels) for label in raw):
-        return {label: record.card.labels[int(label)] for label in raw}
     raise ConfigError(
         f"{source} has labels {', '.join(raw)}, which do not match the labels of {record.ref} "
         f"({', '.join(record.card.labels)}); score it on data of its own label set"

@@ -144,6 +144,7 @@ def train(
             "stopped_early": result.stopped_early,
             "interrupted": result.interrupted,
             "chance": round(chance.value, 6),
+            **({"data_labels": list(split.labels)} if tuple(split.labels) != tuple(names) else {}),
             **({"processes": result.processes, "sharded": result.sharded} if result.processes > 1 else {}),
             **({"augmentation": augmentation} if augmentation else {}),
             **_prompt_template(task.kind, split),
@@ -230,6 +231,13 @@ def _below_chance(ref: str, task: Task, score: float, chance: Chance) -> str:
     )
 
 
+def fit(*args: Any, **kwargs: Any) -> FitResult:
+    """:func:`adapterhub.training.loop.fit`, imported (with torch) when the first run starts."""
+    from adapterhub.training.loop import fit as run
+
+    return run(*args, **kwargs)
+
+
 def _fit_once(
     config: TrainConfig,
     task: Task,
@@ -245,7 +253,6 @@ def _fit_once(
     from transformers import set_seed
 
     from adapterhub.base import fingerprint
-    from adapterhub.training.loop import fit
     from adapterhub.training.sharding import is_sharded
 
     set_seed(config.seed)

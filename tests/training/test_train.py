@@ -257,6 +257,7 @@ def test_labels_name_integer_classes_and_order_named_ones(tiny_bert: Path, tmp_p
     data = str(tmp_path / "topics.txt")
     result = train(task="classify", base=str(tiny_bert), data=data, labels=("neg", "neu", "pos"), **FAST)
     assert result.record.card.labels == ("neg", "neu", "pos")
+    assert result.record.card.hyperparameters["data_labels"] == ["0", "1", "2"]
     hub = Hub(device="cpu")
     assert hub.predict(["bad film"], "classify")[0].label in ("neg", "neu", "pos")
     assert evaluate("classify", data, hub=hub, record=False).examples == 60  # integer data scored by class index
