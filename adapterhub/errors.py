@@ -66,3 +66,15 @@ class InvalidInput(ConfigError):
 
 class ContextTooLong(InvalidInput):
     """A prompt whose tokens plus the new tokens asked for pass the positions its base was built for."""
+
+
+class BaseNotFound(AdapterHubError):
+    """A base model that is neither a local model directory nor a hub id that can be reached or is cached."""
+
+    exit_code = 3
+
+
+class MetricBelowMinimum(AdapterHubError):
+    """A trained adapter that scored worse than ``--min-metric``: nothing was published."""
+
+    exit_code = 7

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from adapterhub.attach import attach
-from adapterhub.base import DEFAULT_BASE, fingerprint, load_base, resolve_base
+from adapterhub.base import DEFAULT_BASE, fingerprint, load_base, locate_base, resolve_base
 from adapterhub.errors import ConfigError, IncompatibleAdapter
 from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, LoadedAdapter, Registry
 from adapterhub.registry.card import CARD_FILE
@@ -29,7 +29,8 @@ def canonical_base_id(base_id: str) -> str:
     """The id to record for a base: the hub id of the embedded default, else the id or absolute path given."""
     if base_id == DEFAULT_BASE or resolve_base(base_id) == resolve_base(DEFAULT_BASE):
         return DEFAULT_BASE
-    return str(Path(base_id).resolve()) if Path(base_id).is_dir() else base_id
+    path = Path(base_id).expanduser()
+    return str(path.resolve()) if path.is_dir() else base_id
 
 
 def method_summary(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -90,6 +91,7 @@ def import_adapter(
     )
     # what publishing will check, at once rather than after loading the base (whose fingerprint is not known yet)
     check_publishable(name, source, replace(card, base=replace(card.base, fingerprint=_NOT_YET_KNOWN)))
+    locate_base(base_id)  # a missing or unreachable base is refused before torch is imported
     model = _base_model(base_id, task_type, labels, shapes)
     card = replace(card, base=replace(card.base, fingerprint=fingerprint(model)))
     if template and template.base.fingerprint != card.base.fingerprint:

@@ -64,10 +64,7 @@ def export_merged(
     ``report("progress", {"what": ref, "done": i, "total": 4, "step": ...})`` is called as each of the
     :data:`STEPS` begins (``done`` counts the steps finished), and with ``done`` 4 at the end.
     """
-    from transformers import AutoTokenizer
-
-    from adapterhub.attach import attach
-    from adapterhub.base import load_base, no_transformers_bars, quiet_transformers, resolve_base
+    from adapterhub.base import load_base, load_tokenizer, locate_base, no_transformers_bars
     from adapterhub.tasks import get_task
 
     registry = registry if isinstance(registry, Registry) else Registry(registry)
@@ -78,18 +75,21 @@ def export_merged(
         if report is not None:
             report("progress", {"what": ref, "done": done, "total": len(STEPS), "step": (*STEPS, "done")[done]})
 
-    step(0)
-    loaded = registry.load(ref)
-    record, card = loaded.record, loaded.record.card
+    record = registry.get(ref)  # the card alone: refusals come before torch is imported
+    card = record.card
     if card.method == "prefix":
         raise ConfigError(
             f"{record.ref} is a prefix-tuning adapter: its virtual tokens are not a weight update and cannot be "
             f"folded into the base; export it as an adapter with `hub export {record.ref} DIR`"
         )
+    locate_base(card.base.id)
+    from adapterhub.attach import attach
+
+    step(0)
+    loaded = registry.load(record.ref)
     step(1)
     model = get_task(card.task).build_model(card.base.id, card.labels, 0.0)
-    with quiet_transformers():
-        tokenizer = AutoTokenizer.from_pretrained(resolve_base(card.base.id))
+    tokenizer = load_tokenizer(card.base.id)
     step(2)
     model = attach(model, loaded).merge_and_unload()
     step(3)

@@ -37,14 +37,6 @@ def merge(
     Example:
         >>> merge(["sentiment@2", "sentiment@3"], "sentiment-merged", weights=[0.6, 0.4])  # doctest: +SKIP
     """
-    import torch
-    from peft.utils import get_peft_model_state_dict
-    from safetensors.torch import save_file
-
-    from adapterhub.attach import attach
-    from adapterhub.base import fingerprint
-    from adapterhub.tasks import get_task
-
     registry = registry if isinstance(registry, Registry) else Registry(registry)
     validate_name(name)
     if isinstance(adapters, str) or len(adapters) < 2:
@@ -54,6 +46,15 @@ def merge(
         raise ConfigError(f"got {len(adapters)} adapters but {len(weights)} weights; give one weight per adapter")
     if combination not in COMBINATIONS:
         raise ConfigError(f"--combination must be one of {', '.join(COMBINATIONS)} (got {combination!r})")
+    _check_members([registry.get(ref) for ref in adapters])  # from the cards alone, before torch is imported
+    import torch
+    from peft.utils import get_peft_model_state_dict
+    from safetensors.torch import save_file
+
+    from adapterhub.attach import attach
+    from adapterhub.base import fingerprint
+    from adapterhub.tasks import get_task
+
     loaded = [registry.load(ref) for ref in adapters]
     _check_members([x.record for x in loaded])
     first = loaded[0].record.card

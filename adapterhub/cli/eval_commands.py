@@ -43,6 +43,7 @@ def eval_(
     dtype: DtypeOpt = None,
 ) -> None:
     """Score an adapter on labelled data: metrics, per-class table, confusion matrix; kept in its card."""
+    _check(ctx, adapters, data)
     from adapterhub.cli.progress import WorkProgress
     from adapterhub.evaluation import evaluate
 
@@ -94,6 +95,7 @@ def compare(
     dtype: DtypeOpt = None,
 ) -> None:
     """Score several adapters (or versions) on one data set, side by side."""
+    _check(ctx, adapters, data)
     from adapterhub.cli.progress import WorkProgress
     from adapterhub.evaluation import compare as run
 
@@ -111,6 +113,16 @@ def compare(
     typer.echo(f"on {results[0].data} ({results[0].examples} examples)")
     rows = [(r.adapter, *(f"{r.metrics[m]:.4f}" for m in metrics)) for r in results]
     typer.echo(fmt.table(("ADAPTER", *(m.upper() for m in metrics)), rows))
+
+
+def _check(ctx: typer.Context, adapters: list[str], data: str) -> None:
+    """Unknown adapters and a missing --data file are refused before torch is imported."""
+    from adapterhub.data.text_files import data_files
+
+    for ref in adapters:
+        ctx.obj.get(ref)
+    if not data.startswith("hf:"):
+        data_files(data, "--data")
 
 
 def _shared(

@@ -55,6 +55,9 @@ def predict(
         inputs += _read_inputs(file, adapter)
     if not inputs:
         raise ConfigError('give texts to predict, e.g. `hub predict sentiment "great film"`, or --file inputs.jsonl')
+    refs = [m.strip() for m in adapter.split(",") if m.strip()] if combine is not None else [a for _, a in inputs]
+    for ref in dict.fromkeys(refs):  # an unknown adapter is refused before torch is imported
+        ctx.obj.get(ref)
     from adapterhub.cli.progress import WorkProgress
     from adapterhub.inference import Hub
 

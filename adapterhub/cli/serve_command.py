@@ -52,29 +52,31 @@ def serve(
     access_log: Annotated[bool, Opt(help="Log a line per request.")] = False,
 ) -> None:
     """Serve adapters over HTTP: one base, adapters hot-swapped per request, batched across adapters."""
-    from adapterhub.serving import ServeConfig
+    from adapterhub.serving.config import ServeConfig  # neither torch nor the web framework: refusals are instant
+
+    settings = ServeConfig(
+        registry=str(ctx.obj.root),
+        adapters=tuple(adapters or ()),
+        only_preloaded=only_preloaded,
+        host=host,
+        port=port,
+        workers=workers,
+        api_key=api_key,
+        device=device,
+        quantize=quantize,
+        dtype=dtype,
+        max_batch=max_batch,
+        max_wait_ms=max_wait_ms,
+        max_queue=max_queue,
+        max_inputs=max_inputs,
+        max_input_chars=max_input_chars,
+        max_new_tokens=max_new_tokens,
+        max_adapters=max_adapters,
+        shutdown_timeout_s=shutdown_timeout,
+        access_log=access_log,
+    )
+    for ref in settings.adapters:  # an unknown preload is refused before the base loads
+        ctx.obj.get(ref)
     from adapterhub.serving.runner import serve as run
 
-    run(
-        ServeConfig(
-            registry=str(ctx.obj.root),
-            adapters=tuple(adapters or ()),
-            only_preloaded=only_preloaded,
-            host=host,
-            port=port,
-            workers=workers,
-            api_key=api_key,
-            device=device,
-            quantize=quantize,
-            dtype=dtype,
-            max_batch=max_batch,
-            max_wait_ms=max_wait_ms,
-            max_queue=max_queue,
-            max_inputs=max_inputs,
-            max_input_chars=max_input_chars,
-            max_new_tokens=max_new_tokens,
-            max_adapters=max_adapters,
-            shutdown_timeout_s=shutdown_timeout,
-            access_log=access_log,
-        )
-    )
+    run(settings)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -70,12 +72,24 @@ def train(
     ] = False,
     save_on_interrupt: Annotated[bool, Opt(help="On Ctrl-C publish the best checkpoint so far.")] = False,
     tags: Annotated[list[str] | None, Opt("--tag", help="Free-form tag for the card (repeatable).")] = None,
+    labels: Annotated[
+        str | None,
+        Opt(
+            help="Class names in class-index order, comma-separated: names of labels 0..N-1, or an order of named ones."
+        ),
+    ] = None,
+    min_metric: Annotated[
+        float | None,
+        Opt(help="Publish only if the headline metric (accuracy, f1) is at least this; perplexity: at most [exit 7]."),
+    ] = None,
+    as_json: Annotated[
+        bool,
+        Opt("--json", help="Print the published record as JSON on stdout (as `hub show --json`); progress on stderr."),
+    ] = False,
     config: Annotated[Path | None, Opt(help="YAML file of the same settings; flags override it.")] = None,
 ) -> None:
     """Train an adapter on a frozen base and publish it to the registry."""
-    from adapterhub.cli.progress import TrainingProgress
-    from adapterhub.training import TrainConfig
-    from adapterhub.training.train import train as run
+    from adapterhub.training.config import TrainConfig  # no torch: bad settings are refused at once
 
     settings: dict[str, Any] = dict(
         task=task,
@@ -113,11 +127,16 @@ def train(
         prefix_tokens=prefix_tokens,
         quantize=quantize,
         fsdp=fsdp or None,
+        min_metric=min_metric,
+        labels=tuple(label.strip() for label in labels.split(",")) if labels is not None else None,
     )
     base_config = TrainConfig.from_yaml(config) if config else TrainConfig()
     merged = base_config.merged(
         **settings, save_on_interrupt=save_on_interrupt or None, tags=tuple(tags) if tags else None
     )
+    from adapterhub.cli.progress import TrainingProgress
+    from adapterhub.training.train import train as run  # checks the rest before importing torch
+
     with TrainingProgress() as progress:
         result = run(merged, registry=ctx.obj, report=progress.report)
     if not result.main_process:  # under accelerate launch / torchrun the main process speaks for the run
@@ -126,5 +145,10 @@ def train(
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in record.card.metrics.items() if k != "loss")
     typer.echo(
         f"published {record.ref}: {metrics} ({result.fit.samples_per_second:.1f} samples/s, "
-        f"{result.fit.steps} steps{', stopped early' if result.fit.stopped_early else ''})"
+        f"{result.fit.steps} steps{', stopped early' if result.fit.stopped_early else ''})",
+        err=as_json,  # with --json, stdout holds the record alone
     )
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if as_json:
+        typer.echo(json.dumps(record.to_dict(), indent=2, sort_keys=True))

@@ -173,18 +173,16 @@ def _perplexity(hub: Hub, record: AdapterRecord, data: _Data, batch_size: int, c
     The Hub generates but computes no loss, so the adapter is put on its base through PEFT (:func:`attach`,
     which checks the base fingerprint and the tensor keys as the Hub does)."""
     import torch
-    from transformers import AutoTokenizer
 
     from adapterhub.attach import attach
-    from adapterhub.base import quiet_transformers, resolve_base
+    from adapterhub.base import load_tokenizer
     from adapterhub.training.batching import by_length
 
     task = get_task(record.card.task)
     quantize = hub.quantization_for(record)  # as it was trained; a quantized base is on the GPU already
     model = attach(task.build_model(record.card.base.id, (), 0.0, quantize), hub.registry.load(record.ref))
     model = model if quantize else model.to(hub.device)
-    with quiet_transformers():
-        tokenizer = AutoTokenizer.from_pretrained(resolve_base(record.card.base.id))
+    tokenizer = load_tokenizer(record.card.base.id)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     max_length = int(record.card.hyperparameters.get("max_length") or 512)  # as the Hub cuts inputs
     encoded = [e for e in (task.encode(x, tokenizer, (), max_length) for x in data.examples) if e]
@@ -224,12 +222,16 @@ class _Counter:
 
 
 def _label_mapping(record: AdapterRecord, gold: Sequence[str], source: str) -> dict[str, str]:
-    """Data labels -> the adapter's label names: as they are, or renamed as training renamed them (0/1 ->
-    negative/positive for sentiment)."""
+    """Data labels -> the adapter's label names: as they are, as the training data spelled them (the card's
+    ``hyperparameters["data_labels"]``, written by ``hub train --labels``), or renamed as training renamed them
+    (0/1 -> negative/positive for sentiment)."""
     names = set(record.card.labels)
     raw = sort_labels(gold)
     if set(raw) <= names:
         return {label: label for label in raw}
+    spelled = list(record.card.hyperparameters.get("data_labels") or ())
+    if len(spelled) == len(record.card.labels) and set(raw) <= set(spelled):
+        return {label: record.card.labels[spelled.index(label)] for label in raw}
     try:
         renamed = get_task(record.card.task).label_names(raw)
     except ConfigError:

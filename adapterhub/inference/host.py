@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from adapterhub.attach import require_base
-from adapterhub.base import cache_argument, fingerprint, load_base, quiet_transformers, resolve_base
+from adapterhub.base import cache_argument, fingerprint, load_base, load_tokenizer
 from adapterhub.errors import ConfigError, InvalidInput
 from adapterhub.inference.decoding import GenerationOptions, decode
 from adapterhub.inference.inputs import check_context, context_length
@@ -98,8 +98,6 @@ class Host:
         quantize: str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        from transformers import AutoTokenizer
-
         self.base_id, self.family, self.quantize = base_id, family, quantize
         model = load_base(base_id, "CAUSAL_LM" if family == CAUSAL else "", quantize=quantize)
         activations = model.get_input_embeddings().weight.dtype
@@ -116,8 +114,7 @@ class Host:
         # (embeddings, norms) in fp32 and returns its quantized layers' outputs in that dtype
         self.dtype = activations if quantize else next(model.parameters()).dtype
         self.pooling = pooling_for(base_id, self.root.config) if family == ENCODER else "last"
-        with quiet_transformers():
-            self.tokenizer = AutoTokenizer.from_pretrained(resolve_base(base_id))
+        self.tokenizer = load_tokenizer(base_id)
         self.pad_id = self.tokenizer.pad_token_id
         if self.pad_id is None:
             self.pad_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else 0

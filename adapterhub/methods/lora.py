@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapterhub.errors import ConfigError
+from adapterhub.typed_fields import type_problems
 
 # Attention and feed-forward linears per architecture: the layers the fine-tuning literature adapts.
 TARGETS = {
@@ -24,6 +25,9 @@ TARGETS = {
 }
 
 
+_FLAGS = {"r": "--lora-r", "alpha": "--lora-alpha", "dropout": "--lora-dropout", "target_modules": "--target-module"}
+
+
 @dataclass(frozen=True)
 class LoraSettings:
     """LoRA hyper-parameters; ``target_modules`` None picks the architecture's default."""
@@ -34,6 +38,9 @@ class LoraSettings:
     target_modules: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        wrong_type = type_problems(type(self), vars(self), _FLAGS.__getitem__)
+        if wrong_type:
+            raise ConfigError("; ".join(wrong_type))
         problems = []
         if self.r < 1:
             problems.append(f"--lora-r must be at least 1 (got {self.r})")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapterhub.errors import ConfigError
+from adapterhub.typed_fields import type_problems
 
 
 @dataclass(frozen=True)
@@ -13,6 +14,9 @@ class PrefixSettings:
     num_virtual_tokens: int = 20
 
     def __post_init__(self) -> None:
+        wrong_type = type_problems(type(self), vars(self), lambda _: "--prefix-tokens")
+        if wrong_type:
+            raise ConfigError("; ".join(wrong_type))
         if self.num_virtual_tokens < 1:
             raise ConfigError(f"--prefix-tokens must be at least 1 (got {self.num_virtual_tokens})")
 

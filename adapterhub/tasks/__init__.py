@@ -1,11 +1,14 @@
 """Task presets: each sets the model head, the collator, the metric and the data columns.
 
-Adding a task is one file: define a :class:`~adapterhub.tasks.task.Task` and list it in ``TASKS``.
+Adding a task is one file: define a :class:`~adapterhub.tasks.task.Task` and list it in ``TASKS``. Importing
+this package imports neither torch nor transformers (each task imports them when it builds, encodes or scores),
+so a mistyped ``--task`` is refused at once.
 """
 
 from __future__ import annotations
 
 from adapterhub.errors import ConfigError
+from adapterhub.suggest import did_you_mean
 from adapterhub.tasks.classify import CLASSIFY
 from adapterhub.tasks.generate import GENERATE
 from adapterhub.tasks.ner import NER
@@ -17,7 +20,8 @@ TASKS: dict[str, Task] = {task.name: task for task in (SENTIMENT, CLASSIFY, NER,
 
 def get_task(name: str) -> Task:
     if name not in TASKS:
-        raise ConfigError(f"unknown task {name!r}; choose one of: {', '.join(TASKS)} (--task)")
+        close = did_you_mean(name, TASKS)
+        raise ConfigError(f"unknown task {name!r}{close}; choose one of: {', '.join(TASKS)} (--task)")
     return TASKS[name]
 
 

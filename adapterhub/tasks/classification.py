@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from adapterhub.data import Example, TextExample
 from adapterhub.errors import ConfigError
-from adapterhub.models import build_task_model
 from adapterhub.tasks.padding import pad_inputs
-from adapterhub.tasks.task import Encoded
+from adapterhub.tasks.task import Chance, Encoded
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class SequenceClassification:
     def build_model(
         self, base: str | None, labels: Sequence[str], dropout: float, quantize: str | None = None
     ) -> torch.nn.Module:
+        from adapterhub.models import build_task_model
+
         return build_task_model(base, len(labels), "sequence", dropout, quantize)
 
     def encode(self, example: Example, tokenizer: Any, labels: Sequence[str], max_length: int) -> Encoded | None:
@@ -47,7 +50,19 @@ class SequenceClassification:
         return {"input_ids": ids, "labels": labels.index(example.label), "length": len(ids)}
 
     def collate(self, batch: Sequence[Encoded], pad_id: int) -> dict[str, torch.Tensor]:
+        import torch
+
         return {**pad_inputs(batch, pad_id), "labels": torch.tensor([b["labels"] for b in batch])}
+
+    def chance(self, evals: Sequence[Example], names: Mapping[str, str], vocab_size: int) -> Chance:
+        """Accuracy of always predicting the eval set's most common class (1/K when K classes are balanced)."""
+        counts = Counter(e.label for e in evals if isinstance(e, TextExample))
+        total = sum(counts.values())
+        label, top = counts.most_common(1)[0]
+        if len(set(counts.values())) == 1 and len(counts) == len(names):
+            return Chance(top / total, f"1/{len(counts)} for {len(counts)} balanced labels")
+        name = names.get(label, label)
+        return Chance(top / total, f"always predicting the majority class {name!r}, {top} of the {total} eval examples")
 
     def evaluate(
         self, model: torch.nn.Module, batches: Iterable[dict[str, torch.Tensor]], labels: Sequence[str]

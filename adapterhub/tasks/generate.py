@@ -6,17 +6,18 @@ The prompt template is stored in the card so that inference formats prompts exac
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from adapterhub.base import load_base
 from adapterhub.data import Example, GenerationExample
 from adapterhub.tasks.padding import pad, pad_inputs
-from adapterhub.tasks.task import Encoded
+from adapterhub.tasks.task import Chance, Encoded
+
+if TYPE_CHECKING:
+    import torch
 
 TEMPLATE = "### Instruction:\n{prompt}\n\n### Response:\n"
 
@@ -58,6 +59,10 @@ class CausalLM:
 
     def collate(self, batch: Sequence[Encoded], pad_id: int) -> dict[str, torch.Tensor]:
         return {**pad_inputs(batch, pad_id), "labels": pad([b["labels"] for b in batch], -100)}
+
+    def chance(self, evals: Sequence[Example], names: Mapping[str, str], vocab_size: int) -> Chance:
+        """Perplexity of a uniform guess over the vocabulary: the vocabulary's size (lower is better)."""
+        return Chance(float(vocab_size), f"a uniform guess over the {vocab_size} tokens of the vocabulary")
 
     def evaluate(
         self, model: torch.nn.Module, batches: Iterable[dict[str, torch.Tensor]], labels: Sequence[str]

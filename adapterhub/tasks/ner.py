@@ -6,17 +6,17 @@ the loss and the metric, so predictions are read back one per word.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from adapterhub.data import Example, TokenExample
-from adapterhub.models import build_task_model
 from adapterhub.tasks.padding import pad, pad_inputs
-from adapterhub.tasks.task import Encoded
+from adapterhub.tasks.task import Chance, Encoded
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class TokenClassification:
     def build_model(
         self, base: str | None, labels: Sequence[str], dropout: float, quantize: str | None = None
     ) -> torch.nn.Module:
+        from adapterhub.models import build_task_model
+
         return build_task_model(base, len(labels), "token", dropout, quantize)
 
     def encode(self, example: Example, tokenizer: Any, labels: Sequence[str], max_length: int) -> Encoded | None:
@@ -50,6 +52,10 @@ class TokenClassification:
 
     def collate(self, batch: Sequence[Encoded], pad_id: int) -> dict[str, torch.Tensor]:
         return {**pad_inputs(batch, pad_id), "labels": pad([b["labels"] for b in batch], -100)}
+
+    def chance(self, evals: Sequence[Example], names: Mapping[str, str], vocab_size: int) -> Chance:
+        """Entity F1 of tagging everything O (the most common tag by far): no entity found, F1 0."""
+        return Chance(0.0, "tagging every word O finds no entity")
 
     def evaluate(
         self, model: torch.nn.Module, batches: Iterable[dict[str, torch.Tensor]], labels: Sequence[str]

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 
 def pad(sequences: Sequence[Sequence[int]], value: int) -> torch.Tensor:
     """Right-pad integer sequences into a (B, T) tensor, T the longest in the batch."""
+    import torch
+
     width = max(len(s) for s in sequences)
     out = torch.full((len(sequences), width), value, dtype=torch.long)
     for i, seq in enumerate(sequences):

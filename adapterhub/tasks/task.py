@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -12,6 +13,19 @@ if TYPE_CHECKING:
     from adapterhub.data import Example, Kind
 
 Encoded = dict[str, Any]  # input_ids: list[int], labels: int | list[int], length: int
+
+
+@dataclass(frozen=True)
+class Chance:
+    """What the headline metric scores with nothing learned: an adapter at or below it is of no use.
+
+    Attributes:
+        value: The score (for a metric where lower is better, an adapter at or above it is of no use).
+        how: In words, what scores it, e.g. "always predicting the majority class 'positive', 26 of 50".
+    """
+
+    value: float
+    how: str
 
 
 class Task(Protocol):
@@ -40,3 +54,8 @@ class Task(Protocol):
     def evaluate(
         self, model: torch.nn.Module, batches: Iterable[dict[str, torch.Tensor]], labels: Sequence[str]
     ) -> dict[str, float]: ...
+
+    def chance(self, evals: Sequence[Example], names: Mapping[str, str], vocab_size: int) -> Chance:
+        """The headline metric of a model that learned nothing, on these eval examples (``names``: each label
+        of the data -> its name on the card; ``vocab_size``: the tokenizer's)."""
+        ...

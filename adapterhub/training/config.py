@@ -1,7 +1,9 @@
 """``TrainConfig``: the one description of a training run, shared by the CLI flags, YAML files and Python.
 
 Defaults come first, then an optional YAML file (``--config``), then flags; every problem is collected and
-reported once, in the flag names the user typed.
+reported once, in the names the user typed (``--lr`` for a flag, ``lr`` or ``lora.r`` for a YAML key). Every
+value is checked against its field's type, so a wrong type is one line naming the key, the value and the
+type expected. This module imports neither torch nor transformers: a bad setting is refused at once.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any, Literal
 
 from adapterhub.errors import ConfigError
 from adapterhub.methods import METHODS, HeadSettings, LoraSettings, PrefixSettings
+from adapterhub.suggest import did_you_mean
+from adapterhub.typed_fields import from_plain, type_problems
 
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 Schedule = Literal["linear", "cosine"]
@@ -61,13 +65,19 @@ class TrainConfig:
     fsdp: bool = False  # several processes: shard base and adapter (FSDP2); also on under an FSDP accelerate config
     save_on_interrupt: bool = False
     tags: tuple[str, ...] = ()
+    labels: tuple[str, ...] | None = None  # names of the classes in class-index order (text tasks)
+    min_metric: float | None = None  # publish only if the headline metric is at least this (perplexity: at most)
     lora: LoraSettings = field(default_factory=LoraSettings)
     prefix: PrefixSettings = field(default_factory=PrefixSettings)
 
     def __post_init__(self) -> None:
+        wrong_type = type_problems(type(self), {f.name: getattr(self, f.name) for f in fields(self)}, _flag)
+        if wrong_type:  # the range checks below compare values, which needs the right types
+            raise ConfigError("; ".join(wrong_type))
         problems = []
         if self.method not in METHODS:
-            problems.append(f"--method must be one of {', '.join(METHODS)} (got {self.method!r})")
+            close = did_you_mean(self.method, METHODS)
+            problems.append(f"--method must be one of {', '.join(METHODS)} (got {self.method!r}){close}")
         for flag, value, low in (
             ("--epochs", self.epochs, 1),
             ("--batch-size", self.batch_size, 1),
@@ -84,12 +94,6 @@ class TrainConfig:
             problems.append(f"--eval-fraction must be in (0, 0.5] (got {self.eval_fraction})")
         if not 0 <= self.dropout < 1:
             problems.append(f"--dropout must be in [0, 1) (got {self.dropout})")
-        if self.precision not in ("auto", "fp32", "bf16", "fp16"):
-            problems.append(f"--precision must be auto, fp32, bf16 or fp16 (got {self.precision!r})")
-        if self.schedule not in ("linear", "cosine"):
-            problems.append(f"--schedule must be linear or cosine (got {self.schedule!r})")
-        if self.quantize not in (None, "4bit", "8bit"):
-            problems.append(f"--quantize must be 4bit or 8bit (got {self.quantize!r})")
         if self.augment_copies < 1 or not 0 < self.augment_strength < 1:
             problems.append(
                 f"--augment-copies must be at least 1 and --augment-strength in (0, 1) "
@@ -103,6 +107,10 @@ class TrainConfig:
             problems.append(f"--ema must be in [0, 1), e.g. 0.99 (got {self.ema})")
         if self.patience < 0 or self.eval_every < 0:
             problems.append("--patience and --eval-every must not be negative")
+        if self.min_metric is not None and not 0 <= self.min_metric < float("inf"):
+            problems.append(f"--min-metric must be a number of at least 0 (got {self.min_metric})")
+        if self.labels is not None:
+            problems += _label_problems(self.labels)
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -124,6 +132,7 @@ class TrainConfig:
             "data",
             "eval_data",
             "tags",
+            "labels",  # the card records the label names themselves
             "lora",
             "prefix",
             "save_on_interrupt",
@@ -137,25 +146,14 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], where: str = "config") -> TrainConfig:
-        """Build from plain values (a YAML file's content); unknown keys are an error, not ignored."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown keys in {where}: {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        values = dict(values)
-        try:
-            if isinstance(values.get("lora"), dict):
-                lora = dict(values["lora"])
-                if lora.get("target_modules") is not None:
-                    lora["target_modules"] = tuple(lora["target_modules"])
-                values["lora"] = LoraSettings(**lora)
-            if isinstance(values.get("prefix"), dict):
-                values["prefix"] = PrefixSettings(**values["prefix"])
-        except TypeError as exc:
-            raise ConfigError(f"bad method settings in {where}: {exc}") from exc
-        if "tags" in values:
-            values["tags"] = tuple(values["tags"] or ())
-        return cls(**values)
+        """Build from plain values (a YAML file's content): unknown keys (with the closest known one) and values
+        of the wrong type are errors, listed together with every other problem in one :class:`ConfigError`."""
+        values, problems = _nest_flag_names(values)
+        config, found = from_plain(cls, values)
+        problems += found
+        if problems:
+            raise ConfigError(f"{where}: " + "; ".join(problems))
+        return config
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> TrainConfig:
@@ -185,3 +183,46 @@ class TrainConfig:
         if overrides.get("prefix_tokens") is not None:
             top["prefix"] = PrefixSettings(num_virtual_tokens=overrides["prefix_tokens"])
         return dataclasses.replace(self, **top)
+
+
+# Flags whose YAML key sits in a nested mapping: `lora_r: 4` is read as `lora: {r: 4}`
+_NESTED_FLAGS = {
+    "lora_r": ("lora", "r"),
+    "lora_alpha": ("lora", "alpha"),
+    "lora_dropout": ("lora", "dropout"),
+    "target_modules": ("lora", "target_modules"),
+    "prefix_tokens": ("prefix", "num_virtual_tokens"),
+}
+
+
+def _nest_flag_names(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A YAML file may use the flags' names (``lora_r``, ``prefix_tokens``) for nested settings."""
+    out, problems = dict(values), []
+    for key, (group, inner) in _NESTED_FLAGS.items():
+        if key not in out:
+            continue
+        value = out.pop(key)
+        nested = out.get(group, {})
+        if not isinstance(nested, dict) or inner in nested:
+            problems.append(f"{key} and {group}.{inner} are the same setting; give one of them")
+            continue
+        out[group] = {**nested, inner: value}
+    return out, problems
+
+
+def _flag(field_name: str) -> str:
+    """The command-line flag of a field, as problems name it."""
+    return {"tags": "--tag"}.get(field_name, "--" + field_name.replace("_", "-"))
+
+
+def _label_problems(labels: tuple[str, ...]) -> list[str]:
+    """--labels: at least two names, none empty, none twice."""
+    problems = []
+    if len(labels) < 2:
+        problems.append(f"--labels names {len(labels)} class(es); give at least two names, comma-separated")
+    if any(not label.strip() for label in labels):
+        problems.append("--labels has an empty name; give one name per class, e.g. --labels world,sports,business")
+    twice = sorted({label for label in labels if labels.count(label) > 1})
+    if twice:
+        problems.append(f"--labels names {', '.join(map(repr, twice))} more than once; each class needs its own name")
+    return problems

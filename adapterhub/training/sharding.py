@@ -14,11 +14,12 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from adapterhub.errors import ConfigError
+
+if TYPE_CHECKING:  # torch is imported where it is used: the settings checks above need none of it
+    import torch
 
 
 def fsdp_requested(fsdp_flag: bool) -> bool:
@@ -55,6 +56,7 @@ def accelerate_without_fsdp() -> Iterator[None]:
 
 def shard(model: torch.nn.Module, device: torch.device) -> None:
     """Shard ``model`` (a PeftModel) in place over all processes, block by block, then as a whole."""
+    import torch
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import fully_shard
 

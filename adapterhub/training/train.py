@@ -1,26 +1,36 @@
-"""``adapterhub.train``: data -> base (fingerprinted) -> adapter -> loop -> base unchanged -> registry.
+"""``adapterhub.train``: checks -> data -> base (fingerprinted) -> adapter -> loop -> base unchanged -> registry.
 
-The base is frozen before the adapter is attached; after training its fingerprint is taken again and the
-run fails, publishing nothing, if a single base weight changed.
+Everything that can be refused without a model (task, method, name, settings, the base's location, the data and
+its labels) is checked before torch, transformers and PEFT are imported, so a refusal takes well under a
+second. The base is frozen before the adapter is attached; after training its fingerprint is taken again and the
+run fails, publishing nothing, if a single base weight changed. An adapter that scores no better than chance is
+published with a warning and the tag ``below-chance``; with ``min_metric`` it is not published at all.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapterhub.augmentation import Augmenter
+from adapterhub.base import DEFAULT_BASE, locate_base
 from adapterhub.data import DataSplit, Example, load_data
-from adapterhub.errors import AdapterHubError, ConfigError
+from adapterhub.data.labels import order_labels
+from adapterhub.errors import AdapterHubError, ConfigError, MetricBelowMinimum
 from adapterhub.names import validate_name
 from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, Registry
 from adapterhub.tasks import Task, get_task
-from adapterhub.tasks.task import Encoded
+from adapterhub.tasks.task import Chance, Encoded
 from adapterhub.training.config import TrainConfig
-from adapterhub.training.loop import FitResult, agree, fit, process_state
-from adapterhub.training.sharding import check_fsdp_settings, fsdp_requested, gather_adapter, is_sharded
+from adapterhub.training.sharding import check_fsdp_settings, fsdp_requested
+
+if TYPE_CHECKING:  # the loop imports torch: it is imported once every check has passed
+    from adapterhub.training.loop import FitResult
+
+BELOW_CHANCE = "below-chance"  # the card's tag for an adapter that scored no better than chance
 
 
 class TrainingInterrupted(AdapterHubError):
@@ -39,6 +49,7 @@ class TrainResult:
     fit: FitResult  # complete on the main process; other processes of a distributed run hold no evaluations
     data: DataSplit
     main_process: bool = True
+    warnings: tuple[str, ...] = ()  # one line each, e.g. that the adapter scored no better than chance
 
 
 def train(
@@ -50,45 +61,30 @@ def train(
 ) -> TrainResult:
     """Train an adapter and publish it to the registry; what ``hub train`` runs.
 
+    Raises:
+        ConfigError: Bad settings, data or labels (before anything heavy is imported).
+        BaseNotFound: A base that is neither a local model directory nor a hub id found online or in the cache.
+        MetricBelowMinimum: The adapter scored worse than ``config.min_metric``; nothing was published.
+
     Example:
         >>> result = train(task="sentiment", epochs=1)          # doctest: +SKIP
         >>> result.record.ref, result.record.card.metrics["accuracy"]  # doctest: +SKIP
         ('sentiment@1', 0.87)
     """
-    from transformers import AutoTokenizer
-
-    from adapterhub.base import DEFAULT_BASE, quantization_config, quiet_transformers, resolve_base
-    from adapterhub.importing import canonical_base_id
-
     config = (config or TrainConfig()).merged(**overrides)
+    registry = registry if isinstance(registry, Registry) else Registry(registry)
+    task, split, names = _checked(config)
+
+    from adapterhub.base import load_tokenizer, quantization_config
+    from adapterhub.importing import canonical_base_id
+    from adapterhub.training.loop import agree, process_state
+
     state = process_state()  # one process, or one of several under accelerate launch / torchrun
     report = report if report and state.is_main_process else (lambda event, values: None)
-    registry = registry if isinstance(registry, Registry) else Registry(registry)
-    task = get_task(config.task)
-    validate_name(config.adapter_name)
-    if task.needs_base and not config.base:
-        raise ConfigError(f"--task {task.name} needs --base: a causal LM such as gpt2 or a local Llama directory")
-    if config.rdrop and task.kind == "generation":
-        raise ConfigError(f"--rdrop compares two predicted label distributions; {task.name} predicts none")
-    if fsdp_requested(config.fsdp):
-        check_fsdp_settings(config.quantize)
     if config.quantize:
-        quantization_config(config.quantize)  # refuse at once, before reading data, without CUDA or bitsandbytes
-    split = load_data(
-        task.kind,
-        config.data,
-        eval_data=config.eval_data,
-        eval_fraction=config.eval_fraction,
-        seed=config.seed,
-        text_column=config.text_column,
-        label_column=config.label_column,
-        default=str(task.default_data) if task.default_data else None,
-    )
-    names = task.label_names(split.labels)
+        quantization_config(config.quantize)  # refuse at once, before the base loads, without CUDA or bitsandbytes
     report("data", {"train": len(split.train), "eval": len(split.eval), "labels": names})
-
-    with quiet_transformers():
-        tokenizer = AutoTokenizer.from_pretrained(resolve_base(config.base))
+    tokenizer = load_tokenizer(config.base)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
     def encode(examples: Sequence[Example]) -> list[Encoded]:
@@ -99,8 +95,6 @@ def train(
         raise ConfigError(f"no example fits in --max-length {config.max_length}; raise it")
     augmentation: dict[str, Any] = {}
     if config.augment:
-        if task.kind != "text":
-            raise ConfigError(f"--augment perturbs texts of sentiment and classify data; {task.name} has none")
         augmented = encode(
             Augmenter.fit(split.train, config.augment_copies, config.augment_strength).augment(split.train, config.seed)
         )
@@ -121,6 +115,16 @@ def train(
             )
         )
 
+    score = agree(result.best_metrics.get(task.metric))  # evaluations happen on the main process
+    chance = task.chance(split.eval, dict(zip(split.labels, names, strict=True)), len(tokenizer))
+    useless = score is not None and not _better(task, score, chance.value)
+    if config.min_metric is not None and score is not None and not _at_least(task, score, config.min_metric):
+        raise MetricBelowMinimum(
+            f"{config.adapter_name} scored {task.metric} {score:.4f}, "
+            f"{'below' if task.greater_is_better else 'above'} --min-metric {config.min_metric:g}"
+            f"{'' if task.greater_is_better else ' (lower perplexity is better)'}; nothing was published: train "
+            "longer (--epochs), try another --lr or more data, or lower --min-metric"
+        )
     base_id = canonical_base_id(config.base or DEFAULT_BASE)
     model.peft_config["default"].base_model_name_or_path = base_id
     trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -139,6 +143,8 @@ def train(
             "best_step": result.best_step,
             "stopped_early": result.stopped_early,
             "interrupted": result.interrupted,
+            "chance": round(chance.value, 6),
+            **({"data_labels": list(split.labels)} if tuple(split.labels) != tuple(names) else {}),
             **({"processes": result.processes, "sharded": result.sharded} if result.processes > 1 else {}),
             **({"augmentation": augmentation} if augmentation else {}),
             **_prompt_template(task.kind, split),
@@ -151,7 +157,9 @@ def train(
             train_examples=len(train_set),
             eval_examples=len(eval_set),
         ),
-        tags=tuple(config.tags) + (("interrupted",) if result.interrupted else ()),
+        tags=tuple(config.tags)
+        + (("interrupted",) if result.interrupted else ())
+        + ((BELOW_CHANCE,) if useless else ()),
         history=tuple({k: round(v, 6) if isinstance(v, float) else v for k, v in h.items()} for h in result.history),
     )
     record = None
@@ -161,7 +169,73 @@ def train(
             record = registry.publish(config.adapter_name, out, card)
     ref = agree(record.ref if record else None)  # every process returns the same record
     record = record or registry.get(ref)
-    return TrainResult(record=record, fit=result, data=split, main_process=state.is_main_process)
+    warnings = (_below_chance(record.ref, task, score, chance),) if useless and score is not None else ()
+    return TrainResult(record=record, fit=result, data=split, main_process=state.is_main_process, warnings=warnings)
+
+
+def _checked(config: TrainConfig) -> tuple[Task, DataSplit, tuple[str, ...]]:
+    """Every check that needs no model, before torch is imported: (task, data, label names).
+
+    The base is located before the data is read, so a mistyped base is refused without reading a large file."""
+    task = get_task(config.task)
+    validate_name(config.adapter_name)
+    if task.needs_base and not config.base:
+        raise ConfigError(f"--task {task.name} needs --base: a causal LM such as gpt2 or a local Llama directory")
+    if config.rdrop and task.kind == "generation":
+        raise ConfigError(f"--rdrop compares two predicted label distributions; {task.name} predicts none")
+    if config.augment and task.kind != "text":
+        raise ConfigError(f"--augment perturbs texts of sentiment and classify data; {task.name} has none")
+    if config.labels is not None and task.kind != "text":
+        raise ConfigError(
+            f"--labels names the classes of sentiment and classify data; {task.name} takes its "
+            f"{'tags' if task.kind == 'tokens' else 'targets'} from the data as they are (drop --labels)"
+        )
+    if config.min_metric is not None:
+        if task.greater_is_better and config.min_metric > 1:
+            raise ConfigError(f"--min-metric {config.min_metric:g} can never be met: {task.metric} is at most 1")
+        if not task.greater_is_better and config.min_metric < 1:
+            raise ConfigError(f"--min-metric {config.min_metric:g} can never be met: {task.metric} is at least 1")
+    if fsdp_requested(config.fsdp):
+        check_fsdp_settings(config.quantize)
+    locate_base(config.base)
+    split = load_data(
+        task.kind,
+        config.data,
+        eval_data=config.eval_data,
+        eval_fraction=config.eval_fraction,
+        seed=config.seed,
+        text_column=config.text_column,
+        label_column=config.label_column,
+        default=str(task.default_data) if task.default_data else None,
+    )
+    if config.labels is None:
+        return task, split, task.label_names(split.labels)
+    order = order_labels(split.labels, config.labels, config.data or "the built-in data")
+    task.label_names(order)  # the task's own checks (sentiment: two labels); the names are the given ones
+    return task, dataclasses.replace(split, labels=order), tuple(config.labels)
+
+
+def _better(task: Task, score: float, than: float) -> bool:
+    """Strictly better, up to float rounding (an accuracy equal to the majority share is not better)."""
+    margin = 1e-9 * max(1.0, abs(than))
+    return score > than + margin if task.greater_is_better else score < than - margin
+
+
+def _below_chance(ref: str, task: Task, score: float, chance: Chance) -> str:
+    """The one-line warning for an adapter that scored no better than chance."""
+    worse = "at or below" if task.greater_is_better else "at or above"
+    return (
+        f"{ref} scored {task.metric} {score:.4f}, {worse} chance ({chance.value:.4f}: {chance.how}), so it learned "
+        f"nothing useful and is tagged {BELOW_CHANCE}; train longer (--epochs), try another --lr, check the data's "
+        "labels, or pass --min-metric to refuse such an adapter"
+    )
+
+
+def fit(*args: Any, **kwargs: Any) -> FitResult:
+    """:func:`adapterhub.training.loop.fit`, imported (with torch) when the first run starts."""
+    from adapterhub.training.loop import fit as run
+
+    return run(*args, **kwargs)
 
 
 def _fit_once(
@@ -179,6 +253,7 @@ def _fit_once(
     from transformers import set_seed
 
     from adapterhub.base import fingerprint
+    from adapterhub.training.sharding import is_sharded
 
     set_seed(config.seed)
     model = task.build_model(config.base, labels, config.dropout, config.quantize)
@@ -212,6 +287,9 @@ def _unsharded(sharded: Any, config: TrainConfig, task: Task, labels: Sequence[s
     base is read again from disk, unchanged as the fingerprint just proved); the others keep their shards."""
     import torch
 
+    from adapterhub.training.loop import process_state
+    from adapterhub.training.sharding import gather_adapter
+
     trained = gather_adapter(sharded)  # collective: every process
     if not process_state().is_main_process:
         return sharded
@@ -237,6 +315,8 @@ def _fit_augmented(
 ) -> tuple[Any, FitResult, str, dict[str, Any]]:
     """A run without augmentation, then one with it; the augmented adapter is kept only when it scores at least
     as well (augmentation backs off to none when it hurts). An interrupted run ends the comparison."""
+    from adapterhub.training.loop import agree
+
     plain, augmented = train_sets
     report("note", {"text": f"augment: {len(plain)} -> {len(augmented)} training examples; first a run without"})
     first = _fit_once(config, task, labels, plain, eval_set, pad_id, report)

@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.training.conftest import write_classification
 
 
@@ -33,7 +35,7 @@ def test_hub_train_publishes_and_lists(hub, tiny_bert: Path, tmp_path: Path) -> 
     assert out.startswith("published reviews@1: accuracy ")
     assert "data: 58 train / 6 eval examples; labels: negative, positive" in err
     card = json.loads(hub("show", "reviews")[1])
-    assert (card["hyperparameters"]["epochs"], card["method_config"]["r"], card["tags"]) == (2, 4, ["cli"])
+    assert (card["hyperparameters"]["epochs"], card["method_config"]["r"], card["tags"][0]) == (2, 4, "cli")
     assert "reviews" in hub("list")[1]
 
 
@@ -42,3 +44,59 @@ def test_hub_train_errors_are_one_line(hub, tmp_path: Path) -> None:
     assert code == 2 and err.startswith("error: --task generate needs --base: a causal LM") and err.count("\n") == 1
     code, _, err = hub("train", "--data", str(tmp_path / "missing.csv"))
     assert code == 2 and err.startswith("error: ") and "missing.csv" in err and err.count("\n") == 1
+
+
+def test_hub_train_json_prints_the_published_record_alone_on_stdout(hub, tiny_bert: Path, tmp_path: Path) -> None:
+    data = write_classification(tmp_path / "reviews.csv")
+    args = ("--base", str(tiny_bert), "--data", str(data), "--epochs", "1", "--batch-size", "8", "--max-length", "32")
+    code, out, err = hub("train", *args, "--json")
+    assert code == 0, err
+    assert json.loads(out) == json.loads(hub("show", "sentiment@1")[1])  # the record `hub show` prints
+    assert "published sentiment@1: accuracy " in err and "data: 58 train / 6 eval examples" in err
+
+
+def test_hub_train_warns_below_chance_and_min_metric_refuses(
+    hub, tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adapterhub.tasks.classification import SequenceClassification
+
+    def evaluate(self, model, batches, labels) -> dict[str, float]:
+        for _ in batches:
+            pass
+        return {"accuracy": 0.5, "macro_f1": 0.4, "loss": 1.0}
+
+    monkeypatch.setattr(SequenceClassification, "evaluate", evaluate)
+    data = write_classification(tmp_path / "reviews.csv")
+    args = ("--base", str(tiny_bert), "--data", str(data), "--epochs", "1", "--batch-size", "8", "--max-length", "32")
+    code, out, err = hub("train", *args)
+    assert code == 0 and out.startswith("published sentiment@1: accuracy 0.5000")
+    warnings = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert warnings == [
+        "warning: sentiment@1 scored accuracy 0.5000, at or below chance (0.5000: 1/2 for 2 balanced labels), so it "
+        "learned nothing useful and is tagged below-chance; train longer (--epochs), try another --lr, check the "
+        "data's labels, or pass --min-metric to refuse such an adapter"
+    ]
+    assert "below-chance" in json.loads(hub("show", "sentiment@1")[1])["tags"]
+
+    code, out, err = hub("train", *args, "--min-metric", "0.8")
+    assert (
+        code == 7
+        and out == ""
+        and err.endswith("\n")
+        and [e for e in err.splitlines() if "error" in e] == [err.splitlines()[-1]]
+    )
+    assert err.splitlines()[-1].startswith(
+        "error: sentiment scored accuracy 0.5000, below --min-metric 0.8; nothing was published"
+    )
+    assert json.loads(hub("list", "--json")[1])[0]["version"] == 1  # still one version
+
+
+def test_hub_train_labels_names_integer_classes(hub, tiny_bert: Path, tmp_path: Path) -> None:
+    (tmp_path / "topics.txt").write_text("".join(f"{i % 3} film {'xyz'[i % 3]} {i}\n" for i in range(30)))
+    args = ("--task", "classify", "--base", str(tiny_bert), "--data", str(tmp_path / "topics.txt"), "--epochs", "1")
+    code, _, err = hub("train", *args, "--labels", "world, sports ,business")
+    assert code == 0, err
+    assert "labels: world, sports, business" in err
+    assert json.loads(hub("show", "classify")[1])["labels"] == ["world", "sports", "business"]
+    code, _, err = hub("train", *args, "--labels", "world,sports")
+    assert code == 2 and err.startswith("error: --labels names 2 classes, 0..1, but ") and err.count("\n") == 1

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from adapterhub import ConfigError, Registry, TrainConfig, train
+from adapterhub import ConfigError, MetricBelowMinimum, Registry, TrainConfig, train
 from adapterhub.base import fingerprint, load_base
 from adapterhub.training.train import BaseChanged, TrainingInterrupted
+from tests.training.conftest import write_classification
 
 FAST = dict(epochs=2, batch_size=8, lr=1e-2, max_length=32)
 
@@ -67,6 +68,7 @@ def test_training_learns_an_easy_task(tiny_bert: Path, tmp_path: Path) -> None:
     data = write_classification(tmp_path / "easy.csv", n=200)
     result = train(task="sentiment", base=str(tiny_bert), data=str(data), epochs=6, batch_size=16, lr=1e-2)
     assert result.record.card.metrics["accuracy"] >= 0.9
+    assert result.record.card.hyperparameters["chance"] == 0.5 and "below-chance" not in result.record.card.tags
 
 
 def test_the_same_seed_gives_the_same_adapter(tiny_bert: Path, sentiment_csv: Path) -> None:
@@ -156,7 +158,7 @@ def test_yaml_config_and_flags_share_one_dataclass(tmp_path: Path) -> None:
     merged = config.merged(epochs=2, lora_alpha=32, prefix_tokens=7, lr=None)
     assert (merged.epochs, merged.lora.r, merged.lora.alpha, merged.prefix.num_virtual_tokens) == (2, 4, 32, 7)
     path.write_text("task: classify\nepohcs: 5\n")
-    with pytest.raises(ConfigError, match=r"unknown keys in .*run\.yaml: epohcs"):
+    with pytest.raises(ConfigError, match=r"run\.yaml: epohcs is not a setting \(did you mean 'epochs'\?\)"):
         TrainConfig.from_yaml(path)
 
 
@@ -200,3 +202,73 @@ def test_runs_with_other_precisions_follow_each_other_in_one_process(tiny_bert: 
     second = train(task="sentiment", base=str(tiny_bert), data=str(sentiment_csv), precision="fp32", **FAST)
     assert [first.record.ref, second.record.ref] == ["sentiment@1", "sentiment@2"]
     assert second.record.card.hyperparameters["precision"] == "fp32"
+
+
+def _scores(monkeypatch: pytest.MonkeyPatch, accuracy: float) -> None:
+    """Every evaluation of a classifier scores ``accuracy``: what the publishing checks see, fixed."""
+    from adapterhub.tasks.classification import SequenceClassification
+
+    def evaluate(self, model, batches, labels) -> dict[str, float]:
+        for _ in batches:
+            pass
+        return {"accuracy": accuracy, "macro_f1": accuracy, "loss": 1.0}
+
+    monkeypatch.setattr(SequenceClassification, "evaluate", evaluate)
+
+
+def test_an_adapter_no_better_than_chance_is_published_with_a_warning_and_a_tag(
+    tiny_bert: Path, sentiment_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _scores(monkeypatch, 0.5)  # the eval split is 3 negative, 3 positive: chance is 1/2
+    result = train(task="sentiment", base=str(tiny_bert), data=str(sentiment_csv), **FAST)
+    card = result.record.card
+    assert "below-chance" in card.tags and card.hyperparameters["chance"] == 0.5
+    assert result.warnings == (
+        "sentiment@1 scored accuracy 0.5000, at or below chance (0.5000: 1/2 for 2 balanced labels), so it learned "
+        "nothing useful and is tagged below-chance; train longer (--epochs), try another --lr, check the data's "
+        "labels, or pass --min-metric to refuse such an adapter",
+    )
+    _scores(monkeypatch, 0.6667)
+    better = train(task="sentiment", base=str(tiny_bert), data=str(sentiment_csv), **FAST)
+    assert "below-chance" not in better.record.card.tags and better.warnings == ()
+
+
+def test_min_metric_refuses_to_publish_a_weaker_adapter(
+    tiny_bert: Path, sentiment_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _scores(monkeypatch, 0.6)
+    with pytest.raises(MetricBelowMinimum) as caught:
+        train(task="sentiment", base=str(tiny_bert), data=str(sentiment_csv), min_metric=0.75, **FAST)
+    assert str(caught.value) == (
+        "sentiment scored accuracy 0.6000, below --min-metric 0.75; nothing was published: train longer "
+        "(--epochs), try another --lr or more data, or lower --min-metric"
+    )
+    assert MetricBelowMinimum.exit_code == 7 and Registry().list() == []
+    result = train(task="sentiment", base=str(tiny_bert), data=str(sentiment_csv), min_metric=0.6, **FAST)
+    assert result.record.card.hyperparameters["min_metric"] == 0.6
+
+
+def test_labels_name_integer_classes_and_order_named_ones(tiny_bert: Path, tmp_path: Path) -> None:
+    from adapterhub import evaluate
+    from adapterhub.inference import Hub
+
+    rows = [f"{i % 3} {['bad', 'meh', 'good'][i % 3]} film {i}" for i in range(60)]
+    (tmp_path / "topics.txt").write_text("\n".join(rows) + "\n")
+    data = str(tmp_path / "topics.txt")
+    result = train(task="classify", base=str(tiny_bert), data=data, labels=("neg", "neu", "pos"), **FAST)
+    assert result.record.card.labels == ("neg", "neu", "pos")
+    assert result.record.card.hyperparameters["data_labels"] == ["0", "1", "2"]
+    hub = Hub(device="cpu")
+    assert hub.predict(["bad film"], "classify")[0].label in ("neg", "neu", "pos")
+    assert evaluate("classify", data, hub=hub, record=False).examples == 60  # integer data scored by class index
+    with pytest.raises(ConfigError, match=r"^--labels names 2 classes, 0\.\.1, but .* label 2 has no name"):
+        train(task="classify", base=str(tiny_bert), data=data, labels=("neg", "pos"), **FAST)
+
+    named = write_classification(tmp_path / "named.csv", n=60, labels=("negative", "neutral", "positive"))
+    order = ("positive", "neutral", "negative")
+    result = train(task="classify", name="named", base=str(tiny_bert), data=str(named), labels=order, **FAST)
+    assert result.record.card.labels == order
+    with pytest.raises(ConfigError, match="it lacks 'neutral', which the data has"):
+        train(task="classify", base=str(tiny_bert), data=str(named), labels=("positive", "negative"), **FAST)
+    with pytest.raises(ConfigError, match="sentiment is binary"):
+        train(task="sentiment", base=str(tiny_bert), data=str(named), labels=order, **FAST)
