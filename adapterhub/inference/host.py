@@ -177,6 +177,14 @@ class Host:
             out = body(**enc, output_hidden_states=True)
             return out.hidden_states[-1].detach().clone()
 
+    def room(self, texts: Sequence[str], adapter: ResidentAdapter) -> int | None:
+        """New tokens that fit in the base's context after the longest of ``texts`` as ``adapter`` prompts it."""
+        context = getattr(self.root.config, "max_position_embeddings", None)
+        if not context:
+            return None
+        longest = max(len(self._encode(0, text, adapter).ids) for text in texts)
+        return int(context) - adapter.prefix_length - longest
+
     def _encode(self, index: int, text: str | tuple[str, ...], adapter: ResidentAdapter) -> _Item:
         limit = adapter.max_length
         if isinstance(text, tuple) and adapter.task_type != "TOKEN_CLS":

@@ -107,16 +107,43 @@ class Registry:
         version = self._resolve(ref)
         return self._record(ref.name, version)
 
-    def list(self, *, task: str | None = None, base: str | None = None, name: str | None = None) -> list[AdapterRecord]:
-        """Every version (newest first within a name), from the index; filters match exactly."""
+    def list(
+        self,
+        *,
+        task: str | None = None,
+        base: str | None = None,
+        name: str | None = None,
+        after: str | Ref | None = None,
+        limit: int | None = None,
+    ) -> list[AdapterRecord]:
+        """Every version (newest first within a name), from the index; filters match exactly.
+
+        A page: ``after`` (a NAME@VERSION, the last of the previous page) starts past it, ``limit`` caps the count.
+        """
+        if not self.root.is_dir():
+            return []
+        cursor = None
+        if after is not None:
+            ref = after if isinstance(after, Ref) else Ref.parse(after)
+            if ref.version is None:
+                raise ConfigError(f"a page starts after an exact NAME@VERSION, not {str(ref)!r}")
+            cursor = (ref.name, ref.version)
+        self._recover_if_needed()
+        if not self._index.exists():
+            self.reindex()
+        with index.connect(self._index) as db:
+            rows = index.select(db, name=name, task=task, base=base, after=cursor, limit=limit)
+        return [AdapterRecord(c.name, c.version, self._dir(c.name, c.version), c, aliases) for c, aliases in rows]
+
+    def listed_names(self) -> list[str]:
+        """The names :meth:`list` shows, sorted, from the index in one query (no card is read)."""
         if not self.root.is_dir():
             return []
         self._recover_if_needed()
         if not self._index.exists():
             self.reindex()
         with index.connect(self._index) as db:
-            rows = index.select(db, name=name, task=task, base=base)
-        return [AdapterRecord(c.name, c.version, self._dir(c.name, c.version), c, aliases) for c, aliases in rows]
+            return index.names(db)
 
     def aliases(self, name: str) -> dict[str, int]:
         """Aliases of ``name`` and the versions they point to."""

@@ -10,14 +10,16 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from adapterhub.errors import AdapterHubError
 from adapterhub.inference.decoding import GenerationOptions
 from adapterhub.inference.results import Generation
-from adapterhub.serving.native_routes import _PREDICT_ERRORS
+from adapterhub.names import REF_PATTERN
+from adapterhub.serving.errors import TooLarge, UnknownAdapter
+from adapterhub.serving.native_routes import _NOT_FOUND, _PREDICT_ERRORS
 from adapterhub.serving.openai_schemas import (
     AssistantMessage,
     ChatChoice,
@@ -48,12 +50,27 @@ async def models(request: Request) -> ModelList:
         newest.setdefault(record.name, record)
     if state.allowed is not None:
         newest = {n: r for n, r in newest.items() if n in state.allowed or r.ref in state.allowed}
-    return ModelList(
-        data=[
-            ModelCard(id=name, created=_timestamp(r.card.created), root=r.ref, parent=r.card.base.id)
-            for name, r in sorted(newest.items())
-        ]
-    )
+    return ModelList(data=[_model(state, name, r) for name, r in sorted(newest.items())])
+
+
+@router.get("/v1/models/{model}", response_model=ModelCard, responses=_NOT_FOUND)
+async def model(
+    request: Request,
+    model: str = Path(description="NAME, NAME@VERSION or NAME:ALIAS.", json_schema_extra={"pattern": REF_PATTERN}),
+) -> ModelCard:
+    """One generate adapter (``client.models.retrieve``): ``root`` is the version ``model`` resolves to."""
+    state: ServerState = request.app.state.server
+    record = await state.record(model)
+    if record.card.task != "generate":
+        raise UnknownAdapter(
+            model, f"{record.ref} is a {record.card.task} adapter, not a model; GET /v1/models lists the models"
+        )
+    return _model(state, model, record)
+
+
+def _model(state: ServerState, ident: str, record: Any) -> ModelCard:
+    parent = state.redact.value(record.card.base.id)
+    return ModelCard(id=ident, created=_timestamp(record.card.created), root=record.ref, parent=parent)
 
 
 @router.post("/v1/completions", response_model=CompletionResponse, responses={**_PREDICT_ERRORS, **_STREAM})
@@ -110,13 +127,19 @@ async def chat_completions(body: ChatRequest, request: Request) -> Any:
 
 async def _prepare(request: Request, body: _Sampling, prompts: list[str]) -> tuple[ServerState, GenerationOptions]:
     state: ServerState = request.app.state.server
-    state.check_size(prompts, body.max_tokens)
+    tokens = body.requested_tokens
+    state.check_size(prompts, tokens)
     await state.record(body.model, task="generate")
     if body.stream and state.hub.resident_record(body.model) is None:
         # load before the 200 of a stream goes out, so a broken adapter still gets its status code
         await run_in_threadpool(state.hub.ensure, body.model)
+    if tokens is None:  # chat without a limit: as many as the server allows and the context leaves room for
+        room = await run_in_threadpool(state.hub.room, body.model, prompts)
+        tokens = state.config.max_new_tokens if room is None else min(state.config.max_new_tokens, room)
+        if tokens < 1:
+            raise TooLarge("the prompt fills the base's whole context, leaving no room for an answer; shorten it")
     options = GenerationOptions(
-        max_new_tokens=body.max_tokens,
+        max_new_tokens=tokens,
         temperature=body.temperature,
         top_k=max(body.top_k, 0),
         top_p=body.top_p,

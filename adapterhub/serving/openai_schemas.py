@@ -2,7 +2,7 @@
 
 ``model`` names an adapter as ``NAME[@VERSION]`` (or ``NAME:ALIAS``). Fields this server cannot honour are
 refused with 422 when they ask for something other than their default, never silently ignored; fields that do
-not change the output (``user``, ...) are accepted.
+not change the output (``user``, ``metadata``, ``service_tier``, ...) are accepted.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from adapterhub.serving.schemas import AdapterRef, Seed
 
 # field -> the values that mean "not used"
 UNSUPPORTED: dict[str, tuple[Any, ...]] = {
@@ -24,7 +26,17 @@ UNSUPPORTED: dict[str, tuple[Any, ...]] = {
     "frequency_penalty": (0, 0.0, None),
     "logit_bias": (None, {}),
     "tools": (None, []),
+    "tool_choice": (None, "none"),
+    "parallel_tool_calls": (None, True),
+    "functions": (None, []),
+    "function_call": (None, "none"),
     "response_format": (None, {"type": "text"}),
+    "modalities": (None, ["text"]),
+    "audio": (None,),
+    "prediction": (None,),
+    "web_search_options": (None,),
+    "reasoning_effort": (None,),
+    "store": (None, False),
 }
 
 
@@ -35,12 +47,13 @@ class StreamOptions(BaseModel):
 class _Sampling(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    model: str = Field(min_length=1, description="The adapter: NAME, NAME@VERSION or NAME:ALIAS.")
-    max_tokens: int = Field(16, ge=1, description="Longest completion, in tokens.")
+    model: AdapterRef = Field(min_length=1, description="The adapter: NAME, NAME@VERSION or NAME:ALIAS.")
+    max_tokens: int | None = Field(None, ge=1, description="Longest completion, in tokens.")
+    max_completion_tokens: int | None = Field(None, ge=1, description="The same as max_tokens (its newer name).")
     temperature: float = Field(1.0, ge=0, le=2)
     top_p: float = Field(1.0, gt=0, le=1)
     top_k: int = Field(0, ge=-1, description="Sample among the k likeliest tokens; 0 or -1: all.")
-    seed: int | None = None
+    seed: Seed = None
     stream: bool = False
     stream_options: StreamOptions | None = None
 
@@ -49,11 +62,25 @@ class _Sampling(BaseModel):
         for name, value in (self.model_extra or {}).items():
             if name in UNSUPPORTED and value not in UNSUPPORTED[name]:
                 raise ValueError(f"{name}={value!r} is not supported by this server; leave it out")
+        if None not in (self.max_tokens, self.max_completion_tokens) and self.max_tokens != self.max_completion_tokens:
+            raise ValueError(
+                f"max_tokens={self.max_tokens} and max_completion_tokens={self.max_completion_tokens} disagree; "
+                "give one of them"
+            )
         return self
+
+    @property
+    def requested_tokens(self) -> int | None:
+        """The longest completion asked for, None when the request leaves it to the server."""
+        return self.max_completion_tokens or self.max_tokens
 
 
 class CompletionRequest(_Sampling):
     prompt: str | list[str] = Field(description="A prompt, or a list of prompts (one choice each).")
+
+    @property
+    def requested_tokens(self) -> int:
+        return super().requested_tokens or 16  # OpenAI's default for completions
 
 
 class TextPart(BaseModel):
@@ -71,7 +98,14 @@ class ChatMessage(BaseModel):
 
 
 class ChatRequest(_Sampling):
-    messages: list[ChatMessage] = Field(min_length=1)
+    """A chat; without max_tokens the answer may run to the server's --max-new-tokens, as far as the base's
+    context leaves room after the prompt."""
+
+    messages: list[ChatMessage] = Field(
+        min_length=1,
+        description="The conversation; the last message must have role `user` (the one the adapter answers).",
+        json_schema_extra={"x-last-message-role": "user"},
+    )
 
     @model_validator(mode="after")
     def _ends_with_user(self) -> ChatRequest:

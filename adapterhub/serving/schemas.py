@@ -4,9 +4,32 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from adapterhub.inference.results import Classification, Entities, Generation, Result
+from adapterhub.names import REF_PATTERN
+
+SEED_MIN, SEED_MAX = -(2**63), 2**63 - 1  # what the samplers' random generators take: a 64-bit integer
+
+
+def _seed_in_range(seed: int | None) -> int | None:
+    if seed is not None and not SEED_MIN <= seed <= SEED_MAX:
+        raise ValueError(f"a seed is an integer from {SEED_MIN} to {SEED_MAX} (64 bits)")
+    return seed
+
+
+Seed = Annotated[
+    int | None,
+    AfterValidator(_seed_in_range),
+    # the range in the schema only: out of it, _seed_in_range's message names both ends
+    Field(
+        description="Seed for sampling, for reproducible outputs.",
+        json_schema_extra={"minimum": SEED_MIN, "maximum": SEED_MAX},
+    ),
+]
+# NAME, NAME@VERSION or NAME:ALIAS: the pattern documents the naming rules, which Ref.parse enforces (a 422 that
+# says which rule a name breaks)
+AdapterRef = Annotated[str, Field(json_schema_extra={"pattern": REF_PATTERN, "maxLength": 129})]
 
 
 class Options(BaseModel):
@@ -18,7 +41,7 @@ class Options(BaseModel):
     temperature: float = Field(0.0, ge=0, description="0 is greedy decoding.")
     top_k: int = Field(0, ge=0, description="Sample among the k likeliest tokens (0: all).")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass.")
-    seed: int | None = Field(None, description="Seed for sampling, for reproducible outputs.")
+    seed: Seed = None
 
 
 class PredictRequest(BaseModel):
@@ -29,7 +52,7 @@ class PredictRequest(BaseModel):
         json_schema_extra={"examples": [{"adapter": "sentiment", "inputs": ["great film", "dull and long"]}]},
     )
 
-    adapter: str | list[str] = Field(
+    adapter: AdapterRef | list[AdapterRef] = Field(
         min_length=1,
         description="NAME (newest version), NAME@VERSION or NAME:ALIAS; a list of them with `combine` (an ensemble).",
     )
@@ -100,11 +123,12 @@ class AdapterInfo(BaseModel):
     metrics: dict[str, float]
     content_hash: str = Field(description="sha256 over the adapter's files: its identity when resident.")
     resident: Literal["hot", "warm"] | None = Field(description="hot: on the device; warm: parsed in CPU memory.")
-    card: dict[str, Any]
+    card: dict[str, Any] | None = Field(None, description="The whole card, with `?cards=true`.")
 
 
 class AdapterList(BaseModel):
-    adapters: list[AdapterInfo]
+    adapters: list[AdapterInfo] = Field(description="By name, then newest version first.")
+    next: str | None = Field(description="Pass as `?cursor=` for the next page; null on the last page.")
 
 
 class LoadResponse(BaseModel):
@@ -128,7 +152,11 @@ class ErrorDetail(BaseModel):
     type: str
     param: str | None = None
     code: int
-    available: list[str] | None = Field(None, description="What exists instead, for an unknown adapter.")
+    available: list[str] | None = Field(
+        None, description="For an unknown adapter: every name, or the closest ones when there are more than 20."
+    )
+    available_count: int | None = Field(None, description="How many names exist in all.")
+    id: str | None = Field(None, description="For a 500: what the server's log records the error under.")
 
 
 class ErrorResponse(BaseModel):

@@ -81,7 +81,7 @@ def test_too_many_inputs_too_long_a_text_or_too_many_tokens_is_413(serve) -> Non
 
 
 def test_a_full_queue_is_429_with_retry_after_and_the_rest_complete(serve) -> None:
-    with serve(max_queue=2, max_batch=1, max_wait_ms=0) as client:
+    with serve(max_queue=2, max_inputs=2, max_batch=1, max_wait_ms=0) as client:
         client.post("/v1/adapters/sentiment/load")
         hub = client.app.state.server.hub
         statuses: list[int] = []
