@@ -111,6 +111,7 @@ def create_app(hub: Hub, config: ServeConfig | None = None) -> FastAPI:
     app.include_router(native_routes.router, dependencies=protected)
     app.include_router(openai_routes.router, dependencies=protected)
     _install_error_handlers(app)
+    _declare_limits(app, config)
     # added innermost first: metrics see every answer, the boundary catches whatever the guard raises
     body_limit = config.max_inputs * (config.max_input_chars * 4 + 16) + 65536  # UTF-8 worst case, plus JSON
     app.add_middleware(
@@ -119,6 +120,43 @@ def create_app(hub: Hub, config: ServeConfig | None = None) -> FastAPI:
     app.add_middleware(_ErrorBoundary)
     app.add_middleware(_MetricsMiddleware, state=state)
     return app
+
+
+def _declare_limits(app: FastAPI, config: ServeConfig) -> None:
+    """Write this server's limits (beyond them: 413) into its OpenAPI schema, so the schema says what it takes:
+    inputs per request, characters per input, messages per chat and tokens per generation."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()  # FastAPI keeps it as app.openapi_schema: changed in place, once
+        models = schema["components"]["schemas"]
+        count, chars = {"maxItems": config.max_inputs}, {"maxLength": config.max_input_chars}
+        tokens = {"maximum": config.max_new_tokens}
+        inputs = models["PredictRequest"]["properties"]["inputs"]
+        inputs.update(count)
+        inputs["items"].update(chars)
+        _variant(models["Options"]["properties"]["max_new_tokens"], "integer").update(tokens)
+        for request in ("CompletionRequest", "ChatRequest"):
+            for field in ("max_tokens", "max_completion_tokens"):
+                _variant(models[request]["properties"][field], "integer").update(tokens)
+        prompt = models["CompletionRequest"]["properties"]["prompt"]
+        _variant(prompt, "string").update(chars)
+        prompts = _variant(prompt, "array")
+        prompts.update(count)
+        prompts["items"].update(chars)
+        models["ChatRequest"]["properties"]["messages"].update(count)
+        _variant(models["ChatMessage"]["properties"]["content"], "string").update(chars)
+        models["TextPart"]["properties"]["text"].update(chars)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _variant(field: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The member of a field's ``anyOf`` of JSON type ``kind`` (the field itself when it has no ``anyOf``)."""
+    return next((v for v in field.get("anyOf", []) if v.get("type") == kind), field)
 
 
 def app_from_environment() -> FastAPI:

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from adapterhub.errors import ConfigError
 from adapterhub.inference.decoding import GenerationOptions
 from adapterhub.inference.ensemble import check_members, combine_mean
-from adapterhub.names import REF_PATTERN, Ref
+from adapterhub.names import EXACT_REF_PATTERN, REF_PATTERN, Ref
 from adapterhub.registry import AdapterRecord
 from adapterhub.serving.schemas import (
     AdapterInfo,
@@ -30,6 +30,7 @@ public = APIRouter()
 router = APIRouter()
 
 PAGE_DEFAULT, PAGE_MAX = 100, 1000  # adapter versions per page of GET /v1/adapters
+DEFAULT_NEW_TOKENS = 64  # a generation's length when the request names none (within --max-new-tokens)
 
 _NOT_FOUND = {404: {"model": ErrorResponse, "description": "Unknown adapter; `available` lists the closest names."}}
 _CHANGES = {403: {"model": ErrorResponse, "description": "A cross-origin request (its Origin is another site)."}}
@@ -71,7 +72,7 @@ async def adapters(
     task: str | None = Query(None, description="Only adapters of this task."),
     limit: int = Query(PAGE_DEFAULT, ge=1, le=PAGE_MAX, description="Versions per page."),
     cursor: str | None = Query(
-        None, description="The `next` of the previous page.", json_schema_extra={"pattern": REF_PATTERN}
+        None, description="The `next` of the previous page.", json_schema_extra={"pattern": EXACT_REF_PATTERN}
     ),
     cards: bool = Query(False, description="Include each version's whole card."),
 ):
@@ -127,6 +128,8 @@ async def predict(body: PredictRequest, request: Request) -> JSONResponse:
     state = _state(request)
     options = body.options.model_dump() if body.options else {}
     state.check_size(body.inputs, options.get("max_new_tokens"))
+    if options.get("max_new_tokens") is None:
+        options["max_new_tokens"] = min(DEFAULT_NEW_TOKENS, state.config.max_new_tokens)
     if body.combine is not None or isinstance(body.adapter, list):
         return await _ensemble(state, body)
     record = await state.record(body.adapter)

@@ -103,7 +103,8 @@ async def chat_completions(body: ChatRequest, request: Request) -> Any:
     """Answer the last user message with a generate adapter. System messages come first in the prompt and
     earlier turns as ``User: …`` / ``Assistant: …`` lines."""
     prompts = [chat_prompt(body.messages)]
-    state, options = await _prepare(request, body, prompts)
+    _check_chat(request.app.state.server, body)
+    state, options = await _prepare(request, body, prompts, sized=[])
     ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:
 
@@ -125,17 +126,36 @@ async def chat_completions(body: ChatRequest, request: Request) -> Any:
     )
 
 
-async def _prepare(request: Request, body: _Sampling, prompts: list[str]) -> tuple[ServerState, GenerationOptions]:
+def _check_chat(state: ServerState, body: ChatRequest) -> None:
+    """413 beyond the server's limits, which count each message as an input: at most --max-inputs messages,
+    and --max-input-chars characters in each message's text (or in each of its parts)."""
+    config = state.config
+    if len(body.messages) > config.max_inputs:
+        raise TooLarge(f"{len(body.messages)} messages in one chat; at most {config.max_inputs} (drop earlier turns)")
+    for index, message in enumerate(body.messages):
+        longest = max((len(piece) for piece in message.pieces), default=0)
+        if longest > config.max_input_chars:
+            raise TooLarge(
+                f"message {index} has a text of {longest} characters; at most {config.max_input_chars} (shorten it)"
+            )
+
+
+async def _prepare(
+    request: Request, body: _Sampling, prompts: list[str], sized: list[str] | None = None
+) -> tuple[ServerState, GenerationOptions]:
+    """Check the request against the server's limits (``sized``: the texts they apply to, the prompts unless
+    given), resolve the adapter and pick the generation options."""
     state: ServerState = request.app.state.server
     tokens = body.requested_tokens
-    state.check_size(prompts, tokens)
+    state.check_size(prompts if sized is None else sized, tokens)
     await state.record(body.model, task="generate")
     if body.stream and state.hub.resident_record(body.model) is None:
         # load before the 200 of a stream goes out, so a broken adapter still gets its status code
         await run_in_threadpool(state.hub.ensure, body.model)
-    if tokens is None:  # chat without a limit: as many as the server allows and the context leaves room for
+    if tokens is None:  # no limit asked for: the request's default, within the server's and the context's
+        cap = min(body.default_tokens or state.config.max_new_tokens, state.config.max_new_tokens)
         room = await run_in_threadpool(state.hub.room, body.model, prompts)
-        tokens = state.config.max_new_tokens if room is None else min(state.config.max_new_tokens, room)
+        tokens = cap if room is None else min(cap, room)
         if tokens < 1:
             raise TooLarge("the prompt fills the base's whole context, leaving no room for an answer; shorten it")
     options = GenerationOptions(

@@ -7,11 +7,11 @@ not change the output (``user``, ``metadata``, ``service_tier``, ...) are accept
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from adapterhub.serving.schemas import AdapterRef, Seed
+from adapterhub.serving.schemas import AdapterRef, Int, MaybeInt, Seed
 
 # field -> the values that mean "not used"
 UNSUPPORTED: dict[str, tuple[Any, ...]] = {
@@ -41,18 +41,29 @@ UNSUPPORTED: dict[str, tuple[Any, ...]] = {
 
 
 class StreamOptions(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     include_usage: bool = False
 
 
 class _Sampling(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(
+        extra="allow",
+        strict=True,  # see schemas.Int
+        json_schema_extra={  # not both token limits
+            "not": {
+                "required": ["max_tokens", "max_completion_tokens"],
+                "properties": {"max_tokens": {"type": "integer"}, "max_completion_tokens": {"type": "integer"}},
+            }
+        },
+    )
 
     model: AdapterRef = Field(min_length=1, description="The adapter: NAME, NAME@VERSION or NAME:ALIAS.")
-    max_tokens: int | None = Field(None, ge=1, description="Longest completion, in tokens.")
-    max_completion_tokens: int | None = Field(None, ge=1, description="The same as max_tokens (its newer name).")
+    max_tokens: MaybeInt = Field(None, ge=1, description="Longest completion, in tokens.")
+    max_completion_tokens: MaybeInt = Field(None, ge=1, description="The same as max_tokens (its newer name).")
     temperature: float = Field(1.0, ge=0, le=2)
     top_p: float = Field(1.0, gt=0, le=1)
-    top_k: int = Field(0, ge=-1, description="Sample among the k likeliest tokens; 0 or -1: all.")
+    top_k: Int = Field(0, ge=-1, description="Sample among the k likeliest tokens; 0 or -1: all.")
     seed: Seed = None
     stream: bool = False
     stream_options: StreamOptions | None = None
@@ -62,12 +73,12 @@ class _Sampling(BaseModel):
         for name, value in (self.model_extra or {}).items():
             if name in UNSUPPORTED and value not in UNSUPPORTED[name]:
                 raise ValueError(f"{name}={value!r} is not supported by this server; leave it out")
-        if None not in (self.max_tokens, self.max_completion_tokens) and self.max_tokens != self.max_completion_tokens:
-            raise ValueError(
-                f"max_tokens={self.max_tokens} and max_completion_tokens={self.max_completion_tokens} disagree; "
-                "give one of them"
-            )
+        if self.max_tokens is not None and self.max_completion_tokens is not None:
+            raise ValueError("give max_tokens or max_completion_tokens (its newer name), not both")
         return self
+
+    # without a limit: at most this many tokens (None: as many as the server allows and the context holds)
+    default_tokens: ClassVar[int | None] = None
 
     @property
     def requested_tokens(self) -> int | None:
@@ -78,23 +89,30 @@ class _Sampling(BaseModel):
 class CompletionRequest(_Sampling):
     prompt: str | list[str] = Field(description="A prompt, or a list of prompts (one choice each).")
 
-    @property
-    def requested_tokens(self) -> int:
-        return super().requested_tokens or 16  # OpenAI's default for completions
+    default_tokens: ClassVar[int | None] = 16  # OpenAI's default for completions
 
 
 class TextPart(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     type: Literal["text"]
     text: str
 
 
 class ChatMessage(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     role: Literal["system", "developer", "user", "assistant"]
     content: str | list[TextPart]
 
     @property
     def text(self) -> str:
         return self.content if isinstance(self.content, str) else "".join(p.text for p in self.content)
+
+    @property
+    def pieces(self) -> list[str]:
+        """The texts the server's per-input limits apply to: the content, or each of its parts."""
+        return [self.content] if isinstance(self.content, str) else [p.text for p in self.content]
 
 
 class ChatRequest(_Sampling):

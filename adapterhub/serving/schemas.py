@@ -4,22 +4,34 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from adapterhub.inference.results import Classification, Entities, Generation, Result
 from adapterhub.names import REF_PATTERN
 
-SEED_MIN, SEED_MAX = -(2**63), 2**63 - 1  # what the samplers' random generators take: a 64-bit integer
+
+def _integral(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# An integer as JSON Schema means it (3 and 3.0, never true or 3.5) in the request models, which are strict
+# because pydantic's lax mode also takes true, "3" and 1.0 for an integer and 1 or "yes" for a boolean.
+Int = Annotated[int, BeforeValidator(_integral)]
+MaybeInt = Annotated[int | None, BeforeValidator(_integral)]  # not `Int | None`: its schema would lose `ge`
+
+# Seeds are the integers every JSON client writes exactly (JavaScript's safe integers): beyond 2**53 a number
+# silently changes on its way through a client, and a schema's bounds are compared in floating point.
+SEED_MIN, SEED_MAX = -(2**53 - 1), 2**53 - 1
 
 
 def _seed_in_range(seed: int | None) -> int | None:
     if seed is not None and not SEED_MIN <= seed <= SEED_MAX:
-        raise ValueError(f"a seed is an integer from {SEED_MIN} to {SEED_MAX} (64 bits)")
+        raise ValueError(f"a seed is an integer from {SEED_MIN} to {SEED_MAX} (2**53 - 1)")
     return seed
 
 
 Seed = Annotated[
-    int | None,
+    MaybeInt,
     AfterValidator(_seed_in_range),
     # the range in the schema only: out of it, _seed_in_range's message names both ends
     Field(
@@ -35,11 +47,13 @@ AdapterRef = Annotated[str, Field(json_schema_extra={"pattern": REF_PATTERN, "ma
 class Options(BaseModel):
     """How generate adapters pick tokens; other tasks ignore these."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # see Int
 
-    max_new_tokens: int = Field(64, ge=1, description="Longest continuation, in tokens.")
+    max_new_tokens: MaybeInt = Field(
+        None, ge=1, description="Longest continuation, in tokens [default: 64, or the server's limit if lower]."
+    )
     temperature: float = Field(0.0, ge=0, description="0 is greedy decoding.")
-    top_k: int = Field(0, ge=0, description="Sample among the k likeliest tokens (0: all).")
+    top_k: Int = Field(0, ge=0, description="Sample among the k likeliest tokens (0: all).")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass.")
     seed: Seed = None
 
@@ -49,7 +63,21 @@ class PredictRequest(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"adapter": "sentiment", "inputs": ["great film", "dull and long"]}]},
+        strict=True,
+        json_schema_extra={
+            "examples": [{"adapter": "sentiment", "inputs": ["great film", "dull and long"]}],
+            # a list of adapters is an ensemble, and an ensemble is a list of at least two
+            "allOf": [
+                {
+                    "if": {"required": ["combine"], "properties": {"combine": {"const": "mean"}}},
+                    "then": {"properties": {"adapter": {"type": "array", "minItems": 2, "uniqueItems": True}}},
+                },
+                {
+                    "if": {"required": ["adapter"], "properties": {"adapter": {"type": "array"}}},
+                    "then": {"required": ["combine"], "properties": {"combine": {"const": "mean"}}},
+                },
+            ],
+        },
     )
 
     adapter: AdapterRef | list[AdapterRef] = Field(
