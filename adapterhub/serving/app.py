@@ -188,7 +188,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         problems = []
         first_param = None
         for error in exc.errors():
-            where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+            where = ".".join(str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path"))
             first_param = first_param or where or None
             message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
             problems.append(f"{where or 'body'}: {message}")
