@@ -53,8 +53,8 @@ def serve(
     max_batch: Annotated[int, Opt(help="Inputs per mixed-adapter batch; 1 turns batching off.")] = 32,
     max_wait_ms: Annotated[float, Opt(help="How long the oldest request waits for others to join its batch.")] = 5.0,
     max_queue: Annotated[int, Opt(help="Inputs waiting before requests get 429 (at least --max-inputs).")] = 1024,
-    max_inputs: Annotated[int, Opt(help="Inputs per request before 413 (at most --max-queue).")] = 64,
-    max_input_chars: Annotated[int, Opt(help="Characters per input before 413.")] = 8192,
+    max_inputs: Annotated[int, Opt(help="Inputs (or chat messages) per request before 413; at most --max-queue.")] = 64,
+    max_input_chars: Annotated[int, Opt(help="Characters per input (or chat message) before 413.")] = 8192,
     max_new_tokens: Annotated[
         int,
         Opt(help="Most tokens one generation may ask for before 413; a chat that names no limit gets as many as fit."),
