@@ -64,7 +64,7 @@ def serve(
     access_log: Annotated[bool, Opt(help="Log a line per request.")] = False,
 ) -> None:
     """Serve adapters over HTTP: one base, adapters hot-swapped per request, batched across adapters."""
-    from adapterhub.serving import ServeConfig
+    from adapterhub.serving.config import ServeConfig
     from adapterhub.serving.runner import serve as run
 
     run(

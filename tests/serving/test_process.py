@@ -183,6 +183,6 @@ def test_hub_serve_refuses_a_request_limit_above_its_queue_at_start_up(registry:
         text=True,
         timeout=60,
     )
-    assert result.returncode == 2 and time.monotonic() - started < 30
+    assert result.returncode == 2 and time.monotonic() - started < 10  # refused before torch is imported
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert "--max-inputs 64 is more than --max-queue 8" in result.stderr
