@@ -15,6 +15,9 @@ _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _VERSION = re.compile(r"[0-9]{1,9}")  # ASCII digits only: str.isdigit() also takes '²', '١' and '１'
 MAX_VERSION = 999_999_999
 RULES = "lower-case letters, digits, '-', '_' and '.', starting with a letter or digit, at most 64 characters"
+# NAME[@VERSION|:ALIAS] as one regex for JSON schemas (ECMA-262 and Python alike; the lookahead forbids '..')
+REF_PATTERN = rf"^(?!.*\.\.){_NAME.pattern}(?:@[1-9][0-9]{{0,8}}|:{_NAME.pattern})?$"
+EXACT_REF_PATTERN = rf"^(?!.*\.\.){_NAME.pattern}@[1-9][0-9]{{0,8}}$"  # NAME@VERSION only
 
 
 def validate_name(name: str, what: str = "adapter name") -> str:

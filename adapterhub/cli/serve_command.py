@@ -28,13 +28,29 @@ def serve(
         bool, Opt(help="Refuse adapters that were not preloaded (or loaded through the load endpoint).")
     ] = False,
     host: Annotated[str, Opt(help="Interface to listen on; 0.0.0.0 exposes the server to the network.")] = "127.0.0.1",
+    allowed_hosts: Annotated[
+        list[str] | None,
+        Opt(
+            "--allowed-host",
+            metavar="NAME",
+            help="Also answer requests whose Host header is NAME (repeatable; '*' for any). Without it, a server "
+            "on a loopback address answers only to localhost, 127.0.0.1 and [::1], and one on 0.0.0.0 to any Host.",
+        ),
+    ] = None,
     port: Annotated[int, Opt(help="TCP port.")] = 8000,
     workers: Annotated[
         int, Opt(help="Processes sharing the port; each loads its own base and adapters and batches its own requests.")
     ] = 1,
     api_key: Annotated[
         str | None,
-        Opt(envvar="ADAPTERHUB_API_KEY", help="Require `Authorization: Bearer KEY` on every route but /health."),
+        Opt(
+            help="Require `Authorization: Bearer KEY` on every route but /health. A key on the command line shows "
+            "in `ps`: prefer the ADAPTERHUB_API_KEY environment variable or --api-key-file."
+        ),
+    ] = None,
+    api_key_file: Annotated[
+        str | None,
+        Opt(metavar="PATH", help="Read the API key from PATH (e.g. a file only you can read); as --api-key."),
     ] = None,
     device: Annotated[str | None, Opt(help="cpu, cuda or cuda:N [default: cuda when present].")] = None,
     quantize: Annotated[str | None, Opt(help="4bit or 8bit base through bitsandbytes (CUDA only).")] = None,
@@ -43,10 +59,13 @@ def serve(
     ] = None,
     max_batch: Annotated[int, Opt(help="Inputs per mixed-adapter batch; 1 turns batching off.")] = 32,
     max_wait_ms: Annotated[float, Opt(help="How long the oldest request waits for others to join its batch.")] = 5.0,
-    max_queue: Annotated[int, Opt(help="Inputs waiting before requests get 429.")] = 1024,
-    max_inputs: Annotated[int, Opt(help="Inputs per request before 413.")] = 64,
-    max_input_chars: Annotated[int, Opt(help="Characters per input before 413.")] = 8192,
-    max_new_tokens: Annotated[int, Opt(help="Most tokens one generation may ask for before 413.")] = 512,
+    max_queue: Annotated[int, Opt(help="Inputs waiting before requests get 429 (at least --max-inputs).")] = 1024,
+    max_inputs: Annotated[int, Opt(help="Inputs (or chat messages) per request before 413; at most --max-queue.")] = 64,
+    max_input_chars: Annotated[int, Opt(help="Characters per input (or chat message) before 413.")] = 8192,
+    max_new_tokens: Annotated[
+        int,
+        Opt(help="Most tokens one generation may ask for before 413; a chat that names no limit gets as many as fit."),
+    ] = 512,
     max_adapters: Annotated[int, Opt(help="Adapters kept hot on the device (least recently used leave first).")] = 64,
     shutdown_timeout: Annotated[float, Opt(help="Seconds a shutdown waits for in-flight requests.")] = 30.0,
     access_log: Annotated[bool, Opt(help="Log a line per request.")] = False,
@@ -59,9 +78,11 @@ def serve(
         adapters=tuple(adapters or ()),
         only_preloaded=only_preloaded,
         host=host,
+        allowed_hosts=tuple(allowed_hosts or ()),
         port=port,
         workers=workers,
         api_key=api_key,
+        api_key_file=api_key_file,
         device=device,
         quantize=quantize,
         dtype=dtype,

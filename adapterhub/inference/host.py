@@ -203,6 +203,14 @@ class Host:
             out = body(**enc, output_hidden_states=True)
             return out.hidden_states[-1].detach().clone()
 
+    def room(self, texts: Sequence[str], adapter: ResidentAdapter) -> int | None:
+        """New tokens that fit in the base's context after the longest of ``texts`` as ``adapter`` prompts it
+        (None when the base states no context length)."""
+        if self.context is None:
+            return None
+        longest = max(len(self._encode(0, text, adapter).ids) for text in texts)
+        return self.context - adapter.prefix_length - longest
+
     def _encode(
         self, index: int, text: str | tuple[str, ...], adapter: ResidentAdapter, param: str | None = None
     ) -> _Item:

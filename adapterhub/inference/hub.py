@@ -178,6 +178,14 @@ class Hub:
                 host, resident = self._resolve(adapter, keep=())
         host.check_prompts(inputs, resident, max_new_tokens, names)
 
+    def room(self, adapter: str, texts: Sequence[str]) -> int | None:
+        """How many new tokens fit in the context of the base ``adapter`` (a generate adapter) runs on, after
+        the longest of ``texts`` as it is prompted (template and prefix included); None when the base states
+        no context length. Makes ``adapter`` hot, as :meth:`ensure` does."""
+        with self._lock:  # the tokenizer is shared with the forward passes and is not thread-safe
+            host, resident = self._resolve(adapter, keep=())
+            return host.room(texts, resident)
+
     def unload(self, adapter: str) -> list[str]:
         """Drop ``adapter`` from the device and the CPU cache, freeing its memory (its base stays loaded).
 

@@ -80,18 +80,31 @@ def names(db: sqlite3.Connection) -> list[str]:
 
 
 def select(
-    db: sqlite3.Connection, name: str | None = None, task: str | None = None, base: str | None = None
+    db: sqlite3.Connection,
+    name: str | None = None,
+    task: str | None = None,
+    base: str | None = None,
+    after: tuple[str, int] | None = None,
+    limit: int | None = None,
 ) -> list[tuple[Card, tuple[str, ...]]]:
-    """Cards (with their aliases) matching the filters, by name then newest version first."""
-    where, args = [], []
+    """Cards (with their aliases) matching the filters, by name then newest version first; ``after`` (a name
+    and version) starts past that row and ``limit`` caps the count, so pages never repeat or skip a row."""
+    where: list[str] = []
+    args: list[object] = []
     for column, value in (("name", name), ("task", task), ("base_id", base)):
         if value is not None:
             where.append(f"{column} = ?")
             args.append(value)
+    if after is not None:
+        where.append("(name > ? OR (name = ? AND version < ?))")
+        args += [after[0], after[0], after[1]]
     sql = "SELECT name, version, card FROM versions"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY name, version DESC"
+    if limit is not None:
+        sql += " LIMIT ?"
+        args.append(limit)
     aliases: dict[tuple[str, int], list[str]] = {}
     for alias_name, alias, version in db.execute("SELECT name, alias, version FROM aliases ORDER BY alias"):
         aliases.setdefault((alias_name, version), []).append(alias)

@@ -134,27 +134,53 @@ class Registry:
         return self._record(ref.name, version)
 
     def list(
-        self, *, task: str | None = None, base: str | None = None, name: str | None = None, sort: str = "name"
+        self,
+        *,
+        task: str | None = None,
+        base: str | None = None,
+        name: str | None = None,
+        sort: str = "name",
+        after: str | Ref | None = None,
+        limit: int | None = None,
     ) -> list[AdapterRecord]:
         """Every version, from the index; filters match exactly. ``sort``: ``name`` (by name, newest version
         first), ``created`` (newest first), ``size`` (largest first) or ``metric`` (best headline metric first;
         lowest first for perplexity and loss), each keeping the ``name`` order among equals.
 
+        A page (``sort="name"`` only): ``after`` (a NAME@VERSION, the last of the previous page) starts past it,
+        ``limit`` caps the count; pages never repeat or skip a version.
         A ``name`` that has no version raises :class:`AdapterNotFound` (with the closest names)."""
         if sort not in SORTS:
             raise ConfigError(f"unknown sort {sort!r}; choose one of: {', '.join(SORTS)} (--sort)")
         if name is not None:
             validate_name(name)
+        cursor = None
+        if after is not None:
+            ref = after if isinstance(after, Ref) else Ref.parse(after)
+            if ref.version is None:
+                raise ConfigError(f"a page starts after an exact NAME@VERSION, not {str(ref)!r}")
+            cursor = (ref.name, ref.version)
+        if (cursor is not None or limit is not None) and sort != "name":
+            raise ConfigError("pages (after, limit) follow the name order; leave sort at 'name'")
         self._require()
         self._recover_if_needed()
         if not self._index_path().exists():
             self.reindex()
         with index.connect(self._index_path()) as db:
-            rows = index.select(db, name=name, task=task, base=base)
-        if name is not None and not rows and not self._versions(name):
+            rows = index.select(db, name=name, task=task, base=base, after=cursor, limit=limit)
+        if name is not None and not rows and cursor is None and not self._versions(name):
             raise self._unknown_name(name)
         records = [AdapterRecord(c.name, c.version, self._dir(c.name, c.version), c, aliases) for c, aliases in rows]
         return _sorted(records, sort)
+
+    def listed_names(self) -> list[str]:
+        """The names :meth:`list` shows, sorted, from the index in one query (no card is read)."""
+        self._require()
+        self._recover_if_needed()
+        if not self._index_path().exists():
+            self.reindex()
+        with index.connect(self._index_path()) as db:
+            return index.names(db)
 
     def aliases(self, name: str) -> dict[str, int]:
         """Aliases of ``name`` and the versions they point to."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adapterhub.errors import ConfigError
+from adapterhub.serving.keys import KeyDigest
 
 if TYPE_CHECKING:
     from adapterhub.inference import Hub
@@ -32,6 +34,9 @@ class ServeConfig:
     port: int = 8000
     workers: int = 1  # processes; each holds its own base and adapters and batches its own requests
     api_key: str | None = None  # when set, `Authorization: Bearer <key>` on every route but /health
+    api_key_file: str | None = None  # a file holding the key (kept out of `ps`, unlike --api-key)
+    api_key_digest: str | None = None  # what workers get instead of the key (see adapterhub.serving.keys)
+    allowed_hosts: tuple[str, ...] = ()  # Host header names accepted besides the bound address and loopback
     device: str | None = None
     quantize: str | None = None
     dtype: str | None = None  # fp32, bf16 or fp16 (CUDA): what the base computes in [default: as stored]
@@ -71,16 +76,41 @@ class ServeConfig:
             problems.append(f"port {self.port} is not in 0..65535")
         if self.api_key is not None and not self.api_key.strip():
             problems.append("the API key must not be empty")
+        if self.api_key is not None and self.api_key_file is not None:
+            problems.append("give --api-key or --api-key-file, not both")
+        if self.max_inputs > self.max_queue >= 1:
+            problems.append(
+                f"--max-inputs {self.max_inputs} is more than --max-queue {self.max_queue}: a request of more than "
+                f"{self.max_queue} inputs could never be queued; lower --max-inputs or raise --max-queue"
+            )
+        for host in self.allowed_hosts:
+            if not host or any(c in host for c in "/ \t@") or host != host.strip():
+                problems.append(f"--allowed-host {host!r} is not a host name (e.g. api.example.com or 10.0.0.5)")
         if problems:
             raise ConfigError("; ".join(problems))
 
     def with_environment(self) -> ServeConfig:
-        """The same settings with the API key taken from ADAPTERHUB_API_KEY when none was given."""
-        key = self.api_key if self.api_key is not None else os.environ.get(API_KEY_ENV) or None
-        return ServeConfig(**{**asdict(self), "api_key": key})
+        """The same settings with the API key resolved: ``--api-key``, else the file of ``--api-key-file``,
+        else ADAPTERHUB_API_KEY."""
+        key = self.api_key
+        if key is None and self.api_key_file is not None:
+            key = read_key_file(self.api_key_file)
+        if key is None:
+            key = os.environ.get(API_KEY_ENV) or None
+        return ServeConfig(**{**asdict(self), "api_key": key, "api_key_file": None})
+
+    def key_digest(self) -> KeyDigest | None:
+        """What a request's key is checked against (None: no key is required)."""
+        if self.api_key is not None:
+            return KeyDigest.of(self.api_key)
+        return KeyDigest.parse(self.api_key_digest) if self.api_key_digest else None
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self))
+        """The settings for worker processes: the key itself never leaves this process, only its digest."""
+        digest = self.key_digest()
+        values = {**asdict(self), "api_key": None, "api_key_file": None}
+        values["api_key_digest"] = str(digest) if digest is not None else None
+        return json.dumps(values)
 
     @classmethod
     def from_json(cls, text: str) -> ServeConfig:
@@ -88,4 +118,17 @@ class ServeConfig:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in values.items() if k in known}
         values["adapters"] = tuple(values.get("adapters") or ())
+        values["allowed_hosts"] = tuple(values.get("allowed_hosts") or ())
         return cls(**values)
+
+
+def read_key_file(path: str) -> str:
+    """The key in ``path`` (surrounding whitespace and the final newline dropped)."""
+    try:
+        key = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise ConfigError(f"cannot read --api-key-file {path}: {reason}") from exc
+    if not key:
+        raise ConfigError(f"--api-key-file {path} is empty; write the key into it")
+    return key

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapterhub.errors import AdapterHubError
+from adapterhub.errors import AdapterHubError, AdapterNotFound
 
 
 class Overloaded(AdapterHubError):
@@ -33,3 +33,11 @@ class WrongEndpoint(AdapterHubError):
 
 class Unauthorized(AdapterHubError):
     """A missing or wrong API key (HTTP 401)."""
+
+
+class UnknownAdapter(AdapterNotFound):
+    """A name the registry holds no version of (HTTP 404 with the closest names that exist)."""
+
+    def __init__(self, name: str, message: str | None = None) -> None:
+        super().__init__(message or f"no adapter named {name!r}; GET /v1/adapters lists every adapter")
+        self.name = name

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from adapterhub.errors import ConfigError
 from adapterhub.inference.decoding import GenerationOptions
 from adapterhub.inference.ensemble import check_members, combine_mean
+from adapterhub.names import EXACT_REF_PATTERN, REF_PATTERN, Ref
+from adapterhub.registry import AdapterRecord
 from adapterhub.serving.schemas import (
     AdapterInfo,
     AdapterList,
@@ -27,18 +29,26 @@ from adapterhub.serving.state import ServerState
 public = APIRouter()
 router = APIRouter()
 
-_NOT_FOUND = {404: {"model": ErrorResponse, "description": "Unknown adapter; `available` lists what exists."}}
+PAGE_DEFAULT, PAGE_MAX = 100, 1000  # adapter versions per page of GET /v1/adapters
+DEFAULT_NEW_TOKENS = 64  # a generation's length when the request names none (within --max-new-tokens)
+
+_NOT_FOUND = {404: {"model": ErrorResponse, "description": "Unknown adapter; `available` lists the closest names."}}
+_CHANGES = {403: {"model": ErrorResponse, "description": "A cross-origin request (its Origin is another site)."}}
 _PREDICT_ERRORS = {
     **_NOT_FOUND,
+    **_CHANGES,
     409: {"model": ErrorResponse, "description": "The adapter's files fail verification or do not fit its base."},
     413: {
         "model": ErrorResponse,
         "description": "Too many inputs, too long an input, too many tokens, or a prompt plus its new tokens past "
         "the base's context.",
     },
+    415: {"model": ErrorResponse, "description": "A body not sent as `Content-Type: application/json`."},
     429: {"model": ErrorResponse, "description": "The queue is full; retry after the Retry-After header."},
     503: {"model": ErrorResponse, "description": "The server is shutting down."},
 }
+# a path's {name}: the pattern documents the naming rules; Ref.parse enforces them with a message per rule
+NamePath = Path(description="NAME, NAME@VERSION or NAME:ALIAS.", json_schema_extra={"pattern": REF_PATTERN})
 
 
 def _state(request: Request) -> ServerState:
@@ -61,13 +71,25 @@ async def metrics(request: Request) -> Response:
 
 
 @router.get("/v1/adapters", response_model=AdapterList, tags=["adapters"])
-async def adapters(request: Request, task: str | None = Query(None, description="Only adapters of this task.")):
-    """Every adapter version in the registry with its card, and which are resident."""
+async def adapters(
+    request: Request,
+    task: str | None = Query(None, description="Only adapters of this task."),
+    limit: int = Query(PAGE_DEFAULT, ge=1, le=PAGE_MAX, description="Versions per page."),
+    cursor: str | None = Query(
+        None, description="The `next` of the previous page.", json_schema_extra={"pattern": EXACT_REF_PATTERN}
+    ),
+    cards: bool = Query(False, description="Include each version's whole card."),
+):
+    """Adapter versions in the registry, a page at a time (by name, then newest version first), with whether
+    each is resident. Every version appears exactly once across the pages, however many are published while
+    a client pages through them."""
     state = _state(request)
-    records = await run_in_threadpool(state.hub.registry.list, task=task)
+    after = Ref.parse(cursor) if cursor is not None else None
+    if after is not None and after.version is None:
+        raise ConfigError(f"cursor {cursor!r} is not a NAME@VERSION; pass the `next` of the previous page")
+    records = await run_in_threadpool(_page, state, task, after, limit + 1)
     hot, warm = set(state.hub.loaded), set(state.hub.warm)
-    if state.allowed is not None:
-        records = [r for r in records if r.ref in state.allowed]
+    page = records[:limit]
     return AdapterList(
         adapters=[
             AdapterInfo(
@@ -77,16 +99,31 @@ async def adapters(request: Request, task: str | None = Query(None, description=
                 aliases=list(r.aliases),
                 task=r.card.task,
                 method=r.card.method,
-                base=r.card.base.id,
+                base=state.redact.value(r.card.base.id),
                 labels=list(r.card.labels),
                 metrics=r.card.metrics,
                 content_hash=r.card.content_hash,
                 resident="hot" if r.ref in hot else "warm" if r.ref in warm else None,
-                card=r.card.to_dict(),
+                card=state.redact.value(r.card.to_dict()) if cards else None,
             )
-            for r in records
-        ]
+            for r in page
+        ],
+        next=page[-1].ref if len(records) > limit else None,
     )
+
+
+def _page(state: ServerState, task: str | None, after: Ref | None, limit: int) -> list[AdapterRecord]:
+    """Up to ``limit`` versions past ``after``: one indexed query, or, with --only-preloaded, the allowed
+    versions (a handful) sorted the same way."""
+    registry = state.hub.registry
+    if state.allowed is None:
+        return registry.list(task=task, after=after, limit=limit)
+    allowed = state.allowed
+    names = sorted({Ref.parse(spec).name for spec in allowed})
+    records = [r for n in names for r in registry.list(name=n, task=task) if r.ref in allowed]
+    if after is not None:
+        records = [r for r in records if (r.name, -r.version) > (after.name, -(after.version or 0))]
+    return records[:limit]
 
 
 @router.post("/v1/predict", response_model=PredictResponse, responses=_PREDICT_ERRORS, tags=["inference"])
@@ -95,6 +132,8 @@ async def predict(body: PredictRequest, request: Request) -> JSONResponse:
     state = _state(request)
     options = body.options.model_dump() if body.options else {}
     state.check_size(body.inputs, options.get("max_new_tokens"))
+    if options.get("max_new_tokens") is None:
+        options["max_new_tokens"] = min(DEFAULT_NEW_TOKENS, state.config.max_new_tokens)
     if body.combine is not None or isinstance(body.adapter, list):
         return await _ensemble(state, body)
     record = await state.record(body.adapter)
@@ -117,15 +156,17 @@ async def _ensemble(state: ServerState, body: PredictRequest) -> JSONResponse:
 
 
 @router.post("/v1/adapters/{name}/load", response_model=LoadResponse, responses=_PREDICT_ERRORS, tags=["adapters"])
-async def load(name: str, request: Request) -> LoadResponse:
+async def load(request: Request, name: str = NamePath) -> LoadResponse:
     """Resolve NAME (or NAME@VERSION, NAME:ALIAS) anew and make it resident: a newly published version is
     swapped in while traffic flows; requests already running finish on the version they started with."""
     record = await run_in_threadpool(_state(request).load, name)
     return LoadResponse(ref=record.ref, content_hash=record.card.content_hash)
 
 
-@router.delete("/v1/adapters/{name}", response_model=UnloadResponse, responses=_NOT_FOUND, tags=["adapters"])
-async def unload(name: str, request: Request) -> UnloadResponse:
+@router.delete(
+    "/v1/adapters/{name}", response_model=UnloadResponse, responses={**_NOT_FOUND, **_CHANGES}, tags=["adapters"]
+)
+async def unload(request: Request, name: str = NamePath) -> UnloadResponse:
     """Free a resident adapter's memory (every loaded version of a bare name). A later request loads it again,
     unless the server runs with --only-preloaded."""
     refs = await run_in_threadpool(_state(request).unload, name)

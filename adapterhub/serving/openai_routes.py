@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -19,7 +19,9 @@ from adapterhub.errors import AdapterHubError
 from adapterhub.inference.decoding import GenerationOptions
 from adapterhub.inference.inputs import check_texts
 from adapterhub.inference.results import Generation
-from adapterhub.serving.native_routes import _PREDICT_ERRORS
+from adapterhub.names import REF_PATTERN
+from adapterhub.serving.errors import TooLarge, UnknownAdapter
+from adapterhub.serving.native_routes import _NOT_FOUND, _PREDICT_ERRORS
 from adapterhub.serving.openai_schemas import (
     AssistantMessage,
     ChatChoice,
@@ -51,12 +53,27 @@ async def models(request: Request) -> ModelList:
         newest.setdefault(record.name, record)
     if state.allowed is not None:
         newest = {n: r for n, r in newest.items() if n in state.allowed or r.ref in state.allowed}
-    return ModelList(
-        data=[
-            ModelCard(id=name, created=_timestamp(r.card.created), root=r.ref, parent=r.card.base.id)
-            for name, r in sorted(newest.items())
-        ]
-    )
+    return ModelList(data=[_model(state, name, r) for name, r in sorted(newest.items())])
+
+
+@router.get("/v1/models/{model}", response_model=ModelCard, responses=_NOT_FOUND)
+async def model(
+    request: Request,
+    model: str = Path(description="NAME, NAME@VERSION or NAME:ALIAS.", json_schema_extra={"pattern": REF_PATTERN}),
+) -> ModelCard:
+    """One generate adapter (``client.models.retrieve``): ``root`` is the version ``model`` resolves to."""
+    state: ServerState = request.app.state.server
+    record = await state.record(model)
+    if record.card.task != "generate":
+        raise UnknownAdapter(
+            model, f"{record.ref} is a {record.card.task} adapter, not a model; GET /v1/models lists the models"
+        )
+    return _model(state, model, record)
+
+
+def _model(state: ServerState, ident: str, record: Any) -> ModelCard:
+    parent = state.redact.value(record.card.base.id)
+    return ModelCard(id=ident, created=_timestamp(record.card.created), root=record.ref, parent=parent)
 
 
 @router.post("/v1/completions", response_model=CompletionResponse, responses={**_PREDICT_ERRORS, **_STREAM})
@@ -92,7 +109,8 @@ async def chat_completions(body: ChatRequest, request: Request) -> Any:
     earlier turns as ``User: …`` / ``Assistant: …`` lines."""
     check_texts([m.text for m in body.messages], [f"messages[{i}].content" for i in range(len(body.messages))])
     prompts = [chat_prompt(body.messages)]
-    state, options, ref = await _prepare(request, body, prompts, ["messages"])
+    _check_chat(request.app.state.server, body)
+    state, options, ref = await _prepare(request, body, prompts, ["messages"], sized=[])
     ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:
 
@@ -114,16 +132,41 @@ async def chat_completions(body: ChatRequest, request: Request) -> Any:
     )
 
 
+def _check_chat(state: ServerState, body: ChatRequest) -> None:
+    """413 beyond the server's limits, which count each message as an input: at most --max-inputs messages,
+    and --max-input-chars characters in each message's text (or in each of its parts)."""
+    config = state.config
+    if len(body.messages) > config.max_inputs:
+        raise TooLarge(f"{len(body.messages)} messages in one chat; at most {config.max_inputs} (drop earlier turns)")
+    for index, message in enumerate(body.messages):
+        longest = max((len(piece) for piece in message.pieces), default=0)
+        if longest > config.max_input_chars:
+            raise TooLarge(
+                f"message {index} has a text of {longest} characters; at most {config.max_input_chars} (shorten it)"
+            )
+
+
 async def _prepare(
-    request: Request, body: _Sampling, prompts: list[str], params: list[str]
+    request: Request, body: _Sampling, prompts: list[str], params: list[str], sized: list[str] | None = None
 ) -> tuple[ServerState, GenerationOptions, str]:
     """Every refusal a request can get before it joins a batch (size, input text, adapter, context); the
-    options, and the exact NAME@VERSION the request runs on."""
+    options, and the exact NAME@VERSION the request runs on. The server's size limits apply to ``sized`` (the
+    prompts unless given: a chat is sized message by message)."""
     state: ServerState = request.app.state.server
-    state.check_size(prompts, body.max_tokens, params)
+    tokens = body.requested_tokens
+    if sized is None:
+        state.check_size(prompts, tokens, params)
+    else:
+        state.check_size(sized, tokens)
     record = await state.record(body.model, task="generate")
+    if tokens is None:  # no limit asked for: the request's default, within the server's and the context's
+        cap = min(body.default_tokens or state.config.max_new_tokens, state.config.max_new_tokens)
+        room = await run_in_threadpool(state.hub.room, body.model, prompts)
+        tokens = cap if room is None else min(cap, room)
+        if tokens < 1:
+            raise TooLarge("the prompt fills the base's whole context, leaving no room for an answer; shorten it")
     options = GenerationOptions(
-        max_new_tokens=body.max_tokens,
+        max_new_tokens=tokens,
         temperature=body.temperature,
         top_k=max(body.top_k, 0),
         top_p=body.top_p,
@@ -183,7 +226,7 @@ def _stream(
             if body.stream_options is not None and body.stream_options.include_usage:
                 yield chunk(model, [], usage=_usage(results).model_dump())
         except Exception as exc:  # the status line is sent: the error goes in the stream, which still ends
-            yield f"data: {json.dumps({'error': _stream_error(exc)}, ensure_ascii=False)}\n\n"
+            yield f"data: {json.dumps({'error': _stream_error(exc, state.redact)}, ensure_ascii=False)}\n\n"
         finally:
             if not job.done():
                 job.cancel()
@@ -192,16 +235,17 @@ def _stream(
     return EventSourceResponse(events(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def _stream_error(exc: Exception) -> dict[str, Any]:
-    """The error object of a stream that failed after its 200: the status and type the same error gets as a
-    response; an unexpected error is logged and named by its class only."""
+def _stream_error(exc: Exception, redact: Callable[[str], str]) -> dict[str, Any]:
+    """The error object of a stream that failed after its 200: the status, type and (path-free) message the same
+    error gets as a response; an unexpected error is logged and named by its class only."""
     from adapterhub.serving.app import STATUSES
 
     if isinstance(exc, AdapterHubError):
         for cls, status, kind in STATUSES:
             if isinstance(exc, cls):
-                return {"message": str(exc), "type": kind, "param": getattr(exc, "param", None), "code": status}
-        return {"message": str(exc), "type": "internal_error", "param": None, "code": 500}
+                message = redact(str(exc))
+                return {"message": message, "type": kind, "param": getattr(exc, "param", None), "code": status}
+        return {"message": redact(str(exc)), "type": "internal_error", "param": None, "code": 500}
     log.error("a stream failed", exc_info=exc)
     message = f"internal error ({type(exc).__name__}) while generating; the server log has the details"
     return {"message": message, "type": "internal_error", "param": None, "code": 500}

@@ -6,7 +6,7 @@ import os
 import sys
 
 from adapterhub.errors import ConfigError
-from adapterhub.serving.config import CONFIG_ENV, ServeConfig
+from adapterhub.serving.config import API_KEY_ENV, CONFIG_ENV, ServeConfig
 
 
 def serve(config: ServeConfig) -> None:
@@ -22,6 +22,7 @@ def serve(config: ServeConfig) -> None:
     from adapterhub.serving.app import create_app
 
     config = config.with_environment()
+    os.environ.pop(API_KEY_ENV, None)  # read: no process started from here (a worker) inherits the key
     if config.only_preloaded and not config.adapters:
         raise ConfigError("--only-preloaded serves nothing without --adapter NAME (repeatable)")
     registry = Registry(config.registry)
@@ -44,7 +45,7 @@ def serve(config: ServeConfig) -> None:
         print(f"batching {batching}; API key {auth}; docs at http://{config.host}:{config.port}/docs", file=sys.stderr)
         uvicorn.run(create_app(hub, config), **settings)  # type: ignore[arg-type]
         return
-    os.environ[CONFIG_ENV] = config.to_json()
+    os.environ[CONFIG_ENV] = config.to_json()  # with the key's salted digest, never the key
     print(f"{config.workers} workers; batching {batching}; API key {auth}", file=sys.stderr)
     uvicorn.run(
         "adapterhub.serving.app:app_from_environment",

@@ -4,21 +4,58 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from adapterhub.inference.results import Classification, Entities, Generation, Result
+from adapterhub.names import REF_PATTERN
+
+
+def _integral(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# An integer as JSON Schema means it (3 and 3.0, never true or 3.5) in the request models, which are strict
+# because pydantic's lax mode also takes true, "3" and 1.0 for an integer and 1 or "yes" for a boolean.
+Int = Annotated[int, BeforeValidator(_integral)]
+MaybeInt = Annotated[int | None, BeforeValidator(_integral)]  # not `Int | None`: its schema would lose `ge`
+
+# Seeds are the integers every JSON client writes exactly (JavaScript's safe integers): beyond 2**53 a number
+# silently changes on its way through a client, and a schema's bounds are compared in floating point.
+SEED_MIN, SEED_MAX = -(2**53 - 1), 2**53 - 1
+
+
+def _seed_in_range(seed: int | None) -> int | None:
+    if seed is not None and not SEED_MIN <= seed <= SEED_MAX:
+        raise ValueError(f"a seed is an integer from {SEED_MIN} to {SEED_MAX} (2**53 - 1)")
+    return seed
+
+
+Seed = Annotated[
+    MaybeInt,
+    AfterValidator(_seed_in_range),
+    # the range in the schema only: out of it, _seed_in_range's message names both ends
+    Field(
+        description="Seed for sampling, for reproducible outputs.",
+        json_schema_extra={"minimum": SEED_MIN, "maximum": SEED_MAX},
+    ),
+]
+# NAME, NAME@VERSION or NAME:ALIAS: the pattern documents the naming rules, which Ref.parse enforces (a 422 that
+# says which rule a name breaks)
+AdapterRef = Annotated[str, Field(json_schema_extra={"pattern": REF_PATTERN, "maxLength": 129})]
 
 
 class Options(BaseModel):
     """How generate adapters pick tokens; other tasks ignore these."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # see Int
 
-    max_new_tokens: int = Field(64, ge=1, description="Longest continuation, in tokens.")
+    max_new_tokens: MaybeInt = Field(
+        None, ge=1, description="Longest continuation, in tokens [default: 64, or the server's limit if lower]."
+    )
     temperature: float = Field(0.0, ge=0, description="0 is greedy decoding.")
-    top_k: int = Field(0, ge=0, description="Sample among the k likeliest tokens (0: all).")
+    top_k: Int = Field(0, ge=0, description="Sample among the k likeliest tokens (0: all).")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass.")
-    seed: int | None = Field(None, description="Seed for sampling, for reproducible outputs.")
+    seed: Seed = None
 
 
 class PredictRequest(BaseModel):
@@ -26,10 +63,24 @@ class PredictRequest(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"adapter": "sentiment", "inputs": ["great film", "dull and long"]}]},
+        strict=True,
+        json_schema_extra={
+            "examples": [{"adapter": "sentiment", "inputs": ["great film", "dull and long"]}],
+            # a list of adapters is an ensemble, and an ensemble is a list of at least two
+            "allOf": [
+                {
+                    "if": {"required": ["combine"], "properties": {"combine": {"const": "mean"}}},
+                    "then": {"properties": {"adapter": {"type": "array", "minItems": 2, "uniqueItems": True}}},
+                },
+                {
+                    "if": {"required": ["adapter"], "properties": {"adapter": {"type": "array"}}},
+                    "then": {"required": ["combine"], "properties": {"combine": {"const": "mean"}}},
+                },
+            ],
+        },
     )
 
-    adapter: str | list[str] = Field(
+    adapter: AdapterRef | list[AdapterRef] = Field(
         min_length=1,
         description="NAME (newest version), NAME@VERSION or NAME:ALIAS; a list of them with `combine` (an ensemble).",
     )
@@ -100,11 +151,12 @@ class AdapterInfo(BaseModel):
     metrics: dict[str, float]
     content_hash: str = Field(description="sha256 over the adapter's files: its identity when resident.")
     resident: Literal["hot", "warm"] | None = Field(description="hot: on the device; warm: parsed in CPU memory.")
-    card: dict[str, Any]
+    card: dict[str, Any] | None = Field(None, description="The whole card, with `?cards=true`.")
 
 
 class AdapterList(BaseModel):
-    adapters: list[AdapterInfo]
+    adapters: list[AdapterInfo] = Field(description="By name, then newest version first.")
+    next: str | None = Field(description="Pass as `?cursor=` for the next page; null on the last page.")
 
 
 class LoadResponse(BaseModel):
@@ -128,7 +180,11 @@ class ErrorDetail(BaseModel):
     type: str
     param: str | None = None
     code: int
-    available: list[str] | None = Field(None, description="What exists instead, for an unknown adapter.")
+    available: list[str] | None = Field(
+        None, description="For an unknown adapter: every name, or the closest ones when there are more than 20."
+    )
+    available_count: int | None = Field(None, description="How many names exist in all.")
+    id: str | None = Field(None, description="For a 500: what the server's log records the error under.")
 
 
 class ErrorResponse(BaseModel):

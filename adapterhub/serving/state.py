@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 from collections.abc import Callable, Sequence
 
 from starlette.concurrency import run_in_threadpool
@@ -15,8 +16,11 @@ from adapterhub.names import Ref
 from adapterhub.registry import AdapterRecord
 from adapterhub.serving.batcher import Batcher
 from adapterhub.serving.config import ServeConfig
-from adapterhub.serving.errors import NotServed, TooLarge, WrongEndpoint
+from adapterhub.serving.errors import NotServed, TooLarge, UnknownAdapter, WrongEndpoint
 from adapterhub.serving.metrics import Metrics
+from adapterhub.serving.responses import Redactor
+
+AVAILABLE_SHOWN = 20  # names an unknown-adapter 404 lists at most: the closest to what was asked
 
 
 class ServerState:
@@ -35,6 +39,7 @@ class ServerState:
         # with --only-preloaded: the names and exact references that may be served, each as the registry writes
         # it (`sentiment@01` is `sentiment@1`: every spelling of a reference adds nothing to the set)
         self.allowed: set[str] | None = set() if config.only_preloaded else None
+        self.redact = Redactor(hub.registry.root)
 
     def preload(self) -> None:
         """Load ``config.adapters``; those the command already loaded before the port opened stay as they are."""
@@ -43,7 +48,8 @@ class ServerState:
 
     def load(self, spec: str) -> AdapterRecord:
         """Resolve ``spec`` anew and make it hot (the load endpoint)."""
-        record = self.hub.load(spec)  # the registry parses the name: a malformed one is a 422
+        self._known(Ref.parse(spec))  # a malformed name is a 422, an unknown one a cheap 404
+        record = self.hub.load(spec)
         self._allow(spec, record)
         return record
 
@@ -59,8 +65,8 @@ class ServerState:
 
     async def record(self, spec: str, *, task: str | None = None) -> AdapterRecord:
         """The record ``spec`` resolves to; 404 when unknown or not served, 400 when not of ``task``."""
-        canonical = str(Ref.parse(spec))  # a malformed name is a 422, before any lookup
-        if self.allowed is not None and canonical not in self.allowed:
+        ref = Ref.parse(spec)  # a malformed name is a 422, before any lookup
+        if self.allowed is not None and str(ref) not in self.allowed:
             raise NotServed(
                 f"{spec!r} is not served: the server runs with --only-preloaded "
                 f"(serving: {', '.join(sorted(self.allowed)) or 'nothing'}); "
@@ -68,7 +74,7 @@ class ServerState:
             )
         record = self.hub.resident_record(spec)  # a dictionary lookup for adapters in memory
         if record is None:  # the registry is read off the event loop
-            record = await run_in_threadpool(self.hub.resolve, spec)
+            record = await run_in_threadpool(self._resolve, ref, spec)
         if task is not None and record.card.task != task:
             raise WrongEndpoint(
                 f"{record.ref} is a {record.card.task} adapter; this endpoint serves {task} adapters only, "
@@ -76,13 +82,27 @@ class ServerState:
             )
         return record
 
-    def available(self) -> list[str]:
-        """What a client may ask for, for 404 messages."""
-        if self.allowed is not None:
-            return sorted(self.allowed)
-        if not self.hub.registry.exists():  # nothing published yet: the error itself says so
-            return []
-        return sorted({record.name for record in self.hub.registry.list()})
+    def _resolve(self, ref: Ref, spec: str) -> AdapterRecord:
+        self._known(ref)
+        return self.hub.resolve(spec)
+
+    def _known(self, ref: Ref) -> None:
+        """404 for a name with no version, from one directory lookup: the registry's own message would list
+        every name it holds, which costs a scan of the registry on every mistyped request."""
+        if not self.hub.registry.versions(ref.name):
+            raise UnknownAdapter(ref.name)
+
+    def available(self, asked: str | None = None) -> tuple[list[str], int]:
+        """What a client may ask for, for 404s: every name when there are at most ``AVAILABLE_SHOWN``, else
+        those closest to ``asked`` (closest first); and how many there are in all. Names come from the index
+        in one query, no card is read."""
+        if self.allowed is None and not self.hub.registry.exists():  # nothing published yet: the error says so
+            return [], 0
+        names = sorted(self.allowed) if self.allowed is not None else self.hub.registry.listed_names()
+        if len(names) <= AVAILABLE_SHOWN:
+            return names, len(names)
+        close = difflib.get_close_matches(asked, names, n=AVAILABLE_SHOWN, cutoff=0.6) if asked else []
+        return close, len(names)
 
     def check_size(
         self, texts: Sequence[str], max_new_tokens: int | None = None, params: Sequence[str] | None = None

@@ -36,7 +36,8 @@ def serve(registry: Registry) -> Callable[..., Any]:
     def start(**settings: Any) -> Iterator[TestClient]:
         config = ServeConfig(registry=str(registry.root), **settings)
         hub = Hub(registry, device="cpu", max_adapters=config.max_adapters)
-        with TestClient(create_app(hub, config)) as client:
+        # the Host a client of a loopback server sends (the server refuses others, see RequestGuard)
+        with TestClient(create_app(hub, config), base_url="http://127.0.0.1:8000") as client:
             yield client
 
     return start

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -81,7 +82,7 @@ def test_too_many_inputs_too_long_a_text_or_too_many_tokens_is_413(serve) -> Non
 
 
 def test_a_full_queue_is_429_with_retry_after_and_the_rest_complete(serve) -> None:
-    with serve(max_queue=2, max_batch=1, max_wait_ms=0) as client:
+    with serve(max_queue=2, max_inputs=2, max_batch=1, max_wait_ms=0) as client:
         client.post("/v1/adapters/sentiment/load")
         hub = client.app.state.server.hub
         statuses: list[int] = []
@@ -351,3 +352,90 @@ def test_a_stream_meeting_a_full_queue_gets_429_not_a_200(serve) -> None:
         for thread in threads:
             thread.join()
         assert statuses == [200, 200]
+
+
+def test_a_seed_out_of_range_is_422_naming_the_field_and_the_range(client: TestClient) -> None:
+    chat = [{"role": "user", "content": "x"}]
+    for path, body, param in (
+        ("/v1/predict", {"adapter": "poet", "inputs": ["x"], "options": {"seed": 10**30}}, "options.seed"),
+        ("/v1/completions", {"model": "poet", "prompt": "x", "max_tokens": 2, "seed": 10**30}, "seed"),
+        ("/v1/chat/completions", {"model": "poet", "messages": chat, "max_tokens": 2, "seed": -(10**30)}, "seed"),
+        ("/v1/predict", {"adapter": "poet", "inputs": ["x"], "options": {"seed": True}}, "options.seed"),
+    ):
+        response = client.post(path, json=body)
+        assert response.status_code == 422, (path, response.text)
+        assert _error(response)["param"] == param
+    response = client.post("/v1/completions", json={"model": "poet", "prompt": "x", "max_tokens": 2, "seed": 10**30})
+    assert "seed: a seed is an integer from -9007199254740991 to 9007199254740991" in _error(response)["message"]
+    for seed in (2**53 - 1, -(2**53 - 1), 0):  # the ends of the range are seeds
+        body = {"model": "poet", "prompt": "x", "max_tokens": 2, "temperature": 1, "seed": seed}
+        assert client.post("/v1/completions", json=body).status_code == 200
+
+
+def test_an_unexpected_error_is_a_500_with_an_id_only_and_is_not_raised_further(client: TestClient, caplog) -> None:
+    """The exception's text stays in the log, found by the id the body carries; the app answers and returns
+    normally (this TestClient re-raises whatever the app raises, as uvicorn would then drop the connection)."""
+
+    def broken() -> None:
+        raise RuntimeError("secret detail at /srv/private/thing")
+
+    client.app.add_api_route("/v1/broken", broken)
+    with caplog.at_level(logging.ERROR, logger="adapterhub.serving"):
+        response = client.get("/v1/broken")
+    assert response.status_code == 500 and response.headers["content-type"] == "application/json"
+    error = _error(response)
+    assert error["type"] == "internal_error" and "secret" not in response.text and "/srv" not in response.text
+    assert error["id"] and error["id"] in error["message"]
+    logged = [r for r in caplog.records if error["id"] in r.getMessage()]
+    assert logged and "secret detail" in str(logged[0].exc_info[1])
+    assert client.get("/health").status_code == 200
+
+
+def test_bodies_the_server_cannot_read_are_json_errors(serve) -> None:
+    json_type = {"content-type": "application/json"}
+    with serve(max_inputs=2, max_input_chars=100) as client:  # a body limit of 2 * (4 * 100 + 16) + 65536 bytes
+        body = b'{"adapter": "sentiment", "inputs": ["' + b"x" * 70_000 + b'"]}'
+        for content in (body, iter([body[:100], body[100:]])):  # with a Content-Length, then chunked
+            response = client.post("/v1/predict", content=content, headers=json_type)
+            assert response.status_code == 413 and response.headers["content-type"] == "application/json"
+            assert _error(response)["type"] == "too_large" and "larger than this server takes" in response.text
+
+        not_utf8 = b'{"adapter": "sentiment", "inputs": ["\xff"]}'
+        response = client.post("/v1/predict", content=not_utf8, headers=json_type)
+        assert response.status_code == 422 and "not UTF-8" in _error(response)["message"]
+        response = client.post("/v1/predict", content=b"[" * 1000 + b"]" * 1000, headers=json_type)
+        assert response.status_code == 422 and "nested too deeply" in _error(response)["message"]
+
+        for method, path, allowed in (("GET", "/v1/predict", "POST"), ("POST", "/health", "GET")):
+            response = client.request(method, path)
+            assert response.status_code == 405 and response.headers["allow"] == allowed
+            assert _error(response)["type"] == "method_not_allowed"
+        assert client.post("/v1/predict", json={"adapter": "sentiment", "inputs": ["ok"]}).status_code == 200
+
+
+def test_the_schema_declares_auth_only_with_a_key_and_states_the_rules_the_server_enforces(serve) -> None:
+    from adapterhub.names import REF_PATTERN
+
+    with serve(max_inputs=3, max_input_chars=50, max_new_tokens=9) as client:
+        schema = client.get("/openapi.json").json()
+        assert "securitySchemes" not in schema.get("components", {})
+        assert not [op for path in schema["paths"].values() for op in path.values() if op.get("security")]
+        models = schema["components"]["schemas"]
+        adapter = models["PredictRequest"]["properties"]["adapter"]["anyOf"]
+        assert adapter[0]["pattern"] == REF_PATTERN and adapter[1]["items"]["pattern"] == REF_PATTERN
+        assert models["ChatRequest"]["properties"]["model"]["pattern"] == REF_PATTERN
+        load = schema["paths"]["/v1/adapters/{name}/load"]["post"]["parameters"][0]
+        assert load["schema"]["pattern"] == REF_PATTERN
+        messages = models["ChatRequest"]["properties"]["messages"]
+        assert messages["x-last-message-role"] == "user"
+        assert "the last message must have role `user`" in messages["description"]
+        inputs = models["PredictRequest"]["properties"]["inputs"]
+        assert inputs["maxItems"] == 3 and inputs["items"]["maxLength"] == 50
+        assert models["Options"]["properties"]["max_new_tokens"]["anyOf"][0]["maximum"] == 9
+        assert "413" in schema["paths"]["/v1/predict"]["post"]["responses"]
+        assert "415" in schema["paths"]["/v1/predict"]["post"]["responses"]
+    with serve(api_key="s3cret") as client:
+        schema = client.get("/openapi.json").json()
+        assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+        secured = {p for p, ops in schema["paths"].items() for op in ops.values() if op.get("security")}
+        assert secured == set(schema["paths"]) - {"/health"}

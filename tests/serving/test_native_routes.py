@@ -57,9 +57,11 @@ def test_predict_returns_what_the_hub_returns_for_every_task(client: TestClient,
 def test_adapters_lists_cards_and_residency(client: TestClient) -> None:
     body = client.get("/v1/adapters").json()
     by_ref = {a["ref"]: a for a in body["adapters"]}
-    assert set(by_ref) == {"sentiment@1", "topic@1", "ner@1", "poet@1"}
+    assert set(by_ref) == {"sentiment@1", "topic@1", "ner@1", "poet@1"} and body["next"] is None
     assert by_ref["sentiment@1"]["labels"] == ["negative", "positive"]
-    assert by_ref["sentiment@1"]["card"]["task"] == "sentiment"
+    assert by_ref["sentiment@1"]["card"] is None  # whole cards only when asked for
+    with_cards = {a["ref"]: a for a in client.get("/v1/adapters", params={"cards": "true"}).json()["adapters"]}
+    assert with_cards["sentiment@1"]["card"]["task"] == "sentiment"
     assert all(a["resident"] is None for a in body["adapters"])
     assert len(by_ref["sentiment@1"]["content_hash"]) == 64
 

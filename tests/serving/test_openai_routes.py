@@ -25,7 +25,8 @@ def _events(response) -> list:
 def test_models_lists_generate_adapters_with_their_base_as_parent(client: TestClient, tiny_gpt2) -> None:
     body = client.get("/v1/models").json()
     assert body["object"] == "list"
-    assert [(m["id"], m["root"], m["parent"]) for m in body["data"]] == [("poet", "poet@1", str(tiny_gpt2))]
+    # a base given as a local directory is named by its folder, never by where it lies on the server
+    assert [(m["id"], m["root"], m["parent"]) for m in body["data"]] == [("poet", "poet@1", tiny_gpt2.name)]
     assert body["data"][0]["object"] == "model" and body["data"][0]["created"] > 0
 
 
@@ -152,3 +153,84 @@ def test_a_stream_that_fails_ends_with_an_error_event_then_done(client: TestClie
         error = events[-2]["error"]
         assert error["code"] == 500 and error["type"] == "internal_error"
         assert "RuntimeError" in error["message"] and "device fell over" not in error["message"]  # in the log
+
+
+def test_max_completion_tokens_is_honoured_and_a_chat_without_a_limit_gets_what_fits(serve) -> None:
+    chat = {"model": "poet", "messages": [{"role": "user", "content": "the sea"}], "temperature": 0}
+    with serve() as client:
+        body = client.post("/v1/chat/completions", json={**chat, "max_completion_tokens": 3}).json()
+        assert body["usage"]["completion_tokens"] == 3 and body["choices"][0]["finish_reason"] == "length"
+        body = client.post("/v1/completions", json={"model": "poet", "prompt": "x", "max_completion_tokens": 2}).json()
+        assert body["usage"]["completion_tokens"] == 2
+        response = client.post("/v1/chat/completions", json={**chat, "max_tokens": 3, "max_completion_tokens": 3})
+        assert response.status_code == 422 and "not both" in response.json()["error"]["message"]
+
+        # no limit: the server's --max-new-tokens (512) bounded by the base's context (128 positions here)
+        body = client.post("/v1/chat/completions", json=chat).json()
+        usage = body["usage"]
+        assert usage["completion_tokens"] > 16
+        if body["choices"][0]["finish_reason"] == "length":  # the random tiny model seldom ends a text itself
+            assert usage["prompt_tokens"] + usage["completion_tokens"] == 128
+        completion = client.post("/v1/completions", json={"model": "poet", "prompt": "x"}).json()
+        assert completion["usage"]["completion_tokens"] <= 16  # completions keep OpenAI's default of 16
+    with serve(max_new_tokens=5) as client:
+        body = client.post("/v1/chat/completions", json=chat).json()
+        assert body["usage"]["completion_tokens"] <= 5 and body["choices"][0]["finish_reason"] in ("stop", "length")
+        assert client.post("/v1/completions", json={"model": "poet", "prompt": "x"}).status_code == 200
+        body = client.post("/v1/predict", json={"adapter": "poet", "inputs": ["x"]}).json()
+        assert body["results"][0]["tokens"] <= 5  # the native default (64) stays within the server's limit
+
+
+def test_fields_the_server_cannot_honour_are_refused_and_their_defaults_accepted(client: TestClient) -> None:
+    chat = {"model": "poet", "messages": [{"role": "user", "content": "x"}], "max_tokens": 2}
+    function = {"name": "f", "parameters": {"type": "object"}}
+    for field, value in (
+        ("tool_choice", "auto"),
+        ("tools", [{"type": "function", "function": function}]),
+        ("parallel_tool_calls", False),
+        ("functions", [function]),
+        ("function_call", "auto"),
+        ("logprobs", True),
+        ("top_logprobs", 2),
+        ("n", 2),
+        ("modalities", ["text", "audio"]),
+        ("audio", {"voice": "alloy", "format": "wav"}),
+        ("response_format", {"type": "json_object"}),
+        ("store", True),
+    ):
+        response = client.post("/v1/chat/completions", json={**chat, field: value})
+        assert response.status_code == 422, field
+        message = response.json()["error"]["message"]
+        assert f"{field}=" in message and "leave it out" in message
+    harmless = {
+        "tool_choice": "none",
+        "parallel_tool_calls": True,
+        "functions": [],
+        "function_call": "none",
+        "logprobs": False,
+        "n": 1,
+        "modalities": ["text"],
+        "store": False,
+        "user": "someone",
+        "metadata": {"a": "b"},
+    }
+    assert client.post("/v1/chat/completions", json={**chat, **harmless}).status_code == 200
+
+
+def test_a_model_is_retrieved_by_name_and_an_unknown_one_is_a_json_404(client: TestClient, tiny_gpt2) -> None:
+    for ident in ("poet", "poet@1"):
+        body = client.get(f"/v1/models/{ident}").json()
+        assert body == {
+            "id": ident,
+            "object": "model",
+            "created": body["created"],
+            "owned_by": "adapterhub",
+            "root": "poet@1",
+            "parent": tiny_gpt2.name,
+        }
+    for ident in ("poem", "sentiment"):
+        response = client.get(f"/v1/models/{ident}")
+        assert response.status_code == 404 and response.headers["content-type"] == "application/json"
+        error = response.json()["error"]
+        assert error["type"] == "adapter_not_found" and "poet" in error["available"]
+    assert "not a model" in client.get("/v1/models/sentiment").json()["error"]["message"]

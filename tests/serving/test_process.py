@@ -27,9 +27,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _server(registry: Registry, *args: str) -> Iterator[tuple[subprocess.Popen, str]]:
+def _server(registry: Registry, *args: str, key: str | None = "k") -> Iterator[tuple[subprocess.Popen, str]]:
     port = _free_port()
-    env = {**os.environ, "ADAPTERHUB_REGISTRY": str(registry.root), "ADAPTERHUB_API_KEY": "k"}
+    env = {**os.environ, "ADAPTERHUB_REGISTRY": str(registry.root), "ADAPTERHUB_API_KEY": key or ""}
     process = subprocess.Popen(
         [sys.executable, "-m", "adapterhub", "serve", "--port", str(port), *args],
         env=env,
@@ -131,3 +131,58 @@ def test_hub_serve_refuses_an_unknown_preload_with_one_line(registry: Registry) 
     assert result.returncode == 3
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert "no adapter named 'nope'" in result.stderr and "available: ner, poet, sentiment, topic" in result.stderr
+
+
+def _local_port(response: httpx.Response) -> int | None:
+    """The client-side port of the TCP connection a response came over; None once that connection is closed."""
+    try:
+        return response.extensions["network_stream"].get_extra_info("client_addr")[1]
+    except OSError:
+        return None
+
+
+def test_an_unexpected_error_is_a_generic_500_and_the_connection_stays_usable(registry: Registry) -> None:
+    auth = {"Authorization": "Bearer k"}
+    with _server(registry) as (process, url), httpx.Client(base_url=url, headers=auth, timeout=30) as http:
+        assert http.get("/v1/adapters").status_code == 200
+        (registry.root / ".index.sqlite").write_bytes(b"not a database " * 64)  # a damaged index
+        broken = http.get("/v1/adapters")
+        ports = [_local_port(broken)]
+        after = http.get("/health")
+        ports.append(_local_port(after))
+    assert after.status_code == 200
+    assert ports[0] is not None and ports[0] == ports[1]  # the same keep-alive connection: uvicorn kept it open
+    assert broken.status_code == 500 and broken.headers["content-type"] == "application/json"
+    error = broken.json()["error"]
+    assert error["type"] == "internal_error" and "database" not in broken.text and error["id"] in error["message"]
+    log = process.stdout.read()
+    assert f"unexpected error {error['id']} on GET /v1/adapters" in log and "DatabaseError" in log
+
+
+def test_workers_never_hold_the_api_key_in_their_environment(registry: Registry) -> None:
+    key = "key-" + os.urandom(8).hex()
+    with _server(registry, "--workers", "2", key=key) as (process, url):
+        assert httpx.get(f"{url}/v1/adapters", timeout=10).status_code == 401
+        for _ in range(4):  # requests spread over both workers
+            response = httpx.get(f"{url}/v1/adapters", headers={"Authorization": f"Bearer {key}"}, timeout=10)
+            assert response.status_code == 200
+        workers = [c for c in _children(process.pid) if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()]
+        assert len(workers) == 2
+        for worker in workers:
+            environ = Path(f"/proc/{worker}/environ").read_bytes()
+            assert key.encode() not in environ and b"ADAPTERHUB_API_KEY=" not in environ
+            assert b"ADAPTERHUB_SERVE_CONFIG=" in environ  # the settings, with the key's salted digest only
+
+
+def test_hub_serve_refuses_a_request_limit_above_its_queue_at_start_up(registry: Registry) -> None:
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "adapterhub", "serve", "--max-queue", "8", "--port", str(_free_port())],
+        env={**os.environ, "ADAPTERHUB_REGISTRY": str(registry.root)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and time.monotonic() - started < 10  # refused before torch is imported
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "--max-inputs 64 is more than --max-queue 8" in result.stderr
