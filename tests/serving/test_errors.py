@@ -325,7 +325,7 @@ def test_every_spelling_of_a_reference_is_one_entry(serve) -> None:
 
 
 def test_a_stream_meeting_a_full_queue_gets_429_not_a_200(serve) -> None:
-    with serve(max_queue=1, max_batch=1, max_wait_ms=0) as client:
+    with serve(max_queue=1, max_inputs=1, max_batch=1, max_wait_ms=0) as client:
         client.post("/v1/adapters/poet/load")
         hub, batcher = client.app.state.server.hub, client.app.state.server.batcher
         body = {"model": "poet", "prompt": "the sea", "max_tokens": 2, "stream": True}

@@ -33,9 +33,10 @@ def test_a_server_on_a_path_with_no_registry_says_so(tmp_path: Path) -> None:
 
     missing = tmp_path / "not-yet"
     hub = Hub(Registry(missing), device="cpu")
-    with TestClient(create_app(hub, ServeConfig(registry=str(missing)))) as client:
+    with TestClient(create_app(hub, ServeConfig(registry=str(missing))), base_url="http://127.0.0.1:8000") as client:
         response = client.post("/v1/predict", json={"adapter": "sentiment", "inputs": ["fine"]})
         listing = client.get("/v1/adapters")
-    assert response.status_code == 404 and response.json()["error"]["available"] == []
-    assert response.json()["error"]["message"].startswith(f"no registry at {missing}")
+    error = response.json()["error"]
+    assert response.status_code == 404 and error["type"] == "adapter_not_found"
+    assert error["message"].startswith("no registry at") and str(tmp_path) not in error["message"]  # no paths
     assert listing.status_code == 404 and not missing.exists()
