@@ -1,7 +1,7 @@
 """What every answer of the server looks like: one JSON error shape, and no absolute path in any body.
 
 Paths say where the server keeps its files, which is none of a client's business: the registry is named by
-nothing ("the server's registry folder"), a base given as a local directory by its folder name.
+nothing ("the registry"), a base given as a local directory by its folder name.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ class Redactor:
 
     def __call__(self, text: str) -> str:
         for root in self._roots:
-            text = text.replace(root + "/", "").replace(root, "the server's registry folder")
+            text = text.replace(f"no registry at {root} ", "no registry at the server's registry path ")
+            text = text.replace(root + "/", "").replace(root, "the registry")
         return _PATH.sub(_last_part, text)
 
     def value(self, value: Any) -> Any:
