@@ -36,20 +36,35 @@ MIGRATIONS = [
 ]
 
 
+class IndexDamaged(Exception):
+    """The index file cannot be read as an index (not SQLite, malformed pages, tables gone): being a cache, it is
+    rebuilt from the directories."""
+
+
 @contextmanager
 def connect(path: Path) -> Iterator[sqlite3.Connection]:
-    """Open the index, migrate it to the current schema, and commit (or roll back) when the block ends."""
-    with closing(sqlite3.connect(path, timeout=60, isolation_level=None)) as db:
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        for number in range(version, len(MIGRATIONS)):
-            db.executescript(f"BEGIN IMMEDIATE; {MIGRATIONS[number]}; PRAGMA user_version = {number + 1}; COMMIT;")
-        db.execute("BEGIN")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
+    """Open the index, migrate it to the current schema, and commit (or roll back) when the block ends.
+
+    Raises :class:`IndexDamaged` when the file is not a readable index; a busy index still raises sqlite's own
+    ``OperationalError`` ("database is locked"), which a rebuild would not cure."""
+    try:
+        with closing(sqlite3.connect(path, timeout=60, isolation_level=None)) as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            for number in range(version, len(MIGRATIONS)):
+                db.executescript(
+                    f"BEGIN IMMEDIATE; {MIGRATIONS[number]}; PRAGMA user_version = {number + 1}; COMMIT;"
+                )
+            db.execute("BEGIN")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
             raise
-        db.execute("COMMIT")
+        raise IndexDamaged(f"{path.name} is not a readable index ({exc})") from exc
 
 
 def replace_name(db: sqlite3.Connection, name: str, cards: Iterable[Card], aliases: dict[str, int]) -> None:

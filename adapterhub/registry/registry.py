@@ -27,14 +27,15 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import stat
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from adapterhub import __version__
 from adapterhub.errors import (
@@ -62,6 +63,8 @@ from adapterhub.registry.validation import (
     source_files,
     stored_file_problems,
 )
+
+T = TypeVar("T")
 
 ENV_VAR = "ADAPTERHUB_REGISTRY"
 DEFAULT_PATH = "registry"
@@ -163,11 +166,7 @@ class Registry:
         if (cursor is not None or limit is not None) and sort != "name":
             raise ConfigError("pages (after, limit) follow the name order; leave sort at 'name'")
         self._require()
-        self._recover_if_needed()
-        if not self._index_path().exists():
-            self.reindex()
-        with index.connect(self._index_path()) as db:
-            rows = index.select(db, name=name, task=task, base=base, after=cursor, limit=limit)
+        rows = self._read_index(lambda db: index.select(db, name=name, task=task, base=base, after=cursor, limit=limit))
         if name is not None and not rows and cursor is None and not self._versions(name):
             raise self._unknown_name(name)
         records = [AdapterRecord(c.name, c.version, self._dir(c.name, c.version), c, aliases) for c, aliases in rows]
@@ -176,11 +175,7 @@ class Registry:
     def listed_names(self) -> list[str]:
         """The names :meth:`list` shows, sorted, from the index in one query (no card is read)."""
         self._require()
-        self._recover_if_needed()
-        if not self._index_path().exists():
-            self.reindex()
-        with index.connect(self._index_path()) as db:
-            return index.names(db)
+        return self._read_index(index.names)
 
     def aliases(self, name: str) -> dict[str, int]:
         """Aliases of ``name`` and the versions they point to."""
@@ -389,8 +384,12 @@ class Registry:
             problems += self._alias_problems(name)
         index_path = self.root / ".index.sqlite"
         if index_path.exists() and not index_path.is_symlink():
-            with index.connect(index_path) as db:
-                rows = db.execute("SELECT name, version, card FROM versions").fetchall()
+            try:
+                with index.connect(index_path) as db:
+                    rows = db.execute("SELECT name, version, card FROM versions").fetchall()
+            except index.IndexDamaged as exc:
+                problems.append(Problem("index", index_path.name, f"{exc}; run `hub registry reindex`"))
+                return problems
             indexed = {(n, v): _normalized(c) for n, v, c in rows if (n, v) not in damaged}
             if indexed != on_disk:
                 problems.append(Problem("index", index_path.name, "out of date; run `hub registry reindex`"))
@@ -440,8 +439,11 @@ class Registry:
         """Names from the index (no card is read), or from the folders when there is no index yet."""
         path = self._index_path()
         if path.exists():
-            with index.connect(path) as db:
-                return index.names(db)
+            try:
+                with index.connect(path) as db:
+                    return index.names(db)
+            except index.IndexDamaged:
+                pass  # the folders say the same, only slower
         return self.names()
 
     def _unknown_name(self, name: str) -> AdapterNotFound:
@@ -611,15 +613,35 @@ class Registry:
             return
         cards = [self._card(name, v) for v in self._versions(name)]
         aliases = self.aliases(name) if (self.root / name).is_dir() else {}
-        with index.connect(self._index) as db:
-            index.replace_name(db, name, cards, aliases)
+        try:
+            with index.connect(self._index) as db:
+                index.replace_name(db, name, cards, aliases)
+        except index.IndexDamaged:
+            self._rebuild_index()
 
     def _index_new(self, card: Card) -> None:
         if not self._index_path().exists():
             self._rebuild_index()
             return
-        with index.connect(self._index) as db:
-            index.add(db, card)
+        try:
+            with index.connect(self._index) as db:
+                index.add(db, card)
+        except index.IndexDamaged:
+            self._rebuild_index()
+
+    def _read_index(self, read: Callable[[sqlite3.Connection], T]) -> T:
+        """``read(db)`` on the index, after any crashed change is replayed; a missing or damaged index (a cache)
+        is first rebuilt from the directories."""
+        self._recover_if_needed()
+        if not self._index_path().exists():
+            self.reindex()
+        try:
+            with index.connect(self._index_path()) as db:
+                return read(db)
+        except index.IndexDamaged:
+            self.reindex()  # under the writer lock; the rebuilt file replaces the damaged one in one rename
+        with index.connect(self._index_path()) as db:
+            return read(db)
 
     def _rebuild_index(self) -> int:
         contents = [(n, [self._card(n, v) for v in self._versions(n)], self.aliases(n)) for n in self.names()]

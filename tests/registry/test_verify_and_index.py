@@ -77,3 +77,23 @@ def test_verify_notices_an_index_out_of_date(reg: Registry, tmp_path: Path) -> N
     assert [p.where for p in reg.verify()] == ["index"]
     reg.reindex()
     assert reg.verify() == [] and [r.ref for r in reg.list()] == ["sentiment@1", "topic@1"]
+
+
+def test_a_damaged_index_is_reported_by_verify_and_rebuilt_by_every_other_use(reg: Registry) -> None:
+    """The index is a cache: a file that is not SQLite (a bad copy, a disk fault) must not stop `hub list`."""
+    damaged = b"not a database " * 64
+    index_file = reg.root / ".index.sqlite"
+    index_file.write_bytes(damaged)
+    problems = reg.verify()
+    assert [(p.where, p.file) for p in problems] == [("index", ".index.sqlite")]
+    assert "not a readable index" in problems[0].problem and "hub registry reindex" in problems[0].problem
+    assert index_file.read_bytes() == damaged  # verify reports, it changes nothing
+
+    assert [r.ref for r in reg.list()] == ["sentiment@1", "topic@1"]
+    assert reg.list(name="topic")[0].aliases == ("prod",) and reg.verify() == []
+    for change in (lambda: reg.tag("sentiment@1", "stable"), lambda: reg.remove("sentiment@1", force=True)):
+        index_file.write_bytes(damaged)
+        change()
+        assert reg.verify() == []
+    index_file.write_bytes(damaged)
+    assert reg.listed_names() == ["topic"]

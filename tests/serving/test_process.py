@@ -27,11 +27,14 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _server(registry: Registry, *args: str, key: str | None = "k") -> Iterator[tuple[subprocess.Popen, str]]:
+def _server(
+    registry: Registry, *args: str, key: str | None = "k", command: list[str] | None = None
+) -> Iterator[tuple[subprocess.Popen, str]]:
+    """``hub serve ARGS`` (or ``command`` with the port appended) until the block ends."""
     port = _free_port()
     env = {**os.environ, "ADAPTERHUB_REGISTRY": str(registry.root), "ADAPTERHUB_API_KEY": key or ""}
     process = subprocess.Popen(
-        [sys.executable, "-m", "adapterhub", "serve", "--port", str(port), *args],
+        [*command, str(port)] if command else [sys.executable, "-m", "adapterhub", "serve", "--port", str(port), *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -141,12 +144,33 @@ def _local_port(response: httpx.Response) -> int | None:
         return None
 
 
-def test_an_unexpected_error_is_a_generic_500_and_the_connection_stays_usable(registry: Registry) -> None:
+BROKEN_ROUTE = """
+import sys
+import uvicorn
+from adapterhub.inference import Hub
+from adapterhub.serving import ServeConfig, create_app
+
+config = ServeConfig(registry=sys.argv[1], port=int(sys.argv[2]), api_key="k")
+app = create_app(Hub(config.registry, device="cpu"), config)
+
+
+def broken():  # a fault no request can cause on purpose: this route exists only in this test's server
+    raise RuntimeError("DatabaseError: secret detail at /srv/private")
+
+
+app.add_api_route("/v1/broken", broken)
+uvicorn.run(app, host="127.0.0.1", port=config.port, log_level="info")
+"""
+
+
+def test_an_unexpected_error_is_a_generic_500_and_the_connection_stays_usable(registry: Registry, tmp_path) -> None:
+    script = tmp_path / "serve_broken.py"
+    script.write_text(BROKEN_ROUTE)
     auth = {"Authorization": "Bearer k"}
-    with _server(registry) as (process, url), httpx.Client(base_url=url, headers=auth, timeout=30) as http:
+    command = [sys.executable, str(script), str(registry.root)]
+    with _server(registry, command=command) as (process, url), httpx.Client(base_url=url, headers=auth) as http:
         assert http.get("/v1/adapters").status_code == 200
-        (registry.root / ".index.sqlite").write_bytes(b"not a database " * 64)  # a damaged index
-        broken = http.get("/v1/adapters")
+        broken = http.get("/v1/broken")
         ports = [_local_port(broken)]
         after = http.get("/health")
         ports.append(_local_port(after))
@@ -154,9 +178,9 @@ def test_an_unexpected_error_is_a_generic_500_and_the_connection_stays_usable(re
     assert ports[0] is not None and ports[0] == ports[1]  # the same keep-alive connection: uvicorn kept it open
     assert broken.status_code == 500 and broken.headers["content-type"] == "application/json"
     error = broken.json()["error"]
-    assert error["type"] == "internal_error" and "database" not in broken.text and error["id"] in error["message"]
+    assert error["type"] == "internal_error" and "secret" not in broken.text and error["id"] in error["message"]
     log = process.stdout.read()
-    assert f"unexpected error {error['id']} on GET /v1/adapters" in log and "DatabaseError" in log
+    assert f"unexpected error {error['id']} on GET /v1/broken" in log and "secret detail" in log
 
 
 def test_workers_never_hold_the_api_key_in_their_environment(registry: Registry) -> None:
