@@ -31,7 +31,9 @@ DtypeOpt = Annotated[str | None, Opt(help="fp32, bf16 or fp16 (CUDA) for the bas
 )
 def eval_(
     ctx: typer.Context,
-    adapters: Annotated[list[str], typer.Argument(help="NAME[@VERSION]; several with --combine mean (an ensemble).")],
+    adapters: Annotated[
+        list[str], typer.Argument(metavar="ADAPTER", help="NAME[@VERSION]; several with --combine mean (an ensemble).")
+    ],
     data: DataOpt,
     combine: CombineOpt = None,
     text_column: TextOpt = None,
@@ -83,7 +85,7 @@ def eval_(
 )
 def compare(
     ctx: typer.Context,
-    adapters: Annotated[list[str], typer.Argument(help="Two or more NAME[@VERSION] of one task.")],
+    adapters: Annotated[list[str], typer.Argument(metavar="ADAPTER", help="Two or more NAME[@VERSION] of one task.")],
     data: DataOpt,
     combine: CombineOpt = None,
     text_column: TextOpt = None,

@@ -24,8 +24,10 @@ from adapterhub.errors import ConfigError
 )
 def predict(
     ctx: typer.Context,
-    adapter: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME:ALIAS; A,B,C with --combine.")],
-    texts: Annotated[list[str] | None, typer.Argument(help="Texts to run; or use --file.")] = None,
+    adapter: Annotated[
+        str, typer.Argument(metavar="ADAPTER", help="NAME, NAME@VERSION or NAME:ALIAS; A,B,C with --combine.")
+    ],
+    texts: Annotated[list[str] | None, typer.Argument(metavar="TEXT", help="Texts to run; or use --file.")] = None,
     file: Annotated[
         str | None,
         typer.Option(

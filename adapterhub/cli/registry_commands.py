@@ -94,7 +94,7 @@ def list_(
 )
 def show(
     ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME:ALIAS")],
+    ref: Annotated[str, typer.Argument(metavar="REF", help="NAME, NAME@VERSION or NAME:ALIAS")],
     as_json: Annotated[
         bool, typer.Option("--json", help="The record as JSON (what is printed now; scripts should pass it).")
     ] = False,
@@ -121,7 +121,9 @@ def show(
 )
 def rm(
     ctx: typer.Context,
-    targets: Annotated[list[str], typer.Argument(help="NAME (every version), NAME@VERSION or NAME:ALIAS; several.")],
+    targets: Annotated[
+        list[str], typer.Argument(metavar="TARGET", help="NAME (every version), NAME@VERSION or NAME:ALIAS; several.")
+    ],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan, remove nothing.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Also remove aliases that point to these versions.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Remove every version of a NAME without asking.")] = False,
@@ -184,8 +186,8 @@ def _confirm(plan: RemovalPlan, whole: list[str]) -> None:
 )
 def tag(
     ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(help="NAME@VERSION (or NAME for the latest)")],
-    alias: Annotated[str, typer.Argument(help="Alias to point at it, e.g. prod")],
+    ref: Annotated[str, typer.Argument(metavar="REF", help="NAME@VERSION (or NAME for the latest)")],
+    alias: Annotated[str, typer.Argument(metavar="ALIAS", help="Alias to point at it, e.g. prod")],
     as_json: Annotated[bool, typer.Option("--json", help="The alias, its version and the record as JSON.")] = False,
 ) -> None:
     """Point NAME:ALIAS at a version (moves the alias if it exists)."""
@@ -211,7 +213,9 @@ def tag(
 )
 def import_(
     ctx: typer.Context,
-    source: Annotated[Path, typer.Argument(help="A PEFT adapter directory (adapter_config.json + safetensors).")],
+    source: Annotated[
+        Path, typer.Argument(metavar="DIR", help="A PEFT adapter directory (adapter_config.json + safetensors).")
+    ],
     name: Annotated[str, typer.Option("--name", help="Registry name to publish it as.")],
     base: Annotated[str | None, typer.Option(help="Base model id or path [default: the adapter config's].")] = None,
     task: Annotated[str | None, typer.Option(help="Task name [default: from the PEFT task type].")] = None,
@@ -235,7 +239,9 @@ def import_(
 )
 def export(
     ctx: typer.Context,
-    args: Annotated[list[str], typer.Argument(help="REF DEST; REF with --merged; REF... with --for vllm.")],
+    args: Annotated[
+        list[str], typer.Argument(metavar="ARGS", help="REF DEST; REF with --merged; REF... with --for vllm.")
+    ],
     merged: Annotated[
         Path | None, typer.Option(help="Write a standalone model, the adapter folded into its base, to this folder.")
     ] = None,
@@ -278,7 +284,9 @@ def export(
 )
 def merge(
     ctx: typer.Context,
-    adapters: Annotated[list[str], typer.Argument(help="Two or more LoRA adapters of one task, base and label set.")],
+    adapters: Annotated[
+        list[str], typer.Argument(metavar="ADAPTER", help="Two or more LoRA adapters of one task, base and label set.")
+    ],
     name: Annotated[str, typer.Option("--name", help="Registry name to publish the merge as.")],
     weights: Annotated[str | None, typer.Option(help="Comma-separated, one per adapter [default: equal].")] = None,
     combination: Annotated[str, typer.Option(help="PEFT combination: cat (exact), linear or svd.")] = "cat",
