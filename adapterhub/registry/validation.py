@@ -364,12 +364,27 @@ def _prefix_problems(
             f"has {tokens}"
         )
     base_layers = _first(base, "num_hidden_layers", "n_layer", "num_layers")
-    hidden = _first(base, "hidden_size", "n_embd", "d_model")
-    if base_layers is not None and hidden is not None and (layers, dim) != (base_layers, hidden):
+    base_dim = _prefix_dim(base)
+    if base_layers is not None and base_dim is not None and (layers, dim) != (base_layers, base_dim):
         problems.append(
-            f"the prefix is for {layers} layers of {dim} dims but the base has {base_layers} layers of {hidden}"
+            f"the prefix is for {layers} layers of {dim} dims but the base has {base_layers} layers of {base_dim}"
         )
     return problems
+
+
+def _prefix_dim(base: dict[str, Any] | None) -> int | None:
+    """The width of one layer's prefix keys as PEFT sizes it for ``base`` (``_prepare_prompt_learning_config``
+    in peft.utils.other): the hidden size, or for a base that declares key/value heads (grouped-query
+    attention) the key/value heads times the head size; None where PEFT sizes it per layer (not checked)."""
+    hidden = _first(base, "hidden_size", "n_embd", "d_model")
+    if base is None or hidden is None or "num_key_value_heads" not in base:
+        return hidden
+    if base.get("global_head_dim") is not None or base.get("per_layer_config") is not None:
+        return None
+    heads = _first(base, "num_attention_heads", "n_head")
+    head_dim = _first(base, "head_dim") or (hidden // heads if heads else None)
+    kv_heads = _first(base, "num_key_value_heads")
+    return head_dim * kv_heads if head_dim and kv_heads else None
 
 
 def _first(config: dict[str, Any] | None, *keys: str) -> int | None:

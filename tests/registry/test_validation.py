@@ -187,3 +187,24 @@ def test_peft_extras_beside_the_factors_are_accepted(reg: Registry, tmp_path: Pa
     assert reg.publish("sentiment", source, CARD).version == 2
     stray = _adapter(tmp_path / "b", shapes={**LORA, **HEAD, "base_model.model.y.weight": [4]})
     _refused(reg, stray, CARD, IncompatibleAdapter, r"neither LoRA factors nor in modules_to_save: \[y\.weight\]")
+
+
+def test_a_prefix_on_grouped_query_attention_is_sized_by_its_key_value_heads(reg: Registry, tmp_path: Path) -> None:
+    """PEFT sizes a prefix for a base with key/value heads of its own (Llama, Qwen, Mistral, Gemma) by those
+    heads: 2 key/value heads of 8 dims here, not the hidden size of 32."""
+    base = tmp_path / "llama"
+    base.mkdir()
+    dims = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2}
+    (base / "config.json").write_text(json.dumps({"model_type": "llama", **dims}))
+    card = Card(
+        task="generate",
+        task_type="CAUSAL_LM",
+        method="prefix",
+        base=BaseInfo(id=str(base), fingerprint=CARD.base.fingerprint),
+        method_config={"num_virtual_tokens": 4},
+    )
+    config = {"peft_type": "PREFIX_TUNING", "task_type": "CAUSAL_LM", "num_virtual_tokens": 4, "num_layers": 2}
+    kv = _adapter(tmp_path / "kv", config={**config, "token_dim": 16}, shapes={"prompt_embeddings": [4, 64]})
+    assert reg.publish("poet", kv, card).version == 1
+    wide = _adapter(tmp_path / "wide", config={**config, "token_dim": 32}, shapes={"prompt_embeddings": [4, 128]})
+    _refused(reg, wide, card, IncompatibleAdapter, "prefix is for 2 layers of 32 dims but the base has 2 layers of 16")
