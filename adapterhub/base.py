@@ -43,6 +43,7 @@ AUTO_CLASSES = {
 }
 _PEFT_PARTS = ("lora_", "modules_to_save.", "prompt_encoder", "word_embeddings_adapter")
 PROBE_TIMEOUT_S = 5.0  # the one request that asks the hub whether a base id exists
+_CONFIRMED: set[tuple[str, str]] = set()  # (endpoint, id) the hub confirmed in this process: model, tokenizer… ask once
 _FIXES = (
     "pass a local model directory (one holding config.json, as save_pretrained writes it) or a hub id with "
     f"--base, or leave --base out for the embedded default {DEFAULT_BASE}"
@@ -125,8 +126,13 @@ def _hub_base(repo_id: str) -> str:
             f"base {repo_id!r} is not in the local Hugging Face cache{local} and HF_HUB_OFFLINE is set, so it cannot "
             f"be downloaded; check the spelling, unset HF_HUB_OFFLINE to download it, or {_FIXES}"
         )
+    from huggingface_hub import constants
+
+    if (constants.ENDPOINT, repo_id) in _CONFIRMED:
+        return repo_id
     problem = _ask_hub(repo_id)
     if problem is None:
+        _CONFIRMED.add((constants.ENDPOINT, repo_id))
         return repo_id
     if snapshot:  # the hub did not confirm it (unreachable, private without a token): the cached copy loads
         return snapshot

@@ -71,11 +71,13 @@ def online(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
 
 
 @pytest.fixture
-def fake_hub() -> Iterator[str]:
-    """A local stand-in for the hub's model API: ``org/tiny-bert`` exists, every other id is unknown."""
+def fake_hub() -> Iterator[tuple[str, list[str]]]:
+    """A local stand-in for the hub's model API: ``org/tiny-bert`` exists, every other id is unknown. Yields its
+    URL and the paths it was asked for."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            asked.append(self.path.split("?")[0])
             known = self.path.split("?")[0] == "/api/models/org/tiny-bert"
             body = json.dumps({"id": "org/tiny-bert", "sha": "0" * 40} if known else {"error": "not found"}).encode()
             self.send_response(200 if known else 404)
@@ -89,10 +91,11 @@ def fake_hub() -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
+    asked: list[str] = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    yield f"http://127.0.0.1:{server.server_address[1]}", asked
     server.shutdown()
 
 
@@ -147,11 +150,16 @@ def test_an_unreachable_hub_fails_fast_without_retries(online: Callable[[str], N
     assert time.monotonic() - start < 5  # huggingface_hub's downloads retried for about a minute
 
 
-def test_the_hub_is_asked_once_whether_an_id_exists(online: Callable[[str], None], fake_hub: str) -> None:
-    online(fake_hub)
+def test_the_hub_is_asked_once_whether_an_id_exists(
+    online: Callable[[str], None], fake_hub: tuple[str, list[str]]
+) -> None:
+    url, asked = fake_hub
+    online(url)
     with pytest.raises(BaseNotFound, match=r"the Hugging Face Hub has no model 'org/tiny-bret' \(nor a local"):
         locate_base("org/tiny-bret")
     assert locate_base("org/tiny-bert") == "org/tiny-bert"  # known: from_pretrained downloads it as usual
+    assert locate_base("org/tiny-bert") == "org/tiny-bert"  # the tokenizer's lookup after the model's: no request
+    assert asked == ["/api/models/org/tiny-bret", "/api/models/org/tiny-bert"]
 
 
 def test_a_cached_id_loads_offline_and_when_the_hub_is_unreachable(

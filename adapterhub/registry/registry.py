@@ -382,7 +382,7 @@ class Registry:
                 if not found:
                     problems += [Problem(where, CARD_FILE, p) for p in content_problems(directory, card, bases)]
             problems += self._alias_problems(name)
-        index_path = self.root / ".index.sqlite"
+        index_path = self._index
         if index_path.exists() and not index_path.is_symlink():
             try:
                 with index.connect(index_path) as db:
