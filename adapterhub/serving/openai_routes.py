@@ -159,12 +159,16 @@ async def _prepare(
     else:
         state.check_size(sized, tokens)
     record = await state.record(body.model, task="generate")
+    # Either way the adapter is made hot here, before the 200 of a stream goes out, so a broken adapter still
+    # gets its status code.
     if tokens is None:  # no limit asked for: the request's default, within the server's and the context's
         cap = min(body.default_tokens or state.config.max_new_tokens, state.config.max_new_tokens)
         room = await run_in_threadpool(state.hub.room, body.model, prompts)
-        tokens = cap if room is None else min(cap, room)
+        tokens = cap if room is None else min(cap, room)  # fits the context by construction
         if tokens < 1:
             raise TooLarge("the prompt fills the base's whole context, leaving no room for an answer; shorten it")
+    else:
+        await state.check_prompts(body.model, prompts, tokens, params)
     options = GenerationOptions(
         max_new_tokens=tokens,
         temperature=body.temperature,
@@ -172,9 +176,6 @@ async def _prepare(
         top_p=body.top_p,
         seed=body.seed,
     )
-    # loads the adapter when it is not resident: before the 200 of a stream goes out, so a broken adapter still
-    # gets its status code
-    await state.check_prompts(body.model, prompts, options.max_new_tokens, params)
     record = state.hub.resident_record(body.model) or record
     return state, options, record.ref
 
