@@ -41,7 +41,6 @@ from adapterhub.serving.errors import (
     Overloaded,
     ShuttingDown,
     TooLarge,
-    Unauthorized,
     UnknownAdapter,
     WrongEndpoint,
 )
@@ -54,7 +53,6 @@ log = logging.getLogger("adapterhub.serving")
 
 # error class -> (HTTP status, error type); the first match wins
 STATUSES: tuple[tuple[type[Exception], int, str], ...] = (
-    (Unauthorized, 401, "unauthorized"),
     (NotServed, 404, "adapter_not_served"),
     (AdapterNotFound, 404, "adapter_not_found"),
     (WrongEndpoint, 400, "wrong_endpoint"),

@@ -31,10 +31,6 @@ class WrongEndpoint(AdapterHubError):
     """An adapter sent to an endpoint that does not serve its task (HTTP 400)."""
 
 
-class Unauthorized(AdapterHubError):
-    """A missing or wrong API key (HTTP 401)."""
-
-
 class UnknownAdapter(AdapterNotFound):
     """A name the registry holds no version of (HTTP 404 with the closest names that exist)."""
 
