@@ -7,11 +7,14 @@ long, and other work writes nothing at all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from adapterhub.reporting import ProgressCounter
 
 
 def log_console(**options: Any) -> Console:
@@ -109,14 +112,6 @@ class WorkProgress:
             self.tasks[what] = self.progress.add_task(description, total=values["total"])
         self.progress.update(self.tasks[what], description=description, completed=values["done"], total=values["total"])
 
-    def counter(self, what: str, total: int) -> Any:
+    def counter(self, what: str, total: int) -> Callable[[int], None]:
         """A ``progress(n)`` callback (as :meth:`Hub.predict` takes) that advances a bar of ``total`` items."""
-        done = 0
-
-        def add(count: int) -> None:
-            nonlocal done
-            done += count
-            self.report("progress", {"what": what, "done": done, "total": total})
-
-        self.report("progress", {"what": what, "done": 0, "total": total})
-        return add
+        return ProgressCounter(self.report, what, total).add

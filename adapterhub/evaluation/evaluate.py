@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from adapterhub.data import Example, TextExample, TokenExample, read_examples
 from adapterhub.data.labels import labels_of, sort_labels
@@ -14,13 +14,11 @@ from adapterhub.data.split import fingerprint
 from adapterhub.errors import ConfigError
 from adapterhub.evaluation.report import Evaluation, classification_report, entity_report
 from adapterhub.registry import AdapterRecord, Registry
+from adapterhub.reporting import ProgressCounter, Report
 from adapterhub.tasks import get_task
 
 if TYPE_CHECKING:
     from adapterhub.inference import Hub
-
-Report = Callable[[str, dict[str, Any]], None]
-
 
 @dataclass(frozen=True)
 class _Data:
@@ -123,12 +121,12 @@ def _score(
     if get_task(card.task).kind == "generation":
         if combine:
             raise ConfigError(f"{records[0].ref} is a generate adapter; ensembles average class probabilities")
-        scores = {"metrics": _perplexity(hub, records[0], data, batch_size, _Counter(report, what))}
+        scores = {"metrics": _perplexity(hub, records[0], data, batch_size, ProgressCounter(report, what))}
         results: list = []
     elif get_task(card.task).kind == "text":
         texts = [e for e in data.examples if isinstance(e, TextExample)]
         mapping = _label_mapping(records[0], [e.label for e in texts], data.source)
-        counter = _Counter(report, what, len(texts) * len(members))
+        counter = ProgressCounter(report, what, len(texts) * len(members))
         results = hub.predict(
             [e.text for e in texts], target, combine=combine, batch_size=batch_size, progress=counter.add
         )
@@ -141,7 +139,7 @@ def _score(
                 f"{data.source} has tags {', '.join(unknown[:8])} that {records[0].ref} never learned "
                 f"(it knows {', '.join(card.labels)}); score it on data of its own tag set"
             )
-        counter = _Counter(report, what, len(sentences) * len(members))
+        counter = ProgressCounter(report, what, len(sentences) * len(members))
         results = hub.predict(
             [list(e.tokens) for e in sentences],
             target,
@@ -167,7 +165,9 @@ def _score(
     return evaluation
 
 
-def _perplexity(hub: Hub, record: AdapterRecord, data: _Data, batch_size: int, counter: _Counter) -> dict[str, float]:
+def _perplexity(
+    hub: Hub, record: AdapterRecord, data: _Data, batch_size: int, counter: ProgressCounter
+) -> dict[str, float]:
     """Loss and perplexity of a generate adapter on the responses of ``data`` (prompts in the training template).
 
     The Hub generates but computes no loss, so the adapter is put on its base through PEFT (:func:`attach`,
@@ -198,27 +198,6 @@ def _perplexity(hub: Hub, record: AdapterRecord, data: _Data, batch_size: int, c
     with torch.no_grad():
         metrics = task.evaluate(model, batches(), ())
     return {k: round(float(v), 6) for k, v in metrics.items()}
-
-
-class _Counter:
-    """Sends ``report("progress", ...)`` for one scoring run: ``what``, examples done, examples in all."""
-
-    def __init__(self, report: Report | None, what: str, total: int | None = None) -> None:
-        self.report, self.what, self.done, self.total = report, what, 0, 0
-        if total is not None:
-            self.start(total)
-
-    def start(self, total: int) -> None:
-        self.total = total
-        self._send()
-
-    def add(self, count: int) -> None:
-        self.done += count
-        self._send()
-
-    def _send(self) -> None:
-        if self.report is not None:
-            self.report("progress", {"what": self.what, "done": self.done, "total": self.total})
 
 
 def _label_mapping(record: AdapterRecord, gold: Sequence[str], source: str) -> dict[str, str]:
