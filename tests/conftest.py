@@ -61,3 +61,18 @@ def tiny_gpt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.tiny import save_tiny_gpt2
 
     return save_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"), seed=0)
+
+
+@pytest.fixture(scope="session")
+def family_base(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - returns a function
+    """``family_base(name)``: a tiny random base of model family ``name`` (see tests/families.py), saved once."""
+    from tests.families import save_family
+
+    saved: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in saved:
+            saved[name] = save_family(name, tmp_path_factory.mktemp(f"family-{name}"))
+        return saved[name]
+
+    return get
