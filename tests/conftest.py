@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,7 +65,7 @@ def tiny_gpt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def family_base(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - returns a function
+def family_base(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     """``family_base(name)``: a tiny random base of model family ``name`` (see tests/families.py), saved once."""
     from tests.families import save_family
 

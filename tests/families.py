@@ -185,7 +185,8 @@ def save_family(name: str, directory: Path, seed: int = 0) -> Path:
     tokenizer.save_pretrained(directory)
     eos = tokenizer.eos_token_id
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
-    ids = {"vocab": len(tokenizer), "pad": pad, "bos": tokenizer.bos_token_id or 0, "eos": eos if eos is not None else 0}
+    eos = eos if eos is not None else 0
+    ids = {"vocab": len(tokenizer), "pad": pad, "bos": tokenizer.bos_token_id or 0, "eos": eos}
     config = family.config(ids)
     torch.manual_seed(seed)
     auto = AutoModel if family.kind == "encoder" else AutoModelForCausalLM
