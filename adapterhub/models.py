@@ -125,7 +125,7 @@ def pool(states: torch.Tensor, mask: torch.Tensor | None, how: Pooling) -> torch
         return (states * weights).sum(1) / weights.sum(1).clamp(min=1e-6)
     if how == "cls":
         return states[:, 0]
-    last = mask.sum(1).clamp(min=1) - 1  # (B,) right padding assumed
+    last = mask.long().sum(1).clamp(min=1) - 1  # (B,) right padding assumed; PEFT's prefix mask columns are float
     return states[torch.arange(states.shape[0], device=states.device), last]
 
 

@@ -64,7 +64,11 @@ def train(
     lora_r: Annotated[int | None, Opt(help="LoRA rank [8].")] = None,
     lora_alpha: Annotated[int | None, Opt(help="LoRA alpha [16].")] = None,
     lora_dropout: Annotated[float | None, Opt(help="LoRA dropout [0.1].")] = None,
-    target_modules: Annotated[list[str] | None, Opt("--target-module", help="LoRA target (repeatable).")] = None,
+    target_modules: Annotated[
+        list[str] | None,
+        Opt(help="LoRA targets: module names, comma-separated or repeated [the architecture's attention and MLP]."),
+    ] = None,
+    target_module: Annotated[list[str] | None, Opt(hidden=True)] = None,  # the flag's earlier, singular name
     prefix_tokens: Annotated[int | None, Opt(help="Prefix tuning: virtual tokens [20].")] = None,
     quantize: Annotated[str | None, Opt(help="4bit or 8bit base through bitsandbytes (CUDA only).")] = None,
     fsdp: Annotated[
@@ -123,7 +127,7 @@ def train(
         lora_r=lora_r,
         lora_alpha=lora_alpha,
         lora_dropout=lora_dropout,
-        target_modules=target_modules,
+        target_modules=_split_commas([*(target_modules or []), *(target_module or [])]),
         prefix_tokens=prefix_tokens,
         quantize=quantize,
         fsdp=fsdp or None,
@@ -152,3 +156,8 @@ def train(
         print(f"warning: {warning}", file=sys.stderr)
     if as_json:
         typer.echo(json.dumps(record.to_dict(), indent=2, sort_keys=True))
+
+
+def _split_commas(values: list[str]) -> list[str] | None:
+    """``--target-modules q_proj,v_proj --target-modules o_proj`` -> [q_proj, v_proj, o_proj] (None when none)."""
+    return [part.strip() for value in values for part in value.split(",") if part.strip()] or None

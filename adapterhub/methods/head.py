@@ -19,7 +19,7 @@ class HeadSettings:
     def peft_config(self, task_type: str, model: Any) -> Any:
         from peft import LoraConfig
 
-        first = LoraSettings().targets(model.config.model_type)[0]
+        first = LoraSettings().targets(model)[0]
         name = next(n for n, _ in model.named_modules() if n.split(".")[-1] == first.split(".")[-1])
         return LoraConfig(
             task_type=task_type, r=1, lora_alpha=1, lora_dropout=0.0, target_modules=f"^{re.escape(name)}$"

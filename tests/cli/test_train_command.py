@@ -100,3 +100,42 @@ def test_hub_train_labels_names_integer_classes(hub, tiny_bert: Path, tmp_path: 
     assert json.loads(hub("show", "classify")[1])["labels"] == ["world", "sports", "business"]
     code, _, err = hub("train", *args, "--labels", "world,sports")
     assert code == 2 and err.startswith("error: --labels names 2 classes, 0..1, but ") and err.count("\n") == 1
+
+
+def test_target_modules_take_commas_and_repeats_and_the_singular_name_still_works(
+    hub, tiny_bert: Path, tmp_path: Path
+) -> None:
+    data = write_classification(tmp_path / "reviews.csv")
+    args = ("--base", str(tiny_bert), "--data", str(data), "--epochs", "1", "--max-length", "16")
+    code, _, err = hub("train", *args, "--target-modules", "query,value", "--target-module", "dense")
+    assert code == 0, err
+    assert json.loads(hub("show", "sentiment@1")[1])["method_config"]["target_modules"] == ["dense", "query", "value"]
+    code, _, err = hub("train", *args, "--target-modules", "query,qkv")
+    assert code == 2 and "Traceback" not in err
+    assert err.splitlines()[-1].startswith(
+        "error: --target-modules qkv: no such layer in this bert base; its linear layers are dense,"
+    )
+    helptext = hub("train", "--help")[1]
+    assert "--target-modules" in helptext and "--target-module " not in helptext
+
+
+def test_an_architecture_without_default_targets_is_one_line_naming_the_flag(
+    hub, tiny_bert: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from transformers import AutoModel, RoFormerConfig
+
+    base = tmp_path / "roformer"
+    shutil.copytree(tiny_bert, base)
+    config = RoFormerConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                            intermediate_size=32, embedding_size=16)  # fmt: skip
+    AutoModel.from_config(config).save_pretrained(base)
+    data = write_classification(tmp_path / "reviews.csv")
+    code, _, err = hub("train", "--base", str(base), "--data", str(data), "--epochs", "1", "--max-length", "16")
+    assert code == 2 and "Traceback" not in err
+    assert err.splitlines()[-1].startswith(
+        "error: no default LoRA target modules for model type 'roformer'; pass --target-modules"
+    )
+    assert "(dense, key, query, value)" in err
+    assert "published" not in err
