@@ -104,6 +104,10 @@ def export_merged(
                 _token_classifier(body, model.classifier[1], card.labels).save_pretrained(tmp)
             else:
                 _sequence_classifier(body, model.classifier[1], card.labels, model.pooling, record, tmp)
+        if card.task_type == "SEQ_CLS" and tokenizer.pad_token is None:  # decoders: the README pads a batch
+            tokenizer.pad_token = tokenizer.eos_token
+        if card.task_type == "SEQ_CLS":
+            tokenizer.padding_side = "right"  # last-token pooling reads the last real token from the mask
         tokenizer.save_pretrained(tmp)
         (tmp / "adapterhub.json").write_text(
             json.dumps({"merged_from": record.ref, "content_hash": card.content_hash, "base": card.base.id}, indent=2)
@@ -130,6 +134,12 @@ def _token_classifier(body: Any, head: Any, labels: tuple[str, ...]) -> Any:
         raise ConfigError(
             f"cannot build a {type(model).__name__} from this base (missing {result.missing_keys[:3]}, "
             f"unexpected {result.unexpected_keys[:3]}); export the adapter with `hub export NAME DIR` instead"
+        )
+    extra = sorted({n.split(".")[0] for n, _ in model.named_parameters()} - {model.base_model_prefix, "classifier"})
+    if extra:  # e.g. ModernBERT's: a prediction head of its own between the encoder and the classifier
+        raise ConfigError(
+            f"transformers' {type(model).__name__} puts layers of its own ({', '.join(extra)}) between the "
+            "encoder and the classifier, so it cannot hold this tagger; export the adapter with `hub export NAME DIR`"
         )
     model.classifier.load_state_dict(head.state_dict())
     return model.eval()
