@@ -1,7 +1,7 @@
 """The architecture matrix: every family of tests/families.py x every method x every task that fits its kind.
 
 A cell is (family, method, task). :class:`FamilyRun` trains a family's cells through ``adapterhub.train`` on
-tiny in-test data (one epoch, two optimizer steps), publishes them to one registry per family and serves them
+tiny in-test data (one epoch, one optimizer step), publishes them to one registry per family and serves them
 from one :class:`adapterhub.Hub`, each lazily and once, so that the checks of a cell share its adapter.
 """
 
@@ -91,7 +91,7 @@ def inputs_of(task: str) -> list[Any]:
 
 
 def write_data(directory: Path) -> dict[str, Path]:
-    """A tiny data file per task: a few examples, enough for two optimizer steps of four."""
+    """A tiny data file per task: a few examples, enough for one optimizer step of eight."""
     rng = random.Random(0)
     directory.mkdir(parents=True, exist_ok=True)
     good, bad, filler = ["great", "good", "fine"], ["awful", "dull", "weak"], ["film", "book", "song"]
@@ -100,7 +100,7 @@ def write_data(directory: Path) -> dict[str, Path]:
         label = ("negative", "positive")[i % 2]
         rows.append(f"{rng.choice(filler)} {rng.choice(bad if i % 2 == 0 else good)},{label}")
     (directory / "sentiment.csv").write_text("\n".join(rows) + "\n")
-    topics = ["text,label"] + [f"{rng.choice(filler)} {w},{w}" for w in ("good", "bad", "film") * 4]
+    topics = ["text,label"] + [f"{rng.choice(filler)} {w},{w}" for w in ("good", "bad", "film") * 3]
     (directory / "classify.csv").write_text("\n".join(topics) + "\n")
     sentences = []
     for _ in range(10):
@@ -147,7 +147,7 @@ class FamilyRun:
 
             config = TrainConfig(
                 task=task, name=f"{task}-{method}", base=str(self.base), method=method, data=str(self.data[task]),
-                eval_fraction=0.2, epochs=1, batch_size=4, max_length=24, lr=5e-2, seed=0,
+                eval_fraction=0.2, epochs=1, batch_size=8, max_length=24, lr=5e-2, seed=0,
                 lora=LoraSettings(r=4, alpha=8, dropout=0.0), prefix=PrefixSettings(num_virtual_tokens=4),
             )  # fmt: skip
             try:
