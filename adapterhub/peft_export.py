@@ -21,9 +21,12 @@ copied unchanged, so the export is bit-exact and needs no torch. :func:`registry
 
 from __future__ import annotations
 
+import atexit
 import json
 import re
+import shutil
 import struct
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,11 +142,13 @@ def _body_config(config: dict[str, Any], keys: Mapping[str, Any]) -> dict[str, A
     return config
 
 
-def registry_layout(source: Path, out: Path) -> Path:
-    """The registry's files for the export in ``source`` (written to ``out``), or ``source`` itself when it is
-    not a split export: the body's adapter re-rooted under ``body.``, the head put back as ``classifier.1``."""
-    if not (source / HEAD_CONFIG).is_file():
+def registry_layout(source: Path) -> Path:
+    """A folder with the registry's files for the split export in ``source`` (the body's adapter re-rooted under
+    ``body.``, the head put back as ``classifier.1``), removed when the process ends; else ``source`` itself."""
+    if not all((source / name).is_file() for name in (HEAD_CONFIG, HEAD_WEIGHTS, CONFIG_FILE, WEIGHTS_FILE)):
         return source
+    out = Path(tempfile.mkdtemp(prefix=f"{source.name}-registry-layout-"))
+    atexit.register(shutil.rmtree, out, True)
     info = json.loads((source / HEAD_CONFIG).read_text())
     config = json.loads((source / CONFIG_FILE).read_text())
     body = (source / WEIGHTS_FILE).read_bytes()
@@ -152,7 +157,6 @@ def registry_layout(source: Path, out: Path) -> Path:
     head_root = "base_model.classifier.1." if prompt else "base_model.model.classifier.1."
     tensors = _raw_tensors(body, lambda k: k if prompt else _BODY_ROOT.sub("base_model.model.body.", k))
     tensors.update(_raw_tensors(head, lambda k: head_root + k))
-    out.mkdir(parents=True, exist_ok=True)
     config = {**config, "task_type": info["task_type"], "modules_to_save": ["classifier", "score"]}
     if config.get("peft_type") == "LORA":
         config["target_modules"] = [f"body.{name}" for name in config["target_modules"]]
