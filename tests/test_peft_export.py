@@ -128,7 +128,8 @@ def test_the_readme_code_of_an_export_predicts_what_the_hub_predicts(
     assert config["base_model_name_or_path"] == record.card.base.id
     if task == "generate":  # already a plain PEFT folder for AutoModelForCausalLM
         assert config["task_type"] == "CAUSAL_LM" and not (out / "head.safetensors").exists()
-        assert (out / "adapter_model.safetensors").read_bytes() == (record.path / "adapter_model.safetensors").read_bytes()
+        weights = "adapter_model.safetensors"
+        assert (out / weights).read_bytes() == (record.path / weights).read_bytes()
     else:  # for the bare base, the head beside it
         assert config["task_type"] == "FEATURE_EXTRACTION" and not config.get("modules_to_save")
         head = json.loads((out / "head.json").read_text())

@@ -20,6 +20,7 @@ from adapterhub.tasks import get_task
 if TYPE_CHECKING:
     from adapterhub.inference import Hub
 
+
 @dataclass(frozen=True)
 class _Data:
     source: str
