@@ -113,8 +113,12 @@ adapter is a PEFT adapter for the bare base (`AutoModel`), and the head is `head
 """
 
 
-def model_card(card: Card, settings: ExportSettings, folder: Path, *, split_head: bool) -> str:
-    """The README.md of the export of ``card`` written to ``folder``."""
+MARK = "<!-- model card written by `hub export` from card.json -->"
+
+
+def model_card(card: Card, settings: ExportSettings, folder: Path, *, split_head: bool, notes: str = "") -> str:
+    """The README.md of the export of ``card`` written to ``folder``; ``notes`` (a README the version holds, one
+    a person wrote) goes at the end, and an earlier card of ours in its place is replaced."""
     from adapterhub.base import DEFAULT_BASE
 
     local_base = Path(card.base.id).is_absolute()
@@ -151,6 +155,9 @@ def model_card(card: Card, settings: ExportSettings, folder: Path, *, split_head
         lines += [WHY_SPLIT.format(pooling=settings.pooling)]
     lines += ["## Files", ""]
     lines += _files(card, split_head)
+    if notes.strip() and MARK not in notes:
+        lines += ["", "## Notes kept with the adapter", "", notes.strip()]
+    lines += ["", MARK]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -34,6 +34,7 @@ from typing import Any
 
 from adapterhub.errors import ConfigError, RegistryCorrupt
 from adapterhub.registry.card import Card
+from adapterhub.registry.validation import is_peft_template_readme
 
 CONFIG_FILE, WEIGHTS_FILE = "adapter_config.json", "adapter_model.safetensors"
 HEAD_WEIGHTS, HEAD_CONFIG = "head.safetensors", "head.json"
@@ -108,7 +109,9 @@ def write_export(card: Card, files: Mapping[str, bytes], out: Path, folder: Path
             (out / name).write_bytes(data)
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     (out / WEIGHTS_FILE).write_bytes(weights)
-    (out / "README.md").write_text(model_card(card, settings, folder, split_head=head is not None))
+    readme = out / "README.md"
+    notes = readme.read_text(errors="replace") if readme.is_file() and not is_peft_template_readme(readme) else ""
+    readme.write_text(model_card(card, settings, folder, split_head=head is not None, notes=notes))
 
 
 def _split_head(weights: bytes) -> tuple[bytes, bytes]:
