@@ -20,7 +20,6 @@ from adapterhub.tasks import get_task
 if TYPE_CHECKING:
     from adapterhub.inference import Hub
 
-
 @dataclass(frozen=True)
 class _Data:
     source: str
