@@ -11,6 +11,7 @@ from typing import Any, Literal
 from adapterhub.attach import attach
 from adapterhub.base import DEFAULT_BASE, fingerprint, load_base, locate_base, resolve_base
 from adapterhub.errors import ConfigError, IncompatibleAdapter
+from adapterhub.peft_export import registry_layout
 from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, LoadedAdapter, Registry
 from adapterhub.registry.card import CARD_FILE
 from adapterhub.registry.files import safetensors_header
@@ -58,7 +59,7 @@ def import_adapter(
     The base (``base`` or the config's ``base_model_name_or_path``) is loaded to take its fingerprint and to
     check that every adapter tensor fits one of its modules; a mismatch raises :class:`IncompatibleAdapter`.
     """
-    source = Path(source)
+    source = registry_layout(Path(source))  # a split `hub export` of a classifier: its registry files again
     config_path = source / CONFIG_FILE
     if not config_path.is_file():
         raise ConfigError(f"{source} holds no {CONFIG_FILE}; give a folder written by PEFT's save_pretrained")
