@@ -11,7 +11,7 @@ from typing import Any, Literal
 from adapterhub.attach import attach
 from adapterhub.base import DEFAULT_BASE, fingerprint, load_base, locate_base, resolve_base
 from adapterhub.errors import ConfigError, IncompatibleAdapter
-from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, LoadedAdapter, Registry
+from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, InferenceSettings, LoadedAdapter, Registry
 from adapterhub.registry.card import CARD_FILE
 from adapterhub.registry.files import safetensors_header
 from adapterhub.registry.registry import CONFIG_FILE, WEIGHTS_FILE
@@ -84,6 +84,8 @@ def import_adapter(
         labels=tuple(labels),
         method_config=method_config,
         hyperparameters=template.hyperparameters if template else {},
+        # a folder `hub export` wrote runs as it did here; one from elsewhere gets the defaults, pooled as its base
+        inference=template.inference if template else InferenceSettings(),
         metrics=template.metrics if template else {},
         headline_metric=template.headline_metric if template else "",
         data=template.data if template else DataInfo(description=f"imported from {source.resolve()}"),

@@ -103,7 +103,8 @@ def export_merged(
             if card.task_type == "TOKEN_CLS":
                 _token_classifier(body, model.classifier[1], card.labels).save_pretrained(tmp)
             else:
-                _sequence_classifier(body, model.classifier[1], card.labels, model.pooling, record, tmp)
+                pooling = card.inference.pooling or model.pooling  # None: as the base pools
+                _sequence_classifier(body, model.classifier[1], card.labels, pooling, record, tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / "adapterhub.json").write_text(
             json.dumps({"merged_from": record.ref, "content_hash": card.content_hash, "base": card.base.id}, indent=2)
@@ -153,7 +154,7 @@ def _sequence_classifier(
             task=record.card.task,
             labels=", ".join(labels),
             base=record.card.base.id,
-            max_length=record.card.hyperparameters.get("max_length", 128),
+            max_length=record.card.inference.max_length,
             pool=POOL_CODE[pooling],
         )
     )

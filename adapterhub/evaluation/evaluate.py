@@ -184,7 +184,7 @@ def _perplexity(
     model = model if quantize else model.to(hub.device)
     tokenizer = load_tokenizer(record.card.base.id)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    max_length = int(record.card.hyperparameters.get("max_length") or 512)  # as the Hub cuts inputs
+    max_length = record.card.inference.max_length  # as the Hub cuts inputs
     encoded = [e for e in (task.encode(x, tokenizer, (), max_length) for x in data.examples) if e]
     if not encoded:
         raise ConfigError(f"no example of {data.source} has a response to score within {max_length} tokens")

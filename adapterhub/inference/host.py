@@ -235,7 +235,8 @@ class Host:
                 previous = word
             return _Item(index, adapter, enc["input_ids"], [starts.get(i, -1) for i in range(len(words))], words, text)
         if adapter.task_type == "CAUSAL_LM":
-            template = adapter.record.card.hyperparameters.get("prompt_template", TEMPLATE)
+            template = adapter.record.card.inference.prompt_template
+            template = TEMPLATE if template is None else template
             ids = self.tokenizer(template.format(prompt=text) if template else text)["input_ids"]
             bos = self.tokenizer.bos_token_id
             if bos is not None and ids[:1] != [bos]:
@@ -280,7 +281,8 @@ class Host:
                 for j in members.tolist():
                     out[batch[j].index] = self._entities(batch[j], states[j], weight, bias)
                 continue
-            features = pool(states[members], mask[members], self.pooling)  # (b, H)
+            pooling = adapter.record.card.inference.pooling or self.pooling  # None: as the base pools
+            features = pool(states[members], mask[members], pooling)  # (b, H)
             probs = torch.softmax((features.to(weight.dtype) @ weight.t() + bias).float(), -1)
             for j, p in zip(members.tolist(), probs, strict=True):
                 best = int(p.argmax())

@@ -393,7 +393,7 @@ class Hub:
         serves only adapters trained that way."""
         from adapterhub.base import quantization_config
 
-        trained = record.card.hyperparameters.get("quantize") or None
+        trained = record.card.inference.quantize
         if self.quantize and trained != self.quantize:
             raise IncompatibleAdapter(
                 f"{record.ref} was trained on its base {trained or 'in full precision'}, but this hub loads bases "

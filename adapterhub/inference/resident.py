@@ -81,7 +81,7 @@ class ResidentAdapter:
 
     @property
     def max_length(self) -> int:
-        return int(self.record.card.hyperparameters.get("max_length") or 512)
+        return self.record.card.inference.max_length
 
     def tensors(self) -> list[torch.Tensor]:
         out = [t for f in self.lora.values() for t in (f.a, f.b_t)]
