@@ -150,7 +150,7 @@ def train(
         },
         inference=InferenceSettings(
             max_length=config.max_length,
-            pooling=model.get_base_model().pooling if task.task_type == "SEQ_CLS" else None,
+            pooling=_pooling(model.get_base_model()),
             prompt_template=_prompt_template(task.kind, split),
             quantize=config.quantize,
         ),
@@ -346,6 +346,11 @@ def _fit_augmented(
 
 def _at_least(task: Task, score: float, than: float) -> bool:
     return score >= than if task.greater_is_better else score <= than
+
+
+def _pooling(model: Any) -> str | None:
+    """How a sequence classifier pools, as its model was built (None for any other model: nothing pools)."""
+    return model.pooling if getattr(model, "kind", None) == "sequence" else None
 
 
 def _prompt_template(kind: str, split: DataSplit) -> str | None:
