@@ -84,6 +84,10 @@ class _Item:
     def ids(self) -> list[int]:
         return self.input.ids
 
+    @property
+    def text(self) -> str:
+        return self.input.text
+
 
 class Host:
     """A base model loaded once (per base id, family and quantization) with its tokenizer and fingerprint."""
