@@ -60,21 +60,19 @@ def export_settings(card: Card) -> ExportSettings:
     """The card's inference settings, read as the Hub reads them (its one place in the export)."""
     from adapterhub.tasks.generate import TEMPLATE
 
-    pooling = None
-    if card.task_type == "SEQ_CLS":
+    settings = card.inference
+    pooling = settings.pooling
+    if card.task_type == "SEQ_CLS" and pooling is None:  # a card from before pooling was recorded: as the base pools
         from transformers import AutoConfig
 
         from adapterhub.base import locate_base
         from adapterhub.models import pooling_for
 
         pooling = pooling_for(card.base.id, AutoConfig.from_pretrained(locate_base(card.base.id)))
-    return ExportSettings(
-        max_length=int(card.hyperparameters.get("max_length") or 512),
-        pooling=pooling,
-        prompt_template=(
-            card.hyperparameters.get("prompt_template", TEMPLATE) if card.task_type == "CAUSAL_LM" else None
-        ),
-    )
+    template = None
+    if card.task_type == "CAUSAL_LM":
+        template = TEMPLATE if settings.prompt_template is None else settings.prompt_template
+    return ExportSettings(max_length=settings.max_length, pooling=pooling, prompt_template=template)
 
 
 def is_task_model_layout(task_type: str, keys: Any) -> bool:
