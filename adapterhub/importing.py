@@ -6,20 +6,20 @@ import json
 import re
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from adapterhub.attach import attach
 from adapterhub.base import DEFAULT_BASE, fingerprint, load_base, locate_base, resolve_base
 from adapterhub.errors import ConfigError, IncompatibleAdapter
-from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, LoadedAdapter, Registry
+from adapterhub.peft_export import registry_layout
+from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, InferenceSettings, LoadedAdapter, Registry
 from adapterhub.registry.card import CARD_FILE
 from adapterhub.registry.files import safetensors_header
 from adapterhub.registry.registry import CONFIG_FILE, WEIGHTS_FILE
 from adapterhub.registry.validation import check_publishable
+from adapterhub.tasks import find_task, generic_task
 
-TASK_FOR_TYPE = {"SEQ_CLS": "classify", "TOKEN_CLS": "ner", "CAUSAL_LM": "generate"}
 METHOD_FOR_PEFT_TYPE = {"LORA": "lora", "PREFIX_TUNING": "prefix"}
-HEAD_LAYOUTS: dict[str, Literal["sequence", "token"]] = {"SEQ_CLS": "sequence", "TOKEN_CLS": "token"}
 _OUR_LAYOUT = re.compile(r"^base_model\.(model\.)?(body\.|classifier\.1\.)")
 _NOT_YET_KNOWN = "sha256:" + "0" * 64  # a well-formed placeholder for the checks made before the base loads
 METHOD_KEYS = ("r", "lora_alpha", "lora_dropout", "target_modules", "num_virtual_tokens", "modules_to_save")
@@ -58,7 +58,7 @@ def import_adapter(
     The base (``base`` or the config's ``base_model_name_or_path``) is loaded to take its fingerprint and to
     check that every adapter tensor fits one of its modules; a mismatch raises :class:`IncompatibleAdapter`.
     """
-    source = Path(source)
+    source = registry_layout(Path(source))  # a split `hub export` of a classifier: its registry files again
     config_path = source / CONFIG_FILE
     if not config_path.is_file():
         raise ConfigError(f"{source} holds no {CONFIG_FILE}; give a folder written by PEFT's save_pretrained")
@@ -76,14 +76,17 @@ def import_adapter(
     task_type = config.get("task_type") or ""
     labels = labels or (list(template.labels) if template else None) or _default_labels(config, shapes)
     method, method_config = method_summary(config)
+    generic = generic_task(task_type)  # the task a plain PEFT adapter of this task type runs as
     card = Card(
-        task=task or (template.task if template else TASK_FOR_TYPE.get(task_type, "custom")),
+        task=task or (template.task if template else generic.name if generic else "custom"),
         task_type=task_type,
         method=method,
         base=BaseInfo(id=canonical_base_id(base_id), fingerprint=template.base.fingerprint if template else ""),
         labels=tuple(labels),
         method_config=method_config,
         hyperparameters=template.hyperparameters if template else {},
+        # a folder `hub export` wrote runs as it did here; one from elsewhere gets the defaults, pooled as its base
+        inference=template.inference if template else InferenceSettings(),
         metrics=template.metrics if template else {},
         headline_metric=template.headline_metric if template else "",
         data=template.data if template else DataInfo(description=f"imported from {source.resolve()}"),
@@ -92,7 +95,7 @@ def import_adapter(
     # what publishing will check, at once rather than after loading the base (whose fingerprint is not known yet)
     check_publishable(name, source, replace(card, base=replace(card.base, fingerprint=_NOT_YET_KNOWN)))
     locate_base(base_id)  # a missing or unreachable base is refused before torch is imported
-    model = _base_model(base_id, task_type, labels, shapes)
+    model = _base_model(base_id, card, shapes)
     card = replace(card, base=replace(card.base, fingerprint=fingerprint(model)))
     if template and template.base.fingerprint != card.base.fingerprint:
         raise IncompatibleAdapter(
@@ -110,19 +113,19 @@ def import_adapter(
     return registry.publish(name, source, card)
 
 
-def _base_model(base_id: str, task_type: str, labels: list[str], shapes: dict[str, list[int]]) -> Any:
-    """The base in the layout the adapter was saved from: adapterhub's task model (``body`` + ``classifier``, a
-    head ``classifier.1``) for what `hub train` made, else transformers' model with the task type's head."""
-    if task_type in HEAD_LAYOUTS and any(_OUR_LAYOUT.search(key) for key in shapes):
-        from adapterhub.models import build_task_model
-
-        return build_task_model(base_id, len(labels), HEAD_LAYOUTS[task_type], 0.0).eval()
-    return load_base(base_id, task_type, num_labels=len(labels) or None)
+def _base_model(base_id: str, card: Card, shapes: dict[str, list[int]]) -> Any:
+    """The base in the layout the adapter was saved from: its task's model (``body`` + ``classifier``, a head
+    ``classifier.1``) for what `hub train` made, else transformers' model with the task type's head."""
+    task = find_task(card)
+    if task is not None and task.has_head and any(_OUR_LAYOUT.search(key) for key in shapes):
+        return task.build_model(base_id, card.labels, 0.0).eval()
+    return load_base(base_id, card.task_type, num_labels=len(card.labels) or None)
 
 
 def _default_labels(config: dict[str, Any], shapes: dict[str, list[int]]) -> list[str]:
     """LABEL_0 … LABEL_{n-1}, with n read from the saved classification head, for classification adapters."""
-    if config.get("task_type") not in ("SEQ_CLS", "TOKEN_CLS"):
+    task = generic_task(config.get("task_type") or "")
+    if task is None or not task.has_head:
         return []
     for module in config.get("modules_to_save") or []:
         for key, shape in shapes.items():

@@ -1,6 +1,6 @@
 """``export_merged``: one adapter folded into its base's weights, written as a standalone model directory.
 
-What plain transformers loads, by task:
+What plain transformers loads, by task (each task's ``save_merged`` chooses its layout):
 
 * ``generate``: an ``AutoModelForCausalLM`` directory.
 * ``ner``: an ``AutoModelForTokenClassification`` directory (labels in ``id2label``).
@@ -64,8 +64,8 @@ def export_merged(
     ``report("progress", {"what": ref, "done": i, "total": 4, "step": ...})`` is called as each of the
     :data:`STEPS` begins (``done`` counts the steps finished), and with ``done`` 4 at the end.
     """
-    from adapterhub.base import load_base, load_tokenizer, locate_base, no_transformers_bars
-    from adapterhub.tasks import get_task
+    from adapterhub.base import load_tokenizer, locate_base, no_transformers_bars
+    from adapterhub.tasks import task_for
 
     registry = registry if isinstance(registry, Registry) else Registry(registry)
     dest = Path(dest)
@@ -88,22 +88,14 @@ def export_merged(
     step(0)
     loaded = registry.load(record.ref)
     step(1)
-    model = get_task(card.task).build_model(card.base.id, card.labels, 0.0)
+    task = task_for(card)
+    model = task.build_model(card.base.id, card.labels, 0.0)
     tokenizer = load_tokenizer(card.base.id)
     step(2)
     model = attach(model, loaded).merge_and_unload()
     step(3)
     with new_directory(dest) as tmp, no_transformers_bars():  # callers show progress through `report`
-        if card.task_type == "CAUSAL_LM":
-            model.save_pretrained(tmp)
-        else:
-            body = model.body
-            if hasattr(body, "pooler"):
-                body.pooler = load_base(card.base.id).pooler  # the base's own, unchanged, so loading warns of nothing
-            if card.task_type == "TOKEN_CLS":
-                _token_classifier(body, model.classifier[1], card.labels).save_pretrained(tmp)
-            else:
-                _sequence_classifier(body, model.classifier[1], card.labels, model.pooling, record, tmp)
+        task.save_merged(model, record, tmp)  # the layout plain transformers loads for this task
         if card.task_type == "SEQ_CLS" and tokenizer.pad_token is None:  # decoders: the README pads a batch
             tokenizer.pad_token = tokenizer.eos_token
         if card.task_type == "SEQ_CLS":
@@ -115,6 +107,27 @@ def export_merged(
         )
     step(4)
     return record
+
+
+def write_sequence_classifier(model: Any, record: AdapterRecord, out: Path) -> None:
+    """A task model's merged encoder (``AutoModel``), its head (``classifier.safetensors``, ``classifier.json``)
+    and the README that applies it, into ``out``."""
+    pooling = record.card.inference.pooling or model.pooling  # None: as the base pools
+    _sequence_classifier(_body(model, record), model.classifier[1], record.card.labels, pooling, record, out)
+
+
+def write_token_classifier(model: Any, record: AdapterRecord, out: Path) -> None:
+    """A task model's merged encoder and head as one ``AutoModelForTokenClassification``, into ``out``."""
+    _token_classifier(_body(model, record), model.classifier[1], record.card.labels).save_pretrained(out)
+
+
+def _body(model: Any, record: AdapterRecord) -> Any:
+    from adapterhub.base import load_base
+
+    body = model.body
+    if hasattr(body, "pooler"):
+        body.pooler = load_base(record.card.base.id).pooler  # the base's own, unchanged, so loading warns of nothing
+    return body
 
 
 def _token_classifier(body: Any, head: Any, labels: tuple[str, ...]) -> Any:
@@ -163,7 +176,7 @@ def _sequence_classifier(
             task=record.card.task,
             labels=", ".join(labels),
             base=record.card.base.id,
-            max_length=record.card.hyperparameters.get("max_length", 128),
+            max_length=record.card.inference.max_length,
             pool=POOL_CODE[pooling],
         )
     )

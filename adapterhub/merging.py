@@ -90,10 +90,9 @@ def merge(
             "target_modules": sorted(config.target_modules),
             "combination": combination,
         },
-        hyperparameters={
-            **{k: v for k, v in first.hyperparameters.items() if k in ("max_length", "prompt_template")},
-            "merge": {"combination": combination, "weights": list(weights)},
-        },
+        hyperparameters={"merge": {"combination": combination, "weights": list(weights)}},
+        # the merge is computed on the full-precision base, so it is served on it (quantize: None)
+        inference=replace(first.inference, quantize=None),
         headline_metric=first.headline_metric,
         data=DataInfo(description="merge of " + ", ".join(f"{x.record.ref} ({w:g})" for x, w in pairs)),
         lineage=tuple({"ref": x.record.ref, "content_hash": x.record.card.content_hash, "weight": w} for x, w in pairs),

@@ -126,3 +126,17 @@ def test_import_refuses_labels_that_miss_the_head_before_loading_the_base(
     with pytest.raises(IncompatibleAdapter, match=r"classifier\.weight has 2 rows but the card lists 3 labels"):
         import_adapter(Registry(), source, "three", labels=["a", "b", "c"])
     assert not Registry().exists()
+
+
+def test_import_keeps_the_inference_settings_an_export_carries(tiny_bert: Path, tmp_path: Path) -> None:
+    """An export of ours runs as it did here; a plain PEFT folder gets the one default, pooled as its base."""
+    from adapterhub.registry import InferenceSettings
+    from tests.inference.helpers import publish_adapter
+
+    registry = Registry()
+    publish_adapter(registry, tiny_bert, "topic", task="classify", labels=("a", "b", "c"), pooling="mean")
+    registry.export("topic", tmp_path / "exported")
+    copy = import_adapter(registry, tmp_path / "exported", "topic-copy")
+    assert copy.card.inference == InferenceSettings(max_length=64, pooling="mean")
+    source, _ = make_lora_adapter(tiny_bert, tmp_path / "plain", seed=3)
+    assert import_adapter(registry, source, "plain").card.inference == InferenceSettings()

@@ -13,6 +13,7 @@ from transformers import AutoModelForCausalLM, AutoModelForTokenClassification, 
 
 from adapterhub.errors import ConfigError, RegistryConflict
 from adapterhub.inference import Hub
+from adapterhub.inference.resident import ResidentAdapter
 from adapterhub.merged_export import export_merged
 from adapterhub.registry import Registry
 from adapterhub.tasks.generate import TEMPLATE
@@ -47,6 +48,40 @@ def test_sequence_classifier_readme_code_gives_the_hub_probabilities(
     want = [list(r.scores.values()) for r in Hub(registry, device="cpu").predict(TEXTS, "sentiment")]
     torch.testing.assert_close(scope["probs"], torch.tensor(want), rtol=1e-4, atol=1e-5)
     assert not list(out.glob("*.bin")) and (out / "model.safetensors").is_file()
+
+
+def test_the_pooling_on_the_card_is_what_the_hub_and_the_export_use(
+    registry: Registry, mean_pooled_bert: Path, tmp_path: Path
+) -> None:
+    """A classifier trained with first-token pooling on a base that mean-pools runs as it was trained."""
+    publish_adapter(registry, mean_pooled_bert, "sentiment", pooling="cls")
+    export_merged("sentiment", tmp_path / "merged", registry=registry)
+
+    assert json.loads((tmp_path / "merged" / "classifier.json").read_text())["pooling"] == "cls"
+    code = re.search(r"```python\n(.*?)```", (tmp_path / "merged" / "README.md").read_text(), re.S).group(1)
+    scope = {"DIR": str(tmp_path / "merged"), "TEXTS": TEXTS}
+    exec(code.replace('["a fine film"]', "TEXTS"), scope)
+    want = [list(r.scores.values()) for r in Hub(registry, device="cpu").predict(TEXTS, "sentiment")]
+    torch.testing.assert_close(scope["probs"], torch.tensor(want), rtol=1e-4, atol=1e-5)
+    mean = scope["states"].mean(1)  # what the base's own pooling would have given: not what was trained
+    assert not torch.allclose(scope["features"], mean, atol=1e-3)
+
+
+def test_a_card_that_records_no_max_length_is_cut_alike_by_the_hub_and_the_export(
+    registry: Registry, tiny_bert: Path, tmp_path: Path
+) -> None:
+    """An imported adapter's card (before format 3) recorded no max_length: one default, not 512 here, 128 there."""
+    record, _ = publish_adapter(registry, tiny_bert, "imported")
+    path = record.path / "card.json"
+    card = json.loads(path.read_text())
+    card.pop("inference", None)
+    card["hyperparameters"].pop("max_length")
+    path.write_text(json.dumps({**card, "format": 2}))
+    registry.reindex()
+
+    export_merged("imported", tmp_path / "merged", registry=registry)
+    shown = int(re.search(r"max_length=(\d+)", (tmp_path / "merged" / "README.md").read_text()).group(1))
+    assert shown == ResidentAdapter(record=registry.get("imported")).max_length == 512
 
 
 def test_ner_is_a_plain_token_classification_model(registry: Registry, tiny_bert: Path, tmp_path: Path) -> None:

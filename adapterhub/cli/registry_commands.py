@@ -248,8 +248,9 @@ def export(
     for_: Annotated[str | None, typer.Option("--for", help="vllm: lay adapters out for vLLM's LoRA server.")] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for --for vllm.")] = None,
 ) -> None:
-    """Export a version as a plain PEFT folder (REF DEST), as a standalone transformers model (REF --merged DIR),
-    or several for vLLM's multi-LoRA server (REF... --for vllm --out DIR, which prints the `vllm serve` command)."""
+    """Export a version as a folder transformers + PEFT load, with a model card (REF DEST), as a standalone
+    transformers model (REF --merged DIR), or several for vLLM's multi-LoRA server (REF... --for vllm --out DIR,
+    which prints the `vllm serve` command)."""
     if for_ is not None:
         if for_ != "vllm" or out is None or merged is not None:
             raise ConfigError("use `hub export REF [REF...] --for vllm --out DIR` (vllm is the one target)")
@@ -273,7 +274,7 @@ def export(
     if len(args) != 2:
         raise ConfigError("use `hub export REF DEST` (a PEFT folder), `--merged DIR` or `--for vllm --out DIR`")
     record = ctx.obj.export(args[0], Path(args[1]))
-    typer.echo(f"exported {record.ref} to {args[1]}")
+    typer.echo(f"exported {record.ref} to {args[1]} (its README.md shows how transformers + PEFT load it)")
 
 
 @app.command(

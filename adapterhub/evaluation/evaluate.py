@@ -8,23 +8,49 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from adapterhub.data import Example, TextExample, TokenExample, read_examples
-from adapterhub.data.labels import labels_of, sort_labels
+from adapterhub.data import Example, read_examples
+from adapterhub.data.labels import sort_labels
 from adapterhub.data.split import fingerprint
 from adapterhub.errors import ConfigError
-from adapterhub.evaluation.report import Evaluation, classification_report, entity_report
+from adapterhub.evaluation.report import Evaluation
 from adapterhub.registry import AdapterRecord, Registry
 from adapterhub.reporting import ProgressCounter, Report
-from adapterhub.tasks import get_task
+from adapterhub.tasks import get_task, task_for
 
 if TYPE_CHECKING:
     from adapterhub.inference import Hub
 
+
 @dataclass(frozen=True)
-class _Data:
+class EvalData:
+    """The examples ``hub eval`` scores on: where they came from, read with the kind of the adapter's task."""
+
     source: str
     examples: tuple[Example, ...]
     fingerprint: str
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """One scoring run, handed to the adapter's task (:meth:`Task.score`), which decides what it runs.
+
+    Attributes:
+        hub: The Hub to predict with.
+        target: What to pass :meth:`Hub.predict` as the adapter: one reference, or the members of an ensemble.
+        records: The adapter's record, or each member's.
+        data: The examples.
+        combine: How an ensemble is combined (``mean``), None for one adapter.
+        batch_size: Inputs per forward pass.
+        counter: Progress: the task starts it with its total, then adds as examples are scored.
+    """
+
+    hub: Hub
+    target: str | list[str]
+    records: list[AdapterRecord]
+    data: EvalData
+    combine: str | None
+    batch_size: int
+    counter: ProgressCounter
 
 
 def evaluate(
@@ -80,7 +106,7 @@ def compare(
         raise ConfigError("compare needs at least two adapters, e.g. compare(['sentiment@1', 'sentiment@2'], data)")
     hub = hub or _hub(registry)
     records = [hub.resolve(a) for a in adapters]
-    kinds = {get_task(r.card.task).kind for r in records}
+    kinds = {task_for(r.card).kind for r in records}
     if len(kinds) > 1:
         tasks = ", ".join(f"{r.ref} is {r.card.task}" for r in records)
         raise ConfigError(f"compare puts adapters of one kind of task side by side ({tasks})")
@@ -99,17 +125,17 @@ def _hub(registry: Registry | str | None) -> Hub:
     return Hub(registry)
 
 
-def _read(record: AdapterRecord, data: str | Path, text_column: str | None, label_column: str | None) -> _Data:
-    task = get_task(record.card.task)
+def _read(record: AdapterRecord, data: str | Path, text_column: str | None, label_column: str | None) -> EvalData:
+    task = task_for(record.card)
     examples = read_examples(task.kind, data, text_column=text_column, label_column=label_column)
-    return _Data(str(data), examples, fingerprint(examples, ()))
+    return EvalData(str(data), examples, fingerprint(examples, ()))
 
 
 def _score(
     hub: Hub,
     members: list[str],
     records: list[AdapterRecord],
-    data: _Data,
+    data: EvalData,
     combine: str | None,
     batch_size: int,
     record: bool,
@@ -118,38 +144,8 @@ def _score(
     card = records[0].card
     target = members if combine else members[0]
     what = f"{combine}({','.join(r.ref for r in records)})" if combine else records[0].ref
-    if get_task(card.task).kind == "generation":
-        if combine:
-            raise ConfigError(f"{records[0].ref} is a generate adapter; ensembles average class probabilities")
-        scores = {"metrics": _perplexity(hub, records[0], data, batch_size, ProgressCounter(report, what))}
-        results: list = []
-    elif get_task(card.task).kind == "text":
-        texts = [e for e in data.examples if isinstance(e, TextExample)]
-        mapping = _label_mapping(records[0], [e.label for e in texts], data.source)
-        counter = ProgressCounter(report, what, len(texts) * len(members))
-        results = hub.predict(
-            [e.text for e in texts], target, combine=combine, batch_size=batch_size, progress=counter.add
-        )
-        scores = classification_report([mapping[e.label] for e in texts], [r.label for r in results], card.labels)
-    else:
-        sentences = [e for e in data.examples if isinstance(e, TokenExample)]
-        unknown = sorted(set(labels_of(sentences)) - set(card.labels))
-        if unknown:
-            raise ConfigError(
-                f"{data.source} has tags {', '.join(unknown[:8])} that {records[0].ref} never learned "
-                f"(it knows {', '.join(card.labels)}); score it on data of its own tag set"
-            )
-        counter = ProgressCounter(report, what, len(sentences) * len(members))
-        results = hub.predict(
-            [list(e.tokens) for e in sentences],
-            target,
-            split_into_words=True,
-            batch_size=batch_size,
-            progress=counter.add,
-        )
-        # words cut by the adapter's max length are tagged O: they count as misses, as they would in use
-        predicted = [[*r.tags, *["O"] * (len(e.tokens) - len(r.tags))] for e, r in zip(sentences, results, strict=True)]
-        scores = entity_report([e.tags for e in sentences], predicted)
+    run = Scoring(hub, target, records, data, combine, batch_size, ProgressCounter(report, what))
+    scores, results = task_for(card).score(run)
     evaluation = Evaluation(
         adapter=results[0].adapter if results else records[0].ref,  # an ensemble's name comes with its results
         task=card.task,
@@ -165,8 +161,8 @@ def _score(
     return evaluation
 
 
-def _perplexity(
-    hub: Hub, record: AdapterRecord, data: _Data, batch_size: int, counter: ProgressCounter
+def perplexity(
+    hub: Hub, record: AdapterRecord, data: EvalData, batch_size: int, counter: ProgressCounter
 ) -> dict[str, float]:
     """Loss and perplexity of a generate adapter on the responses of ``data`` (prompts in the training template).
 
@@ -178,13 +174,13 @@ def _perplexity(
     from adapterhub.base import load_tokenizer
     from adapterhub.training.batching import by_length
 
-    task = get_task(record.card.task)
+    task = task_for(record.card)
     quantize = hub.quantization_for(record)  # as it was trained; a quantized base is on the GPU already
     model = attach(task.build_model(record.card.base.id, (), 0.0, quantize), hub.registry.load(record.ref))
     model = model if quantize else model.to(hub.device)
     tokenizer = load_tokenizer(record.card.base.id)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    max_length = int(record.card.hyperparameters.get("max_length") or 512)  # as the Hub cuts inputs
+    max_length = record.card.inference.max_length  # as the Hub cuts inputs
     encoded = [e for e in (task.encode(x, tokenizer, (), max_length) for x in data.examples) if e]
     if not encoded:
         raise ConfigError(f"no example of {data.source} has a response to score within {max_length} tokens")
@@ -200,7 +196,7 @@ def _perplexity(
     return {k: round(float(v), 6) for k, v in metrics.items()}
 
 
-def _label_mapping(record: AdapterRecord, gold: Sequence[str], source: str) -> dict[str, str]:
+def label_mapping(record: AdapterRecord, gold: Sequence[str], source: str) -> dict[str, str]:
     """Data labels -> the adapter's label names: as they are, as the training data spelled them (the card's
     ``hyperparameters["data_labels"]``, written by ``hub train --labels``), or renamed as training renamed them
     (0/1 -> negative/positive for sentiment)."""

@@ -1,8 +1,10 @@
 """One frozen base in memory, shared by every adapter made for it, and the batched forward passes over it.
 
-Encoder tasks (``sentiment``, ``classify``, ``ner``) run on the bare body with each adapter's head applied to
-its own samples; ``generate`` runs on the causal LM. Samples of one forward pass may use different adapters:
-LoRA through :class:`LoraRouter`, prefixes through a per-sample cache (one pass per prefix length).
+Tasks of the encoder family (``sentiment``, ``classify``, ``ner``) run on the bare body, each adapter's task
+reading its own samples' states; the causal family (``generate``) runs on the causal LM. How an input is
+encoded and how states become a result is the task's (:class:`~adapterhub.tasks.task.Task`); batching,
+routing and decoding are here. Samples of one forward pass may use different adapters: LoRA through
+:class:`LoraRouter`, prefixes through a per-sample cache (one pass per prefix length).
 """
 
 from __future__ import annotations
@@ -17,18 +19,17 @@ from torch import nn
 
 from adapterhub.attach import require_base
 from adapterhub.base import cache_argument, fingerprint, load_base, load_tokenizer
-from adapterhub.errors import ConfigError, InvalidInput
 from adapterhub.inference.decoding import GenerationOptions, decode
 from adapterhub.inference.inputs import check_context, context_length
 from adapterhub.inference.lora_routing import LoraRouter
 from adapterhub.inference.prefix_cache import prefix_cache
 from adapterhub.inference.resident import ResidentAdapter, parse_adapter
-from adapterhub.inference.results import Classification, Entities, Generation, Result
-from adapterhub.inference.words import entities, given_words, split_words
-from adapterhub.models import pool, pooling_for
+from adapterhub.inference.results import Generation, Result
+from adapterhub.models import pooling_for
 from adapterhub.registry import LoadedAdapter
-from adapterhub.tasks.generate import TEMPLATE
+from adapterhub.tasks import task_for
 from adapterhub.tasks.padding import pad
+from adapterhub.tasks.task import InferenceInput
 
 ENCODER, CAUSAL = "encoder", "causal"
 
@@ -60,10 +61,6 @@ def split_by_padding(lengths: Sequence[int], batch_size: int, overhead: int) -> 
     return spans[::-1]
 
 
-def family_of(task_type: str) -> str:
-    return CAUSAL if task_type == "CAUSAL_LM" else ENCODER
-
-
 class _Root(nn.Module):
     """The encoder body under the attribute name task models give it, so adapter keys resolve as trained."""
 
@@ -81,10 +78,15 @@ class _Root(nn.Module):
 class _Item:
     index: int
     adapter: ResidentAdapter
-    ids: list[int]
-    word_starts: list[int] | None = None  # token position of each word's first sub-token (ner)
-    words: list[tuple[str, int, int]] | None = None
-    text: str = ""
+    input: InferenceInput  # as the adapter's task encoded it
+
+    @property
+    def ids(self) -> list[int]:
+        return self.input.ids
+
+    @property
+    def text(self) -> str:
+        return self.input.text
 
 
 class Host:
@@ -222,29 +224,8 @@ class Host:
         if self.family == ENCODER and self.context is not None:
             # prefix key/values take the first positions of an encoder too: past the table, the body fails
             limit = min(limit, self.context - adapter.prefix_length)
-        if isinstance(text, tuple) and adapter.task_type != "TOKEN_CLS":
-            raise ConfigError(f"{adapter.ref} is a {adapter.task_type} adapter: only ner adapters take word lists")
-        if adapter.task_type == "TOKEN_CLS":
-            words = (given_words(text) if isinstance(text, tuple) else split_words(text)) or [("", 0, 0)]
-            text = " ".join(text) if isinstance(text, tuple) else text
-            enc = self.tokenizer([w for w, _, _ in words], is_split_into_words=True, truncation=True, max_length=limit)
-            starts, previous = {}, None
-            for position, word in enumerate(enc.word_ids()):
-                if word is not None and word != previous:
-                    starts[word] = position
-                previous = word
-            return _Item(index, adapter, enc["input_ids"], [starts.get(i, -1) for i in range(len(words))], words, text)
-        if adapter.task_type == "CAUSAL_LM":
-            template = adapter.record.card.hyperparameters.get("prompt_template", TEMPLATE)
-            ids = self.tokenizer(template.format(prompt=text) if template else text)["input_ids"]
-            bos = self.tokenizer.bos_token_id
-            if bos is not None and ids[:1] != [bos]:
-                ids = [bos, *ids]
-            if not ids:  # no template and no BOS token: nothing to continue from
-                raise InvalidInput(f"{param} is empty: {adapter.ref} needs at least one prompt token", param)
-            return _Item(index, adapter, ids[-limit:], text=text)
-        ids = self.tokenizer(text, truncation=True, max_length=limit)["input_ids"]
-        return _Item(index, adapter, ids, text=text)
+        task = task_for(adapter.record.card)
+        return _Item(index, adapter, task.encode_input(text, self.tokenizer, adapter.record, limit, param))
 
     def _routing(self, batch: Sequence[_Item]) -> tuple[list[_Item], list[ResidentAdapter], torch.Tensor, list]:
         """The batch reordered so that each adapter's samples are contiguous, its adapters, each sample's
@@ -275,42 +256,12 @@ class Host:
         out: dict[int, Result] = {}
         for slot, adapter in enumerate(adapters):
             members = (rows == slot).nonzero().flatten()
-            weight, bias = adapter.head  # type: ignore[misc]
-            if adapter.task_type == "TOKEN_CLS":
-                for j in members.tolist():
-                    out[batch[j].index] = self._entities(batch[j], states[j], weight, bias)
-                continue
-            features = pool(states[members], mask[members], self.pooling)  # (b, H)
-            probs = torch.softmax((features.to(weight.dtype) @ weight.t() + bias).float(), -1)
-            for j, p in zip(members.tolist(), probs, strict=True):
-                best = int(p.argmax())
-                out[batch[j].index] = Classification(
-                    adapter=adapter.ref,
-                    label=adapter.labels[best],
-                    score=float(p[best]),
-                    scores={label: float(v) for label, v in zip(adapter.labels, p.tolist(), strict=True)},
-                )
+            items = [batch[j] for j in members.tolist()]
+            results = task_for(adapter.record.card).read_outputs(
+                adapter.record, [i.input for i in items], states[members], mask[members], adapter.head, self.pooling
+            )
+            out.update({item.index: result for item, result in zip(items, results, strict=True)})
         return out
-
-    def _entities(self, item: _Item, states: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> Entities:
-        labels = item.adapter.labels
-        assert item.words is not None and item.word_starts is not None
-        kept = [i for i, s in enumerate(item.word_starts) if s >= 0 and item.words[i][0]]
-        tags = ["O"] * len(item.words)
-        scores = [1.0] * len(item.words)
-        if kept:
-            positions = torch.tensor([item.word_starts[i] for i in kept], device=states.device)
-            probs = torch.softmax((states[positions].to(weight.dtype) @ weight.t() + bias).float(), -1)
-            best = probs.argmax(-1).tolist()
-            for i, b, p in zip(kept, best, probs, strict=True):
-                tags[i], scores[i] = labels[b], float(p[b])
-        words = [w for w, _, _ in item.words if w]
-        return Entities(
-            adapter=item.adapter.ref,
-            entities=entities(item.text, item.words, tags, scores),
-            words=tuple(words),
-            tags=tuple(tags[: len(words)]),
-        )
 
     def _generate(
         self, batch: Sequence[_Item], options: GenerationOptions, on_text: Callable[[int, str], None] | None

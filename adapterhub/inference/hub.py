@@ -28,12 +28,13 @@ import torch
 from adapterhub.errors import AdapterNotFound, ConfigError, IncompatibleAdapter, InvalidName, RegistryCorrupt
 from adapterhub.inference.decoding import GenerationOptions
 from adapterhub.inference.ensemble import check_members, combine_mean
-from adapterhub.inference.host import Host, family_of
+from adapterhub.inference.host import Host
 from adapterhub.inference.inputs import check_texts
 from adapterhub.inference.resident import ResidentAdapter
 from adapterhub.inference.results import Classification, Result
 from adapterhub.names import Ref
 from adapterhub.registry import AdapterRecord, LoadedAdapter, Registry
+from adapterhub.tasks import task_for
 
 _ACTIVE: ContextVar[tuple[str, ...]] = ContextVar("adapterhub_active", default=())
 
@@ -380,7 +381,7 @@ class Hub:
 
     def _host_for(self, record: AdapterRecord) -> Host:
         quantize = self.quantization_for(record)
-        key = (record.card.base.id, family_of(record.card.task_type), quantize)
+        key = (record.card.base.id, task_for(record.card).family, quantize)
         host = self._hosts.get(key)
         if host is None:
             host = Host(key[0], key[1], self.device, quantize, None if quantize else self.dtype)
@@ -393,7 +394,7 @@ class Hub:
         serves only adapters trained that way."""
         from adapterhub.base import quantization_config
 
-        trained = record.card.hyperparameters.get("quantize") or None
+        trained = record.card.inference.quantize
         if self.quantize and trained != self.quantize:
             raise IncompatibleAdapter(
                 f"{record.ref} was trained on its base {trained or 'in full precision'}, but this hub loads bases "

@@ -16,6 +16,7 @@ from torch import nn
 
 from adapterhub.attach import key_sample
 from adapterhub.errors import IncompatibleAdapter
+from adapterhub.tasks import task_for
 
 if TYPE_CHECKING:
     from adapterhub.registry import AdapterRecord, LoadedAdapter
@@ -81,7 +82,7 @@ class ResidentAdapter:
 
     @property
     def max_length(self) -> int:
-        return int(self.record.card.hyperparameters.get("max_length") or 512)
+        return self.record.card.inference.max_length
 
     def tensors(self) -> list[torch.Tensor]:
         out = [t for f in self.lora.values() for t in (f.a, f.b_t)]
@@ -126,7 +127,7 @@ def parse_adapter(
     move = {"device": device, "dtype": dtype}
 
     head = {m.group("part"): t for k, t in tensors.items() if (m := _HEAD_KEY.match(k))}
-    if record.card.task_type in ("SEQ_CLS", "TOKEN_CLS"):
+    if task_for(record.card).has_head:
         if "weight" not in head or "bias" not in head:
             raise IncompatibleAdapter(
                 f"{record.ref} is a {record.card.task} adapter without its task head (classifier.1.weight/bias); "

@@ -1,6 +1,6 @@
 """The local adapter registry: see :class:`Registry`."""
 
-from adapterhub.registry.card import BaseInfo, Card, DataInfo, FileInfo
+from adapterhub.registry.card import BaseInfo, Card, DataInfo, FileInfo, InferenceSettings
 from adapterhub.registry.records import AdapterRecord, LoadedAdapter, Problem, RemovalPlan
 from adapterhub.registry.registry import Registry, default_root
 
@@ -10,6 +10,7 @@ __all__ = [
     "Card",
     "DataInfo",
     "FileInfo",
+    "InferenceSettings",
     "LoadedAdapter",
     "Problem",
     "Registry",

@@ -2,20 +2,74 @@
 
 The card is part of the registry's on-disk contract. ``FORMAT`` is bumped only together with a migration
 in :data:`MIGRATIONS` that upgrades older cards when they are read.
+
+What inference needs to run an adapter as it was trained (how far inputs are cut, how a classifier pools, how
+prompts are wrapped, the base's quantization) is the typed :class:`InferenceSettings` on ``Card.inference``;
+every default lives there, once. ``hyperparameters`` records the training run; inference does not read it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import string
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, Literal
 
 from adapterhub.errors import RegistryCorrupt
 
-FORMAT = 2
+FORMAT = 3
 CARD_FILE = "card.json"
+
+DEFAULT_MAX_LENGTH = 512  # tokens, for a card that does not say (an adapter imported from elsewhere)
+POOLINGS = ("mean", "cls", "last")
+QUANTIZATIONS = ("4bit", "8bit")
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    """How inference runs an adapter, as it was trained: the one place these settings and their defaults live.
+
+    Attributes:
+        max_length: Longest input in tokens; longer inputs are cut (a prompt keeps its last tokens).
+        pooling: How a sequence classifier turns token states into one vector: ``mean``, ``cls`` (first token)
+            or ``last`` (last real token). None: as the base pools (``adapterhub.models.pooling_for``, decided
+            when the base loads), which is what cards written before format 3 meant.
+        prompt_template: For generation, the text prompts are wrapped in, with ``{prompt}`` where the prompt
+            goes; ``""`` sends prompts as they are; None: the task's own template.
+        quantize: The base's quantization the adapter was trained on (``4bit``, ``8bit``), None for full
+            precision; inference loads the base the same way.
+    """
+
+    max_length: int = DEFAULT_MAX_LENGTH
+    pooling: Literal["mean", "cls", "last"] | None = None
+    prompt_template: str | None = None
+    quantize: Literal["4bit", "8bit"] | None = None
+
+    def problems(self) -> list[str]:
+        """What is wrong with these settings, one phrase each (for publishing and ``verify``)."""
+        out = []
+        if not isinstance(self.max_length, int) or isinstance(self.max_length, bool) or self.max_length < 1:
+            out.append(f"inference.max_length must be a positive integer, not {self.max_length!r}")
+        if self.pooling is not None and self.pooling not in POOLINGS:
+            out.append(f"inference.pooling must be one of {', '.join(POOLINGS)} or null, not {self.pooling!r}")
+        if self.quantize is not None and self.quantize not in QUANTIZATIONS:
+            out.append(f"inference.quantize must be {' or '.join(QUANTIZATIONS)} or null, not {self.quantize!r}")
+        template = self.prompt_template
+        if template is not None and not isinstance(template, str):
+            out.append(f"inference.prompt_template must be a string or null, not {template!r}")
+        elif template:
+            try:
+                names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+            except ValueError:
+                names = set()
+            if names != {"prompt"}:
+                out.append(
+                    f"inference.prompt_template {template[:40]!r} must hold {{prompt}} as its only field "
+                    "(write other braces as {{ and }})"
+                )
+        return out
 
 
 def _add_history_fields(card: dict[str, Any]) -> dict[str, Any]:
@@ -23,8 +77,18 @@ def _add_history_fields(card: dict[str, Any]) -> dict[str, Any]:
     return {**card, "history": card.get("history", []), "evaluations": [], "lineage": []}
 
 
+def _add_inference_settings(card: dict[str, Any]) -> dict[str, Any]:
+    """Format 3 added the typed inference settings, taken from the run's hyperparameters where they were recorded
+    (else the defaults). Pooling was never recorded: inference chose it from the base, which None still means."""
+    hyper = card.get("hyperparameters") or {}
+    settings: dict[str, Any] = {"max_length": hyper.get("max_length") or DEFAULT_MAX_LENGTH, "pooling": None}
+    settings["prompt_template"] = hyper.get("prompt_template")  # absent: the task's own template, as before
+    settings["quantize"] = hyper.get("quantize") or None
+    return {**card, "inference": settings}
+
+
 # MIGRATIONS[n] turns a card dict of format n into format n + 1.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _add_history_fields}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _add_history_fields, 2: _add_inference_settings}
 
 
 @dataclass(frozen=True)
@@ -71,6 +135,7 @@ class Card:
     metrics: dict[str, float] = field(default_factory=dict)
     headline_metric: str = ""
     data: DataInfo = field(default_factory=DataInfo)
+    inference: InferenceSettings = field(default_factory=InferenceSettings)
     tags: tuple[str, ...] = ()
     # one dict per evaluation during training: step, epoch, train_loss and the eval metrics (the learning curve)
     history: tuple[dict[str, Any], ...] = ()
@@ -117,6 +182,7 @@ class Card:
             raise ValueError(f"unknown card fields {unknown}")
         data["base"] = BaseInfo(**data["base"])
         data["data"] = DataInfo(**data.get("data") or {})
+        data["inference"] = InferenceSettings(**data.get("inference") or {})
         data["files"] = {k: FileInfo(**v) for k, v in (data.get("files") or {}).items()}
         for key in ("labels", "tags", "history", "evaluations", "lineage"):
             data[key] = tuple(data.get(key) or ())

@@ -50,7 +50,7 @@ from adapterhub.errors import (
 from adapterhub.names import Ref, is_version, validate_name
 from adapterhub.registry import index
 from adapterhub.registry.card import CARD_FILE, Card, FileInfo
-from adapterhub.registry.files import atomic_write, count_parameters, fsync_path, new_directory
+from adapterhub.registry.files import atomic_write, check_new_directory, count_parameters, fsync_path, new_directory
 from adapterhub.registry.locking import exclusive
 from adapterhub.registry.paths import link_target, refuse_link, remove_entry, work_folder
 from adapterhub.registry.records import AdapterRecord, LoadedAdapter, Problem, RemovalPlan
@@ -396,12 +396,16 @@ class Registry:
         return problems
 
     def export(self, ref: str | Ref, dest: str | os.PathLike[str]) -> AdapterRecord:
-        """Write a verified copy of a version to ``dest`` as a plain PEFT directory (with its card)."""
+        """Write a version's verified files to the new folder ``dest`` as transformers + PEFT load them, with its
+        card and a README model card (the layout by task is in :mod:`adapterhub.peft_export`)."""
+        from adapterhub.peft_export import write_export
+
         record = self.get(ref)
+        check_new_directory(Path(dest))
+        files = {filename: self._read_verified(record, filename) for filename in record.card.files}
         try:
             with new_directory(Path(dest)) as tmp:
-                for filename in record.card.files:
-                    atomic_write(tmp / filename, self._read_verified(record, filename))
+                write_export(record.card, files, tmp, Path(dest).resolve())
                 shutil.copyfile(record.path / CARD_FILE, tmp / CARD_FILE)
         except OSError as exc:
             raise _disk_error(exc, f"exporting {record.ref}") from exc

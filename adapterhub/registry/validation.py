@@ -140,7 +140,8 @@ def content_problems(directory: Path, card: Card, bases: dict[str, dict[str, Any
 
 
 def card_problems(card: Card) -> list[str]:
-    """What is wrong with the card on its own (empty fields, a task type that contradicts the task, labels)."""
+    """What is wrong with the card on its own (empty fields, a task type that contradicts the task, labels, the
+    types of its inference settings)."""
     problems = []
     for field, value in (("task", card.task), ("method", card.method), ("base.id", card.base.id)):
         if not value:
@@ -167,7 +168,7 @@ def card_problems(card: Card) -> list[str]:
             f"the card lists {len(card.labels)} labels but a {classifies or 'task-less'} adapter has no "
             "classification head (labels belong to SEQ_CLS and TOKEN_CLS adapters)"
         )
-    return problems
+    return problems + card.inference.problems()
 
 
 def file_problems(

@@ -11,10 +11,14 @@ from typing import TYPE_CHECKING, Any
 from adapterhub.data import Example, TextExample
 from adapterhub.errors import ConfigError
 from adapterhub.tasks.padding import pad_inputs
-from adapterhub.tasks.task import Chance, Encoded
+from adapterhub.tasks.task import Chance, Encoded, Family, InferenceInput, Scored
 
 if TYPE_CHECKING:
     import torch
+
+    from adapterhub.evaluation.evaluate import Scoring
+    from adapterhub.inference.results import Result
+    from adapterhub.registry import AdapterRecord
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,9 @@ class SequenceClassification:
     metric: str = "accuracy"
     greater_is_better: bool = True
     needs_base: bool = False
+    family: Family = "encoder"
+    has_head: bool = True
+    generic: bool = False  # `classify` is: a plain PEFT SEQ_CLS adapter is imported and run as one
 
     def label_names(self, labels: Sequence[str]) -> tuple[str, ...]:
         if self.binary and len(labels) != 2:
@@ -80,3 +87,63 @@ class SequenceClassification:
             "macro_f1": float(f1_score(gold, pred, average="macro", labels=list(range(len(labels))), zero_division=0)),
             "loss": sum(losses) / max(len(gold), 1),
         }
+
+    def encode_input(
+        self, text: str | tuple[str, ...], tokenizer: Any, record: AdapterRecord, limit: int, where: str
+    ) -> InferenceInput:
+        if isinstance(text, tuple):
+            raise ConfigError(f"{record.ref} is a {record.card.task_type} adapter: only ner adapters take word lists")
+        return InferenceInput(tokenizer(text, truncation=True, max_length=limit)["input_ids"], text=text)
+
+    def read_outputs(
+        self,
+        record: AdapterRecord,
+        inputs: Sequence[InferenceInput],
+        states: torch.Tensor,
+        mask: torch.Tensor,
+        head: tuple[torch.Tensor, torch.Tensor] | None,
+        base_pooling: str,
+    ) -> list[Result]:
+        """Pooled as the card says (None: as the base pools), then the head and a softmax over the labels."""
+        import torch
+
+        from adapterhub.inference.results import Classification
+        from adapterhub.models import pool
+
+        assert head is not None  # parsing refuses a classifier without its head
+        weight, bias = head
+        features = pool(states, mask, record.card.inference.pooling or base_pooling)  # (b, H)
+        probs = torch.softmax((features.to(weight.dtype) @ weight.t() + bias).float(), -1)  # (b, C)
+        labels = record.card.labels
+        out: list[Result] = []
+        for p in probs:
+            best = int(p.argmax())
+            scores = {label: float(v) for label, v in zip(labels, p.tolist(), strict=True)}
+            out.append(Classification(adapter=record.ref, label=labels[best], score=float(p[best]), scores=scores))
+        return out
+
+    def score(self, run: Scoring) -> Scored:
+        """Accuracy, macro F1, the per-class table and the confusion matrix of the predicted labels; an ensemble
+        (``run.combine``) is scored on its averaged probabilities."""
+        from adapterhub.evaluation.evaluate import label_mapping
+        from adapterhub.evaluation.report import classification_report
+
+        texts = [e for e in run.data.examples if isinstance(e, TextExample)]
+        mapping = label_mapping(run.records[0], [e.label for e in texts], run.data.source)
+        run.counter.start(len(texts) * len(run.records))
+        results = run.hub.predict(
+            [e.text for e in texts],
+            run.target,
+            combine=run.combine,
+            batch_size=run.batch_size,
+            progress=run.counter.add,
+        )
+        gold = [mapping[e.label] for e in texts]
+        return classification_report(gold, [r.label for r in results], run.records[0].card.labels), results
+
+    def save_merged(self, model: torch.nn.Module, record: AdapterRecord, out: Path) -> None:
+        """The merged encoder (``AutoModel``), the head beside it and a README with the lines that apply it:
+        transformers has no sequence-classification head on mean-pooled states."""
+        from adapterhub.merged_export import write_sequence_classifier
+
+        write_sequence_classifier(model, record, out)

@@ -2,4 +2,4 @@
 
 from adapterhub.tasks.classification import SequenceClassification
 
-CLASSIFY = SequenceClassification(name="classify")
+CLASSIFY = SequenceClassification(name="classify", generic=True)

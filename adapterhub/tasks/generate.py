@@ -13,11 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from adapterhub.base import load_base
 from adapterhub.data import Example, GenerationExample
+from adapterhub.errors import ConfigError, InvalidInput
 from adapterhub.tasks.padding import pad, pad_inputs
-from adapterhub.tasks.task import Chance, Encoded
+from adapterhub.tasks.task import Chance, Encoded, Family, InferenceInput, Scored
 
 if TYPE_CHECKING:
     import torch
+
+    from adapterhub.evaluation.evaluate import Scoring
+    from adapterhub.inference.results import Result
+    from adapterhub.registry import AdapterRecord
 
 TEMPLATE = "### Instruction:\n{prompt}\n\n### Response:\n"
 
@@ -36,6 +41,9 @@ class CausalLM:
     greater_is_better: bool = False
     default_data: Path | None = None
     needs_base: bool = True
+    family: Family = "causal"
+    has_head: bool = False
+    generic: bool = True
 
     def label_names(self, labels: Sequence[str]) -> tuple[str, ...]:
         return ()
@@ -75,6 +83,47 @@ class CausalLM:
             tokens += n
         loss = total / max(tokens, 1)
         return {"perplexity": math.exp(min(loss, 50.0)), "loss": loss}
+
+    def encode_input(
+        self, text: str | tuple[str, ...], tokenizer: Any, record: AdapterRecord, limit: int, where: str
+    ) -> InferenceInput:
+        """The prompt in the card's template (None: :data:`TEMPLATE`), after a BOS token; a long prompt keeps its
+        last ``limit`` tokens."""
+        if isinstance(text, tuple):
+            raise ConfigError(f"{record.ref} is a {record.card.task_type} adapter: only ner adapters take word lists")
+        template = record.card.inference.prompt_template
+        template = TEMPLATE if template is None else template
+        ids = tokenizer(template.format(prompt=text) if template else text)["input_ids"]
+        bos = tokenizer.bos_token_id
+        if bos is not None and ids[:1] != [bos]:
+            ids = [bos, *ids]
+        if not ids:  # no template and no BOS token: nothing to continue from
+            raise InvalidInput(f"{where} is empty: {record.ref} needs at least one prompt token", where)
+        return InferenceInput(ids[-limit:], text=text)
+
+    def read_outputs(
+        self,
+        record: AdapterRecord,
+        inputs: Sequence[InferenceInput],
+        states: torch.Tensor,
+        mask: torch.Tensor,
+        head: tuple[torch.Tensor, torch.Tensor] | None,
+        base_pooling: str,
+    ) -> list[Result]:
+        """Not asked of a causal task: its results are generations, which the decoding loop makes."""
+        raise TypeError(f"{record.ref} generates text; its outputs come from decoding, not from encoder states")
+
+    def score(self, run: Scoring) -> Scored:
+        """Loss and perplexity on the responses (prompts in the training template); no ensembles."""
+        from adapterhub.evaluation.evaluate import perplexity
+
+        if run.combine:
+            raise ConfigError(f"{run.records[0].ref} is a generate adapter; ensembles average class probabilities")
+        return {"metrics": perplexity(run.hub, run.records[0], run.data, run.batch_size, run.counter)}, []
+
+    def save_merged(self, model: torch.nn.Module, record: AdapterRecord, out: Path) -> None:
+        """A plain ``AutoModelForCausalLM`` directory."""
+        model.save_pretrained(out)
 
 
 GENERATE = CausalLM()

@@ -12,11 +12,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adapterhub.data import Example, TokenExample
+from adapterhub.errors import ConfigError
 from adapterhub.tasks.padding import pad, pad_inputs
-from adapterhub.tasks.task import Chance, Encoded
+from adapterhub.tasks.task import Chance, Encoded, Family, InferenceInput, Scored
 
 if TYPE_CHECKING:
     import torch
+
+    from adapterhub.evaluation.evaluate import Scoring
+    from adapterhub.inference.results import Result
+    from adapterhub.registry import AdapterRecord
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,9 @@ class TokenClassification:
     greater_is_better: bool = True
     default_data: Path | None = None
     needs_base: bool = False
+    family: Family = "encoder"
+    has_head: bool = True
+    generic: bool = True
 
     def label_names(self, labels: Sequence[str]) -> tuple[str, ...]:
         return tuple(labels)
@@ -79,6 +87,94 @@ class TokenClassification:
             "recall": float(recall_score(gold, pred, zero_division=0)),
             "loss": losses / max(words, 1),
         }
+
+    def encode_input(
+        self, text: str | tuple[str, ...], tokenizer: Any, record: AdapterRecord, limit: int, where: str
+    ) -> InferenceInput:
+        """A text is split into words (with their spans); a word list is taken as it is."""
+        from adapterhub.inference.words import given_words, split_words
+
+        words = (given_words(text) if isinstance(text, tuple) else split_words(text)) or [("", 0, 0)]
+        text = " ".join(text) if isinstance(text, tuple) else text
+        enc = tokenizer([w for w, _, _ in words], is_split_into_words=True, truncation=True, max_length=limit)
+        starts, previous = {}, None
+        for position, word in enumerate(enc.word_ids()):
+            if word is not None and word != previous:
+                starts[word] = position
+            previous = word
+        return InferenceInput(enc["input_ids"], text, words, [starts.get(i, -1) for i in range(len(words))])
+
+    def read_outputs(
+        self,
+        record: AdapterRecord,
+        inputs: Sequence[InferenceInput],
+        states: torch.Tensor,
+        mask: torch.Tensor,
+        head: tuple[torch.Tensor, torch.Tensor] | None,
+        base_pooling: str,
+    ) -> list[Result]:
+        """A tag per word from its first sub-token's state; words cut off by the length are tagged O."""
+        import torch
+
+        from adapterhub.inference.results import Entities
+        from adapterhub.inference.words import entities
+
+        assert head is not None  # parsing refuses a tagger without its head
+        weight, bias = head
+        labels = record.card.labels
+        out: list[Result] = []
+        for item, row in zip(inputs, states, strict=True):  # row: (T, H)
+            assert item.words is not None and item.word_starts is not None
+            kept = [i for i, s in enumerate(item.word_starts) if s >= 0 and item.words[i][0]]
+            tags = ["O"] * len(item.words)
+            scores = [1.0] * len(item.words)
+            if kept:
+                positions = torch.tensor([item.word_starts[i] for i in kept], device=row.device)
+                probs = torch.softmax((row[positions].to(weight.dtype) @ weight.t() + bias).float(), -1)
+                best = probs.argmax(-1).tolist()
+                for i, b, p in zip(kept, best, probs, strict=True):
+                    tags[i], scores[i] = labels[b], float(p[b])
+            words = [w for w, _, _ in item.words if w]
+            out.append(
+                Entities(
+                    adapter=record.ref,
+                    entities=entities(item.text, item.words, tags, scores),
+                    words=tuple(words),
+                    tags=tuple(tags[: len(words)]),
+                )
+            )
+        return out
+
+    def score(self, run: Scoring) -> Scored:
+        """Entity-level F1, precision and recall of the predicted tags (seqeval, conlleval rules)."""
+        from adapterhub.data.labels import labels_of
+        from adapterhub.evaluation.report import entity_report
+
+        card = run.records[0].card
+        sentences = [e for e in run.data.examples if isinstance(e, TokenExample)]
+        unknown = sorted(set(labels_of(sentences)) - set(card.labels))
+        if unknown:
+            raise ConfigError(
+                f"{run.data.source} has tags {', '.join(unknown[:8])} that {run.records[0].ref} never learned "
+                f"(it knows {', '.join(card.labels)}); score it on data of its own tag set"
+            )
+        run.counter.start(len(sentences) * len(run.records))
+        results = run.hub.predict(
+            [list(e.tokens) for e in sentences],
+            run.target,
+            split_into_words=True,
+            batch_size=run.batch_size,
+            progress=run.counter.add,
+        )
+        # words cut by the adapter's max length are tagged O: they count as misses, as they would in use
+        predicted = [[*r.tags, *["O"] * (len(e.tokens) - len(r.tags))] for e, r in zip(sentences, results, strict=True)]
+        return entity_report([e.tags for e in sentences], predicted), results
+
+    def save_merged(self, model: torch.nn.Module, record: AdapterRecord, out: Path) -> None:
+        """A plain ``AutoModelForTokenClassification`` directory, the labels in its ``id2label``."""
+        from adapterhub.merged_export import write_token_classifier
+
+        write_token_classifier(model, record, out)
 
 
 NER = TokenClassification()

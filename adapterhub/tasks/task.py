@@ -1,18 +1,45 @@
-"""What every task preset provides (a Protocol: presets share no implementation by inheritance)."""
+"""What every task preset provides (a Protocol: presets share no implementation by inheritance).
+
+A task owns everything that differs by task: training (the model, encoding, collation, metrics), inference (how
+an input is encoded for the base and how the outputs become a result), evaluation (what ``hub eval`` runs) and
+export (the layout of ``hub export --merged``). The engine that batches, routes and decodes calls these.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     import torch
 
     from adapterhub.data import Example, Kind
+    from adapterhub.evaluation.evaluate import Scoring
+    from adapterhub.inference.results import Result
+    from adapterhub.registry import AdapterRecord
 
 Encoded = dict[str, Any]  # input_ids: list[int], labels: int | list[int], length: int
+Family = Literal["encoder", "causal"]
+Scored = tuple[dict[str, Any], list[Any]]  # an Evaluation's metric fields, and the results they came from
+
+
+@dataclass(frozen=True)
+class InferenceInput:
+    """One inference input as its task encoded it: the token ids, and what reading its output back needs.
+
+    Attributes:
+        ids: Token ids, already cut to the adapter's length.
+        text: The input as given (a word list joined by spaces).
+        words: Token tasks: each word with its character span in ``text``.
+        word_starts: Token tasks: the position of each word's first sub-token, -1 for a word cut off.
+    """
+
+    ids: list[int]
+    text: str = ""
+    words: list[tuple[str, int, int]] | None = None
+    word_starts: list[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +63,9 @@ class Task(Protocol):
     greater_is_better: bool
     default_data: Path | None  # embedded data set used when --data is not given
     needs_base: bool  # True when the default base cannot do this task (e.g. generation needs a causal LM)
+    family: Family  # what inference runs: the bare body and the adapter's head, or the causal LM generating
+    has_head: bool  # its adapters carry a classification head, one row per label on the card
+    generic: bool  # the task an adapter of its task_type runs as when its card names no known task (imports)
 
     def label_names(self, labels: Sequence[str]) -> tuple[str, ...]:
         """Names to store for the labels the data holds (e.g. 0/1 -> negative/positive)."""
@@ -58,4 +88,36 @@ class Task(Protocol):
     def chance(self, evals: Sequence[Example], names: Mapping[str, str], vocab_size: int) -> Chance:
         """The headline metric of a model that learned nothing, on these eval examples (``names``: each label
         of the data -> its name on the card; ``vocab_size``: the tokenizer's)."""
+        ...
+
+    # ------------------------------------------------------------------------------------- inference, eval, export
+
+    def encode_input(
+        self, text: str | tuple[str, ...], tokenizer: Any, record: AdapterRecord, limit: int, where: str
+    ) -> InferenceInput:
+        """One inference input (a text, or a word list) for the adapter of ``record``, cut at ``limit`` tokens;
+        ``where`` names the input in errors (``inputs[3]``)."""
+        ...
+
+    def read_outputs(
+        self,
+        record: AdapterRecord,
+        inputs: Sequence[InferenceInput],
+        states: torch.Tensor,
+        mask: torch.Tensor,
+        head: tuple[torch.Tensor, torch.Tensor] | None,
+        base_pooling: str,
+    ) -> list[Result]:
+        """Encoder family: one result per input from the body's last hidden states ``states`` (b, T, H), the
+        attention ``mask`` (b, T) and the adapter's ``head`` (weight (C, H), bias (C,)); ``base_pooling`` is how
+        the base pools (for a card whose pooling is None)."""
+        ...
+
+    def score(self, run: Scoring) -> Scored:
+        """``hub eval``: the metrics of ``run``'s adapter (or ensemble) on its examples, and its results."""
+        ...
+
+    def save_merged(self, model: torch.nn.Module, record: AdapterRecord, out: Path) -> None:
+        """``hub export --merged``: write ``model`` (the task model, the adapter merged in) into the directory
+        ``out`` as plain transformers loads it (the tokenizer is written beside it)."""
         ...

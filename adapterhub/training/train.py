@@ -21,7 +21,7 @@ from adapterhub.data import DataSplit, Example, load_data
 from adapterhub.data.labels import order_labels
 from adapterhub.errors import AdapterHubError, ConfigError, MetricBelowMinimum
 from adapterhub.names import validate_name
-from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, Registry
+from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, InferenceSettings, Registry
 from adapterhub.tasks import Task, get_task
 from adapterhub.tasks.task import Chance, Encoded
 from adapterhub.training.config import TrainConfig
@@ -147,8 +147,13 @@ def train(
             **({"data_labels": list(split.labels)} if tuple(split.labels) != tuple(names) else {}),
             **({"processes": result.processes, "sharded": result.sharded} if result.processes > 1 else {}),
             **({"augmentation": augmentation} if augmentation else {}),
-            **_prompt_template(task.kind, split),
         },
+        inference=InferenceSettings(
+            max_length=config.max_length,
+            pooling=_pooling(model.get_base_model()),
+            prompt_template=_prompt_template(task.kind, split),
+            quantize=config.quantize,
+        ),
         metrics={k: v for k, v in result.best_metrics.items() if k not in ("step", "epoch", "train_loss")},
         headline_metric=task.metric,
         data=DataInfo(
@@ -343,10 +348,15 @@ def _at_least(task: Task, score: float, than: float) -> bool:
     return score >= than if task.greater_is_better else score <= than
 
 
-def _prompt_template(kind: str, split: DataSplit) -> dict[str, str]:
+def _pooling(model: Any) -> str | None:
+    """How a sequence classifier pools, as its model was built (None for any other model: nothing pools)."""
+    return model.pooling if getattr(model, "kind", None) == "sequence" else None
+
+
+def _prompt_template(kind: str, split: DataSplit) -> str | None:
     """For generation: the template inference must wrap prompts in ('' when trained on plain text)."""
     if kind != "generation":
-        return {}
+        return None
     from adapterhub.tasks.generate import TEMPLATE
 
-    return {"prompt_template": TEMPLATE if any(getattr(e, "prompt", "") for e in split.train) else ""}
+    return TEMPLATE if any(getattr(e, "prompt", "") for e in split.train) else ""

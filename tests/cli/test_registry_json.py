@@ -26,6 +26,7 @@ RECORD_KEYS = {
     "base",
     "labels",
     "hyperparameters",
+    "inference",
     "metrics",
     "headline_metric",
     "data",

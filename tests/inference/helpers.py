@@ -10,7 +10,7 @@ import torch
 
 from adapterhub.base import fingerprint
 from adapterhub.methods import HeadSettings, LoraSettings, PrefixSettings
-from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, Registry
+from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, InferenceSettings, Registry
 from adapterhub.tasks import get_task
 from adapterhub.tasks.generate import TEMPLATE
 
@@ -31,6 +31,7 @@ def publish_adapter(
     tokens: int = 4,
     targets: tuple[str, ...] | None = None,
     quantize: str | None = None,
+    pooling: str | None = None,
 ) -> tuple[AdapterRecord, Any]:
     """Publish a random adapter of ``base_dir``; returns its record and the PEFT model it was saved from."""
     from peft import get_peft_model
@@ -52,8 +53,6 @@ def publish_adapter(
                 param.copy_(torch.randn(param.shape, generator=generator) * 0.3)
     model.eval()
     hyper: dict[str, Any] = {"max_length": 64, "quantize": quantize}
-    if task == "generate":
-        hyper["prompt_template"] = TEMPLATE
     card = Card(
         task=task,
         task_type=preset.task_type,
@@ -61,6 +60,12 @@ def publish_adapter(
         base=BaseInfo(id=str(base_dir), fingerprint=base_print),
         labels=labels,
         hyperparameters=hyper,
+        inference=InferenceSettings(
+            max_length=64,
+            pooling=pooling,  # type: ignore[arg-type]
+            quantize=quantize,  # type: ignore[arg-type]
+            prompt_template=TEMPLATE if task == "generate" else None,
+        ),
         metrics={},
         data=DataInfo(description="random weights"),
     )

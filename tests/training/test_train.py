@@ -272,3 +272,20 @@ def test_labels_name_integer_classes_and_order_named_ones(tiny_bert: Path, tmp_p
         train(task="classify", base=str(tiny_bert), data=str(named), labels=("positive", "negative"), **FAST)
     with pytest.raises(ConfigError, match="sentiment is binary"):
         train(task="sentiment", base=str(tiny_bert), data=str(named), labels=order, **FAST)
+
+
+def test_the_card_records_what_inference_needs(tiny_bert: Path, tiny_gpt2: Path, tmp_path: Path) -> None:
+    """max_length, pooling and the prompt template land in the card's typed settings, read by every consumer."""
+    from adapterhub.registry import InferenceSettings
+    from adapterhub.tasks.generate import TEMPLATE
+    from tests.training.conftest import write_instructions
+
+    data = write_classification(tmp_path / "s.csv", n=32)
+    card = train(task="sentiment", base=str(tiny_bert), data=str(data), epochs=1, max_length=48).record.card
+    # tiny_bert has no sentence-transformers pooling config: an encoder pools its first token
+    assert card.inference == InferenceSettings(max_length=48, pooling="cls", prompt_template=None, quantize=None)
+
+    data = write_instructions(tmp_path / "i.jsonl", n=8)
+    card = train(task="generate", base=str(tiny_gpt2), data=str(data), epochs=1, max_length=40).record.card
+    assert card.inference == InferenceSettings(max_length=40, pooling=None, prompt_template=TEMPLATE, quantize=None)
+    assert "prompt_template" not in card.hyperparameters  # one place: the typed field
