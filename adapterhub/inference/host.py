@@ -266,7 +266,7 @@ class Host:
         ids = pad([item.ids for item in batch], self.pad_id).to(self.device)
         mask = pad([[1] * len(item.ids) for item in batch], 0).to(self.device)
         length = adapters[0].prefix_length
-        cache = prefix_cache(adapters, rows) if length else None
+        cache = prefix_cache(adapters, rows, self.root.config) if length else None
         full_mask = torch.cat([mask.new_ones((len(batch), length)), mask], dim=1) if length else mask
         body = self.root.body
         with self.router.route(segments):
@@ -322,7 +322,7 @@ class Host:
         ids = torch.tensor([[self.pad_id] * (width - len(i.ids)) + i.ids for i in batch], device=self.device)
         mask = torch.tensor([[0] * (width - len(i.ids)) + [1] * len(i.ids) for i in batch], device=self.device)
         length = adapters[0].prefix_length
-        cache = prefix_cache(adapters, rows) if length else None
+        cache = prefix_cache(adapters, rows, self.root.config) if length else None
         with self.router.route(segments):
             new, finished = decode(
                 self.root,

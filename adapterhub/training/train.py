@@ -197,7 +197,9 @@ def _checked(config: TrainConfig) -> tuple[Task, DataSplit, tuple[str, ...]]:
             raise ConfigError(f"--min-metric {config.min_metric:g} can never be met: {task.metric} is at least 1")
     if fsdp_requested(config.fsdp):
         check_fsdp_settings(config.quantize)
-    locate_base(config.base)
+    location = locate_base(config.base)
+    if config.method == "prefix":
+        _check_prefix_base(location)
     split = load_data(
         task.kind,
         config.data,
@@ -213,6 +215,22 @@ def _checked(config: TrainConfig) -> tuple[Task, DataSplit, tuple[str, ...]]:
     order = order_labels(split.labels, config.labels, config.data or "the built-in data")
     task.label_names(order)  # the task's own checks (sentiment: two labels); the names are the given ones
     return task, dataclasses.replace(split, labels=order), tuple(config.labels)
+
+
+def _check_prefix_base(location: str) -> None:
+    """Refuse ``--method prefix`` on a family it cannot work on from the base's ``config.json``, before any weight
+    loads (a hub id that is not cached yet is checked once its config is loaded, in ``PrefixSettings``)."""
+    import json
+    from pathlib import Path
+
+    from adapterhub.methods.prefix import check_prefix_base
+
+    try:
+        base_config = json.loads((Path(location) / "config.json").read_text())
+    except (OSError, ValueError):
+        return
+    if isinstance(base_config, dict):
+        check_prefix_base(base_config)
 
 
 def _better(task: Task, score: float, than: float) -> bool:
