@@ -257,10 +257,9 @@ def _prefix(ref: str, config: dict[str, Any], embeddings: torch.Tensor | None, b
     if mismatch or int(config.get("num_transformer_submodules") or 1) != 1:
         raise IncompatibleAdapter(f"{ref}: {mismatch or 'its prefix is for an encoder-decoder model'}")
     tokens = embeddings.shape[0]
-    if embeddings.dim() != 2 or embeddings.shape[1] != layout.layers * 2 * layout.token_dim:
-        raise IncompatibleAdapter(
-            f"{ref}: prompt_embeddings is {tuple(embeddings.shape)}, expected (P, {layout.layers * 2 * layout.token_dim})"
-        )
+    width = layout.layers * 2 * layout.token_dim
+    if embeddings.dim() != 2 or embeddings.shape[1] != width:
+        raise IncompatibleAdapter(f"{ref}: prompt_embeddings is {tuple(embeddings.shape)}, expected (P, {width})")
     # (P, L*2*dim) -> (P, L*2, heads, head_dim) -> (L*2, heads, P, head_dim) -> (L, 2, heads, P, head_dim)
     kv = embeddings.view(tokens, layout.layers * 2, layout.heads, layout.head_dim).permute(1, 2, 0, 3)
     return kv.reshape(layout.layers, 2, layout.heads, tokens, layout.head_dim).contiguous()

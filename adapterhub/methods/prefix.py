@@ -80,8 +80,8 @@ def prefix_layout(config: Mapping[str, Any] | Any) -> PrefixLayout | None:
             return None
         head_dim = values["head_dim"] if values.get("head_dim") is not None else head_dim
         heads = values["num_key_value_heads"] or heads
-    elif values.get("model_type") == "falcon" and values.get("multi_query") and not values.get("new_decoder_architecture"):
-        heads = 1
+    elif values.get("model_type") == "falcon" and values.get("multi_query"):
+        heads = heads if values.get("new_decoder_architecture") else 1
     return PrefixLayout(layers=layers, heads=heads, head_dim=head_dim)
 
 
