@@ -21,7 +21,7 @@ from adapterhub.errors import ConfigError, InvalidInput
 from adapterhub.inference.decoding import GenerationOptions, decode
 from adapterhub.inference.inputs import check_context, context_length
 from adapterhub.inference.lora_routing import LoraRouter
-from adapterhub.inference.prefix_cache import prefix_cache
+from adapterhub.inference.prefix_cache import prefix_cache, windowed
 from adapterhub.inference.resident import ResidentAdapter, parse_adapter
 from adapterhub.inference.results import Classification, Entities, Generation, Result
 from adapterhub.inference.words import entities, given_words, split_words
@@ -167,9 +167,12 @@ class Host:
             for item in items:
                 check_context(len(item.ids), item.adapter.prefix_length, new, self.context, f"inputs[{item.index}]")
         results: dict[int, Result] = {}
-        by_prefix: dict[int, list[_Item]] = {}
+        by_prefix: dict[tuple[int, int], list[_Item]] = {}
+        # Left padding would part a prefix from its prompt in a sliding window: there, prompts of one length only.
+        one_length = self.family == CAUSAL and windowed(self.root.config)
         for item in items:
-            by_prefix.setdefault(item.adapter.prefix_length, []).append(item)
+            length = item.adapter.prefix_length
+            by_prefix.setdefault((length, len(item.ids) if length and one_length else 0), []).append(item)
         for group in by_prefix.values():
             group.sort(key=lambda item: len(item.ids), reverse=True)
             if self.family == CAUSAL:

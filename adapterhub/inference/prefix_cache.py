@@ -34,3 +34,13 @@ def prefix_cache(adapters: Sequence[ResidentAdapter], rows: torch.Tensor, config
     for index, layer in enumerate(per_layer):
         cache.update(layer[0], layer[1], index, cache_kwargs={"cache_position": positions})
     return cache
+
+
+def windowed(config: Any) -> bool:
+    """Whether some attention layer of the base sees only a window of the latest cache positions (Mistral's
+    ``sliding_window``, Gemma 2's sliding layers). The window counts cache slots, padding included, so a prefix
+    put before a left-padded prompt would sit further from the prompt than it does when the prompt runs alone."""
+    layer_types = getattr(config, "layer_types", None)
+    if layer_types is not None:
+        return any("sliding" in kind or "chunked" in kind for kind in layer_types)
+    return bool(getattr(config, "sliding_window", None))
