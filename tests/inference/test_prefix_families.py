@@ -73,7 +73,8 @@ def test_a_decoder_prefix_generates_what_peft_does_alone_and_mixed_with_lora(
     # below checks its prefix to 1e-4)
     if family not in ("mistral", "falcon"):
         plain = models["p1"].get_base_model()
-        prefixed = [(alone, PROMPTS[0])] + [(r, p) for r, n, p in zip(mixed, adapters, prompts) if n != "lora"]
+        served = zip(mixed, adapters, prompts, strict=True)
+        prefixed = [(alone, PROMPTS[0])] + [(result, prompt) for result, name, prompt in served if name != "lora"]
         assert any(result.text != _greedy_text(plain, tokenizer, prompt)[0] for result, prompt in prefixed)
 
 
@@ -185,5 +186,7 @@ def test_serving_refuses_a_prefix_sized_by_attention_heads_on_a_grouped_query_ba
     right = {**wrong, "num_attention_heads": 2, "token_dim": 16}
     assert tuple(_prefix("poet@1", right, torch.zeros(3, 2 * 2 * 16), config).shape) == (2, 2, 2, 3, 8)
     albert = AutoConfig.from_pretrained(family_base("albert"))
-    with pytest.raises(IncompatibleAdapter, match="ALBERT bases take no key/value cache.*retrain it with --method lora"):
+    with pytest.raises(
+        IncompatibleAdapter, match=r"ALBERT bases take no key/value cache.*retrain it with --method lora"
+    ):
         _prefix("mood@1", right, torch.zeros(3, 64), albert)
