@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adapterhub.base import locate_base
 from adapterhub.errors import AdapterHubError, ConfigError
+from adapterhub.methods.prefix import check_prefix_folder
 from adapterhub.names import validate_name
 from adapterhub.registry import AdapterRecord, Registry
 from adapterhub.training.config import TrainConfig
@@ -104,6 +106,8 @@ def tune(
     if process_state().num_processes > 1:
         raise ConfigError("hub tune runs its trials in one process; start it without accelerate launch or torchrun")
     settings = settings or TuneSettings()
+    if "prefix" in settings.methods:  # refused now rather than at the first trial that draws it
+        check_prefix_folder(locate_base(config.base), "drop prefix from --methods (lora and head work)")
     registry = registry if isinstance(registry, Registry) else Registry(registry)
     report = report or (lambda event, values: None)
     task = get_task(config.task)

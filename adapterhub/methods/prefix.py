@@ -102,18 +102,33 @@ def prefix_mismatch(adapter_config: Mapping[str, Any], layout: PrefixLayout) -> 
     return f"its prefix is for {layers} layers x {heads} key/value heads x {per_head} dims but the base caches {layout}"
 
 
-def prefix_refusal(model_type: str) -> str | None:
-    """Why prefix tuning cannot work on bases of ``model_type`` (one line naming what works instead), or None."""
+def prefix_refusal(model_type: str, instead: str = INSTEAD) -> str | None:
+    """Why prefix tuning cannot work on bases of ``model_type`` (one line ending in ``instead``, what works
+    instead), or None."""
     family = NO_PREFIX.get(model_type)
     if family is None:
         return None
     return (
         f"--method prefix does not work on {family} bases (model_type {model_type}): their attention takes no "
-        f"key/value cache, so a prefix has nowhere to go; {INSTEAD}"
+        f"key/value cache, so a prefix has nowhere to go; {instead}"
     )
 
 
-def check_prefix_base(config: Mapping[str, Any] | Any) -> None:
+def check_prefix_folder(location: str, instead: str = INSTEAD) -> None:
+    """:func:`check_prefix_base` on the ``config.json`` of a base folder, so before any weight loads; a base
+    without a local config (a hub id not cached yet) is checked once its config loads, by ``PrefixSettings``."""
+    import json
+    from pathlib import Path
+
+    try:
+        config = json.loads((Path(location) / "config.json").read_text())
+    except (OSError, ValueError):
+        return
+    if isinstance(config, dict):
+        check_prefix_base(config, instead)
+
+
+def check_prefix_base(config: Mapping[str, Any] | Any, instead: str = INSTEAD) -> None:
     """Refuse a base that prefix tuning cannot train or that hub inference could not serve a prefix on, from
     its config alone (``config.json`` or a transformers config), so before any weight is loaded.
 
@@ -122,13 +137,13 @@ def check_prefix_base(config: Mapping[str, Any] | Any) -> None:
     """
     values = config if isinstance(config, Mapping) else config.to_dict()
     model_type = str(values.get("model_type") or "")
-    refusal = prefix_refusal(model_type)
+    refusal = prefix_refusal(model_type, instead)
     if refusal:
         raise ConfigError(refusal)
     if prefix_layout(config) is None:
         raise ConfigError(
             f"--method prefix cannot size a prefix for {model_type or 'this'} bases (no single key/value shape for "
-            f"every layer in its config); {INSTEAD}"
+            f"every layer in its config); {instead}"
         )
 
 

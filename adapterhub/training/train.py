@@ -20,6 +20,7 @@ from adapterhub.base import DEFAULT_BASE, locate_base
 from adapterhub.data import DataSplit, Example, load_data
 from adapterhub.data.labels import order_labels
 from adapterhub.errors import AdapterHubError, ConfigError, MetricBelowMinimum
+from adapterhub.methods.prefix import check_prefix_folder
 from adapterhub.names import validate_name
 from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, Registry
 from adapterhub.tasks import Task, get_task
@@ -199,7 +200,7 @@ def _checked(config: TrainConfig) -> tuple[Task, DataSplit, tuple[str, ...]]:
         check_fsdp_settings(config.quantize)
     location = locate_base(config.base)
     if config.method == "prefix":
-        _check_prefix_base(location)
+        check_prefix_folder(location)
     split = load_data(
         task.kind,
         config.data,
@@ -215,22 +216,6 @@ def _checked(config: TrainConfig) -> tuple[Task, DataSplit, tuple[str, ...]]:
     order = order_labels(split.labels, config.labels, config.data or "the built-in data")
     task.label_names(order)  # the task's own checks (sentiment: two labels); the names are the given ones
     return task, dataclasses.replace(split, labels=order), tuple(config.labels)
-
-
-def _check_prefix_base(location: str) -> None:
-    """Refuse ``--method prefix`` on a family it cannot work on from the base's ``config.json``, before any weight
-    loads (a hub id that is not cached yet is checked once its config is loaded, in ``PrefixSettings``)."""
-    import json
-    from pathlib import Path
-
-    from adapterhub.methods.prefix import check_prefix_base
-
-    try:
-        base_config = json.loads((Path(location) / "config.json").read_text())
-    except (OSError, ValueError):
-        return
-    if isinstance(base_config, dict):
-        check_prefix_base(base_config)
 
 
 def _better(task: Task, score: float, than: float) -> bool:
