@@ -97,6 +97,8 @@ def tune(
         >>> tune(TrainConfig(task="sentiment"), TuneSettings(trials=8)).best.ref  # doctest: +SKIP
         'sentiment@2'
     """
+    if "prefix" in (settings or TuneSettings()).methods:  # refused now, not at the first trial that draws it
+        check_prefix_folder(locate_base(config.base), "drop prefix from --methods (lora and head work)")
     import optuna
 
     from adapterhub.tasks import get_task
@@ -106,8 +108,6 @@ def tune(
     if process_state().num_processes > 1:
         raise ConfigError("hub tune runs its trials in one process; start it without accelerate launch or torchrun")
     settings = settings or TuneSettings()
-    if "prefix" in settings.methods:  # refused now rather than at the first trial that draws it
-        check_prefix_folder(locate_base(config.base), "drop prefix from --methods (lora and head work)")
     registry = registry if isinstance(registry, Registry) else Registry(registry)
     report = report or (lambda event, values: None)
     task = get_task(config.task)
