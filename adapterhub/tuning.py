@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adapterhub.base import locate_base
 from adapterhub.errors import AdapterHubError, ConfigError
+from adapterhub.methods.prefix import check_prefix_folder
 from adapterhub.names import validate_name
 from adapterhub.registry import AdapterRecord, Registry
 from adapterhub.training.config import TrainConfig
@@ -95,6 +97,8 @@ def tune(
         >>> tune(TrainConfig(task="sentiment"), TuneSettings(trials=8)).best.ref  # doctest: +SKIP
         'sentiment@2'
     """
+    if "prefix" in (settings or TuneSettings()).methods:  # refused now, not at the first trial that draws it
+        check_prefix_folder(locate_base(config.base), "drop prefix from --methods (lora and head work)")
     import optuna
 
     from adapterhub.tasks import get_task

@@ -86,3 +86,24 @@ def test_ctrl_c_keeps_finished_trials_for_the_next_run(config: TrainConfig, regi
     result = tune(config, TuneSettings(trials=2))
     assert [t.state for t in result.trials].count("COMPLETE") + [t.state for t in result.trials].count("PRUNED") == 2
     assert result.best.ref == "sentiment@1"
+
+
+def test_a_search_with_prefix_on_a_family_without_a_cache_is_refused_before_any_trial(
+    family_base, tmp_path: Path, registry_dir: Path
+) -> None:
+    """The refusal comes before the study starts, not at the first trial that happens to draw prefix."""
+    import json
+    import time
+
+    base = tmp_path / "albert"
+    base.mkdir()
+    (base / "config.json").write_text((family_base("albert") / "config.json").read_text())
+    assert json.loads((base / "config.json").read_text())["model_type"] == "albert"
+    config = TrainConfig(task="sentiment", base=str(base), data=str(write_classification(tmp_path / "s.csv")))
+    start = time.monotonic()
+    with pytest.raises(
+        ConfigError, match=r"^--method prefix does not work on ALBERT bases .*; drop prefix from --methods"
+    ):
+        tune(config, TuneSettings(trials=2, methods=("lora", "prefix")))
+    assert time.monotonic() - start < 5
+    assert not (registry_dir / ".tune").exists()

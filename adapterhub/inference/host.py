@@ -22,7 +22,7 @@ from adapterhub.base import cache_argument, fingerprint, load_base, load_tokeniz
 from adapterhub.inference.decoding import GenerationOptions, decode
 from adapterhub.inference.inputs import check_context, context_length
 from adapterhub.inference.lora_routing import LoraRouter
-from adapterhub.inference.prefix_cache import prefix_cache
+from adapterhub.inference.prefix_cache import prefix_cache, windowed
 from adapterhub.inference.resident import ResidentAdapter, parse_adapter
 from adapterhub.inference.results import Generation, Result
 from adapterhub.models import pooling_for
@@ -169,9 +169,12 @@ class Host:
             for item in items:
                 check_context(len(item.ids), item.adapter.prefix_length, new, self.context, f"inputs[{item.index}]")
         results: dict[int, Result] = {}
-        by_prefix: dict[int, list[_Item]] = {}
+        by_prefix: dict[tuple[int, int], list[_Item]] = {}
+        # Left padding would part a prefix from its prompt in a sliding window: there, prompts of one length only.
+        one_length = self.family == CAUSAL and windowed(self.root.config)
         for item in items:
-            by_prefix.setdefault(item.adapter.prefix_length, []).append(item)
+            length = item.adapter.prefix_length
+            by_prefix.setdefault((length, len(item.ids) if length and one_length else 0), []).append(item)
         for group in by_prefix.values():
             group.sort(key=lambda item: len(item.ids), reverse=True)
             if self.family == CAUSAL:
@@ -247,7 +250,7 @@ class Host:
         ids = pad([item.ids for item in batch], self.pad_id).to(self.device)
         mask = pad([[1] * len(item.ids) for item in batch], 0).to(self.device)
         length = adapters[0].prefix_length
-        cache = prefix_cache(adapters, rows) if length else None
+        cache = prefix_cache(adapters, rows, self.root.config) if length else None
         full_mask = torch.cat([mask.new_ones((len(batch), length)), mask], dim=1) if length else mask
         body = self.root.body
         with self.router.route(segments):
@@ -273,7 +276,7 @@ class Host:
         ids = torch.tensor([[self.pad_id] * (width - len(i.ids)) + i.ids for i in batch], device=self.device)
         mask = torch.tensor([[0] * (width - len(i.ids)) + [1] * len(i.ids) for i in batch], device=self.device)
         length = adapters[0].prefix_length
-        cache = prefix_cache(adapters, rows) if length else None
+        cache = prefix_cache(adapters, rows, self.root.config) if length else None
         with self.router.route(segments):
             new, finished = decode(
                 self.root,

@@ -16,6 +16,7 @@ from torch import nn
 
 from adapterhub.attach import key_sample
 from adapterhub.errors import IncompatibleAdapter
+from adapterhub.methods.prefix import NO_PREFIX, prefix_layout, prefix_mismatch
 from adapterhub.tasks import task_for
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class ResidentAdapter:
 
     record: AdapterRecord
     lora: dict[str, LoraFactors] = field(default_factory=dict)  # module path (relative to the host root) ->
-    prefix: torch.Tensor | None = None  # (layers, 2, heads, P, head_dim)
+    prefix: torch.Tensor | None = None  # (layers, 2, key/value heads, P, head_dim)
     head: tuple[torch.Tensor, torch.Tensor] | None = None  # weight (C, H), bias (C,)
 
     @property
@@ -237,22 +238,29 @@ def _scale(config: dict[str, Any], path: str, rank: int) -> float:
 
 
 def _prefix(ref: str, config: dict[str, Any], embeddings: torch.Tensor | None, base_config: Any) -> torch.Tensor:
+    """The prefix as (layers, 2, key/value heads, P, head_dim), reshaped as PEFT's ``get_prompt`` does, after
+    checking that the base's attention caches keys and values of that shape."""
+    model_type = str(getattr(base_config, "model_type", "") or "")
+    if model_type in NO_PREFIX:
+        raise IncompatibleAdapter(
+            f"{ref} is a prefix adapter, but {NO_PREFIX[model_type]} bases take no key/value cache, so its prefix "
+            "would change nothing; retrain it with --method lora"
+        )
     if embeddings is None:
         raise IncompatibleAdapter(f"{ref} is a prefix adapter without prompt_embeddings; the file is incomplete")
-    layers = int(config.get("num_layers") or 0)
-    heads = int(config.get("num_attention_heads") or 0)
-    dim = int(config.get("token_dim") or 0)
-    want = (base_config.num_hidden_layers, base_config.num_attention_heads, base_config.hidden_size)
-    if (layers, heads, dim) != want or int(config.get("num_transformer_submodules") or 1) != 1:
+    layout = prefix_layout(base_config)
+    if layout is None:
         raise IncompatibleAdapter(
-            f"{ref}: its prefix is for {layers} layers x {heads} heads x {dim} dims but the base has "
-            f"{want[0]} x {want[1]} x {want[2]}"
+            f"{ref}: base type {model_type or '?'} caches keys and values of different shapes in different layers; "
+            "hub inference serves prefixes only where every layer caches one shape (retrain with --method lora)"
         )
+    mismatch = prefix_mismatch(config, layout)
+    if mismatch or int(config.get("num_transformer_submodules") or 1) != 1:
+        raise IncompatibleAdapter(f"{ref}: {mismatch or 'its prefix is for an encoder-decoder model'}")
     tokens = embeddings.shape[0]
-    if embeddings.shape[1] != layers * 2 * dim:
-        raise IncompatibleAdapter(
-            f"{ref}: prompt_embeddings is {tuple(embeddings.shape)}, expected (P, {layers * 2 * dim})"
-        )
+    width = layout.layers * 2 * layout.token_dim
+    if embeddings.dim() != 2 or embeddings.shape[1] != width:
+        raise IncompatibleAdapter(f"{ref}: prompt_embeddings is {tuple(embeddings.shape)}, expected (P, {width})")
     # (P, L*2*dim) -> (P, L*2, heads, head_dim) -> (L*2, heads, P, head_dim) -> (L, 2, heads, P, head_dim)
-    kv = embeddings.view(tokens, layers * 2, heads, dim // heads).permute(1, 2, 0, 3)
-    return kv.reshape(layers, 2, heads, tokens, dim // heads).contiguous()
+    kv = embeddings.view(tokens, layout.layers * 2, layout.heads, layout.head_dim).permute(1, 2, 0, 3)
+    return kv.reshape(layout.layers, 2, layout.heads, tokens, layout.head_dim).contiguous()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from adapterhub.errors import ConfigError, IncompatibleAdapter, RegistryCorrupt
+from adapterhub.methods.prefix import NO_PREFIX, prefix_layout, prefix_mismatch
 from adapterhub.registry.card import CARD_FILE, Card
 from adapterhub.registry.files import safetensors_header, sha256_file
 from adapterhub.registry.paths import link_target
@@ -364,28 +365,14 @@ def _prefix_problems(
             f"the card's num_virtual_tokens={card.method_config['num_virtual_tokens']} but adapter_config.json "
             f"has {tokens}"
         )
-    base_layers = _first(base, "num_hidden_layers", "n_layer", "num_layers")
-    base_dim = _prefix_dim(base)
-    if base_layers is not None and base_dim is not None and (layers, dim) != (base_layers, base_dim):
-        problems.append(
-            f"the prefix is for {layers} layers of {dim} dims but the base has {base_layers} layers of {base_dim}"
-        )
+    family = NO_PREFIX.get(str((base or {}).get("model_type") or ""))
+    if family:
+        problems.append(f"a prefix adapter on a {family} base, whose attention takes no key/value cache to put it in")
+    layout = prefix_layout(base) if base is not None else None
+    mismatch = prefix_mismatch(config, layout) if layout is not None else None
+    if mismatch:
+        problems.append(f"{mismatch} (as PEFT sizes prefixes for it)")
     return problems
-
-
-def _prefix_dim(base: dict[str, Any] | None) -> int | None:
-    """The width of one layer's prefix keys as PEFT sizes it for ``base`` (``_prepare_prompt_learning_config``
-    in peft.utils.other): the hidden size, or for a base that declares key/value heads (grouped-query
-    attention) the key/value heads times the head size; None where PEFT sizes it per layer (not checked)."""
-    hidden = _first(base, "hidden_size", "n_embd", "d_model")
-    if base is None or hidden is None or "num_key_value_heads" not in base:
-        return hidden
-    if base.get("global_head_dim") is not None or base.get("per_layer_config") is not None:
-        return None
-    heads = _first(base, "num_attention_heads", "n_head")
-    head_dim = _first(base, "head_dim") or (hidden // heads if heads else None)
-    kv_heads = _first(base, "num_key_value_heads")
-    return head_dim * kv_heads if head_dim and kv_heads else None
 
 
 def _first(config: dict[str, Any] | None, *keys: str) -> int | None:

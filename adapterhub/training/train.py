@@ -20,6 +20,7 @@ from adapterhub.base import DEFAULT_BASE, locate_base
 from adapterhub.data import DataSplit, Example, load_data
 from adapterhub.data.labels import order_labels
 from adapterhub.errors import AdapterHubError, ConfigError, MetricBelowMinimum
+from adapterhub.methods.prefix import check_prefix_folder
 from adapterhub.names import validate_name
 from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, InferenceSettings, Registry
 from adapterhub.tasks import Task, get_task
@@ -202,7 +203,9 @@ def _checked(config: TrainConfig) -> tuple[Task, DataSplit, tuple[str, ...]]:
             raise ConfigError(f"--min-metric {config.min_metric:g} can never be met: {task.metric} is at least 1")
     if fsdp_requested(config.fsdp):
         check_fsdp_settings(config.quantize)
-    locate_base(config.base)
+    location = locate_base(config.base)
+    if config.method == "prefix":
+        check_prefix_folder(location)
     split = load_data(
         task.kind,
         config.data,

@@ -73,3 +73,25 @@ def publish_adapter(
         model.save_pretrained(out, save_embedding_layers=False)
         record = registry.publish(name, out, card)
     return record, model
+
+
+def prompt_ids(tokenizer: Any, prompt: str) -> torch.Tensor:
+    """(1, T) ids of ``prompt`` as the Hub feeds a generate adapter: the template, after the BOS token."""
+    ids = tokenizer(TEMPLATE.format(prompt=prompt), return_tensors="pt")["input_ids"]
+    return torch.cat([torch.tensor([[tokenizer.bos_token_id]]), ids], 1)
+
+
+def peft_greedy(model: Any, ids: torch.Tensor, max_new_tokens: int, eos_id: int | None) -> list[int]:
+    """Greedy tokens from PEFT's own forward, the whole sequence again for every token (no cache to get wrong).
+
+    Not ``model.generate``: under transformers 5.x, PEFT's ``generate`` hands a prefix over as ``past_key_values``
+    beside the ``cache`` that generation passes, and the model keeps ``cache``, so the prefix is dropped."""
+    new: list[int] = []
+    with torch.no_grad():
+        for _ in range(max_new_tokens):
+            nxt = model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits[:, -1].argmax(-1)  # (1,)
+            if eos_id is not None and int(nxt) == eos_id:
+                break
+            new.append(int(nxt))
+            ids = torch.cat([ids, nxt[:, None]], 1)
+    return new

@@ -8,8 +8,7 @@ from transformers import AutoTokenizer
 
 from adapterhub.errors import ConfigError
 from adapterhub.inference import Classification, Entities, Generation, Hub
-from adapterhub.tasks.generate import TEMPLATE
-from tests.inference.helpers import SENTIMENT, TAGS, publish_adapter
+from tests.inference.helpers import SENTIMENT, TAGS, peft_greedy, prompt_ids, publish_adapter
 
 TEXTS = ["hello there world", "a fine day", "it was not good at all, sadly"]
 
@@ -56,13 +55,7 @@ def test_generation_equals_peft_greedy(hub: Hub, registry, tiny_gpt2, method: st
     _, model = publish_adapter(registry, tiny_gpt2, "poet", task="generate", method=method)
     tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2)
     result = hub.predict("write a short poem", adapter="poet", max_new_tokens=6)
-    ids = tokenizer(TEMPLATE.format(prompt="write a short poem"), return_tensors="pt")["input_ids"]
-    ids = torch.cat([torch.tensor([[tokenizer.bos_token_id]]), ids], 1)
-    with torch.no_grad():
-        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=6, do_sample=False)
-    expected = out[0, ids.shape[1] :].tolist()
-    if tokenizer.eos_token_id in expected:
-        expected = expected[: expected.index(tokenizer.eos_token_id)]
+    expected = peft_greedy(model, prompt_ids(tokenizer, "write a short poem"), 6, tokenizer.eos_token_id)
     assert isinstance(result, Generation)
     assert result.tokens == len(expected)
     assert result.text == tokenizer.decode(expected, skip_special_tokens=True)

@@ -2,8 +2,9 @@
 PEFT's own model, and exported (``--merged``; ``--for vllm`` for generators) where that applies.
 
 The cells and the checks are one loop (tests/matrix/cells.py); ``scripts/matrix_table.py`` turns this module's
-results into the README's table. Cells in ``PREFIX_PATH_PENDING`` fail today in the prefix-tuning path only and
-are strict expected failures: they must be removed from that set as soon as they pass.
+results into the README's table. Cells in ``TRAIN_REFUSALS`` (prefix tuning on a family whose attention takes no
+key/value cache) must be refused by ``hub train`` at once, in one line, publishing nothing; no later check
+applies to them.
 """
 
 from __future__ import annotations
@@ -26,22 +27,21 @@ from tests.matrix.cells import (
     METHODS,
     PROMPTS,
     TEXTS,
+    TRAIN_REFUSALS,
     WORDS,
     Cell,
     FamilyRun,
     exported_applies,
     fits,
     inputs_of,
-    pending,
+    trains,
     write_data,
 )
 
 
-def cells(check: str, applies: Callable[[Cell], bool] = lambda cell: True) -> list[Any]:
-    """The cells ``check`` applies to, as parameters; the prefix path's pending ones as strict expected failures."""
-    xfail = pytest.mark.xfail(strict=True, reason="waits on the prefix-tuning path (PREFIX_PATH_PENDING)")
-    return [pytest.param(*cell, id="-".join(cell), marks=xfail if pending(cell, check) else ()) for cell in CELLS
-            if applies(cell)]  # fmt: skip
+def cells(check: str, applies: Callable[[Cell], bool] = trains) -> list[Any]:
+    """The cells ``check`` applies to, as parameters."""
+    return [pytest.param(*cell, id="-".join(cell)) for cell in CELLS if applies(cell)]
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +58,16 @@ def run(tmp_path_factory: pytest.TempPathFactory, family_base: Callable[[str], P
     return get
 
 
-@pytest.mark.parametrize(("family", "method", "task"), cells("trained"))
+@pytest.mark.parametrize(("family", "method", "task"), cells("trained", lambda cell: True))
 def test_trained(run: Callable[[str], FamilyRun], family: str, method: str, task: str) -> None:
-    record = run(family).record(method, task)
+    fam = run(family)
+    if (family, method, task) in TRAIN_REFUSALS:
+        with pytest.raises(ConfigError) as refused:
+            fam.record(method, task)
+        assert str(refused.value) == TRAIN_REFUSALS[family, method, task] and "\n" not in str(refused.value)
+        assert not (fam.registry.root / f"{task}-{method}").exists()  # nothing published
+        return
+    record = fam.record(method, task)
     assert (record.card.task, record.card.method) == (task, method) and record.card.hyperparameters["steps"] == 1
     assert {p.name for p in record.path.iterdir()} >= {"adapter_config.json", "adapter_model.safetensors"}
 
@@ -87,7 +94,7 @@ def partner(family: str, method: str, task: str) -> tuple[str, str]:
     kind_tasks = ("generate", "classify") if task in ("generate", "classify") else (task,)
     for other_task in (task, *(t for t in kind_tasks if t != task)):
         for other in ("head", "lora", "prefix"):
-            if other != method and fits(other, other_task) and not pending((family, other, other_task), "mixed"):
+            if other != method and fits(other, other_task) and trains((family, other, other_task)):
                 return other, other_task
     raise AssertionError(f"{family}: no other method serves")
 

@@ -207,4 +207,5 @@ def test_a_prefix_on_grouped_query_attention_is_sized_by_its_key_value_heads(reg
     kv = _adapter(tmp_path / "kv", config={**config, "token_dim": 16}, shapes={"prompt_embeddings": [4, 64]})
     assert reg.publish("poet", kv, card).version == 1
     wide = _adapter(tmp_path / "wide", config={**config, "token_dim": 32}, shapes={"prompt_embeddings": [4, 128]})
-    _refused(reg, wide, card, IncompatibleAdapter, "prefix is for 2 layers of 32 dims but the base has 2 layers of 16")
+    wanted = "prefix is for 2 layers x 2 key/value heads x 16 dims but the base caches 2 layers x 2 key/value heads x 8"
+    _refused(reg, wide, card, IncompatibleAdapter, wanted)
