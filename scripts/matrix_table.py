@@ -25,8 +25,14 @@ sys.path.insert(0, str(ROOT))
 
 from tests.matrix.cells import CELLS, CHECKS, EXPORT_REFUSALS, TRAIN_REFUSALS, exported_applies, trains  # noqa: E402
 
-TEST_OF = {"trained": "test_trained", "served": "test_served", "mixed": "test_mixed",
-           "equals PEFT": "test_equals_peft", "exported": "test_exported"}  # fmt: skip
+TEST_OF = {
+    "trained": "test_trained",
+    "served": "test_served",
+    "mixed": "test_mixed",
+    "equals PEFT": "test_equals_peft",
+    "PEFT export": "test_peft_export",
+    "exported": "test_exported",
+}
 
 
 def outcomes(junit: Path) -> dict[tuple[str, str], str]:

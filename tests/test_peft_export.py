@@ -65,9 +65,12 @@ def readme_parts(folder: Path) -> tuple[dict[str, Any], str]:
     return yaml.safe_load(match.group(1)), code.group(1)
 
 
-def run_readme_code(code: str, kind: str, base: str | None = None) -> dict[str, Any]:
-    """Run the block as a user would: inputs on their line, ``BASE`` moved only when asked; it may import
-    nothing but transformers, PEFT, torch, safetensors and json."""
+def run_readme_code(
+    code: str, kind: str, base: str | None = None, inputs: tuple[str, str] | None = None
+) -> dict[str, Any]:
+    """Run the block as a user would: inputs on their line (``inputs``: the README's line and the one to put
+    there instead), ``BASE`` moved only when asked; it may import nothing but transformers, PEFT, torch,
+    safetensors and json."""
     imported = set()
     for node in ast.walk(ast.parse(code)):
         if isinstance(node, ast.Import):
@@ -75,9 +78,9 @@ def run_readme_code(code: str, kind: str, base: str | None = None) -> dict[str, 
         elif isinstance(node, ast.ImportFrom):
             imported.add(node.module or "")
     assert imported <= PLAIN_LIBRARIES, imported
-    placeholder, inputs = INPUT_LINES[kind]
+    placeholder, given = inputs or INPUT_LINES[kind]
     assert code.count(placeholder) == 1, code
-    code = code.replace(placeholder, inputs)
+    code = code.replace(placeholder, given)
     if base is not None:
         code, n = re.subn(r"^BASE = .*$", f"BASE = {base!r}", code, flags=re.M)
         assert n == 1

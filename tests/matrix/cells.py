@@ -18,7 +18,7 @@ from adapterhub.methods.prefix import prefix_refusal
 from tests.families import FAMILIES
 
 TASKS = {"encoder": ("sentiment", "ner"), "decoder": ("generate", "classify")}
-CHECKS = ("trained", "served", "mixed", "equals PEFT", "exported")
+CHECKS = ("trained", "served", "mixed", "equals PEFT", "PEFT export", "exported")
 
 Cell = tuple[str, str, str]  # (family, method, task)
 

@@ -188,6 +188,29 @@ def test_equals_peft(run: Callable[[str], FamilyRun], family: str, method: str, 
             torch.testing.assert_close(torch.tensor(list(result.scores.values())), want, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize(("family", "method", "task"), cells("PEFT export"))
+def test_peft_export(run: Callable[[str], FamilyRun], family: str, method: str, task: str, tmp_path: Path) -> None:
+    """``hub export NAME DIR``: the folder's own README code, with only transformers and PEFT, gives the Hub's
+    probabilities, tags and greedy text."""
+    from tests.test_peft_export import INPUT_LINES, readme_parts, run_readme_code
+
+    fam = run(family)
+    record = fam.record(method, task)
+    fam.registry.export(record.ref, tmp_path / "peft")
+    _, code = readme_parts(tmp_path / "peft")
+    kind = {"ner": "token", "generate": "generate"}.get(task, "sequence")
+    given = {"token": f"words = {WORDS[0]!r}", "sequence": f"texts = {TEXTS!r}", "generate": f"prompt = {PROMPTS[0]!r}"}
+    inputs = (INPUT_LINES[kind][0], given[kind])
+    scope = run_readme_code(code, kind, inputs=inputs)
+    if task == "generate":
+        assert scope["text"] == fam.hub.predict(PROMPTS[0], record.ref, max_new_tokens=64).text
+    elif task == "ner":
+        assert scope["tags"] == list(fam.served(method, task)[0].tags)
+    else:
+        want = torch.tensor([list(r.scores.values()) for r in fam.served(method, task)])
+        torch.testing.assert_close(scope["probs"], want, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize(("family", "method", "task"), cells("exported", exported_applies))
 def test_exported(run: Callable[[str], FamilyRun], family: str, method: str, task: str, tmp_path: Path) -> None:
     """``hub export --merged`` gives a plain transformers model with the Hub's outputs; a generator is also laid
