@@ -22,7 +22,12 @@ class HeadSettings:
         first = LoraSettings().targets(model)[0]
         name = next(n for n, _ in model.named_modules() if n.split(".")[-1] == first.split(".")[-1])
         return LoraConfig(
-            task_type=task_type, r=1, lora_alpha=1, lora_dropout=0.0, target_modules=f"^{re.escape(name)}$"
+            task_type=task_type,
+            r=1,
+            lora_alpha=1,
+            lora_dropout=0.0,
+            target_modules=f"^{re.escape(name)}$",
+            fan_in_fan_out=model.config.model_type == "gpt2",  # GPT-2's Conv1D stores weights transposed
         )
 
     def card(self, model: Any) -> dict[str, Any]:
