@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,6 +48,16 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.tiny import save_tiny_bert
 
     return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), seed=0)
+
+
+@pytest.fixture(scope="session")
+def mean_pooled_bert(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tiny_bert laid out as a sentence-transformers model that mean-pools (as all-MiniLM-L6-v2 does)."""
+    path = tmp_path_factory.mktemp("st") / "bert"
+    shutil.copytree(tiny_bert, path)
+    (path / "1_Pooling").mkdir()
+    (path / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_mean_tokens": True}))
+    return path
 
 
 @pytest.fixture(scope="session")

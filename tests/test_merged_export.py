@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -20,16 +19,6 @@ from adapterhub.tasks.generate import TEMPLATE
 from tests.inference.helpers import publish_adapter
 
 TEXTS = ["hello there world", "a fine day", "it was not good at all, sadly"]
-
-
-@pytest.fixture(scope="session")
-def mean_pooled_bert(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """tiny_bert laid out as a sentence-transformers model that mean-pools (as all-MiniLM-L6-v2 does)."""
-    path = tmp_path_factory.mktemp("st") / "bert"
-    shutil.copytree(tiny_bert, path)
-    (path / "1_Pooling").mkdir()
-    (path / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_mean_tokens": True}))
-    return path
 
 
 @pytest.mark.parametrize("method", ["lora", "head"])

@@ -7,7 +7,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -43,16 +42,6 @@ CASES = [
     ("generate", "lora"),
     ("generate", "prefix"),
 ]
-
-
-@pytest.fixture(scope="session")
-def mean_pooled_bert(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """tiny_bert laid out as a sentence-transformers model that mean-pools (as all-MiniLM-L6-v2 does)."""
-    path = tmp_path_factory.mktemp("st") / "bert"
-    shutil.copytree(tiny_bert, path)
-    (path / "1_Pooling").mkdir()
-    (path / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_mean_tokens": True}))
-    return path
 
 
 def readme_parts(folder: Path) -> tuple[dict[str, Any], str]:
