@@ -3,7 +3,8 @@
 The front matter is what the Hugging Face Hub reads (``base_model`` as a hub id, ``library_name: peft``,
 ``pipeline_tag``, tags, labels, metrics as a ``model-index``); the block loads the folder with transformers and
 PEFT alone. Only its first lines change from one machine to another: ``DIR`` (this folder, as exported) and
-``BASE`` (the base model, as the card names it).
+``BASE`` (the base model, as the card names it). In an export for the Hugging Face Hub, ``DIR`` is the repo id and
+the head's files come through ``hf_hub_download``, so the block runs unchanged wherever the repo can be fetched.
 """
 
 from __future__ import annotations
@@ -24,9 +25,13 @@ HEADER = """\
 from peft import PeftModel
 {head_import}from transformers import {auto}, AutoTokenizer
 
-DIR = {folder!r}  # this folder
+DIR = {folder!r}  # {where}
 BASE = {base!r}  # the base model: its hub id or a local copy of it
 """
+
+# how the block reads the head's files: from the folder, or through the Hugging Face cache from the repo
+LOCAL_FILE, HUB_FILE = 'f"{{DIR}}/{name}"', 'hf_hub_download(DIR, "{name}")'
+
 
 POOL = {
     "mean": "mask = batch['attention_mask'].unsqueeze(-1).float()\nfeatures = (states * mask).sum(1) / mask.sum(1)",
@@ -39,8 +44,8 @@ texts = ["a fine film", "a dull film"]
 
 tokenizer = AutoTokenizer.from_pretrained(BASE){pad}
 model = PeftModel.from_pretrained(AutoModel.from_pretrained(BASE), DIR).eval()
-head = load_file(f"{{DIR}}/head.safetensors")
-labels = json.load(open(f"{{DIR}}/head.json"))["labels"]
+head = load_file({head_file})
+labels = json.load(open({labels_file}))["labels"]
 batch = tokenizer(texts, padding=True, truncation=True, max_length={max_length}, return_token_type_ids=False,
                   return_tensors="pt")
 with torch.no_grad():
@@ -55,8 +60,8 @@ words = ["Anna", "flew", "to", "Paris"]
 
 tokenizer = AutoTokenizer.from_pretrained(BASE)
 model = PeftModel.from_pretrained(AutoModel.from_pretrained(BASE), DIR).eval()
-head = load_file(f"{{DIR}}/head.safetensors")
-labels = json.load(open(f"{{DIR}}/head.json"))["labels"]
+head = load_file({head_file})
+labels = json.load(open({labels_file}))["labels"]
 batch = tokenizer(words, is_split_into_words=True, truncation=True, max_length={max_length},
                   return_token_type_ids=False, return_tensors="pt")
 with torch.no_grad():
@@ -116,9 +121,20 @@ adapter is a PEFT adapter for the bare base (`AutoModel`), and the head is `head
 MARK = "<!-- model card written by `hub export` from card.json -->"
 
 
-def model_card(card: Card, settings: ExportSettings, folder: Path, *, split_head: bool, notes: str = "") -> str:
+def model_card(
+    card: Card,
+    settings: ExportSettings,
+    folder: Path,
+    *,
+    split_head: bool,
+    notes: str = "",
+    repo: str | None = None,
+    named_base: bool = False,
+) -> str:
     """The README.md of the export of ``card`` written to ``folder``; ``notes`` (a README the version holds, one
-    a person wrote) goes at the end, and an earlier card of ours in its place is replaced."""
+    a person wrote) goes at the end, and an earlier card of ours in its place is replaced. With ``repo`` (ORG/NAME),
+    the card of that Hugging Face Hub repo: its code loads the adapter by repo id; ``named_base``: the version was
+    trained on a local copy of the base, which its exporter named by hub id."""
     from adapterhub.base import DEFAULT_BASE
 
     local_base = Path(card.base.id).is_absolute()
@@ -135,6 +151,12 @@ def model_card(card: Card, settings: ExportSettings, folder: Path, *, split_head
             f"set `BASE` below to wherever that folder is on your machine (fingerprint `{card.base.fingerprint}`).",
             "",
         ]
+    elif named_base:
+        lines += [
+            f"It was trained on a local copy of `{card.base.id}` (fingerprint `{card.base.fingerprint}`); `hub "
+            "import` checks that fingerprint against the base it loads.",
+            "",
+        ]
     elif card.base.id == DEFAULT_BASE:
         lines += ["`BASE` below loads it from the Hugging Face Hub (or set it to a local copy).", ""]
     if card.metrics:
@@ -142,19 +164,23 @@ def model_card(card: Card, settings: ExportSettings, folder: Path, *, split_head
         lines += [f"| {name} | {value:.4g} |" for name, value in card.metrics.items()]
         lines += ["", f"Measured on {card.data.description or 'its evaluation data'}.", ""]
     lines += ["## Use it with transformers and PEFT", ""]
+    if repo is None:
+        how = "Set `DIR` to this folder (the path it was exported to is filled in) and `BASE` to the base model, and"
+    else:
+        how = "`DIR` is this repository and `BASE` the base model, both fetched from the Hub (or set either to a local "
+        how += "copy);"
     lines += [
-        "Set `DIR` to this folder (the path it was exported to is filled in) and `BASE` to the base model, and put "
-        "your inputs on the line after them; nothing else needs changing.",
+        f"{how} put your inputs on the line after them; nothing else needs changing.",
         "",
         "```python",
-        _code(card, settings, folder, split_head).rstrip(),
+        _code(card, settings, repo or str(folder), split_head, hub=repo is not None).rstrip(),
         "```",
         "",
     ]
     if split_head and card.task_type == "SEQ_CLS":
         lines += [WHY_SPLIT.format(pooling=settings.pooling)]
     lines += ["## Files", ""]
-    lines += _files(card, split_head)
+    lines += _files(card, split_head, repo)
     if notes.strip() and MARK not in notes:
         lines += ["", "## Notes kept with the adapter", "", notes.strip()]
     lines += ["", MARK]
@@ -188,22 +214,33 @@ def _front_matter(card: Card, local_base: bool) -> str:
     return data.to_yaml()
 
 
-def _code(card: Card, settings: ExportSettings, folder: Path, split_head: bool) -> str:
+def _code(card: Card, settings: ExportSettings, folder: str, split_head: bool, *, hub: bool = False) -> str:
     auto = "AutoModel" if split_head else AUTO_CLASSES.get(card.task_type, "AutoModel")
+    hub_import = "from huggingface_hub import hf_hub_download\n" if split_head and hub else ""
     code = HEADER.format(
         imports="import json\n\n" if split_head else "",
-        head_import="from safetensors.torch import load_file\n" if split_head else "",
+        head_import=hub_import + ("from safetensors.torch import load_file\n" if split_head else ""),
         auto=auto,
-        folder=str(folder),
+        folder=folder,
+        where="this adapter's repo on the Hugging Face Hub" if hub else "this folder",
         base=card.base.id,
     )
+    file = HUB_FILE if hub else LOCAL_FILE
+    head_file, labels_file = file.format(name="head.safetensors"), file.format(name="head.json")
     code += "\n"
     if split_head and card.task_type == "SEQ_CLS":
         pooling = settings.pooling or "cls"
         pad = "\ntokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token" if pooling == "last" else ""
-        return code + SEQUENCE.format(pad=pad, max_length=settings.max_length, pool=POOL[pooling], pooling=pooling)
+        return code + SEQUENCE.format(
+            pad=pad,
+            max_length=settings.max_length,
+            pool=POOL[pooling],
+            pooling=pooling,
+            head_file=head_file,
+            labels_file=labels_file,
+        )
     if split_head:
-        return code + TOKEN.format(max_length=settings.max_length)
+        return code + TOKEN.format(max_length=settings.max_length, head_file=head_file, labels_file=labels_file)
     if card.task_type == "CAUSAL_LM":
         decode = BY_HAND if card.method == "prefix" else BY_GENERATE
         return code + GENERATE.format(template=settings.prompt_template, max_length=settings.max_length, decode=decode)
@@ -211,7 +248,7 @@ def _code(card: Card, settings: ExportSettings, folder: Path, split_head: bool) 
     return code + PLAIN.format(auto=auto, labels=labels)
 
 
-def _files(card: Card, split_head: bool) -> list[str]:
+def _files(card: Card, split_head: bool, repo: str | None) -> list[str]:
     body = "the bare base (`AutoModel`)" if split_head else f"`{AUTO_CLASSES.get(card.task_type, 'AutoModel')}`"
     out = [f"- `adapter_config.json`, `adapter_model.safetensors`: the PEFT adapter, for {body} of the base."]
     if split_head:
@@ -219,8 +256,10 @@ def _files(card: Card, split_head: bool) -> list[str]:
             "- `head.safetensors` (`weight`: labels x hidden, `bias`), `head.json` (labels, pooling, max_length): "
             "the task head."
         )
-    out.append(
-        "- `card.json`: adapterhub's card (data, hyper-parameters, learning curve); `hub import DIR --name NAME` "
-        "publishes this folder again."
+    again = (
+        "`hub import DIR --name NAME` publishes this folder"
+        if repo is None
+        else f"`hub import hf://{repo}` publishes it"
     )
+    out.append(f"- `card.json`: adapterhub's card (data, hyper-parameters, learning curve); {again} again.")
     return out

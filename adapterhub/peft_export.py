@@ -14,7 +14,10 @@ The contract, by what the adapter is:
   ``head.safetensors`` (``weight`` (C, H), ``bias`` (C,)) with ``head.json`` (labels, pooling, max_length).
 
 Every export also holds ``card.json`` and a ``README.md`` model card whose Python block loads the folder and
-predicts what :class:`adapterhub.Hub` predicts. Tensors are renamed in the safetensors header and their bytes
+predicts what :class:`adapterhub.Hub` predicts. An export for the Hugging Face Hub (:class:`HubTarget`, ``hub export
+--for hf``) is the same folder made ready for ``hf upload``: its README loads the adapter by repo id, the base is named
+by its hub id everywhere (``base_model``, ``base_model_name_or_path``, ``card.json``), and no file holds a path of
+this machine. Tensors are renamed in the safetensors header and their bytes
 copied unchanged, so the export is bit-exact and needs no torch. :func:`registry_layout` undoes the split, so
 ``hub import`` of an export publishes the original files again.
 """
@@ -23,12 +26,13 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import re
 import shutil
 import struct
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +60,75 @@ class ExportSettings:
     prompt_template: str | None
 
 
+@dataclass(frozen=True)
+class HubTarget:
+    """Where an export for the Hugging Face Hub goes: ``repo`` (ORG/NAME) is what its README loads, and
+    ``base_model`` the hub id of the base when the version was trained on a local folder (None: the card's id)."""
+
+    repo: str
+    base_model: str | None = None
+
+
+# a path of this machine inside a card's text: "/" then no spaces or quotes, not part of a URL or a word
+_ABSOLUTE = re.compile(r"(?<![\w./:~-])/[^\s'\",;()\[\]{}]+")
+
+
+def hub_card(card: Card, target: HubTarget, ref: str) -> Card:
+    """``card`` as the Hub export records it: the base by its hub id, every absolute path of this machine in its
+    text cut to the file's name; refuses a target the Hub cannot resolve.
+
+    Raises:
+        ConfigError: ``repo`` is not ORG/NAME, ``base_model`` is not a hub id or contradicts the card, or the base
+            is a local folder and no ``base_model`` names its hub id.
+    """
+    name = ref.split("@")[0]
+    _check_hub_id("--repo", target.repo, f"ORG/NAME, the repo you will upload to, e.g. my-org/{name}", owner=True)
+    if target.base_model is not None:
+        _check_hub_id("--base-model", target.base_model, "the base's hub id, e.g. bert-base-cased or ORG/NAME")
+    local = Path(card.base.id).is_absolute()
+    if local and target.base_model is None:
+        raise ConfigError(
+            f"{ref} was trained on the local folder {card.base.id}, which the Hub cannot resolve; name the hub id of "
+            "the model it holds with --base-model ORG/NAME"
+        )
+    if not local and target.base_model not in (None, card.base.id):
+        raise ConfigError(
+            f"{ref} was trained on {card.base.id!r}, not {target.base_model!r}; drop --base-model (it is only for a "
+            "base that is a local folder)"
+        )
+    base = replace(card.base, id=target.base_model or card.base.id)
+    return Card.from_dict({**_without_local_paths(card.to_dict()), "base": {**vars(base)}})
+
+
+def _check_hub_id(flag: str, value: str, what: str, *, owner: bool = False) -> None:
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(value)
+        valid = value.count("/") == 1 if owner else not value.startswith(".")
+    except HFValidationError:
+        valid = False
+    if not valid:
+        raise ConfigError(f"{flag} {value!r} is not a Hugging Face repo id; give {what}")
+
+
+def _without_local_paths(value: Any) -> Any:
+    """``value`` (a card's JSON) with each absolute path of this machine in its strings cut to the file's name."""
+    if isinstance(value, dict):
+        return {key: _without_local_paths(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_local_paths(item) for item in value]
+    if isinstance(value, str):
+        return _ABSOLUTE.sub(_local_name, value)
+    return value
+
+
+def _local_name(match: re.Match[str]) -> str:
+    path = match.group(0)
+    first = path.split("/")[1]
+    return Path(path).name if first and os.path.exists("/" + first) else path
+
+
 def export_settings(card: Card) -> ExportSettings:
     """The card's inference settings, read as the Hub reads them (its one place in the export)."""
     from adapterhub.tasks.generate import TEMPLATE
@@ -80,15 +153,20 @@ def is_task_model_layout(task_type: str, keys: Any) -> bool:
     return task_type in HEAD_KINDS and any(_OUR_LAYOUT.search(key) for key in keys)
 
 
-def write_export(card: Card, files: Mapping[str, bytes], out: Path, folder: Path) -> None:
+def write_export(card: Card, files: Mapping[str, bytes], out: Path, folder: Path, hub: HubTarget | None = None) -> None:
     """Write the export of a version (``files``: its verified PEFT files by name) into the empty folder ``out``,
-    which becomes ``folder`` (the README names that one)."""
+    which becomes ``folder`` (the README names that one, or the repo ``hub`` names, which also gets ``card.json``
+    as :func:`hub_card` writes it)."""
     from adapterhub.export_card import model_card
+
+    source = card
+    if hub is not None:
+        card = hub_card(card, hub, f"{card.name}@{card.version}")
 
     config = json.loads(files[CONFIG_FILE])
     weights = files[WEIGHTS_FILE]
     config["base_model_name_or_path"] = card.base.id  # the card's id, not the folder the base was loaded from
-    settings = export_settings(card)
+    settings = export_settings(source)
     head = None
     if is_task_model_layout(config.get("task_type") or "", read_header(weights)):
         weights, head = _split_head(weights)
@@ -109,7 +187,19 @@ def write_export(card: Card, files: Mapping[str, bytes], out: Path, folder: Path
     (out / WEIGHTS_FILE).write_bytes(weights)
     readme = out / "README.md"
     notes = readme.read_text(errors="replace") if readme.is_file() and not is_peft_template_readme(readme) else ""
-    readme.write_text(model_card(card, settings, folder, split_head=head is not None, notes=notes))
+    readme.write_text(
+        model_card(
+            card,
+            settings,
+            folder,
+            split_head=head is not None,
+            notes=notes,
+            repo=hub.repo if hub else None,
+            named_base=source.base.id != card.base.id,
+        )
+    )
+    if hub is not None:
+        (out / "card.json").write_text(card.to_json())
 
 
 def _split_head(weights: bytes) -> tuple[bytes, bytes]:

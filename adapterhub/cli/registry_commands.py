@@ -235,6 +235,7 @@ def import_(
         "hub export reviews ./reviews-peft",
         "hub export reviews@2 --merged ./reviews-standalone",
         "hub export reviews poet --for vllm --out ./vllm-adapters",
+        "hub export reviews ./reviews-hf --for hf --repo my-org/reviews   # then hf upload my-org/reviews ./reviews-hf",
     )
 )
 def export(
@@ -245,15 +246,34 @@ def export(
     merged: Annotated[
         Path | None, typer.Option(help="Write a standalone model, the adapter folded into its base, to this folder.")
     ] = None,
-    for_: Annotated[str | None, typer.Option("--for", help="vllm: lay adapters out for vLLM's LoRA server.")] = None,
+    for_: Annotated[
+        str | None,
+        typer.Option("--for", help="vllm: lay adapters out for vLLM's LoRA server; hf: a folder for `hf upload`."),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for --for vllm.")] = None,
+    repo: Annotated[
+        str | None, typer.Option(help="With --for hf: the Hub repo (ORG/NAME) the folder will be uploaded to.")
+    ] = None,
+    base_model: Annotated[
+        str | None, typer.Option(help="With --for hf: the base's hub id, when the version's base is a local folder.")
+    ] = None,
 ) -> None:
-    """Export a version as a folder transformers + PEFT load, with a model card (REF DEST), as a standalone
-    transformers model (REF --merged DIR), or several for vLLM's multi-LoRA server (REF... --for vllm --out DIR,
-    which prints the `vllm serve` command)."""
+    """Export a version as a folder transformers + PEFT load, with a model card (REF DEST), as a Hugging Face Hub
+    repo for `hf upload` (REF DEST --for hf --repo ORG/NAME), as a standalone transformers model (REF --merged DIR),
+    or several for vLLM's multi-LoRA server (REF... --for vllm --out DIR, which prints the `vllm serve` command)."""
+    if (repo is not None or base_model is not None) and for_ != "hf":
+        raise ConfigError("--repo and --base-model go with --for hf: `hub export REF DEST --for hf --repo ORG/NAME`")
+    if for_ == "hf":
+        if len(args) != 2 or repo is None or merged is not None or out is not None:
+            raise ConfigError("use `hub export REF DEST --for hf --repo ORG/NAME [--base-model ID]`")
+        from adapterhub.peft_export import HubTarget
+
+        record = ctx.obj.export(args[0], Path(args[1]), hub=HubTarget(repo, base_model))
+        typer.echo(f"exported {record.ref} to {args[1]} for {repo}; upload it with `hf upload {repo} {args[1]}`")
+        return
     if for_ is not None:
         if for_ != "vllm" or out is None or merged is not None:
-            raise ConfigError("use `hub export REF [REF...] --for vllm --out DIR` (vllm is the one target)")
+            raise ConfigError("use `hub export REF [REF...] --for vllm --out DIR` or `hub export REF DEST --for hf`")
         from adapterhub.vllm_export import export_for_vllm
 
         result = export_for_vllm(args, out, registry=ctx.obj)

@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from adapterhub import __version__
 from adapterhub.errors import (
@@ -63,6 +63,9 @@ from adapterhub.registry.validation import (
     source_files,
     stored_file_problems,
 )
+
+if TYPE_CHECKING:
+    from adapterhub.peft_export import HubTarget
 
 T = TypeVar("T")
 
@@ -395,9 +398,10 @@ class Registry:
                 problems.append(Problem("index", index_path.name, "out of date; run `hub registry reindex`"))
         return problems
 
-    def export(self, ref: str | Ref, dest: str | os.PathLike[str]) -> AdapterRecord:
+    def export(self, ref: str | Ref, dest: str | os.PathLike[str], *, hub: HubTarget | None = None) -> AdapterRecord:
         """Write a version's verified files to the new folder ``dest`` as transformers + PEFT load them, with its
-        card and a README model card (the layout by task is in :mod:`adapterhub.peft_export`)."""
+        card and a README model card (the layout by task is in :mod:`adapterhub.peft_export`); with ``hub``, as
+        the Hugging Face Hub repo it names will hold them (no path of this machine in any file)."""
         from adapterhub.peft_export import write_export
 
         record = self.get(ref)
@@ -405,8 +409,9 @@ class Registry:
         files = {filename: self._read_verified(record, filename) for filename in record.card.files}
         try:
             with new_directory(Path(dest)) as tmp:
-                write_export(record.card, files, tmp, Path(dest).resolve())
-                shutil.copyfile(record.path / CARD_FILE, tmp / CARD_FILE)
+                write_export(record.card, files, tmp, Path(dest).resolve(), hub)
+                if hub is None:  # the Hub's export writes its own card.json
+                    shutil.copyfile(record.path / CARD_FILE, tmp / CARD_FILE)
         except OSError as exc:
             raise _disk_error(exc, f"exporting {record.ref}") from exc
         return record
