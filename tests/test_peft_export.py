@@ -29,7 +29,8 @@ INPUT_LINES = {
     "token": ('words = ["Anna", "flew", "to", "Paris"]', f"words = {WORDS!r}"),
     "generate": ('prompt = "write a short poem about the sea"', f"prompt = {PROMPT!r}"),
 }
-PLAIN_LIBRARIES = {"json", "torch", "peft", "safetensors.torch", "transformers"}
+# huggingface_hub comes with transformers; a Hub export reads its head through it
+PLAIN_LIBRARIES = {"json", "torch", "peft", "safetensors.torch", "transformers", "huggingface_hub"}
 PIPELINES = {"sentiment": "text-classification", "classify": "text-classification", "ner": "token-classification"}
 CASES = [
     ("sentiment", "lora"),

@@ -209,25 +209,41 @@ def tag(
     epilog=fmt.examples(
         "hub import ./my-peft-adapter --name reviews --labels negative,positive",
         "hub import ./ner-adapter --name ner --task ner --base bert-base-cased",
+        "hub import hf://my-org/reviews@v1 --name reviews   # from the Hugging Face Hub (or its local cache)",
     ),
 )
 def import_(
     ctx: typer.Context,
     source: Annotated[
-        Path, typer.Argument(metavar="DIR", help="A PEFT adapter directory (adapter_config.json + safetensors).")
+        str,
+        typer.Argument(
+            metavar="SOURCE",
+            help="A PEFT adapter directory (adapter_config.json + safetensors), or hf://ORG/REPO[@REVISION].",
+        ),
     ],
-    name: Annotated[str, typer.Option("--name", help="Registry name to publish it as.")],
+    name: Annotated[
+        str | None, typer.Option("--name", help="Registry name to publish it as [default for hf://: REPO].")
+    ] = None,
     base: Annotated[str | None, typer.Option(help="Base model id or path [default: the adapter config's].")] = None,
     task: Annotated[str | None, typer.Option(help="Task name [default: from the PEFT task type].")] = None,
     labels: Annotated[str | None, typer.Option(help="Comma-separated label names, in class-index order.")] = None,
     tags: Annotated[list[str] | None, typer.Option("--tag", help="Free-form tag (repeatable).")] = None,
 ) -> None:
-    """Import an existing PEFT adapter, checked against its base and fingerprinted."""
-    from adapterhub.importing import import_adapter
+    """Import an existing PEFT adapter, from a folder or the Hugging Face Hub, checked against its base and
+    fingerprinted."""
+    from adapterhub.importing import HF_SCHEME, default_name, import_adapter
 
+    hub = source.startswith(HF_SCHEME)
+    if name is None:
+        if not hub:
+            raise ConfigError(f"name the adapter: `hub import {source} --name NAME`")
+        name = default_name(source)
     label_list = [x.strip() for x in labels.split(",")] if labels else None
-    record = import_adapter(ctx.obj, source, name, base=base, task=task, labels=label_list, tags=tuple(tags or ()))
-    typer.echo(f"imported {source} as {record.ref} ({fmt.count(record.card.trainable_params)} parameters)")
+    record = import_adapter(
+        ctx.obj, source if hub else Path(source), name, base=base, task=task, labels=label_list, tags=tuple(tags or ())
+    )
+    shown = record.card.data.description.rsplit("imported from ", 1)[-1] if hub else source
+    typer.echo(f"imported {shown} as {record.ref} ({fmt.count(record.card.trainable_params)} parameters)")
 
 
 @app.command(
