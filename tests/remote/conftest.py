@@ -59,7 +59,7 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
 
 
-def s3_client(endpoint: str):  # noqa: ANN201 - boto3's client type is generated
+def s3_client(endpoint: str):
     import boto3
 
     return boto3.client("s3", endpoint_url=endpoint, **{k.lower(): v for k, v in CREDENTIALS.items() if "KEY" in k})
@@ -78,7 +78,7 @@ def remote(request: pytest.FixtureRequest, tmp_path: Path) -> Remote:
     return Remote("origin", f"s3://{bucket}/adapters", endpoint_url=endpoint)
 
 
-def corrupt_object(remote: Remote, key: str, change) -> None:  # noqa: ANN001 - bytes -> bytes
+def corrupt_object(remote: Remote, key: str, change) -> None:
     """Replace the object ``key`` of ``remote`` with ``change(its bytes)``, behind the remote's back."""
     store = remote.store()
     data = store.read(key)
@@ -95,7 +95,7 @@ def catalog(remote: Remote) -> RemoteRegistry:
     return RemoteRegistry(remote)
 
 
-def publish(registry: Registry, name: str, tmp_path: Path, fill: int, size: int = 64):  # noqa: ANN201
+def publish(registry: Registry, name: str, tmp_path: Path, fill: int, size: int = 64):
     """Publish a small valid adapter whose weights are ``fill`` bytes, as the next version of ``name``."""
     source = fake_adapter(tmp_path / f"src-{name}-{fill}-{uuid.uuid4().hex[:6]}", size=size, fill=fill)
     return registry.publish(name, source, CARD)

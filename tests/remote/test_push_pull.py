@@ -94,7 +94,7 @@ def test_an_interrupted_push_resumes_without_resending_finished_files(remote: Re
     ],
     ids=["flipped-byte", "truncated"],
 )
-def test_a_corrupt_remote_object_is_refused_by_name(remote: Remote, tmp_path: Path, change, words: str) -> None:  # noqa: ANN001
+def test_a_corrupt_remote_object_is_refused_by_name(remote: Remote, tmp_path: Path, change, words: str) -> None:
     a = Registry(tmp_path / "a")
     record = publish(a, "sentiment", tmp_path, fill=1)
     push(a, catalog(remote), ["sentiment"])
