@@ -74,6 +74,8 @@ def add_remote(root: Path, remote: Remote) -> Remote:
 def remove_remote(root: Path, name: str) -> Remote:
     """Forget the remote ``name`` (nothing on the remote is touched)."""
     validate_name(name, "remote name")
+    if not root.is_dir():
+        get_remote(root, name, {})  # no registry, so no remote: refused the same way
     with exclusive(root / ".lock"):
         remotes = load_remotes(root)
         removed = get_remote(root, name, remotes)
