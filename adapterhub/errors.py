@@ -78,3 +78,10 @@ class MetricBelowMinimum(AdapterHubError):
     """A trained adapter that scored worse than ``--min-metric``: nothing was published."""
 
     exit_code = 7
+
+
+class RemoteUnavailable(AdapterHubError):
+    """A remote registry that cannot be reached or read: endpoint down, bucket missing, no credentials, access
+    denied."""
+
+    exit_code = 8

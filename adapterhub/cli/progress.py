@@ -115,3 +115,34 @@ class WorkProgress:
     def counter(self, what: str, total: int) -> Callable[[int], None]:
         """A ``progress(n)`` callback (as :meth:`Hub.predict` takes) that advances a bar of ``total`` items."""
         return ProgressCounter(self.report, what, total).add
+
+
+class TransferProgress:
+    """A bar of files pushed or pulled, per version, on a terminal; nothing when stderr is piped."""
+
+    def __init__(self, verb: str) -> None:
+        self.console = log_console()
+        self.progress = Progress(
+            TextColumn(f"[bold]{verb}"),
+            TextColumn("{task.description}", markup=False),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> TransferProgress:
+        if self.console.is_terminal:
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self.console.is_terminal:
+            self.progress.__exit__(kind, exc, tb)
+
+    def report(self, ref: str, done: int, total: int) -> None:
+        if ref not in self.tasks:
+            self.tasks[ref] = self.progress.add_task(ref, total=total)
+        self.progress.update(self.tasks[ref], completed=done)

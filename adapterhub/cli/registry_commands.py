@@ -55,6 +55,7 @@ def _row(record: AdapterRecord) -> tuple[str, ...]:
         "hub list --task sentiment --sort metric",
         "hub list reviews --json",
         "hub list -q                     # NAME@VERSION only, one a line",
+        "hub list --remote origin",
     ),
 )
 def list_(
@@ -68,13 +69,23 @@ def list_(
     ] = "name",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only NAME@VERSION, one a line.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="A JSON list of records instead of a table.")] = False,
+    remote: Annotated[
+        str | None, typer.Option("--remote", help="List what this remote holds (NAME only; no filters).")
+    ] = None,
 ) -> None:
     """List adapter versions, newest first within each name."""
     if name_arg is not None and name is not None and name_arg != name:
         raise ConfigError(f"NAME {name_arg!r} and --name {name!r} disagree; give one of them")
     if quiet and as_json:
         raise ConfigError("--quiet prints references and --json records; choose one")
-    records = ctx.obj.list(task=task, base=base, name=name_arg or name, sort=sort)
+    if remote is not None:
+        from adapterhub.cli.remote_commands import remote_registry
+
+        if task is not None or base is not None or sort != "name":
+            raise ConfigError("--remote lists by name; leave out --task, --base and --sort")
+        records = remote_registry(ctx.obj, remote).list(name_arg or name)
+    else:
+        records = ctx.obj.list(task=task, base=base, name=name_arg or name, sort=sort)
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in records], indent=2))
     elif quiet:
@@ -182,6 +193,7 @@ def _confirm(plan: RemovalPlan, whole: list[str]) -> None:
     epilog=fmt.examples(
         "hub tag reviews@2 prod",
         "hub tag reviews latest-good     # the newest version",
+        "hub tag reviews@2 prod --remote origin",
     )
 )
 def tag(
@@ -189,12 +201,18 @@ def tag(
     ref: Annotated[str, typer.Argument(metavar="REF", help="NAME@VERSION (or NAME for the latest)")],
     alias: Annotated[str, typer.Argument(metavar="ALIAS", help="Alias to point at it, e.g. prod")],
     as_json: Annotated[bool, typer.Option("--json", help="The alias, its version and the record as JSON.")] = False,
+    remote: Annotated[str | None, typer.Option("--remote", help="Set the alias on this remote instead.")] = None,
 ) -> None:
-    """Point NAME:ALIAS at a version (moves the alias if it exists)."""
+    """Point NAME:ALIAS at a version (moves the alias if it exists), locally or on a remote."""
     registry: Registry = ctx.obj
-    target = registry.get(ref)
-    before = registry.aliases(target.name).get(alias)
-    record = registry.tag(target.ref, alias)
+    if remote is not None:
+        from adapterhub.cli.remote_commands import remote_registry
+
+        record, before = remote_registry(registry, remote).tag(ref, alias)
+    else:
+        target = registry.get(ref)
+        before = registry.aliases(target.name).get(alias)
+        record = registry.tag(target.ref, alias)
     previous = None if before is None else f"{record.name}@{before}"
     if as_json:
         document = {"schema": SCHEMA, "alias": f"{record.name}:{alias}", "ref": record.ref, "previous": previous}

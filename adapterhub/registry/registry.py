@@ -42,6 +42,7 @@ from adapterhub.errors import (
     AdapterHubError,
     AdapterNotFound,
     ConfigError,
+    IncompatibleAdapter,
     InvalidName,
     RegistryConflict,
     RegistryCorrupt,
@@ -265,6 +266,59 @@ class Registry:
             raise _disk_error(exc, f"publishing {name}") from exc
         finally:
             remove_entry(staging)
+
+    @contextmanager
+    def staging_folder(self) -> Iterator[Path]:
+        """A fresh, empty folder in the registry's staging area (created with the registry if needed), removed
+        when the block ends; one a crashed process left is removed by the next writer. Fill it with a version's
+        files and its ``card.json``, then hand it to :meth:`adopt`."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            work_folder(self._staging, create=True)
+            folder = self._staging / f"{_HOST}-{os.getpid()}-{uuid.uuid4().hex}"
+            folder.mkdir()
+        except OSError as exc:
+            raise _disk_error(exc, "creating a staging folder") from exc
+        try:
+            yield folder
+        finally:
+            remove_entry(folder)
+
+    def adopt(self, folder: str | os.PathLike[str]) -> AdapterRecord:
+        """Publish a complete version folder that another registry wrote (its files and ``card.json``) under the
+        card's own name and version number, so that ``name@version`` means the same bytes in both.
+
+        Every file is checked against the card (present, size, sha256, nothing unlisted) and the card against
+        the files and the base, as :meth:`publish` checks: a mismatch raises :class:`RegistryCorrupt` (a file)
+        or :class:`IncompatibleAdapter` (the card) naming it, and nothing is published. A version number the
+        registry holds already raises :class:`RegistryConflict`. ``folder`` should be on the registry's file
+        system (see :meth:`staging_folder`): it is renamed into place, so the version appears whole or not at
+        all. Later versions published here are numbered above it."""
+        folder = Path(folder)
+        card = Card.from_json((folder / CARD_FILE).read_bytes(), str(folder / CARD_FILE))
+        name, version = validate_name(card.name), card.version
+        where = f"{name}@{version}"
+        problems = stored_file_problems(where, folder, card)
+        if problems:
+            first = problems[0]
+            raise RegistryCorrupt(f"refusing {where}: {first.file}: {first.problem}; nothing was published")
+        mismatch = content_problems(folder, card, {})
+        if mismatch:
+            raise IncompatibleAdapter(f"refusing {where}: its card disagrees with its files: {'; '.join(mismatch)}")
+        refuse_link(self.root / name)
+        try:
+            with self._writing([name]):
+                target = self._dir(name, version)
+                if os.path.lexists(target):
+                    raise RegistryConflict(f"{where} exists in {self.root}; a version is never overwritten")
+                self._raise_counter(name, version)
+                fsync_path(folder)
+                os.rename(folder, target)
+                fsync_path(target.parent)
+                self._index_new(card)
+        except OSError as exc:
+            raise _disk_error(exc, f"adopting {where}") from exc
+        return self._record(name, version)
 
     def tag(self, ref: str | Ref, alias: str) -> AdapterRecord:
         """Point ``name:alias`` at the version ``ref`` resolves to (moving it if it pointed elsewhere)."""
@@ -556,6 +610,20 @@ class Registry:
             version += 1
         atomic_write(counter, f"{version}\n")
         return version
+
+    def _raise_counter(self, name: str, version: int) -> None:
+        """Make sure the next version :meth:`publish` assigns to ``name`` is above ``version``. Lock held."""
+        folder = self.root / name
+        refuse_link(folder)
+        folder.mkdir(exist_ok=True)
+        counter = folder / LAST_VERSION_FILE
+        refuse_link(counter)
+        try:
+            last = int(counter.read_text())
+        except (OSError, ValueError):
+            last = max((int(p.name) for p in folder.iterdir() if is_version(p.name)), default=0)
+        if version > last:
+            atomic_write(counter, f"{version}\n")
 
     @contextmanager
     def _writing(self, names: Iterable[str]) -> Iterator[None]:

@@ -1,0 +1,187 @@
+"""What a remote registry holds, and how it is laid out in its store.
+
+Layout (keys under the remote's URL)::
+
+    blobs/<sha256>               every file, stored once by the sha256 of its bytes (names share storage)
+    cards/<name>/<version>.json  a version: its card.json as the local registry wrote it, listing every file's
+                                 sha256 and size; created only if absent (never overwritten)
+    aliases/<name>/<alias>       {"version": N}: one object per alias, so moving one never loses another
+
+A version exists on a remote exactly when its card object does. Pushes upload the blobs first and the card
+last, so a card never names a blob that is not there (unless someone deletes blobs by hand, which a pull
+refuses, naming the file).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+
+from adapterhub.errors import AdapterNotFound, RegistryConflict, RegistryCorrupt
+from adapterhub.names import Ref, is_version, validate_name
+from adapterhub.registry.card import Card
+from adapterhub.registry.records import AdapterRecord
+from adapterhub.remote.config import Remote
+from adapterhub.remote.store import Store
+
+
+def blob_key(sha256: str) -> str:
+    return f"blobs/{sha256}"
+
+
+def card_key(name: str, version: int) -> str:
+    return f"cards/{name}/{version}.json"
+
+
+def alias_key(name: str, alias: str) -> str:
+    return f"aliases/{name}/{alias}"
+
+
+class RemoteRegistry:
+    """The adapters a remote holds: read its names, versions, cards and aliases; set aliases.
+
+    Args:
+        remote: The remote (its name appears in messages).
+        store: The store to use; by default the remote's own.
+    """
+
+    def __init__(self, remote: Remote, store: Store | None = None) -> None:
+        self.remote = remote
+        self.store = store or remote.store()
+
+    def names(self) -> list[str]:
+        """Names with at least one version, sorted."""
+        return [n for n in self.store.children("cards") if _valid(n) and self.versions(n)]
+
+    def versions(self, name: str) -> list[int]:
+        """Versions of ``name`` on the remote, oldest first."""
+        validate_name(name)
+        found = []
+        for entry in self.store.children(f"cards/{name}"):
+            stem = entry.removesuffix(".json")
+            if entry.endswith(".json") and is_version(stem):
+                found.append(int(stem))
+        return sorted(found)
+
+    def card_bytes(self, name: str, version: int) -> bytes | None:
+        """The card object of ``name@version`` as stored, or None when the remote does not hold that version."""
+        return self.store.read(card_key(name, version))
+
+    def card(self, name: str, version: int) -> Card:
+        """The parsed card of ``name@version``; :class:`RegistryCorrupt` when it cannot be read or names another
+        version."""
+        data = self.card_bytes(name, version)
+        if data is None:
+            raise AdapterNotFound(f"remote {self.remote.name} has no {name}@{version}")
+        return parse_card(data, name, version, self.remote.name)
+
+    def aliases(self, name: str) -> dict[str, int]:
+        """Aliases of ``name`` on the remote and the versions they point to."""
+        validate_name(name)
+        out = {}
+        for alias in self.store.children(f"aliases/{name}"):
+            if not _valid(alias):
+                continue
+            data = self.store.read(alias_key(name, alias))
+            if data is None:  # removed while listing
+                continue
+            try:
+                out[alias] = int(json.loads(data)["version"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise RegistryCorrupt(
+                    f"remote {self.remote.name}: unreadable alias {name}:{alias} ({exc}); set it again with "
+                    f"`hub tag {name}@VERSION {alias} --remote {self.remote.name}`"
+                ) from exc
+        return out
+
+    def resolve(self, ref: str | Ref) -> tuple[str, int]:
+        """``(name, version)`` that ``name``, ``name@V`` or ``name:ALIAS`` means on the remote."""
+        ref = ref if isinstance(ref, Ref) else Ref.parse(ref)
+        versions = self.versions(ref.name)
+        if not versions:
+            names = self.names()
+            close = difflib.get_close_matches(ref.name, names, n=3, cutoff=0.6)
+            hint = f": did you mean {' or '.join(close)}?" if close else ""
+            have = ", ".join(names[:20]) or "none"
+            raise AdapterNotFound(
+                f"remote {self.remote.name} holds no adapter named {ref.name!r}{hint} (it holds: {have}; see "
+                f"`hub list --remote {self.remote.name}`)"
+            )
+        if ref.alias is not None:
+            aliases = self.aliases(ref.name)
+            if ref.alias not in aliases:
+                have = ", ".join(sorted(aliases)) or "none"
+                raise AdapterNotFound(
+                    f"remote {self.remote.name}: {ref.name} has no alias {ref.alias!r} (aliases: {have})"
+                )
+            version = aliases[ref.alias]
+            if version not in versions:
+                raise AdapterNotFound(f"remote {self.remote.name}: alias {ref} points to {ref.name}@{version}, absent")
+            return ref.name, version
+        if ref.version is None:
+            return ref.name, versions[-1]
+        if ref.version not in versions:
+            raise AdapterNotFound(
+                f"remote {self.remote.name} has no {ref.name}@{ref.version} (versions: "
+                f"{', '.join(map(str, versions))})"
+            )
+        return ref.name, ref.version
+
+    def list(self, name: str | None = None) -> list[AdapterRecord]:
+        """Every version on the remote (or of ``name``), by name, newest version first, as `hub list` shows."""
+        names = [validate_name(name)] if name is not None else self.names()
+        if name is not None:
+            self.resolve(Ref(name))  # an unknown name is refused with the names the remote holds
+        records = []
+        for n in names:
+            aliases = self.aliases(n)
+            for version in reversed(self.versions(n)):
+                card = self.card(n, version)
+                tags = tuple(sorted(a for a, v in aliases.items() if v == version))
+                records.append(AdapterRecord(n, version, Path(card_key(n, version)), card, tags))
+        return records
+
+    def tag(self, ref: str | Ref, alias: str) -> tuple[AdapterRecord, int | None]:
+        """Point ``name:alias`` on the remote at the version ``ref`` resolves to there; returns the record and the
+        version the alias pointed to before (None when new)."""
+        validate_name(alias, "alias")
+        name, version = self.resolve(ref)
+        before = self.aliases(name).get(alias)
+        self.store.put(alias_key(name, alias), json.dumps({"version": version}).encode() + b"\n")
+        aliases = tuple(sorted(a for a, v in self.aliases(name).items() if v == version))
+        return AdapterRecord(name, version, Path(card_key(name, version)), self.card(name, version), aliases), before
+
+
+def parse_card(data: bytes, name: str, version: int, remote: str) -> Card:
+    """A card object read from a remote, checked to be ``name@version`` and to list only plain file names."""
+    where = f"{name}@{version} on remote {remote}"
+    card = Card.from_json(data, where)
+    if (card.name, card.version) != (name, version):
+        raise RegistryCorrupt(f"refusing {where}: card.json says {card.name}@{card.version}; the remote is damaged")
+    for filename in card.files:
+        if "/" in filename or "\\" in filename or filename.startswith(".") or filename == "card.json":
+            raise RegistryCorrupt(f"refusing {where}: card.json lists the file {filename!r}, which is not a plain name")
+    return card
+
+
+def same_files(a: Card, b: Card) -> bool:
+    """True when two cards describe the same files, byte for byte (evaluations recorded later may differ)."""
+    return {n: i.sha256 for n, i in a.files.items()} == {n: i.sha256 for n, i in b.files.items()}
+
+
+def conflict(ref: str, remote: str, direction: str) -> RegistryConflict:
+    """The refusal when ``ref`` exists on both sides with other files."""
+    return RegistryConflict(
+        f"refusing to {direction} {ref}: remote {remote} and the local registry each hold a {ref} with other files "
+        "(published separately); versions are never overwritten or renumbered. Publish the adapter again locally "
+        "to give it a new version, then push that"
+    )
+
+
+def _valid(name: str) -> bool:
+    try:
+        validate_name(name)
+    except Exception:
+        return False
+    return True
