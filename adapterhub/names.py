@@ -28,6 +28,15 @@ def validate_name(name: str, what: str = "adapter name") -> str:
     return name
 
 
+def is_valid_name(name: str) -> bool:
+    """True when :func:`validate_name` accepts ``name`` (for skipping entries that cannot be names)."""
+    try:
+        validate_name(name)
+    except InvalidName:
+        return False
+    return True
+
+
 def is_version(text: str) -> bool:
     """True for a version as the registry writes it: ASCII digits, no leading zero (``3``, never ``03`` or ``³``)."""
     return bool(_VERSION.fullmatch(text)) and not text.startswith("0")

@@ -43,12 +43,11 @@ from adapterhub.errors import (
     AdapterNotFound,
     ConfigError,
     IncompatibleAdapter,
-    InvalidName,
     RegistryConflict,
     RegistryCorrupt,
     RegistryNotFound,
 )
-from adapterhub.names import Ref, is_version, validate_name
+from adapterhub.names import Ref, is_valid_name, is_version, validate_name
 from adapterhub.registry import index
 from adapterhub.registry.card import CARD_FILE, Card, FileInfo
 from adapterhub.registry.files import atomic_write, check_new_directory, count_parameters, fsync_path, new_directory
@@ -123,7 +122,7 @@ class Registry:
         return sorted(
             p.name
             for p in self.root.iterdir()
-            if not p.name.startswith(".") and p.is_dir() and _valid(p.name) and self._versions(p.name)
+            if not p.name.startswith(".") and p.is_dir() and is_valid_name(p.name) and self._versions(p.name)
         )
 
     def versions(self, name: str) -> list[int]:
@@ -490,7 +489,7 @@ class Registry:
 
     def _name_folders(self) -> list[str]:
         """Every entry of the root that can be a name (symlinks included, so that verify reports them)."""
-        return sorted(p.name for p in self.root.iterdir() if not p.name.startswith(".") and _valid(p.name))
+        return sorted(p.name for p in self.root.iterdir() if not p.name.startswith(".") and is_valid_name(p.name))
 
     def _versions(self, name: str) -> list[int]:
         folder = self.root / name
@@ -596,15 +595,7 @@ class Registry:
         return RemovalPlan(versions=records, aliases=aliases, targets=targets, force=force)
 
     def _next_version(self, name: str) -> int:
-        folder = self.root / name
-        refuse_link(folder)
-        folder.mkdir(exist_ok=True)
-        counter = folder / LAST_VERSION_FILE
-        refuse_link(counter)
-        try:
-            last = int(counter.read_text())
-        except (OSError, ValueError):
-            last = max((int(p.name) for p in folder.iterdir() if is_version(p.name)), default=0)
+        counter, last = self._last_version(name)
         version = last + 1
         while os.path.lexists(self._dir(name, version)):  # a counter older than the directories: never reuse
             version += 1
@@ -613,17 +604,22 @@ class Registry:
 
     def _raise_counter(self, name: str, version: int) -> None:
         """Make sure the next version :meth:`publish` assigns to ``name`` is above ``version``. Lock held."""
+        counter, last = self._last_version(name)
+        if version > last:
+            atomic_write(counter, f"{version}\n")
+
+    def _last_version(self, name: str) -> tuple[Path, int]:
+        """The counter file of ``name`` (its folder created) and the highest version it records (without a
+        readable counter: the highest version folder)."""
         folder = self.root / name
         refuse_link(folder)
         folder.mkdir(exist_ok=True)
         counter = folder / LAST_VERSION_FILE
         refuse_link(counter)
         try:
-            last = int(counter.read_text())
+            return counter, int(counter.read_text())
         except (OSError, ValueError):
-            last = max((int(p.name) for p in folder.iterdir() if is_version(p.name)), default=0)
-        if version > last:
-            atomic_write(counter, f"{version}\n")
+            return counter, max((int(p.name) for p in folder.iterdir() if is_version(p.name)), default=0)
 
     @contextmanager
     def _writing(self, names: Iterable[str]) -> Iterator[None]:
@@ -652,9 +648,9 @@ class Registry:
             except FileNotFoundError:  # a writer renamed or removed it meanwhile (readers hold no lock)
                 continue
             temp = _TEMP.fullmatch(entry.name)
-            if regular and _valid(entry.name):
+            if regular and is_valid_name(entry.name):
                 markers.append(entry)
-            elif regular and temp and _valid(temp.group("name")):
+            elif regular and temp and is_valid_name(temp.group("name")):
                 temps.append(entry)
             else:
                 foreign.append(entry)
@@ -822,14 +818,6 @@ def _ranges(versions: list[int]) -> str:
     if len(versions) <= 12:
         return ", ".join(map(str, versions))
     return f"{versions[0]}…{versions[-1]} ({len(versions)} in all)"
-
-
-def _valid(name: str) -> bool:
-    try:
-        validate_name(name)
-    except InvalidName:
-        return False
-    return True
 
 
 def _sorted(records: list[AdapterRecord], sort: str) -> list[AdapterRecord]:

@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 
 from adapterhub.errors import AdapterNotFound, RegistryConflict, RegistryCorrupt
-from adapterhub.names import Ref, is_version, validate_name
+from adapterhub.names import Ref, is_valid_name, is_version, validate_name
 from adapterhub.registry.card import Card
 from adapterhub.registry.records import AdapterRecord
 from adapterhub.remote.config import Remote
@@ -52,7 +52,7 @@ class RemoteRegistry:
 
     def names(self) -> list[str]:
         """Names with at least one version, sorted."""
-        return [n for n in self.store.children("cards") if _valid(n) and self.versions(n)]
+        return [n for n in self.store.children("cards") if is_valid_name(n) and self.versions(n)]
 
     def versions(self, name: str) -> list[int]:
         """Versions of ``name`` on the remote, oldest first."""
@@ -81,7 +81,7 @@ class RemoteRegistry:
         validate_name(name)
         out = {}
         for alias in self.store.children(f"aliases/{name}"):
-            if not _valid(alias):
+            if not is_valid_name(alias):
                 continue
             data = self.store.read(alias_key(name, alias))
             if data is None:  # removed while listing
@@ -177,11 +177,3 @@ def conflict(ref: str, remote: str, direction: str) -> RegistryConflict:
         "(published separately); versions are never overwritten or renumbered. Publish the adapter again locally "
         "to give it a new version, then push that"
     )
-
-
-def _valid(name: str) -> bool:
-    try:
-        validate_name(name)
-    except Exception:
-        return False
-    return True

@@ -15,6 +15,7 @@ import pytest
 
 from adapterhub.registry import Registry
 from adapterhub.remote import Remote, RemoteRegistry
+from tests.cli.conftest import hub  # noqa: F401 - the command-line fixture (`hub(*args)` -> code, out, err), shared
 from tests.registry.helpers import CARD, fake_adapter
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}

@@ -4,35 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from adapterhub.cli import main
 from adapterhub.registry import Registry
 from adapterhub.remote import Remote
 from tests.remote.conftest import free_port, publish
 
 Hub = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Hub:
-    """``hub("--registry", DIR, "push", ...)`` -> (exit code, stdout, stderr), through the real entry point."""
-
-    def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["hub", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        return code, *capsys.readouterr()
-
-    return run
 
 
 def add(hub: Hub, registry: Path, remote: Remote) -> None:
