@@ -33,7 +33,8 @@ BASE = {base!r}  # the base model: its hub id or a local copy of it
 LOCAL_FILE, HUB_FILE = 'f"{{DIR}}/{name}"', 'hf_hub_download(DIR, "{name}")'
 
 
-POOL = {
+# the lines that pool the base's token states as the adapter's head was trained (the exports' README code)
+POOL_CODE = {
     "mean": "mask = batch['attention_mask'].unsqueeze(-1).float()\nfeatures = (states * mask).sum(1) / mask.sum(1)",
     "cls": "features = states[:, 0]",
     "last": "features = states[torch.arange(len(states)), batch['attention_mask'].sum(1) - 1]",
@@ -234,7 +235,7 @@ def _code(card: Card, settings: ExportSettings, folder: str, split_head: bool, *
         return code + SEQUENCE.format(
             pad=pad,
             max_length=settings.max_length,
-            pool=POOL[pooling],
+            pool=POOL_CODE[pooling],
             pooling=pooling,
             head_file=head_file,
             labels_file=labels_file,

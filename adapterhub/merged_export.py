@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from adapterhub.errors import ConfigError
+from adapterhub.export_card import POOL_CODE
 from adapterhub.registry import AdapterRecord, Registry
 from adapterhub.registry.files import check_new_directory, new_directory
 
@@ -41,12 +42,6 @@ with torch.no_grad():
 probs = torch.softmax(features @ head["weight"].T + head["bias"], -1)  # columns: {labels}
 ```
 """
-
-POOL_CODE = {
-    "mean": "mask = batch['attention_mask'].unsqueeze(-1).float()\nfeatures = (states * mask).sum(1) / mask.sum(1)",
-    "cls": "features = states[:, 0]",
-    "last": "features = states[torch.arange(len(states)), batch['attention_mask'].sum(1) - 1]",
-}
 
 
 STEPS = ("reading the adapter", "loading the base", "merging", "writing")

@@ -105,8 +105,7 @@ class TaskModel(nn.Module):
             inputs_embeds=inputs_embeds,
             **cache_argument(self.body, past_key_values),  # PEFT hands prefixes over as past_key_values
         ).last_hidden_state  # (B, T, H)
-        # Drop the prefix's columns; PEFT builds them as floats, which turns the whole mask into floats.
-        mask = attention_mask[:, -states.shape[1] :].long() if attention_mask is not None else None
+        mask = attention_mask[:, -states.shape[1] :] if attention_mask is not None else None  # drop prefix columns
         features = states if self.kind == "token" else pool(states, mask, self.pooling)  # (B, T, H) or (B, H)
         logits = self.classifier(features)  # (B, T, C) or (B, C)
         loss = None
