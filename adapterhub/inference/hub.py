@@ -103,6 +103,16 @@ class Hub:
         """Exact references of adapters kept parsed in CPU memory, off the device budget."""
         return list(self._warm)
 
+    def residents(self) -> list[tuple[AdapterRecord, str]]:
+        """Every adapter version in memory with its state, ``hot`` or ``warm``; no file is read, no lock taken."""
+        for _ in range(10):  # another thread may move an entry while this copies: copy again
+            try:
+                hot = [(entry.adapter.record, "hot") for entry in list(self._hot.values())]
+                return hot + [(adapter.record, "warm") for adapter in list(self._warm.values())]
+            except RuntimeError:
+                continue
+        return []
+
     @property
     def bases(self) -> list[tuple[str, str]]:
         """(base id, family) of every base in memory."""

@@ -84,7 +84,11 @@ class _Series:
         self.generation_seconds += other.generation_seconds
         self.latency.add(other.latency)
         self.ttft.add(other.ttft)
-        for mine, theirs in ((self.errors, other.errors), (self.loads, other.loads), (self.load_seconds, other.load_seconds)):
+        for mine, theirs in (
+            (self.errors, other.errors),
+            (self.loads, other.loads),
+            (self.load_seconds, other.load_seconds),
+        ):
             for key, value in theirs.items():
                 mine[key] = mine.get(key, 0.0) + value
 
@@ -188,7 +192,7 @@ class AdapterMetrics:
         yield gauge
         folded = CounterMetricFamily(
             "adapterhub_adapter_label_folds",
-            "Adapter versions whose series were folded into adapter=\"other\" (see --metrics-max-adapters).",
+            'Adapter versions whose series were folded into adapter="other" (see --metrics-max-adapters).',
         )
         folded.add_metric((), folds)
         yield folded
@@ -207,7 +211,9 @@ def _families(rows: Sequence[tuple[AdapterLabels, _Series]]) -> Iterator[Metric]
             family.add_metric(labels, getattr(series, value))
         return family
 
-    yield counter("adapterhub_adapter_requests", "Requests per adapter version (an ensemble counts once per member).", "requests")
+    yield counter(
+        "adapterhub_adapter_requests", "Requests per adapter version (an ensemble counts once per member).", "requests"
+    )
     yield counter("adapterhub_adapter_inputs", "Inputs that ran through each adapter version.", "inputs")
     errors = CounterMetricFamily(
         "adapterhub_adapter_errors", "Failed requests per adapter version, by error type.", labels=(*LABELS, "type")
@@ -245,10 +251,14 @@ def _families(rows: Sequence[tuple[AdapterLabels, _Series]]) -> Iterator[Metric]
         generating,
     )
     loads = CounterMetricFamily(
-        "adapterhub_adapter_loads", "Times an adapter version was made hot, by kind (cold, warm).", labels=(*LABELS, "kind")
+        "adapterhub_adapter_loads",
+        "Times an adapter version was made hot, by kind (cold, warm).",
+        labels=(*LABELS, "kind"),
     )
     load_seconds = CounterMetricFamily(
-        "adapterhub_adapter_load_seconds", "Seconds spent making adapter versions hot, by kind.", labels=(*LABELS, "kind")
+        "adapterhub_adapter_load_seconds",
+        "Seconds spent making adapter versions hot, by kind.",
+        labels=(*LABELS, "kind"),
     )
     for labels, series in rows:
         for kind in LOAD_KINDS:

@@ -235,6 +235,8 @@ def read_predictions(
         )
     where, params = ["1 = 1"], []
     if adapter is not None:
+        if ":" in adapter:
+            raise ConfigError(f"--adapter {adapter!r}: the log records versions, not aliases; give NAME or NAME@VERSION")
         name, _, version = adapter.partition("@")
         where.append("adapter = ?")
         params.append(name)
@@ -250,8 +252,9 @@ def read_predictions(
     for path in files:
         db = _connect(path, read_only=True)
         try:
-            query = f"SELECT {', '.join(_COLUMNS)} FROM predictions WHERE {' AND '.join(where)} ORDER BY time DESC, id DESC"
-            cursor = db.execute(query + (" LIMIT ?" if limit is not None else ""), (*params, *([limit] if limit is not None else [])))
+            query = f"SELECT {', '.join(_COLUMNS)} FROM predictions WHERE {' AND '.join(where)}"
+            query += " ORDER BY time DESC, id DESC" + (" LIMIT ?" if limit is not None else "")
+            cursor = db.execute(query, (*params, *([limit] if limit is not None else [])))
             rows += [Prediction(*values) for values in cursor]
         except sqlite3.Error as exc:
             raise ConfigError(f"cannot read the prediction log {path}: {exc}") from exc
