@@ -236,7 +236,7 @@ def read_predictions(
     where, params = ["1 = 1"], []
     if adapter is not None:
         if ":" in adapter:
-            raise ConfigError(f"--adapter {adapter!r}: the log records versions, not aliases; give NAME or NAME@VERSION")
+            raise ConfigError(f"--adapter {adapter!r}: the log records versions, not aliases; give NAME[@VERSION]")
         name, _, version = adapter.partition("@")
         where.append("adapter = ?")
         params.append(name)
