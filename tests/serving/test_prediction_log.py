@@ -88,7 +88,7 @@ def test_no_log_unless_asked_for(client: Any, registry: Registry) -> None:
 
 
 def test_log_inputs_alone_is_refused() -> None:
-    with pytest.raises(ConfigError, match="--log-inputs .* add --log-predictions"):
+    with pytest.raises(ConfigError, match=r"--log-inputs .* add --log-predictions"):
         ServeConfig(log_inputs=True)
 
 
