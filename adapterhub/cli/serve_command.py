@@ -17,6 +17,7 @@ Opt = typer.Option
         "hub serve --adapter reviews --adapter poet",
         "hub serve --port 9000 --max-batch 64 --max-wait-ms 10",
         'ADAPTERHUB_API_KEY="$KEY" hub serve --host 0.0.0.0 --workers 2',
+        "hub serve --log-predictions --log-inputs --log-max-mb 50",
     )
 )
 def serve(
@@ -69,6 +70,19 @@ def serve(
     max_adapters: Annotated[int, Opt(help="Adapters kept hot on the device (least recently used leave first).")] = 64,
     shutdown_timeout: Annotated[float, Opt(help="Seconds a shutdown waits for in-flight requests.")] = 30.0,
     access_log: Annotated[bool, Opt(help="Log a line per request.")] = False,
+    metrics_max_adapters: Annotated[
+        int,
+        Opt(help="Adapter versions with /metrics series of their own; the least recently used fold into 'other'."),
+    ] = 100,
+    log_predictions: Annotated[
+        bool, Opt(help="Keep a row per input in REGISTRY/.logs/predictions.sqlite (read it with `hub logs`).")
+    ] = False,
+    log_inputs: Annotated[
+        bool, Opt(help="Also keep each input's text (and outputs that reveal it) in the log; off: lengths only.")
+    ] = False,
+    log_max_mb: Annotated[
+        float, Opt(help="Rotate the prediction log at this size (one backup is kept: about twice this on disk).")
+    ] = 100.0,
 ) -> None:
     """Serve adapters over HTTP: one base, adapters hot-swapped per request, batched across adapters."""
     from adapterhub.serving.config import ServeConfig  # neither torch nor the web framework: refusals are instant
@@ -95,6 +109,10 @@ def serve(
         max_adapters=max_adapters,
         shutdown_timeout_s=shutdown_timeout,
         access_log=access_log,
+        metrics_max_adapters=metrics_max_adapters,
+        log_predictions=log_predictions,
+        log_inputs=log_inputs,
+        log_max_mb=log_max_mb,
     )
     for ref in settings.adapters:  # an unknown preload is refused before the base loads
         ctx.obj.get(ref)

@@ -16,6 +16,7 @@ bounds the CPU cache.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -83,6 +84,9 @@ class Hub:
         self._warm: OrderedDict[str, ResidentAdapter] = OrderedDict()  # exact ref -> parsed, on the CPU
         self._pinned: dict[str, str] = {}  # canonical reference ("sentiment") -> exact ref ("sentiment@3")
         self._lock = threading.RLock()
+        # called after an adapter becomes hot: (its record, "cold" (read from the registry) or "warm" (from CPU
+        # memory), seconds it took); a server counts loads per adapter with it
+        self.on_load: Callable[[AdapterRecord, str, float], None] | None = None
 
     def __repr__(self) -> str:
         return f"Hub({self.registry.root!s}, device={self.device}, hot={len(self._hot)}, warm={len(self._warm)})"
@@ -99,6 +103,16 @@ class Hub:
         """Exact references of adapters kept parsed in CPU memory, off the device budget."""
         return list(self._warm)
 
+    def residents(self) -> list[tuple[AdapterRecord, str]]:
+        """Every adapter version in memory with its state, ``hot`` or ``warm``; no file is read, no lock taken."""
+        for _ in range(10):  # another thread may move an entry while this copies: copy again
+            try:
+                hot = [(entry.adapter.record, "hot") for entry in list(self._hot.values())]
+                return hot + [(adapter.record, "warm") for adapter in list(self._warm.values())]
+            except RuntimeError:
+                continue
+        return []
+
     @property
     def bases(self) -> list[tuple[str, str]]:
         """(base id, family) of every base in memory."""
@@ -114,6 +128,7 @@ class Hub:
         """
         spec = _canonical(adapter)
         with self._lock:
+            started = time.perf_counter()
             record = self.registry.get(spec)
             try:
                 loaded = self.registry.load(record.ref)
@@ -121,7 +136,7 @@ class Hub:
                 if self._drop(record.ref):
                     raise RegistryCorrupt(f"{exc} (its copy in memory was unloaded and is no longer served)") from exc
                 raise
-            entry = self._make_hot(loaded.record, keep=(), loaded=loaded)
+            entry = self._make_hot(loaded.record, keep=(), loaded=loaded, started=started)
             self._pinned[spec] = record.ref
             return entry.adapter.record
 
@@ -354,9 +369,16 @@ class Hub:
         self._pinned[spec] = record.ref
         return entry.host, entry.adapter
 
-    def _make_hot(self, record: AdapterRecord, keep: tuple[str, ...], loaded: LoadedAdapter | None = None) -> _Hot:
+    def _make_hot(
+        self,
+        record: AdapterRecord,
+        keep: tuple[str, ...],
+        loaded: LoadedAdapter | None = None,
+        started: float | None = None,
+    ) -> _Hot:
         """Make ``record`` hot: a lookup when it is, the CPU cache when warm, else ``loaded`` (read and verified
-        already) or the registry."""
+        already, from ``started``) or the registry."""
+        started = time.perf_counter() if started is None else started
         ref, identity = record.ref, record.card.content_hash
         entry = self._hot.get(ref)
         if entry is not None:
@@ -370,13 +392,17 @@ class Hub:
             host = self._host_for(adapter.record)
             adapter = adapter.to(host.device)
             host.router.register(adapter)
+            kind = "warm"
         else:  # cold: from the registry, verified
             loaded = loaded if loaded is not None else self.registry.load(ref)
             host = self._host_for(loaded.record)
             adapter = host.prepare(loaded)
+            kind = "cold"
         entry = _Hot(host, adapter)
         self._hot[ref] = entry
         self._evict(keep=(*keep, ref))
+        if self.on_load is not None:
+            self.on_load(adapter.record, kind, time.perf_counter() - started)
         return entry
 
     def _host_for(self, record: AdapterRecord) -> Host:

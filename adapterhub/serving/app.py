@@ -87,12 +87,12 @@ def create_app(hub: Hub, config: ServeConfig | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state.batcher.start()
+        state.start()
         try:
             await run_in_threadpool(state.preload)
             yield
         finally:
-            await run_in_threadpool(state.batcher.close, config.shutdown_timeout_s)
+            await run_in_threadpool(state.close)
 
     responses: dict[int | str, dict[str, Any]] = dict(_COMMON)
     if key is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import threading
 import time
@@ -25,8 +26,12 @@ from adapterhub.errors import AdapterHubError
 from adapterhub.inference import Hub
 from adapterhub.inference.decoding import GenerationOptions
 from adapterhub.inference.results import Result
+from adapterhub.registry import AdapterRecord
 from adapterhub.serving.errors import Overloaded, ShuttingDown
 from adapterhub.serving.metrics import Metrics
+from adapterhub.serving.observe import Observer, Outcome
+
+log = logging.getLogger("adapterhub.serving")
 
 
 @dataclass
@@ -40,6 +45,8 @@ class _Job:
     enqueued: float = field(default_factory=time.monotonic)
     streamed: dict[int, str] = field(default_factory=dict)  # text sent so far, by input index within the job
     diverged: bool = False  # a rerun generated other text than what was already streamed
+    record: AdapterRecord | None = None  # the version it runs on, once made hot
+    first_piece: float | None = None  # time.monotonic() of the first piece streamed to the client
 
     def relay(self, index: int, text: str) -> None:
         """Stream what ``text`` (input ``index``'s text so far in this run) adds to what was sent: a rerun of a
@@ -49,6 +56,8 @@ class _Job:
         if not (sent.startswith(text) if len(text) <= len(sent) else text.startswith(sent)):
             self.diverged = True
         elif len(text) > len(sent) and not self.diverged:
+            if self.first_piece is None:
+                self.first_piece = time.monotonic()
             self.on_text(index, text[len(sent) :])
             self.streamed[index] = text
 
@@ -64,10 +73,12 @@ class Batcher:
         max_wait_ms: float = 5.0,
         max_queue: int = 1024,
         metrics: Metrics | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.hub = hub
         self.max_batch, self.max_wait, self.max_queue = max_batch, max_wait_ms / 1000, max_queue
         self.metrics = metrics
+        self.observer = observer  # per-adapter metrics and the prediction log
         self._queue: deque[_Job] = deque()
         self._waiting = 0  # inputs in the queue
         self._busy = 0  # inputs in the batch being run
@@ -101,7 +112,7 @@ class Batcher:
             left, self._waiting = list(self._queue), 0
             self._queue.clear()
         for job in left:  # only when the timeout ran out
-            _fail(job, ShuttingDown("the server shut down before this request ran; retry"))
+            self._failed(job, ShuttingDown("the server shut down before this request ran; retry"))
 
     async def submit(
         self,
@@ -185,11 +196,13 @@ class Batcher:
         for adapter in dict.fromkeys(job.adapter for job in jobs):  # one adapter that cannot load fails alone
             mine = [job for job in jobs if job.adapter == adapter]
             try:
-                self.hub.ensure(adapter)
+                record = self.hub.ensure(adapter)
             except Exception as exc:
                 for job in mine:
-                    _fail(job, exc)
+                    self._failed(job, exc)
                 continue
+            for job in mine:
+                job.record = record
             ready += mine
         groups: dict[GenerationOptions | None, list[_Job]] = {}
         for job in ready:
@@ -202,20 +215,22 @@ class Batcher:
         """Run ``jobs`` as one batch. When it fails, run each half apart (and so on down to single jobs), so
         that one request's bad input or failure fails that request only: k failing requests among n cost about
         2k log2(n) extra batches, and requests that share no batch with them cost none."""
+        started = time.monotonic()
         try:
             results = self._call(jobs, options)
         except Exception as exc:
             if len(jobs) == 1:
-                _fail(jobs[0], exc)
+                self._failed(jobs[0], exc)
                 return
             half = len(jobs) // 2
             self._predict(jobs[:half], options)
             self._predict(jobs[half:], options)
             return
+        elapsed = time.monotonic() - started
         start = 0
         for job in jobs:
             if job.diverged:
-                _fail(
+                self._failed(
                     job,
                     Rerun(
                         "its batch failed after part of the text was streamed, and the rerun without the "
@@ -223,8 +238,24 @@ class Batcher:
                     ),
                 )
             else:
-                _succeed(job, results[start : start + len(job.texts)])
+                mine = results[start : start + len(job.texts)]
+                _succeed(job, mine)
+                self._observe(
+                    Outcome(job.adapter, job.record, job.texts, mine, None, job.enqueued, job.first_piece, elapsed)
+                )
             start += len(job.texts)
+
+    def _failed(self, job: _Job, exc: BaseException) -> None:
+        _fail(job, exc)
+        self._observe(Outcome(job.adapter, job.record, job.texts, None, exc, job.enqueued, job.first_piece))
+
+    def _observe(self, outcome: Outcome) -> None:
+        if self.observer is None:
+            return
+        try:
+            self.observer.settled(outcome)
+        except Exception:  # counting must never fail a request or stop the worker
+            log.exception("could not record the outcome of a request for %s", outcome.spec)
 
     def _call(self, jobs: list[_Job], options: GenerationOptions | None) -> list[Result]:
         texts = [text for job in jobs for text in job.texts]
@@ -232,6 +263,8 @@ class Batcher:
         owners = [(job, i) for job in jobs for i in range(len(job.texts))]
         if self.metrics is not None:
             self.metrics.batch_size.observe(len(texts))
+        if self.observer is not None:
+            self.observer.batch([job.record for job in jobs for _ in job.texts if job.record is not None])
         on_text = None
         if any(job.on_text for job in jobs):
             so_far = [""] * len(texts)  # each input's text in this run

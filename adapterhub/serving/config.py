@@ -49,6 +49,10 @@ class ServeConfig:
     max_adapters: int = 64  # hot adapters on the device (least recently used leave first)
     shutdown_timeout_s: float = 30.0  # how long a graceful shutdown waits for in-flight requests
     access_log: bool = False  # a log line per request (off: /metrics counts requests at a fraction of the cost)
+    metrics_max_adapters: int = 100  # adapter versions with series of their own; the least recently used fold
+    log_predictions: bool = False  # a row per input in <registry>/.logs/predictions.sqlite
+    log_inputs: bool = False  # the log keeps the input text (and outputs that reveal it); needs log_predictions
+    log_max_mb: float = 100.0  # the log's size before it is rotated (one backup is kept)
 
     def make_hub(self) -> Hub:
         """The Hub these settings describe (each worker process makes its own)."""
@@ -68,6 +72,12 @@ class ServeConfig:
         for name in ("max_batch", "max_queue", "max_inputs", "max_input_chars", "max_new_tokens", "max_adapters"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1")
+        if self.metrics_max_adapters < 1:
+            problems.append("--metrics-max-adapters must be at least 1")
+        if self.log_inputs and not self.log_predictions:
+            problems.append("--log-inputs keeps input text in the prediction log: add --log-predictions")
+        if not self.log_max_mb > 0:
+            problems.append(f"--log-max-mb must be positive (got {self.log_max_mb:g}), e.g. --log-max-mb 100")
         if self.workers < 1:
             problems.append("workers must be at least 1")
         if self.max_wait_ms < 0 or self.shutdown_timeout_s < 0:

@@ -16,8 +16,10 @@ from adapterhub.names import Ref
 from adapterhub.registry import AdapterRecord
 from adapterhub.serving.batcher import Batcher
 from adapterhub.serving.config import ServeConfig
-from adapterhub.serving.errors import NotServed, TooLarge, UnknownAdapter, WrongEndpoint
+from adapterhub.serving.errors import NotServed, Overloaded, ShuttingDown, TooLarge, UnknownAdapter, WrongEndpoint
 from adapterhub.serving.metrics import Metrics
+from adapterhub.serving.observe import Observer, labels_of
+from adapterhub.serving.prediction_log import PredictionLog, log_folder
 from adapterhub.serving.responses import Redactor
 
 AVAILABLE_SHOWN = 20  # names an unknown-adapter 404 lists at most: the closest to what was asked
@@ -28,18 +30,40 @@ class ServerState:
 
     def __init__(self, hub: Hub, config: ServeConfig) -> None:
         self.hub, self.config = hub, config
-        self.metrics = Metrics()
+        self.metrics = Metrics(config.metrics_max_adapters)
+        self.log = (
+            PredictionLog(log_folder(hub.registry.root), max_bytes=int(config.log_max_mb * 2**20))
+            if config.log_predictions
+            else None
+        )
+        self.observer = Observer(hub, self.metrics.adapters, self.log, config.log_inputs)
+        hub.on_load = self.observer.loaded
         self.batcher = Batcher(
             hub,
             max_batch=config.max_batch,
             max_wait_ms=config.max_wait_ms,
             max_queue=config.max_queue,
             metrics=self.metrics,
+            observer=self.observer,
         )
         # with --only-preloaded: the names and exact references that may be served, each as the registry writes
         # it (`sentiment@01` is `sentiment@1`: every spelling of a reference adds nothing to the set)
         self.allowed: set[str] | None = set() if config.only_preloaded else None
         self.redact = Redactor(hub.registry.root)
+
+    def start(self) -> None:
+        """Open the prediction log (when kept) and start the batcher."""
+        if self.log is not None:
+            self.log.start()
+        self.batcher.start()
+
+    def close(self) -> None:
+        """Finish every queued request, then write every row of the prediction log still queued."""
+        try:
+            self.batcher.close(self.config.shutdown_timeout_s)
+        finally:
+            if self.log is not None:
+                self.log.close()
 
     def preload(self) -> None:
         """Load ``config.adapters``; those the command already loaded before the port opened stay as they are."""
@@ -146,7 +170,11 @@ class ServerState:
         on_text: Callable[[int, str], None] | None = None,
     ) -> asyncio.Future[list[Result]]:
         """Queue the request now (429 or 503 at once); the future of its results."""
-        future = self.batcher.enqueue(texts, spec, options, on_text)
+        try:
+            future = self.batcher.enqueue(texts, spec, options, on_text)
+        except (Overloaded, ShuttingDown) as exc:
+            self.observer.refused(spec, exc)
+            raise
 
         def count(done: asyncio.Future[list[Result]]) -> None:
             if not done.cancelled() and done.exception() is None:
@@ -158,3 +186,4 @@ class ServerState:
     def update_gauges(self) -> None:
         self.metrics.resident.labels("hot").set(len(self.hub.loaded))
         self.metrics.resident.labels("warm").set(len(self.hub.warm))
+        self.metrics.adapters.set_resident((labels_of(record), where) for record, where in self.hub.residents())
