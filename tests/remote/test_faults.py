@@ -92,7 +92,7 @@ def stop_within_seconds(process: subprocess.Popen, fault) -> tuple[str, str, flo
 # ------------------------------------------------------------------------------------------------ push
 
 
-@pytest.mark.parametrize("fault", ["server-gone", "ctrl-c"])
+@pytest.mark.parametrize("fault", ["server-gone", "ctrl-c", "killed"])
 def test_an_interrupted_push_leaves_no_half_version_and_a_rerun_sends_only_the_rest(
     proxy: Proxy, s3_endpoint: str, tmp_path: Path, fault: str
 ) -> None:
@@ -108,10 +108,14 @@ def test_an_interrupted_push_leaves_no_half_version_and_a_rerun_sends_only_the_r
         out, err, seconds = stop_within_seconds(pushing, proxy.kill)
         assert pushing.returncode == 8
         assert_one_line(err, f"error: cannot reach remote {url} at {proxy.endpoint}: ")
-    else:
+    elif fault == "ctrl-c":
         out, err, seconds = stop_within_seconds(pushing, lambda: pushing.send_signal(signal.SIGINT))
         assert pushing.returncode == 130
         assert_one_line(err, "error: push to origin interrupted: a version whose card was not written is not on")
+        proxy.kill()
+    else:  # the machine pushing dies (kill -9, power cut): nothing of the command runs after this
+        out, err, seconds = stop_within_seconds(pushing, pushing.kill)
+        assert pushing.returncode == -signal.SIGKILL
         proxy.kill()
     assert out == "" and seconds < 10  # no retry storm
     assert_intact(a, before)
@@ -136,7 +140,7 @@ def test_an_interrupted_push_leaves_no_half_version_and_a_rerun_sends_only_the_r
 # ------------------------------------------------------------------------------------------------ pull
 
 
-@pytest.mark.parametrize("fault", ["server-gone", "ctrl-c"])
+@pytest.mark.parametrize("fault", ["server-gone", "ctrl-c", "killed"])
 def test_an_interrupted_pull_adds_nothing_and_a_rerun_downloads_only_the_rest(
     proxy: Proxy, s3_endpoint: str, tmp_path: Path, fault: str
 ) -> None:
@@ -154,14 +158,18 @@ def test_an_interrupted_pull_adds_nothing_and_a_rerun_downloads_only_the_rest(
         out, err, seconds = stop_within_seconds(pulling, proxy.kill)
         assert pulling.returncode == 8
         assert_one_line(err, f"error: cannot reach remote {url} at {proxy.endpoint}: ")
-    else:
+    elif fault == "ctrl-c":
         out, err, seconds = stop_within_seconds(pulling, lambda: pulling.send_signal(signal.SIGINT))
         assert pulling.returncode == 130
         assert_one_line(err, "error: pull from origin interrupted: no unfinished version was added locally")
         proxy.kill()
+    else:  # the pulling machine dies: its staging folder stays until the next writer clears it
+        out, err, seconds = stop_within_seconds(pulling, pulling.kill)
+        assert pulling.returncode == -signal.SIGKILL
+        proxy.kill()
     assert out == "" and seconds < 10
     assert_intact(b, {})
-    assert b.names() == [] and b.reindex() == 0 and not list((b.root / ".staging").iterdir())
+    assert b.names() == [] and b.reindex() == 0
 
     proxy.start()
     code, out, err = hub_run(b.root, "pull", "sentiment")
@@ -170,6 +178,7 @@ def test_an_interrupted_pull_adds_nothing_and_a_rerun_downloads_only_the_rest(
     assert blob_gets(proxy) == [sha(a, 1)]  # the config, finished before the fault, is not downloaded again
     assert_intact(b, version_bytes(a))
     assert list(b.download_cache().iterdir()) == []  # emptied once the version is in
+    assert list((b.root / ".staging").iterdir()) == []
 
 
 def test_an_interrupted_pull_resumes_without_downloading_finished_files(remote: Remote, tmp_path: Path) -> None:
