@@ -170,6 +170,8 @@ def test_an_interrupted_pull_adds_nothing_and_a_rerun_downloads_only_the_rest(
     assert out == "" and seconds < 10
     assert_intact(b, {})
     assert b.names() == [] and b.reindex() == 0
+    config = a.get("sentiment@1").card.files["adapter_config.json"].sha256
+    assert [p.name for p in (b.root / ".downloads").iterdir()] == [config]  # verified, kept, never listed
 
     proxy.start()
     code, out, err = hub_run(b.root, "pull", "sentiment")
