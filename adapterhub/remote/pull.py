@@ -138,10 +138,7 @@ def _cached(cache: Path, sha256: str, size: int) -> bytes | None:
             return None
         with open(path, "rb", opener=_no_follow) as fh:
             blob = fh.read()
-    except FileNotFoundError:
-        return None
-    except OSError:
-        remove_entry(path)
+    except OSError:  # gone, or unreadable: download it again (the new copy replaces this one)
         return None
     if len(blob) != size or hashlib.sha256(blob).hexdigest() != sha256:
         remove_entry(path)
