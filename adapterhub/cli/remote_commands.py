@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -37,6 +37,12 @@ def remote_registry(registry: Registry, name: str | None) -> RemoteRegistry:
     from adapterhub.remote import RemoteRegistry, get_remote
 
     return RemoteRegistry(get_remote(registry.root, name))
+
+
+def interrupted(message: str) -> NoReturn:
+    """Ctrl-C during a transfer: say in one line what state both sides are in, and exit 130 as shells expect."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(130)
 
 
 @remote_app.command(
@@ -113,8 +119,14 @@ def push(
     from adapterhub.remote import push as run
 
     target = remote_registry(ctx.obj, remote)
-    with TransferProgress("push") as progress:
-        results = run(ctx.obj, target, refs or (), all_versions=all_versions, report=progress.report)
+    try:
+        with TransferProgress("push") as progress:
+            results = run(ctx.obj, target, refs or (), all_versions=all_versions, report=progress.report)
+    except KeyboardInterrupt:
+        interrupted(
+            f"push to {target.remote.name} interrupted: a version whose card was not written is not on the remote; "
+            "run the same command again to send only the files that are not there yet"
+        )
     for r in results:
         if r.status == "present":
             typer.echo(f"{r.ref} is on {target.remote.name} already; nothing sent")
@@ -147,8 +159,14 @@ def pull(
     from adapterhub.remote import pull as run
 
     source = remote_registry(ctx.obj, remote)
-    with TransferProgress("pull") as progress:
-        results = run(ctx.obj, source, refs or (), all_versions=all_versions, report=progress.report)
+    try:
+        with TransferProgress("pull") as progress:
+            results = run(ctx.obj, source, refs or (), all_versions=all_versions, report=progress.report)
+    except KeyboardInterrupt:
+        interrupted(
+            f"pull from {source.remote.name} interrupted: no unfinished version was added locally; run the same "
+            "command again to download only the files that were not finished"
+        )
     for r in results:
         aliases = f" ({', '.join(r.aliases)})" if r.aliases else ""
         if r.status == "present":

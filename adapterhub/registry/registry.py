@@ -11,6 +11,8 @@ Layout (every version directory is a plain PEFT adapter directory plus our ``car
       .index.sqlite          cache for fast listing, rebuilt from the directories when missing
       .lock                  cross-process writer lock
       .staging/ .trash/      work areas; never listed
+      .downloads/<sha256>    files a pull downloaded and verified, kept until their version is adopted (so an
+                             interrupted pull resumes); never listed
       .journal/NAME          "NAME is being changed": replayed by the next writer or reader after a crash
 
 A version becomes visible only through one ``rename`` of a complete, fsynced directory, so a crash at any
@@ -106,6 +108,7 @@ class Registry:
         self._journal = self.root / ".journal"
         self._staging = self.root / ".staging"
         self._trash = self.root / ".trash"
+        self._downloads = self.root / ".downloads"
 
     def __repr__(self) -> str:
         return f"Registry({str(self.root)!r})"
@@ -282,6 +285,17 @@ class Registry:
             yield folder
         finally:
             remove_entry(folder)
+
+    def download_cache(self) -> Path:
+        """The work folder where pulls keep the files they downloaded and verified, named by sha256, until the
+        version is adopted (created with the registry if needed). Nothing in it is ever listed or served; a
+        file in it is trusted only after its sha256 is checked again."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            work_folder(self._downloads, create=True)
+        except OSError as exc:
+            raise _disk_error(exc, "creating the download cache") from exc
+        return self._downloads
 
     def adopt(self, folder: str | os.PathLike[str]) -> AdapterRecord:
         """Publish a complete version folder that another registry wrote (its files and ``card.json``) under the
@@ -739,7 +753,7 @@ class Registry:
     def _layout_problems(self) -> list[Problem]:
         """Work folders, index and journal entries that are not what the registry writes (for verify)."""
         problems = []
-        for folder in (self._journal, self._staging, self._trash):
+        for folder in (self._journal, self._staging, self._trash, self._downloads):
             try:
                 work_folder(folder, create=False)
             except RegistryCorrupt as exc:

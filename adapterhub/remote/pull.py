@@ -5,19 +5,29 @@ and sha256); the card is checked against its files and the base as publishing ch
 version appear, through the registry's atomic :meth:`~adapterhub.registry.Registry.adopt`. A flipped byte, a
 truncated or missing object, or a card that does not match its files is refused with one line naming the file,
 and the local registry is unchanged. The remote's aliases of a pulled version are set locally too.
+
+A pull resumes: each file, once downloaded and verified, is also kept in the registry's download cache
+(:meth:`~adapterhub.registry.Registry.download_cache`, by sha256) until its version is adopted, so pulling again
+after an interrupt (Ctrl-C, a lost connection) downloads only the files that were not finished. A cached file
+is used only after its sha256 is checked again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from adapterhub.errors import AdapterHubError, ConfigError, RegistryCorrupt
 from adapterhub.names import Ref
 from adapterhub.registry import Registry
 from adapterhub.registry.card import CARD_FILE
+from adapterhub.registry.paths import remove_entry
 from adapterhub.remote.catalog import RemoteRegistry, blob_key, conflict, parse_card, same_files
+from adapterhub.remote.store import Store
 
 Report = Callable[[str, int, int], None]  # (ref, files done, files in all)
 
@@ -72,21 +82,14 @@ def pull_version(
             raise conflict(ref, where, "pull")
         status = "present"
     else:
+        cache = registry.download_cache()
         with registry.staging_folder() as folder:
             files = sorted(card.files.items())
             for done, (filename, info) in enumerate(files):
-                blob = store.read(blob_key(info.sha256))
-                problem = None
+                blob = _cached(cache, info.sha256, info.bytes)
                 if blob is None:
-                    problem = f"{blob_key(info.sha256)} is missing on the remote"
-                elif len(blob) != info.bytes:
-                    problem = f"{len(blob)} bytes on the remote, the card says {info.bytes} (truncated or altered)"
-                elif hashlib.sha256(blob).hexdigest() != info.sha256:
-                    problem = "its sha256 on the remote does not match the card (corrupt or tampered)"
-                if problem is not None:
-                    raise RegistryCorrupt(
-                        f"refusing to pull {ref} from {where}: {filename}: {problem}; the local registry is unchanged"
-                    )
+                    blob = _download(store, ref, where, filename, info.sha256, info.bytes)
+                    _keep(cache, folder, info.sha256, blob)
                 (folder / filename).write_bytes(blob)
                 if report is not None:
                     report(ref, done + 1, len(files))
@@ -95,6 +98,8 @@ def pull_version(
                 registry.adopt(folder)
             except RegistryCorrupt as exc:
                 raise RegistryCorrupt(f"refusing to pull {ref} from {where}: {exc}") from None
+        for info in card.files.values():
+            remove_entry(cache / info.sha256)
         status = "pulled"
     aliases = []
     local = registry.aliases(name)
@@ -104,3 +109,51 @@ def pull_version(
                 registry.tag(Ref(name, version=version), alias)
             aliases.append(f"{name}:{alias}")
     return PullResult(ref, status, store.transfer.downloaded_bytes - before, tuple(aliases))
+
+
+def _download(store: Store, ref: str, where: str, filename: str, sha256: str, size: int) -> bytes:
+    """The blob ``sha256`` from the remote, checked against the card; :class:`RegistryCorrupt` naming the file."""
+    blob = store.read(blob_key(sha256))
+    problem = None
+    if blob is None:
+        problem = f"{blob_key(sha256)} is missing on the remote"
+    elif len(blob) != size:
+        problem = f"{len(blob)} bytes on the remote, the card says {size} (truncated or altered)"
+    elif hashlib.sha256(blob).hexdigest() != sha256:
+        problem = "its sha256 on the remote does not match the card (corrupt or tampered)"
+    if problem is not None:
+        raise RegistryCorrupt(
+            f"refusing to pull {ref} from {where}: {filename}: {problem}; the local registry is unchanged"
+        )
+    return blob
+
+
+def _cached(cache: Path, sha256: str, size: int) -> bytes | None:
+    """The bytes an earlier, interrupted pull downloaded and verified, when they still hash to ``sha256``;
+    anything else there (damaged, not a plain file) is removed and downloaded again."""
+    path = cache / sha256
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            remove_entry(path)
+            return None
+        with open(path, "rb", opener=_no_follow) as fh:
+            blob = fh.read()
+    except OSError:  # gone, or unreadable: download it again (the new copy replaces this one)
+        return None
+    if len(blob) != size or hashlib.sha256(blob).hexdigest() != sha256:
+        remove_entry(path)
+        return None
+    return blob
+
+
+def _keep(cache: Path, staging: Path, sha256: str, blob: bytes) -> None:
+    """Put a verified blob in the download cache, whole or not at all (written in this pull's staging folder,
+    which is removed however the pull ends, then renamed), so that a rerun after an interrupt need not
+    download it again."""
+    tmp = staging / f".{sha256}.download"
+    tmp.write_bytes(blob)
+    os.replace(tmp, cache / sha256)
+
+
+def _no_follow(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW)

@@ -1,5 +1,6 @@
 """A real S3 HTTP server (moto's server mode) on a loopback port, run as a separate process, and remotes on it
-or in a plain folder."""
+or in a plain folder; a proxy process in front of it that tests kill, restart, or use to hold a transfer at a
+chosen request."""
 
 from __future__ import annotations
 
@@ -21,10 +22,84 @@ from tests.registry.helpers import CARD, fake_adapter
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
+PROXY = Path(__file__).with_name("proxy.py")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, what: str) -> None:
+    """Return once ``port`` accepts connections; fail the test when ``process`` dies or a minute passes."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"{what} did not start on port {port}")
+            time.sleep(0.1)
+
+
+class Proxy:
+    """``proxy.py`` as a process between S3 clients and the S3 server, on one port across restarts, so that a
+    remote added with :attr:`endpoint` sees the server vanish (``kill``) and come back (``start``)."""
+
+    def __init__(self, server: str, folder: Path) -> None:
+        self.server_port = int(server.rsplit(":", 1)[1])
+        self.port = free_port()
+        self.folder = folder
+        self.process: subprocess.Popen | None = None
+        self.log = folder / "proxy-0.log"
+        self.starts = 0
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *rules: str) -> None:
+        """Start (again) on the same port with a fresh request log; ``rules`` are ``--stall``/``--gather``."""
+        self.starts += 1
+        self.log = self.folder / f"proxy-{self.starts}.log"
+        self.log.touch()
+        command = [sys.executable, str(PROXY), str(self.port), str(self.server_port), "--log", str(self.log), *rules]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port, self.process, "the proxy")
+
+    def kill(self) -> None:
+        """SIGKILL: every connection through the proxy dies at once, mid-request or not."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+        if self.process is not None:
+            self.process.wait(timeout=10)
+
+    def requests(self) -> list[str]:
+        """``METHOD PATH`` of every request forwarded since the last start (``STALLED ...`` for the held one)."""
+        return self.log.read_text().splitlines()
+
+    def wait_until_stalled(self) -> str:
+        """Block until the ``--stall`` rule holds a request (the transfer is mid-way); that request's line."""
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            stalled = [line for line in self.requests() if line.startswith("STALLED ")]
+            if stalled:
+                return stalled[0].removeprefix("STALLED ")
+            time.sleep(0.05)
+        pytest.fail(f"no request stalled; forwarded: {self.requests()}")
+
+
+@pytest.fixture
+def proxy(s3_endpoint: str, tmp_path: Path) -> Iterator[Proxy]:
+    """A proxy in front of the S3 server, not started (call ``start``), killed when the test ends."""
+    folder = tmp_path / "proxy"
+    folder.mkdir()
+    proxy = Proxy(s3_endpoint, folder)
+    yield proxy
+    proxy.kill()
 
 
 @pytest.fixture(scope="session")
@@ -36,16 +111,7 @@ def s3_endpoint() -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                pytest.fail(f"moto's S3 server did not start on port {port}")
-            time.sleep(0.1)
+    wait_for_port(port, server, "moto's S3 server")
     yield f"http://127.0.0.1:{port}"
     server.terminate()
     server.wait(timeout=10)
