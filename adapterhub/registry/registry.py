@@ -964,8 +964,8 @@ def _check_compatible(cards: list[Card]) -> None:
         ):
             if mine != theirs:
                 raise IncompatibleAdapter(
-                    f"{card.name}@{card.version} and {first.name}@{first.version} cannot share an alias: their "
-                    f"{what} differ ({mine or '-'} vs {theirs or '-'}); the versions of a split must answer the same "
+                    f"{card.name}@{card.version} and {first.name}@{first.version} cannot share an alias: different "
+                    f"{what} ({mine or '-'} vs {theirs or '-'}); the versions of a split must answer the same "
                     "requests. Nothing was changed"
                 )
 

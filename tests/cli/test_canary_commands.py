@@ -52,7 +52,11 @@ def test_tag_splits_shows_and_ends_a_canary(hub: Hub, reg: Registry) -> None:
         (("sentiment@1=0.5", "sentiment@1=0.5"), 2, "version 1 appears twice in the split"),
         (("sentiment@1=0.5", "sentiment@7=0.5"), 3, "sentiment has no version 7"),
         (("sentiment@1=0.5", "other@1=0.5"), 2, "a split is between versions of one name, not of other and sentiment"),
-        (("sentiment@1=0.5", "sentiment@3=0.5"), 4, "sentiment@3 and sentiment@1 cannot share an alias: their task"),
+        (
+            ("sentiment@1=0.5", "sentiment@3=0.5"),
+            4,
+            "sentiment@3 and sentiment@1 cannot share an alias: different task (classify",
+        ),
         (("sentiment@1=0.5", "sentiment@2=x"), 2, "the weight in 'sentiment@2=x' is not a number"),
         (("sentiment@1=0.5", "sentiment@2"), 2, "'sentiment@2' has no weight"),
         (("sentiment@1", "sentiment@2"), 2, "several versions need a weight each"),

@@ -111,7 +111,9 @@ def test_bad_splits_are_refused_and_change_nothing(reg: Registry, weights, error
 )
 def test_versions_that_cannot_answer_the_same_requests_are_refused(reg: Registry, tmp_path: Path, change, what) -> None:
     reg.publish("sentiment", fake_adapter(tmp_path / "other", fill=9), replace(CARD, **change))
-    with pytest.raises(IncompatibleAdapter, match=f"sentiment@4 and sentiment@1 cannot share an alias: their {what}"):
+    with pytest.raises(
+        IncompatibleAdapter, match=f"sentiment@4 and sentiment@1 cannot share an alias: different {what}"
+    ):
         reg.tag_weighted({"sentiment@1": 0.5, "sentiment@4": 0.5}, "prod")
     assert reg.aliases("sentiment") == {}
 
