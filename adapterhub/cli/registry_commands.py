@@ -12,7 +12,9 @@ import typer
 from adapterhub.cli import formatting as fmt
 from adapterhub.cli.app import app
 from adapterhub.errors import ConfigError
+from adapterhub.names import Ref
 from adapterhub.registry import AdapterRecord, Registry, RemovalPlan
+from adapterhub.registry.aliases import Split, Target
 from adapterhub.registry.records import SCHEMA
 
 registry_app = typer.Typer(
@@ -34,10 +36,12 @@ def _row(record: AdapterRecord) -> tuple[str, ...]:
     headline = card.headline
     metric = f"{headline[0]}={headline[1]:.4g}" if headline else "-"
     base = card.base.id.rsplit("/", 1)[-1]
+    weights = dict(record.weights)
+    aliases = [f"{a}={weights[a]:g}" if a in weights else a for a in record.aliases]
     return (
         record.name,
         str(record.version),
-        ",".join(record.aliases) or "-",
+        ",".join(aliases) or "-",
         card.task,
         card.method,
         base,
@@ -101,6 +105,7 @@ def list_(
         "hub show reviews@2",
         "hub show reviews:prod --plot",
         "hub show reviews --json",
+        "hub show reviews:canary         # a weighted alias: each version, its weight and its record",
     )
 )
 def show(
@@ -113,8 +118,20 @@ def show(
     plot_file: Annotated[Path | None, typer.Option(help="Draw the learning curves to this PNG file instead.")] = None,
 ) -> None:
     """Print an adapter version's record, its card included, as JSON (and, with --plot, draw its learning
-    curves)."""
-    record = ctx.obj.get(ref)
+    curves). A weighted alias prints its split: each version with its weight and record."""
+    registry: Registry = ctx.obj
+    parsed = Ref.parse(ref)
+    if parsed.alias is not None and isinstance(target := registry.alias(parsed), Split):
+        if plot or plot_file is not None:
+            raise ConfigError(f"{ref} splits traffic between versions; plot one: `hub show NAME@VERSION --plot`")
+        split = [
+            {"ref": r.ref, "weight": w, "record": r.to_dict()}
+            for v, w in target.weights
+            for r in [registry.get(Ref(parsed.name, version=v))]
+        ]
+        typer.echo(json.dumps({"schema": SCHEMA, "alias": str(parsed), "split": split}, indent=2, sort_keys=True))
+        return
+    record = registry.get(ref)
     if plot or plot_file is not None:
         from adapterhub.plotting import plot_history
 
@@ -193,33 +210,98 @@ def _confirm(plan: RemovalPlan, whole: list[str]) -> None:
     epilog=fmt.examples(
         "hub tag reviews@2 prod",
         "hub tag reviews latest-good     # the newest version",
+        "hub tag reviews@3=0.9 reviews@4=0.1 prod   # a canary: 10% of the traffic to version 4",
+        "hub tag reviews@4 prod          # ends the canary",
         "hub tag reviews@2 prod --remote origin",
     )
 )
 def tag(
     ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(metavar="REF", help="NAME@VERSION (or NAME for the latest)")],
-    alias: Annotated[str, typer.Argument(metavar="ALIAS", help="Alias to point at it, e.g. prod")],
+    args: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="REF... ALIAS",
+            help="NAME@VERSION (or NAME for the latest) then the alias, e.g. prod; or NAME@V=WEIGHT... ALIAS.",
+        ),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="The alias, its version and the record as JSON.")] = False,
     remote: Annotated[str | None, typer.Option("--remote", help="Set the alias on this remote instead.")] = None,
 ) -> None:
-    """Point NAME:ALIAS at a version (moves the alias if it exists), locally or on a remote."""
+    """Point NAME:ALIAS at a version (moves the alias if it exists), locally or on a remote; with weights,
+    split its traffic between versions (a canary). The last argument is always the alias."""
     registry: Registry = ctx.obj
+    if len(args) < 2:
+        raise ConfigError("name a version and an alias: `hub tag NAME@VERSION ALIAS` (the alias comes last)")
+    *refs, alias = args
+    weights = _weights(refs)
+    if weights is not None:
+        if remote is not None:
+            raise ConfigError(
+                "weighted aliases are local only: a remote stores one version per alias; tag a single version "
+                f"there (`hub tag NAME@VERSION {alias} --remote {remote}`)"
+            )
+        name = Ref.parse(weights[0][0]).name
+        before = registry.aliases(name).get(alias)
+        target = registry.tag_weighted(weights, alias)
+        if isinstance(target, Split):
+            _print_split(name, alias, target, before, as_json)
+            return
+        refs = [f"{name}@{target}"]
+    if len(refs) > 1:
+        raise ConfigError(
+            f"several versions need a weight each: `hub tag {refs[0].split('=')[0]}=0.9 {refs[1]}=0.1 {alias}`"
+        )
+    ref = refs[0]
     if remote is not None:
         from adapterhub.cli.remote_commands import remote_registry
 
         record, before = remote_registry(registry, remote).tag(ref, alias)
     else:
-        target = registry.get(ref)
-        before = registry.aliases(target.name).get(alias)
-        record = registry.tag(target.ref, alias)
-    previous = None if before is None else f"{record.name}@{before}"
+        before = registry.aliases(Ref.parse(ref).name).get(alias)
+        record = registry.tag(ref, alias)
+    previous = _target_text(record.name, before)
     if as_json:
         document = {"schema": SCHEMA, "alias": f"{record.name}:{alias}", "ref": record.ref, "previous": previous}
         typer.echo(json.dumps({**document, "record": record.to_dict()}, indent=2))
         return
     moved = f" (was {previous})" if previous not in (None, record.ref) else ""
     typer.echo(f"{record.name}:{alias} -> {record.ref}{moved}")
+
+
+def _weights(refs: list[str]) -> list[tuple[str, float]] | None:
+    """``NAME@V=WEIGHT`` arguments as (reference, weight) pairs; None when no argument carries a weight."""
+    if not any("=" in ref for ref in refs):
+        return None
+    pairs = []
+    for text in refs:
+        ref, sep, weight = text.partition("=")
+        if not sep:
+            raise ConfigError(f"{text!r} has no weight; in a split every version has one: NAME@VERSION=WEIGHT")
+        try:
+            pairs.append((ref, float(weight)))
+        except ValueError:
+            raise ConfigError(f"the weight in {text!r} is not a number; write e.g. {ref}=0.1") from None
+    return pairs
+
+
+def _target_text(name: str, target: Target | None) -> str | None:
+    if target is None:
+        return None
+    if isinstance(target, Split):
+        return " ".join(f"{name}@{v}={w:g}" for v, w in target.weights)
+    return f"{name}@{target}"
+
+
+def _print_split(name: str, alias: str, split: Split, before: Target | None, as_json: bool) -> None:
+    previous = _target_text(name, before)
+    if as_json:
+        shares = [{"ref": f"{name}@{v}", "weight": w} for v, w in split.weights]
+        document = {"schema": SCHEMA, "alias": f"{name}:{alias}", "ref": None, "split": shares, "previous": previous}
+        typer.echo(json.dumps(document, indent=2))
+        return
+    now = _target_text(name, split)
+    moved = f" (was {previous})" if previous not in (None, now) else ""
+    typer.echo(f"{name}:{alias} -> {now}{moved}")
 
 
 @app.command(

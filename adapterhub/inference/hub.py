@@ -7,10 +7,13 @@ Adapters move through three states:
 * **cold**: only in the registry; loading reads the files, checks their sha256 and the base fingerprint.
 
 A bare name resolves to its newest version when first used and stays pinned to it; ``hub.load(name)``
-resolves again, and re-reads the files to check them against the card. References are pinned as the registry
-writes them (``sentiment@01`` is ``sentiment@1``), so differently spelled requests share one entry.
-``max_adapters`` / ``max_bytes`` bound the hot set (least recently used leaves first); ``warm_adapters``
-bounds the CPU cache.
+resolves again, and re-reads the files to check them against the card. An alias (``sentiment:prod``) follows
+the registry: a change made by ``hub tag`` in any process is seen within ``ALIAS_RECHECK_S`` seconds, at the
+cost of one ``stat`` of ``aliases.json`` per name and interval. A weighted alias (a canary) sends each call to
+one of its versions by weight: always the same one for the same ``key`` (a caller's id), at random without.
+References are pinned as the registry writes them (``sentiment@01`` is ``sentiment@1``), so differently spelled
+requests share one entry. ``max_adapters`` / ``max_bytes`` bound the hot set (least recently used leaves first);
+``warm_adapters`` bounds the CPU cache.
 """
 
 from __future__ import annotations
@@ -35,9 +38,11 @@ from adapterhub.inference.resident import ResidentAdapter
 from adapterhub.inference.results import Classification, Result
 from adapterhub.names import Ref
 from adapterhub.registry import AdapterRecord, LoadedAdapter, Registry
+from adapterhub.registry.aliases import AliasCache, Split
 from adapterhub.tasks import task_for
 
 _ACTIVE: ContextVar[tuple[str, ...]] = ContextVar("adapterhub_active", default=())
+ALIAS_RECHECK_S = 1.0  # an alias changed by another process is followed within this many seconds
 
 
 @dataclass
@@ -87,6 +92,7 @@ class Hub:
         # called after an adapter becomes hot: (its record, "cold" (read from the registry) or "warm" (from CPU
         # memory), seconds it took); a server counts loads per adapter with it
         self.on_load: Callable[[AdapterRecord, str, float], None] | None = None
+        self._aliases = AliasCache(self.registry.aliases, lambda name: self.registry.root / name, ALIAS_RECHECK_S)
 
     def __repr__(self) -> str:
         return f"Hub({self.registry.root!s}, device={self.device}, hot={len(self._hot)}, warm={len(self._warm)})"
@@ -125,8 +131,16 @@ class Hub:
         content hash differs from the resident copy's (a registry rebuilt under the same version), the new bytes
         replace the old ones; when a file no longer matches its card, the resident copy is unloaded (it is no
         longer what the registry holds under that reference) and :class:`RegistryCorrupt` is raised.
+
+        An alias is read anew; a weighted one makes every version of its split hot and returns the record of the
+        version a call without a key would get now (a pick by weight).
         """
-        spec = _canonical(adapter)
+        split = self._split(adapter)
+        if split is not None:
+            name = Ref.parse(adapter).name
+            records = [self.load(f"{name}@{v}") for v in split.versions]
+            return records[split.versions.index(Ref.parse(self.route(adapter)).version or 0)]
+        spec = _canonical(self.route(adapter, fresh=True))
         with self._lock:
             started = time.perf_counter()
             record = self.registry.get(spec)
@@ -140,11 +154,41 @@ class Hub:
             self._pinned[spec] = record.ref
             return entry.adapter.record
 
-    def resolve(self, adapter: str) -> AdapterRecord:
+    def route(self, adapter: str, key: str | None = None, *, fresh: bool = False) -> str:
+        """The exact NAME@VERSION an alias sends a call to now (by weight for a weighted alias: the same version
+        for the same ``key``, at random without one); any other reference unchanged. ``fresh`` reads the
+        alias file now rather than within ``ALIAS_RECHECK_S``.
+
+        Raises :class:`AdapterNotFound` for an alias or name the registry does not hold."""
+        try:
+            ref = Ref.parse(adapter)
+        except InvalidName:
+            return adapter  # resolving it raises the naming error
+        if ref.alias is None:
+            return adapter
+        target = self._aliases.get(ref.name, fresh=fresh).get(ref.alias)
+        if target is None:  # unknown alias or name: the registry's own error names what exists
+            return self.registry.get(ref, key=key).ref
+        version = target.route(str(ref), key) if isinstance(target, Split) else target
+        return f"{ref.name}@{version}"
+
+    def _split(self, adapter: str) -> Split | None:
+        """The split of ``adapter`` when it is a weighted alias (read anew), else None."""
+        try:
+            ref = Ref.parse(adapter)
+        except InvalidName:
+            return None
+        if ref.alias is None:
+            return None
+        target = self._aliases.get(ref.name, fresh=True).get(ref.alias)
+        return target if isinstance(target, Split) else None
+
+    def resolve(self, adapter: str, key: str | None = None) -> AdapterRecord:
         """The record :meth:`predict` would use for ``adapter``, without loading it or waiting for a batch.
 
         Raises :class:`AdapterNotFound` for a name, version or alias the registry does not hold.
         """
+        adapter = self.route(adapter, key)
         record = self.resident_record(adapter)
         if record is not None:
             return record
@@ -152,8 +196,9 @@ class Hub:
         return self.registry.get(Ref.parse(self._pinned.get(spec) or spec))
 
     def resident_record(self, adapter: str) -> AdapterRecord | None:
-        """The record of ``adapter`` when it is pinned and in memory (hot or warm), else None; no file is read."""
-        ref = self._pinned.get(_canonical(adapter))  # plain dict reads: safe while another thread predicts
+        """The record of ``adapter`` when it is pinned and in memory (hot or warm), else None; no card is read
+        (an alias costs at most one ``stat`` a second)."""
+        ref = self._pinned.get(_canonical(self.route(adapter)))  # plain dict reads: safe while another thread predicts
         if ref is None:
             return None
         resident = self._hot.get(ref)
@@ -164,6 +209,7 @@ class Hub:
 
     def ensure(self, adapter: str) -> AdapterRecord:
         """Make ``adapter`` hot the way :meth:`predict` would (a pinned name stays pinned); its record."""
+        adapter = self.route(adapter)
         with self._lock:
             return self._resolve(adapter, keep=())[1].record
 
@@ -185,6 +231,7 @@ class Hub:
         if max_new_tokens is None:
             return
         GenerationOptions(max_new_tokens=max_new_tokens)  # its own check of the number
+        adapter = self.route(adapter)
         ref = self._pinned.get(_canonical(adapter))
         entry = self._hot.get(ref) if ref is not None else None  # a lookup while a batch runs: no lock
         if entry is not None:
@@ -198,6 +245,7 @@ class Hub:
         """How many new tokens fit in the context of the base ``adapter`` (a generate adapter) runs on, after
         the longest of ``texts`` as it is prompted (template and prefix included); None when the base states
         no context length. Makes ``adapter`` hot, as :meth:`ensure` does."""
+        adapter = self.route(adapter)
         with self._lock:  # the tokenizer is shared with the forward passes and is not thread-safe
             host, resident = self._resolve(adapter, keep=())
             return host.room(texts, resident)
@@ -205,10 +253,16 @@ class Hub:
     def unload(self, adapter: str) -> list[str]:
         """Drop ``adapter`` from the device and the CPU cache, freeing its memory (its base stays loaded).
 
-        Returns the exact references dropped (a bare name drops every loaded version of it).
+        Returns the exact references dropped (a bare name drops every loaded version of it, a weighted alias
+        every loaded version of its split).
         """
+        split = self._split(adapter)
         with self._lock:
-            refs = self._refs_of(_canonical(adapter))
+            if split is not None:
+                name = Ref.parse(adapter).name
+                refs = [ref for v in split.versions for ref in self._refs_of(f"{name}@{v}")]
+            else:
+                refs = self._refs_of(_canonical(self.route(adapter)))
             if not refs:
                 raise AdapterNotFound(f"{adapter!r} is not loaded (loaded: {', '.join(self._hot) or 'none'})")
             for ref in refs:
@@ -239,6 +293,7 @@ class Hub:
     @contextmanager
     def using(self, adapter: str) -> Iterator[ResidentAdapter]:
         """Within the block, :meth:`predict` without ``adapter=`` uses ``adapter`` (per thread and task)."""
+        adapter = self.route(adapter)
         with self._lock:
             resident = self._resolve(adapter, keep=())
         token = _ACTIVE.set((*_ACTIVE.get(), adapter))
@@ -267,6 +322,7 @@ class Hub:
         split_into_words: bool = False,
         combine: str | None = None,
         progress: Callable[[int], None] | None = None,
+        key: str | None = None,
         **generation: Any,
     ) -> Result | list[Result]:
         """Run each input through its adapter; one adapter for all, or one per input (a mixed batch).
@@ -280,6 +336,9 @@ class Hub:
         through each and gets their averaged class probabilities.
         ``progress(n)``: called after each forward pass with the number of inputs it finished (with ``combine``,
         each input counts once per member).
+        ``key``: the caller's id, for weighted aliases: each weighted alias in the call sends all its inputs to
+        one version, the same one for every call with the same ``key`` (random by weight without one). Every
+        result's ``adapter`` names the exact NAME@VERSION that answered.
         """
         if combine is not None:
             return self._ensemble(inputs, adapter, combine, batch_size, progress)
@@ -293,6 +352,8 @@ class Hub:
             raise ConfigError("inputs must be strings (one text, or a list of texts)")
         check_texts(texts)  # before the tokenizer, which fails on them without saying which
         specs = self._specs(adapter, len(texts))
+        routed = {spec: self.route(spec, key) for spec in dict.fromkeys(specs)}  # one version per alias and call
+        specs = [routed[spec] for spec in specs]
         options = GenerationOptions(**generation) if generation else None
         with self._lock:
             distinct = list(dict.fromkeys(specs))
@@ -334,6 +395,7 @@ class Hub:
 
     def base_states(self, texts: Sequence[str], adapter: str) -> torch.Tensor:
         """Last hidden states of the bare base that ``adapter`` runs on (no adapter applied)."""
+        adapter = self.route(adapter)
         with self._lock:
             host, _ = self._resolve(adapter, keep=())
             return host.base_states(texts)

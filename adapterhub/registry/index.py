@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
+from adapterhub.registry.aliases import Split, Target
 from adapterhub.registry.card import Card
 
 # Numbered schema migrations: MIGRATIONS[n] takes the schema from user_version n to n + 1.
@@ -32,6 +33,19 @@ MIGRATIONS = [
         version INTEGER NOT NULL,
         PRIMARY KEY (name, alias)
     );
+    """,
+    # weighted aliases: one row per version of a split, with its weight (NULL for a plain alias)
+    """
+    CREATE TABLE aliases_weighted (
+        name TEXT NOT NULL,
+        alias TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        weight REAL,
+        PRIMARY KEY (name, alias, version)
+    );
+    INSERT INTO aliases_weighted (name, alias, version) SELECT name, alias, version FROM aliases;
+    DROP TABLE aliases;
+    ALTER TABLE aliases_weighted RENAME TO aliases;
     """,
 ]
 
@@ -67,8 +81,8 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
         raise IndexDamaged(f"{path.name} is not a readable index ({exc})") from exc
 
 
-def replace_name(db: sqlite3.Connection, name: str, cards: Iterable[Card], aliases: dict[str, int]) -> None:
-    """Make the rows of ``name`` exactly ``cards`` and ``aliases``."""
+def replace_name(db: sqlite3.Connection, name: str, cards: Iterable[Card], aliases: dict[str, Target]) -> None:
+    """Make the rows of ``name`` exactly ``cards`` and ``aliases`` (a split: one row per version, weighted)."""
     db.execute("DELETE FROM versions WHERE name = ?", (name,))
     db.execute("DELETE FROM aliases WHERE name = ?", (name,))
     db.executemany(
@@ -76,8 +90,12 @@ def replace_name(db: sqlite3.Connection, name: str, cards: Iterable[Card], alias
         [(c.name, c.version, c.task, c.base.id, c.to_json()) for c in cards],
     )
     db.executemany(
-        "INSERT INTO aliases (name, alias, version) VALUES (?, ?, ?)",
-        [(name, alias, version) for alias, version in aliases.items()],
+        "INSERT INTO aliases (name, alias, version, weight) VALUES (?, ?, ?, ?)",
+        [
+            (name, alias, version, weight)
+            for alias, target in aliases.items()
+            for version, weight in (target.weights if isinstance(target, Split) else ((target, None),))
+        ],
     )
 
 
@@ -101,9 +119,10 @@ def select(
     base: str | None = None,
     after: tuple[str, int] | None = None,
     limit: int | None = None,
-) -> list[tuple[Card, tuple[str, ...]]]:
-    """Cards (with their aliases) matching the filters, by name then newest version first; ``after`` (a name
-    and version) starts past that row and ``limit`` caps the count, so pages never repeat or skip a row."""
+) -> list[tuple[Card, tuple[str, ...], tuple[tuple[str, float], ...]]]:
+    """Cards (with their aliases, and their weight in each weighted one) matching the filters, by name then
+    newest version first; ``after`` (a name and version) starts past that row and ``limit`` caps the count, so
+    pages never repeat or skip a row."""
     where: list[str] = []
     args: list[object] = []
     for column, value in (("name", name), ("task", task), ("base_id", base)):
@@ -121,15 +140,25 @@ def select(
         sql += " LIMIT ?"
         args.append(limit)
     aliases: dict[tuple[str, int], list[str]] = {}
-    for alias_name, alias, version in db.execute("SELECT name, alias, version FROM aliases ORDER BY alias"):
+    weights: dict[tuple[str, int], list[tuple[str, float]]] = {}
+    for alias_name, alias, version, weight in db.execute(
+        "SELECT name, alias, version, weight FROM aliases ORDER BY alias"
+    ):
         aliases.setdefault((alias_name, version), []).append(alias)
+        if weight is not None:
+            weights.setdefault((alias_name, version), []).append((alias, weight))
     return [
-        (Card.from_json(card, f"{n}@{v} in the index"), tuple(aliases.get((n, v), ())))
+        (Card.from_json(card, f"{n}@{v} in the index"), tuple(aliases.get((n, v), ())), tuple(weights.get((n, v), ())))
         for n, v, card in db.execute(sql, args)
     ]
 
 
-def rebuild(path: Path, names: Iterable[tuple[str, list[Card], dict[str, int]]]) -> None:
+def alias_rows(db: sqlite3.Connection) -> set[tuple[str, str, int, float | None]]:
+    """Every (name, alias, version, weight) row, for comparing the index with the folders."""
+    return set(db.execute("SELECT name, alias, version, weight FROM aliases"))
+
+
+def rebuild(path: Path, names: Iterable[tuple[str, list[Card], dict[str, Target]]]) -> None:
     """Write a fresh index from the directories' content, then swap it in atomically."""
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)

@@ -19,13 +19,15 @@ SCHEMA = 1  # version of the JSON documents below
 
 @dataclass(frozen=True)
 class AdapterRecord:
-    """One published adapter version: where it lives, its card and the aliases that point to it."""
+    """One published adapter version: where it lives, its card and the aliases that point to it (``weights``:
+    the weight this version has in each weighted alias among them)."""
 
     name: str
     version: int
     path: Path
     card: Card
     aliases: tuple[str, ...] = ()
+    weights: tuple[tuple[str, float], ...] = ()  # (alias, weight) for each weighted alias of this version
 
     @property
     def ref(self) -> str:
@@ -34,12 +36,14 @@ class AdapterRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """The record schema: ``schema``, ``ref``, ``path`` (the version folder, relative when the registry
-        was opened by a relative path), ``aliases``, then every card field (see ``card.json``)."""
+        was opened by a relative path), ``aliases``, ``alias_weights`` (this version's weight in each weighted
+        alias), then every card field (see ``card.json``)."""
         return {
             "schema": SCHEMA,
             "ref": self.ref,
             "path": str(self.path),
             "aliases": list(self.aliases),
+            "alias_weights": dict(self.weights),
             **self.card.to_dict(),
         }
 

@@ -6,7 +6,7 @@ Layout (every version directory is a plain PEFT adapter directory plus our ``car
       sentiment/
         1/  adapter_config.json  adapter_model.safetensors  card.json
         2/  ...
-        aliases.json         {"prod": 1}
+        aliases.json         {"prod": 1, "canary": "weighted 1=0.9 2=0.1"}  (see adapterhub.registry.aliases)
         .last_version        highest version ever assigned (versions are never reused)
       .index.sqlite          cache for fast listing, rebuilt from the directories when missing
       .lock                  cross-process writer lock
@@ -32,7 +32,7 @@ import socket
 import sqlite3
 import stat
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -51,6 +51,7 @@ from adapterhub.errors import (
 )
 from adapterhub.names import Ref, is_valid_name, is_version, validate_name
 from adapterhub.registry import index
+from adapterhub.registry.aliases import TOLERANCE, Split, Target, decode, encode, versions_of
 from adapterhub.registry.card import CARD_FILE, Card, FileInfo
 from adapterhub.registry.files import atomic_write, check_new_directory, count_parameters, fsync_path, new_directory
 from adapterhub.registry.locking import exclusive
@@ -134,13 +135,26 @@ class Registry:
         self._require()
         return self._versions(name)
 
-    def get(self, ref: str | Ref) -> AdapterRecord:
-        """The record of ``name``, ``name@VERSION`` or ``name:ALIAS``; :class:`AdapterNotFound` if absent."""
+    def get(self, ref: str | Ref, *, key: str | None = None) -> AdapterRecord:
+        """The record of ``name``, ``name@VERSION`` or ``name:ALIAS``; :class:`AdapterNotFound` if absent.
+
+        A weighted alias gives one of its versions, picked by weight: always the same one for the same ``key``
+        (a caller's id), at random without one (see :mod:`adapterhub.registry.aliases`)."""
         ref = ref if isinstance(ref, Ref) else Ref.parse(ref)
         self._require()
         self._recover_if_needed()
-        version = self._resolve(ref)
+        version = self._resolve(ref, key=key, pick=True)
         return self._record(ref.name, version)
+
+    def alias(self, ref: str | Ref) -> Target:
+        """What ``name:ALIAS`` points to: a version, or a :class:`~adapterhub.registry.aliases.Split` of
+        versions and weights; :class:`AdapterNotFound` as :meth:`get` raises it."""
+        ref = ref if isinstance(ref, Ref) else Ref.parse(ref)
+        if ref.alias is None:
+            raise ConfigError(f"{ref} is not an alias; name one as NAME:ALIAS")
+        self._require()
+        self._recover_if_needed()
+        return self._alias_target(ref)
 
     def list(
         self,
@@ -175,7 +189,10 @@ class Registry:
         rows = self._read_index(lambda db: index.select(db, name=name, task=task, base=base, after=cursor, limit=limit))
         if name is not None and not rows and cursor is None and not self._versions(name):
             raise self._unknown_name(name)
-        records = [AdapterRecord(c.name, c.version, self._dir(c.name, c.version), c, aliases) for c, aliases in rows]
+        records = [
+            AdapterRecord(c.name, c.version, self._dir(c.name, c.version), c, aliases, weights)
+            for c, aliases, weights in rows
+        ]
         return _sorted(records, sort)
 
     def listed_names(self) -> list[str]:
@@ -183,8 +200,9 @@ class Registry:
         self._require()
         return self._read_index(index.names)
 
-    def aliases(self, name: str) -> dict[str, int]:
-        """Aliases of ``name`` and the versions they point to."""
+    def aliases(self, name: str) -> dict[str, Target]:
+        """Aliases of ``name`` and what they point to: a version, or a weighted
+        :class:`~adapterhub.registry.aliases.Split` of versions."""
         validate_name(name)
         self._require()
         folder = self.root / name
@@ -194,7 +212,7 @@ class Registry:
         if not path.exists():
             return {}
         try:
-            return {str(k): int(v) for k, v in json.loads(path.read_text()).items()}
+            return {str(k): decode(v) for k, v in json.loads(path.read_text()).items()}
         except (ValueError, AttributeError) as exc:
             raise RegistryCorrupt(
                 f"unreadable {path}: {exc}; fix or delete it, then run `hub registry reindex`"
@@ -334,20 +352,76 @@ class Registry:
         return self._record(name, version)
 
     def tag(self, ref: str | Ref, alias: str) -> AdapterRecord:
-        """Point ``name:alias`` at the version ``ref`` resolves to (moving it if it pointed elsewhere)."""
+        """Point ``name:alias`` at the version ``ref`` resolves to (moving it if it pointed elsewhere, and ending
+        a split it made). ``ref`` must mean one version: a weighted alias raises :class:`ConfigError`."""
         validate_name(alias, "alias")
-        record = self.get(ref)
+        record = self._get_one(ref)
         with self._writing([record.name]):
             aliases = self.aliases(record.name)
             aliases[alias] = record.version
-            atomic_write(self.root / record.name / ALIASES_FILE, json.dumps(aliases, indent=2, sort_keys=True) + "\n")
+            self._write_aliases(record.name, aliases)
             self._sync_index(record.name)
         return self.get(Ref(record.name, version=record.version))
+
+    def tag_weighted(
+        self, weights: Mapping[str | Ref, float] | Sequence[tuple[str | Ref, float]], alias: str
+    ) -> Target:
+        """Make ``name:alias`` split traffic between versions of one name by weight (a canary), e.g.
+        ``tag_weighted([("sentiment@3", 0.9), ("sentiment@4", 0.1)], "prod")``; returns what the alias now points
+        to (the split).
+
+        Refused, with nothing changed: a reference that is not NAME@VERSION, versions of several names, the same
+        version twice, a weight not above 0 and at most 1, weights that do not sum to 1 (within 1e-6): all
+        :class:`ConfigError`; a version that does not exist: :class:`AdapterNotFound`; versions whose task,
+        labels, base or quantization differ (they could not answer the same requests):
+        :class:`IncompatibleAdapter`. A single version of weight 1 is a plain alias (:meth:`tag`)."""
+        validate_name(alias, "alias")
+        pairs = list(weights.items()) if isinstance(weights, Mapping) else list(weights)
+        refs: list[tuple[Ref, float]] = []
+        for text, weight in pairs:
+            ref = text if isinstance(text, Ref) else Ref.parse(text)
+            if ref.version is None:
+                raise ConfigError(f"{str(ref)!r} in a split: a split names exact versions, NAME@VERSION=WEIGHT")
+            if isinstance(weight, bool) or not isinstance(weight, int | float):
+                raise ConfigError(f"the weight of {ref} is {weight!r}; a weight is a number above 0 and at most 1")
+            refs.append((ref, float(weight)))
+        if not refs:
+            raise ConfigError("a split needs versions and weights, e.g. NAME@3=0.9 NAME@4=0.1")
+        names = sorted({ref.name for ref, _ in refs})
+        if len(names) > 1:
+            raise ConfigError(
+                f"a split is between versions of one name, not of {' and '.join(names)}; an alias belongs to one name"
+            )
+        name = names[0]
+        if len(refs) == 1:
+            ref, weight = refs[0]
+            if abs(weight - 1) > TOLERANCE:
+                raise ConfigError(f"the weights sum to {weight:g}, not 1; a single version takes weight 1 (or none)")
+            return self.tag(ref, alias).version
+        split = Split(tuple(sorted((ref.version or 0, w) for ref, w in refs)))
+        self._require()
+        self._recover_if_needed()
+        with self._writing([name]):
+            versions = self._versions(name)
+            if not versions:
+                raise self._unknown_name(name)
+            for version in split.versions:
+                if version not in versions:
+                    raise AdapterNotFound(
+                        f"{name} has no version {version} (versions: {_ranges(versions)}); nothing was changed "
+                        f"(see `hub list {name}`)"
+                    )
+            _check_compatible([self._card(name, v) for v in split.versions])
+            aliases = self.aliases(name)
+            aliases[alias] = split
+            self._write_aliases(name, aliases)
+            self._sync_index(name)
+        return split
 
     def record_evaluation(self, ref: str | Ref, evaluation: dict[str, Any]) -> AdapterRecord:
         """Append ``evaluation`` (JSON-able) to the card's evaluation history; the version's files, and so its
         content hash, are untouched. The card is replaced atomically under the writer lock."""
-        record = self.get(ref)
+        record = self._get_one(ref)
         with self._writing([record.name]):
             card = self._card(record.name, record.version)  # re-read under the lock: no lost appends
             card = replace(card, evaluations=(*card.evaluations, evaluation))
@@ -397,8 +471,8 @@ class Registry:
                 raise RegistryCorrupt(f"cannot create {self._trash}")
             for name in names:
                 doomed = {r.version for r in plan.versions if r.name == name}
-                aliases = {a: v for a, v in self.aliases(name).items() if v not in doomed}
-                atomic_write(self.root / name / ALIASES_FILE, json.dumps(aliases, indent=2, sort_keys=True) + "\n")
+                aliases = {a: t for a, t in self.aliases(name).items() if not doomed & set(versions_of(t))}
+                self._write_aliases(name, aliases)
                 for record in plan.versions:
                     if record.name == name:
                         os.rename(record.path, self._trash / uuid.uuid4().hex)
@@ -429,6 +503,8 @@ class Registry:
         on_disk: dict[tuple[str, int], str] = {}
         damaged: set[tuple[str, int]] = set()
         bases: dict[str, dict[str, Any] | None] = {}
+        alias_rows: set[tuple[str, str, int, float | None]] = set()
+        compared: set[str] = set()  # names whose aliases could be read and hold no problem
         for name in self._name_folders():
             folder = self.root / name
             if (target := link_target(folder)) is not None:
@@ -451,17 +527,23 @@ class Registry:
                 problems += found
                 if not found:
                     problems += [Problem(where, CARD_FILE, p) for p in content_problems(directory, card, bases)]
-            problems += self._alias_problems(name)
+            found_aliases = self._alias_problems(name)
+            problems += found_aliases
+            if not found_aliases:
+                alias_rows |= _alias_rows(name, self.aliases(name))
+                compared.add(name)
         index_path = self._index
         if index_path.exists() and not index_path.is_symlink():
             try:
                 with index.connect(index_path) as db:
                     rows = db.execute("SELECT name, version, card FROM versions").fetchall()
+                    indexed_aliases = index.alias_rows(db)
             except index.IndexDamaged as exc:
                 problems.append(Problem("index", index_path.name, f"{exc}; run `hub registry reindex`"))
                 return problems
             indexed = {(n, v): _normalized(c) for n, v, c in rows if (n, v) not in damaged}
-            if indexed != on_disk:
+            indexed_aliases = {row for row in indexed_aliases if row[0] in compared}
+            if indexed != on_disk or indexed_aliases != alias_rows:
                 problems.append(Problem("index", index_path.name, "out of date; run `hub registry reindex`"))
         return problems
 
@@ -471,7 +553,7 @@ class Registry:
         the Hugging Face Hub repo it names will hold them (no path of this machine in any file)."""
         from adapterhub.peft_export import write_export
 
-        record = self.get(ref)
+        record = self._get_one(ref)
         check_new_directory(Path(dest))
         files = {filename: self._read_verified(record, filename) for filename in record.card.files}
         try:
@@ -529,21 +611,23 @@ class Registry:
         have = (", ".join(names[:20]) + (" …" if len(names) > 20 else "")) if names else "none"
         return AdapterNotFound(f"no adapter named {name!r} in {self.root}{hint} (available: {have}; see `hub list`)")
 
-    def _resolve(self, ref: Ref) -> int:
+    def _resolve(self, ref: Ref, *, key: str | None = None, pick: bool = False) -> int:
+        """The version ``ref`` means. A weighted alias picks one of its versions when ``pick`` (by ``key``, else
+        at random); otherwise it raises :class:`ConfigError`, for the callers that must name one version."""
         versions = self._versions(ref.name)
         if not versions:
             raise self._unknown_name(ref.name)
         if ref.alias is not None:
-            aliases = self.aliases(ref.name)
-            if ref.alias not in aliases:
-                close = difflib.get_close_matches(ref.alias, list(aliases), n=3, cutoff=0.6)
-                hint = f"did you mean {' or '.join(f'{ref.name}:{a}' for a in close)}? " if close else ""
-                have = ", ".join(sorted(aliases)) or "none"
-                raise AdapterNotFound(
-                    f"{ref.name} has no alias {ref.alias!r} ({hint}aliases: {have}); "
-                    f"set it with `hub tag {ref.name}@VERSION {ref.alias}`"
-                )
-            version = aliases[ref.alias]
+            target = self._alias_target(ref)
+            if isinstance(target, Split):
+                if not pick:
+                    raise ConfigError(
+                        f"{ref} splits traffic between {_split_refs(ref.name, target)}; name one version "
+                        f"(NAME@VERSION) here"
+                    )
+                version = target.route(str(ref), key)
+            else:
+                version = target
             if version not in versions:
                 raise AdapterNotFound(f"alias {ref} points to removed version {version}; move it with `hub tag`")
             return version
@@ -554,6 +638,34 @@ class Registry:
                 f"{ref.name} has no version {ref.version} (versions: {_ranges(versions)}); see `hub list {ref.name}`"
             )
         return ref.version
+
+    def _alias_target(self, ref: Ref) -> Target:
+        """What ``ref`` (NAME:ALIAS) points to; :class:`AdapterNotFound` naming the closest aliases if none."""
+        assert ref.alias is not None
+        if not self._versions(ref.name):
+            raise self._unknown_name(ref.name)
+        aliases = self.aliases(ref.name)
+        if ref.alias not in aliases:
+            close = difflib.get_close_matches(ref.alias, list(aliases), n=3, cutoff=0.6)
+            hint = f"did you mean {' or '.join(f'{ref.name}:{a}' for a in close)}? " if close else ""
+            have = ", ".join(sorted(aliases)) or "none"
+            raise AdapterNotFound(
+                f"{ref.name} has no alias {ref.alias!r} ({hint}aliases: {have}); "
+                f"set it with `hub tag {ref.name}@VERSION {ref.alias}`"
+            )
+        return aliases[ref.alias]
+
+    def _get_one(self, ref: str | Ref) -> AdapterRecord:
+        """:meth:`get` for callers that act on one version: a weighted alias is refused, not picked from."""
+        ref = ref if isinstance(ref, Ref) else Ref.parse(ref)
+        self._require()
+        self._recover_if_needed()
+        return self._record(ref.name, self._resolve(ref))
+
+    def _write_aliases(self, name: str, aliases: dict[str, Target]) -> None:
+        """Replace ``aliases.json`` of ``name`` (lock held): plain aliases as their version, as always."""
+        document = {alias: encode(target) for alias, target in aliases.items()}
+        atomic_write(self.root / name / ALIASES_FILE, json.dumps(document, indent=2, sort_keys=True) + "\n")
 
     def _card(self, name: str, version: int) -> Card:
         folder = self._dir(name, version)
@@ -573,8 +685,12 @@ class Registry:
 
     def _record(self, name: str, version: int) -> AdapterRecord:
         card = self._card(name, version)
-        aliases = tuple(sorted(a for a, v in self.aliases(name).items() if v == version))
-        return AdapterRecord(name, version, self._dir(name, version), card, aliases)
+        targets = self.aliases(name)
+        aliases = tuple(sorted(a for a, t in targets.items() if version in versions_of(t)))
+        weights = tuple(
+            (a, t.weight(version)) for a, t in sorted(targets.items()) if isinstance(t, Split) and a in aliases
+        )
+        return AdapterRecord(name, version, self._dir(name, version), card, aliases, weights)
 
     def _read_verified(self, record: AdapterRecord, filename: str) -> bytes:
         info = record.card.files.get(filename)
@@ -603,6 +719,12 @@ class Registry:
                     raise self._unknown_name(ref.name)
                 chosen.update(((ref.name, v), None) for v in versions)
             else:
+                if ref.alias is not None and isinstance(target := self._alias_target(ref), Split):
+                    raise ConfigError(
+                        f"{ref} splits traffic between {_split_refs(ref.name, target)}, so it names no one version "
+                        f"to remove; name it as NAME@VERSION (the alias protects each version until it is moved "
+                        f"with `hub tag`, or removed with --force)"
+                    )
                 chosen[(ref.name, self._resolve(ref))] = None
         records = tuple(self._record(n, v) for n, v in sorted(chosen))
         aliases = tuple(f"{r.name}:{a}" for r in records for a in r.aliases)
@@ -784,9 +906,19 @@ class Registry:
         versions = set(self._versions(name))
         return [
             Problem(name, ALIASES_FILE, f"alias {name}:{alias} points to {name}@{v}, which does not exist")
-            for alias, v in sorted(aliases.items())
+            for alias, target in sorted(aliases.items())
+            for v in versions_of(target)
             if v not in versions
         ]
+
+
+def _alias_rows(name: str, aliases: dict[str, Target]) -> set[tuple[str, str, int, float | None]]:
+    """The index's alias rows of ``name``: one per version an alias points to, weighted in a split."""
+    return {
+        (name, alias, version, weight)
+        for alias, target in aliases.items()
+        for version, weight in (target.weights if isinstance(target, Split) else ((target, None),))
+    }
 
 
 def _normalized(card_json: str) -> str | None:
@@ -826,6 +958,30 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _split_refs(name: str, split: Split) -> str:
+    return " and ".join(f"{name}@{v} ({w:g})" for v, w in split.weights)
+
+
+def _check_compatible(cards: list[Card]) -> None:
+    """Raise :class:`IncompatibleAdapter` unless every card answers the same requests the same way: one task,
+    label set, base (id and weights) and quantization, as the versions of one alias must."""
+    first = cards[0]
+    for card in cards[1:]:
+        for what, mine, theirs in (
+            ("task", card.task, first.task),
+            ("labels", ",".join(card.labels), ",".join(first.labels)),
+            ("base", card.base.id, first.base.id),
+            ("base fingerprint", card.base.fingerprint, first.base.fingerprint),
+            ("quantization", card.inference.quantize or "none", first.inference.quantize or "none"),
+        ):
+            if mine != theirs:
+                raise IncompatibleAdapter(
+                    f"{card.name}@{card.version} and {first.name}@{first.version} cannot share an alias: different "
+                    f"{what} ({mine or '-'} vs {theirs or '-'}); the versions of a split must answer the same "
+                    "requests. Nothing was changed"
+                )
 
 
 def _ranges(versions: list[int]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -24,7 +24,7 @@ from adapterhub.serving.schemas import (
     UnloadResponse,
     result_json,
 )
-from adapterhub.serving.state import ServerState
+from adapterhub.serving.state import KEY_HEADER, ServerState
 
 public = APIRouter()
 router = APIRouter()
@@ -49,6 +49,13 @@ _PREDICT_ERRORS = {
 }
 # a path's {name}: the pattern documents the naming rules; Ref.parse enforces them with a message per rule
 NamePath = Path(description="NAME, NAME@VERSION or NAME:ALIAS.", json_schema_extra={"pattern": REF_PATTERN})
+RequestKey = Header(
+    None,
+    alias=KEY_HEADER,
+    max_length=256,
+    description="The caller's id: a weighted alias (a canary) sends every request with the same key to the same "
+    "version. Without it, each request goes to a version picked at random by weight.",
+)
 
 
 def _state(request: Request) -> ServerState:
@@ -98,6 +105,7 @@ async def adapters(
                 name=r.name,
                 version=r.version,
                 aliases=list(r.aliases),
+                alias_weights=dict(r.weights),
                 task=r.card.task,
                 method=r.card.method,
                 base=state.redact.value(r.card.base.id),
@@ -128,8 +136,10 @@ def _page(state: ServerState, task: str | None, after: Ref | None, limit: int) -
 
 
 @router.post("/v1/predict", response_model=PredictResponse, responses=_PREDICT_ERRORS, tags=["inference"])
-async def predict(body: PredictRequest, request: Request) -> JSONResponse:
-    """Run inputs through an adapter. Concurrent requests, for any adapters, run as mixed batches."""
+async def predict(body: PredictRequest, request: Request, key: str | None = RequestKey) -> JSONResponse:
+    """Run inputs through an adapter. Concurrent requests, for any adapters, run as mixed batches. A weighted
+    alias runs the request on one of its versions (by `X-Request-Key`, else at random by weight), and
+    `adapter` in the answer names the exact version that answered."""
     state = _state(request)
     options = body.options.model_dump() if body.options else {}
     state.check_size(body.inputs, options.get("max_new_tokens"))
@@ -137,11 +147,12 @@ async def predict(body: PredictRequest, request: Request) -> JSONResponse:
         options["max_new_tokens"] = min(DEFAULT_NEW_TOKENS, state.config.max_new_tokens)
     if body.combine is not None or isinstance(body.adapter, list):
         return await _ensemble(state, body)
-    record = await state.record(body.adapter)
+    record = await state.record(body.adapter, key=key)
+    spec = state.target(body.adapter, record)
     generation = GenerationOptions(**options) if record.card.task_type == "CAUSAL_LM" else None
     if generation is not None:
-        await state.check_prompts(body.adapter, body.inputs, generation.max_new_tokens)
-    results = await state.run(body.adapter, body.inputs, generation)
+        await state.check_prompts(spec, body.inputs, generation.max_new_tokens)
+    results = await state.run(spec, body.inputs, generation)
     # built directly (the schema above documents it): no second validation of what the library returned
     return JSONResponse({"adapter": results[0].adapter, "results": [result_json(r) for r in results]})
 

@@ -21,7 +21,7 @@ from adapterhub.inference.inputs import check_texts
 from adapterhub.inference.results import Generation
 from adapterhub.names import REF_PATTERN
 from adapterhub.serving.errors import TooLarge, UnknownAdapter
-from adapterhub.serving.native_routes import _NOT_FOUND, _PREDICT_ERRORS
+from adapterhub.serving.native_routes import _NOT_FOUND, _PREDICT_ERRORS, RequestKey
 from adapterhub.serving.openai_schemas import (
     AssistantMessage,
     ChatChoice,
@@ -77,12 +77,13 @@ def _model(state: ServerState, ident: str, record: Any) -> ModelCard:
 
 
 @router.post("/v1/completions", response_model=CompletionResponse, responses={**_PREDICT_ERRORS, **_STREAM})
-async def completions(body: CompletionRequest, request: Request) -> Any:
-    """Complete one prompt or a list of prompts with a generate adapter."""
+async def completions(body: CompletionRequest, request: Request, key: str | None = RequestKey) -> Any:
+    """Complete one prompt or a list of prompts with a generate adapter. A weighted alias answers each `user`
+    (or `X-Request-Key`) from one version; `model` in the answer names the exact version."""
     single = isinstance(body.prompt, str)
     prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
     params = ["prompt"] if single else [f"prompt[{i}]" for i in range(len(prompts))]
-    state, options, ref = await _prepare(request, body, prompts, params)
+    state, options, ref = await _prepare(request, body, prompts, params, key=key)
     ident, created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:
 
@@ -90,7 +91,7 @@ async def completions(body: CompletionRequest, request: Request) -> Any:
             return {"index": index, "text": text or "", "logprobs": None, "finish_reason": finish}
 
         return _stream(state, body, ref, prompts, options, choice, (ident, "text_completion", created))
-    results = await state.run(body.model, prompts, options)
+    results = await state.run(ref, prompts, options)
     return CompletionResponse(
         id=ident,
         created=created,
@@ -104,13 +105,13 @@ async def completions(body: CompletionRequest, request: Request) -> Any:
 
 
 @router.post("/v1/chat/completions", response_model=ChatResponse, responses={**_PREDICT_ERRORS, **_STREAM})
-async def chat_completions(body: ChatRequest, request: Request) -> Any:
+async def chat_completions(body: ChatRequest, request: Request, key: str | None = RequestKey) -> Any:
     """Answer the last user message with a generate adapter. System messages come first in the prompt and
     earlier turns as ``User: …`` / ``Assistant: …`` lines."""
     check_texts([m.text for m in body.messages], [f"messages[{i}].content" for i in range(len(body.messages))])
     prompts = [chat_prompt(body.messages)]
     _check_chat(request.app.state.server, body)
-    state, options, ref = await _prepare(request, body, prompts, ["messages"], sized=[])
+    state, options, ref = await _prepare(request, body, prompts, ["messages"], sized=[], key=key)
     ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:
 
@@ -119,7 +120,7 @@ async def chat_completions(body: ChatRequest, request: Request) -> Any:
             return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
 
         return _stream(state, body, ref, prompts, options, choice, (ident, "chat.completion.chunk", created))
-    results = await state.run(body.model, prompts, options)
+    results = await state.run(ref, prompts, options)
     return ChatResponse(
         id=ident,
         created=created,
@@ -147,7 +148,12 @@ def _check_chat(state: ServerState, body: ChatRequest) -> None:
 
 
 async def _prepare(
-    request: Request, body: _Sampling, prompts: list[str], params: list[str], sized: list[str] | None = None
+    request: Request,
+    body: _Sampling,
+    prompts: list[str],
+    params: list[str],
+    sized: list[str] | None = None,
+    key: str | None = None,
 ) -> tuple[ServerState, GenerationOptions, str]:
     """Every refusal a request can get before it joins a batch (size, input text, adapter, context); the
     options, and the exact NAME@VERSION the request runs on. The server's size limits apply to ``sized`` (the
@@ -158,17 +164,18 @@ async def _prepare(
         state.check_size(prompts, tokens, params)
     else:
         state.check_size(sized, tokens)
-    record = await state.record(body.model, task="generate")
+    record = await state.record(body.model, task="generate", key=key if key is not None else body.user)
+    spec = state.target(body.model, record)
     # Either way the adapter is made hot here, before the 200 of a stream goes out, so a broken adapter still
     # gets its status code.
     if tokens is None:  # no limit asked for: the request's default, within the server's and the context's
         cap = min(body.default_tokens or state.config.max_new_tokens, state.config.max_new_tokens)
-        room = await run_in_threadpool(state.hub.room, body.model, prompts)
+        room = await run_in_threadpool(state.hub.room, spec, prompts)
         tokens = cap if room is None else min(cap, room)  # fits the context by construction
         if tokens < 1:
             raise TooLarge("the prompt fills the base's whole context, leaving no room for an answer; shorten it")
     else:
-        await state.check_prompts(body.model, prompts, tokens, params)
+        await state.check_prompts(spec, prompts, tokens, params)
     options = GenerationOptions(
         max_new_tokens=tokens,
         temperature=body.temperature,
@@ -176,7 +183,7 @@ async def _prepare(
         top_p=body.top_p,
         seed=body.seed,
     )
-    record = state.hub.resident_record(body.model) or record
+    record = state.hub.resident_record(spec) or record
     return state, options, record.ref
 
 

@@ -67,6 +67,12 @@ class _Sampling(BaseModel):
     seed: Seed = None
     stream: bool = False
     stream_options: StreamOptions | None = None
+    user: str | None = Field(
+        None,
+        max_length=256,
+        description="The caller's id. A weighted alias (a canary) sends every request of one user to the same "
+        "version; the `X-Request-Key` header, when sent, takes its place.",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsupported(self) -> _Sampling:

@@ -144,6 +144,10 @@ class AdapterInfo(BaseModel):
     name: str
     version: int
     aliases: list[str]
+    alias_weights: dict[str, float] = Field(
+        description="This version's weight in each weighted alias (a canary) among `aliases`; plain aliases send "
+        "it all their traffic."
+    )
     task: str
     method: str
     base: str

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 from starlette.concurrency import run_in_threadpool
 
+from adapterhub.errors import AdapterNotFound
 from adapterhub.inference import Hub
 from adapterhub.inference.decoding import GenerationOptions
 from adapterhub.inference.inputs import check_texts
@@ -23,6 +24,7 @@ from adapterhub.serving.prediction_log import PredictionLog, log_folder
 from adapterhub.serving.responses import Redactor
 
 AVAILABLE_SHOWN = 20  # names an unknown-adapter 404 lists at most: the closest to what was asked
+KEY_HEADER = "X-Request-Key"  # the caller's id a weighted alias routes by (OpenAI routes also take `user`)
 
 
 class ServerState:
@@ -87,8 +89,12 @@ class ServerState:
             self.allowed -= {str(Ref.parse(spec)), *refs}
         return refs
 
-    async def record(self, spec: str, *, task: str | None = None) -> AdapterRecord:
-        """The record ``spec`` resolves to; 404 when unknown or not served, 400 when not of ``task``."""
+    async def record(self, spec: str, *, task: str | None = None, key: str | None = None) -> AdapterRecord:
+        """The record ``spec`` resolves to; 404 when unknown or not served, 400 when not of ``task``.
+
+        An alias resolves as the registry holds it now (within the hub's ``ALIAS_RECHECK_S``); a weighted one
+        to the version ``key`` (the caller's id) routes to, or a random one by weight without a key. The
+        request then runs on the record's exact ``ref`` (see :meth:`target`)."""
         ref = Ref.parse(spec)  # a malformed name is a 422, before any lookup
         if self.allowed is not None and str(ref) not in self.allowed:
             raise NotServed(
@@ -96,6 +102,13 @@ class ServerState:
                 f"(serving: {', '.join(sorted(self.allowed)) or 'nothing'}); "
                 "load it with POST /v1/adapters/{name}/load"
             )
+        if ref.alias is not None:
+            try:
+                spec = self.hub.route(spec, key)  # a dictionary lookup; a stat of aliases.json at most once a second
+            except AdapterNotFound:
+                await run_in_threadpool(self._known, ref)  # an unknown name: the 404 lists the closest names
+                raise
+            ref = Ref.parse(spec)
         record = self.hub.resident_record(spec)  # a dictionary lookup for adapters in memory
         if record is None:  # the registry is read off the event loop
             record = await run_in_threadpool(self._resolve, ref, spec)
@@ -105,6 +118,13 @@ class ServerState:
                 "use POST /v1/predict"
             )
         return record
+
+    @staticmethod
+    def target(spec: str, record: AdapterRecord) -> str:
+        """What a request for ``spec`` runs on once :meth:`record` resolved it: an alias runs on the exact version
+        it resolved to (so a canary's pick and a retag between checks and batch cannot diverge), any other
+        reference as given."""
+        return record.ref if Ref.parse(spec).alias is not None else spec
 
     def _resolve(self, ref: Ref, spec: str) -> AdapterRecord:
         self._known(ref)

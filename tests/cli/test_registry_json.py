@@ -17,6 +17,7 @@ RECORD_KEYS = {
     "ref",
     "path",
     "aliases",
+    "alias_weights",
     "name",
     "version",
     "task",
