@@ -193,12 +193,14 @@ class PredictionLog:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
+        # flock, not lockf: a POSIX record lock belongs to the process, so it would neither exclude another
+        # thread of this process nor survive that thread closing its own handle on the lock file
         with open(self.folder / ".lock", "a+b") as handle:
-            fcntl.lockf(handle, fcntl.LOCK_EX)
+            fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
             finally:
-                fcntl.lockf(handle, fcntl.LOCK_UN)
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
