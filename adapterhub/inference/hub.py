@@ -5,9 +5,12 @@ Adapters move through three states:
 * **hot**: parsed, on the compute device and routed; switching among hot adapters costs a dictionary lookup.
 * **warm**: evicted from the device budget but kept parsed in CPU memory; coming back is a device copy.
 * **cold**: only in the registry; loading reads the files, checks their sha256 and the base fingerprint.
+* **remote** (with ``remote=``): only on a remote registry; the first use pulls the version into the local
+  registry (verified in staging, published atomically; see :mod:`adapterhub.remote.tier`), then loads it cold.
 
 A bare name resolves to its newest version when first used and stays pinned to it; ``hub.load(name)``
-resolves again, and re-reads the files to check them against the card. References are pinned as the registry
+resolves again (against the remote, when there is one), and re-reads the files to check them against the card.
+References are pinned as the registry
 writes them (``sentiment@01`` is ``sentiment@1``), so differently spelled requests share one entry.
 ``max_adapters`` / ``max_bytes`` bound the hot set (least recently used leaves first); ``warm_adapters``
 bounds the CPU cache.
@@ -21,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import torch
 
@@ -35,6 +38,9 @@ from adapterhub.inference.results import Classification, Result
 from adapterhub.names import Ref
 from adapterhub.registry import AdapterRecord, LoadedAdapter, Registry
 from adapterhub.tasks import task_for
+
+if TYPE_CHECKING:  # the remote package (and s3fs) load only when a remote is used
+    from adapterhub.remote import Remote, RemoteRegistry
 
 _ACTIVE: ContextVar[tuple[str, ...]] = ContextVar("adapterhub_active", default=())
 
@@ -65,6 +71,7 @@ class Hub:
         max_bytes: int | None = None,
         warm_adapters: int = 256,
         batch_size: int = 32,
+        remote: str | Remote | RemoteRegistry | None = None,
     ) -> None:
         from adapterhub.base import quantization_config
 
@@ -83,6 +90,16 @@ class Hub:
         self._warm: OrderedDict[str, ResidentAdapter] = OrderedDict()  # exact ref -> parsed, on the CPU
         self._pinned: dict[str, str] = {}  # canonical reference ("sentiment") -> exact ref ("sentiment@3")
         self._lock = threading.RLock()
+        self._tier = None
+        if remote is not None:  # adapters the registry lacks are pulled from it, outside self._lock
+            from adapterhub.remote import RemoteTier
+
+            self._tier = RemoteTier(self.registry, remote)
+
+    @property
+    def remote(self) -> RemoteRegistry | None:
+        """The remote that adapters the local registry lacks are pulled from (None: the registry alone)."""
+        return self._tier.remote if self._tier is not None else None
 
     def __repr__(self) -> str:
         return f"Hub({self.registry.root!s}, device={self.device}, hot={len(self._hot)}, warm={len(self._warm)})"
@@ -111,10 +128,15 @@ class Hub:
         content hash differs from the resident copy's (a registry rebuilt under the same version), the new bytes
         replace the old ones; when a file no longer matches its card, the resident copy is unloaded (it is no
         longer what the registry holds under that reference) and :class:`RegistryCorrupt` is raised.
+
+        With a remote, ``adapter`` is resolved there first (a newly pushed version, an alias moved on the remote)
+        and that version is pulled when the local registry lacks it; a name the remote does not hold resolves
+        locally. The pull runs before the hub's lock is taken, so predictions for other adapters go on meanwhile.
         """
         spec = _canonical(adapter)
+        target = self._tier.latest(spec).ref if self._tier is not None else spec
         with self._lock:
-            record = self.registry.get(spec)
+            record = self.registry.get(target)
             try:
                 loaded = self.registry.load(record.ref)
             except RegistryCorrupt as exc:
@@ -128,13 +150,24 @@ class Hub:
     def resolve(self, adapter: str) -> AdapterRecord:
         """The record :meth:`predict` would use for ``adapter``, without loading it or waiting for a batch.
 
-        Raises :class:`AdapterNotFound` for a name, version or alias the registry does not hold.
+        Raises :class:`AdapterNotFound` for a name, version or alias the registry does not hold. With a remote,
+        one the registry lacks is pulled into it from the remote first (not loaded), and the error names both.
         """
         record = self.resident_record(adapter)
         if record is not None:
             return record
         spec = _canonical(adapter)
-        return self.registry.get(Ref.parse(self._pinned.get(spec) or spec))
+        ref = Ref.parse(self._pinned.get(spec) or spec)
+        return self._tier.local(ref) if self._tier is not None else self.registry.get(ref)
+
+    def _fetch(self, specs: Sequence[str]) -> None:
+        """Pull what the local registry lacks of ``specs`` from the remote, before the hub's lock is taken (a
+        pull takes a network round trip per file; the lock is what every batch needs)."""
+        if self._tier is None:
+            return
+        for spec in dict.fromkeys(specs):
+            if self.resident_record(spec) is None:
+                self.resolve(spec)
 
     def resident_record(self, adapter: str) -> AdapterRecord | None:
         """The record of ``adapter`` when it is pinned and in memory (hot or warm), else None; no file is read."""
@@ -149,6 +182,7 @@ class Hub:
 
     def ensure(self, adapter: str) -> AdapterRecord:
         """Make ``adapter`` hot the way :meth:`predict` would (a pinned name stays pinned); its record."""
+        self._fetch([adapter])
         with self._lock:
             return self._resolve(adapter, keep=())[1].record
 
@@ -175,6 +209,7 @@ class Hub:
         if entry is not None:
             host, resident = entry.host, entry.adapter
         else:
+            self._fetch([adapter])
             with self._lock:
                 host, resident = self._resolve(adapter, keep=())
         host.check_prompts(inputs, resident, max_new_tokens, names)
@@ -183,6 +218,7 @@ class Hub:
         """How many new tokens fit in the context of the base ``adapter`` (a generate adapter) runs on, after
         the longest of ``texts`` as it is prompted (template and prefix included); None when the base states
         no context length. Makes ``adapter`` hot, as :meth:`ensure` does."""
+        self._fetch([adapter])
         with self._lock:  # the tokenizer is shared with the forward passes and is not thread-safe
             host, resident = self._resolve(adapter, keep=())
             return host.room(texts, resident)
@@ -224,6 +260,7 @@ class Hub:
     @contextmanager
     def using(self, adapter: str) -> Iterator[ResidentAdapter]:
         """Within the block, :meth:`predict` without ``adapter=`` uses ``adapter`` (per thread and task)."""
+        self._fetch([adapter])
         with self._lock:
             resident = self._resolve(adapter, keep=())
         token = _ACTIVE.set((*_ACTIVE.get(), adapter))
@@ -279,6 +316,7 @@ class Hub:
         check_texts(texts)  # before the tokenizer, which fails on them without saying which
         specs = self._specs(adapter, len(texts))
         options = GenerationOptions(**generation) if generation else None
+        self._fetch(specs)
         with self._lock:
             distinct = list(dict.fromkeys(specs))
             if len(distinct) > self.max_adapters:
@@ -319,6 +357,7 @@ class Hub:
 
     def base_states(self, texts: Sequence[str], adapter: str) -> torch.Tensor:
         """Last hidden states of the bare base that ``adapter`` runs on (no adapter applied)."""
+        self._fetch([adapter])
         with self._lock:
             host, _ = self._resolve(adapter, keep=())
             return host.base_states(texts)
