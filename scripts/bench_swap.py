@@ -268,16 +268,15 @@ def remote_latency(registry, name: str, tmp: Path, loads: int) -> tuple[list[flo
         text = "a gripping, beautifully acted drama"
         hub.predict(text, adapter=name)  # the base loads once, outside the measurement
 
-        def from_disk() -> None:
-            hub.unload(name)
+        def first_prediction(remove_local_copy: bool) -> float:
+            hub.unload(name)  # neither hot nor warm
+            if remove_local_copy:
+                serving.remove(name, force=True)  # not in the local registry either: the request pulls it
+            start = time.perf_counter()
             hub.predict(text, adapter=name)
+            return time.perf_counter() - start
 
-        def from_remote() -> None:
-            hub.unload(name)
-            serving.remove(name, force=True)  # no local copy: the next request pulls it
-            hub.predict(text, adapter=name)
-
-        return timed(from_disk, loads), timed(from_remote, loads)
+        return [first_prediction(False) for _ in range(loads)], [first_prediction(True) for _ in range(loads)]
 
 
 @contextlib.contextmanager
