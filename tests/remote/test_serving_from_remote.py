@@ -243,6 +243,12 @@ def test_hub_serve_remote_refuses_an_unknown_remote_or_adapter_before_the_base_l
     assert code == 3 and err.startswith("error: no remote named 'upstream'")
     code, _, err = hub("--registry", reg, "serve", "--remote", "origin", "--adapter", "ghost")
     assert code == 3 and "neither in the local registry" in err and "nor on remote origin" in err
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    add_remote(server_registry.root, Remote("dead", "s3://team/adapters", endpoint_url=endpoint))
+    started = time.monotonic()
+    code, _, err = hub("--registry", reg, "serve", "--remote", "dead")
+    assert (code, err.count("\n")) == (8, 1) and err.startswith("error: cannot reach remote") and endpoint in err
+    assert time.monotonic() - started < 20
     assert ServeConfig.from_json(ServeConfig(remote="origin").to_json()).remote == "origin"  # reaches workers
 
 
