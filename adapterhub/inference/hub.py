@@ -1,6 +1,6 @@
 """``Hub``: one frozen base per (base, quantization) in memory, any number of adapters swapped in per call.
 
-Adapters move through three states:
+Adapters move through three states (four with a remote):
 
 * **hot**: parsed, on the compute device and routed; switching among hot adapters costs a dictionary lookup.
 * **warm**: evicted from the device budget but kept parsed in CPU memory; coming back is a device copy.
@@ -9,9 +9,9 @@ Adapters move through three states:
   registry (verified in staging, published atomically; see :mod:`adapterhub.remote.tier`), then loads it cold.
 
 A bare name resolves to its newest version when first used and stays pinned to it; ``hub.load(name)``
-resolves again (against the remote, when there is one), and re-reads the files to check them against the card.
-References are pinned as the registry
-writes them (``sentiment@01`` is ``sentiment@1``), so differently spelled requests share one entry.
+resolves again (on the remote first, when there is one), and re-reads the files to check them against the
+card. References are pinned as the registry writes them (``sentiment@01`` is ``sentiment@1``), so differently
+spelled requests share one entry.
 ``max_adapters`` / ``max_bytes`` bound the hot set (least recently used leaves first); ``warm_adapters``
 bounds the CPU cache.
 """
@@ -40,7 +40,7 @@ from adapterhub.registry import AdapterRecord, LoadedAdapter, Registry
 from adapterhub.tasks import task_for
 
 if TYPE_CHECKING:  # the remote package (and s3fs) load only when a remote is used
-    from adapterhub.remote import Remote, RemoteRegistry
+    from adapterhub.remote import Remote, RemoteRegistry, RemoteTier
 
 _ACTIVE: ContextVar[tuple[str, ...]] = ContextVar("adapterhub_active", default=())
 
@@ -90,7 +90,7 @@ class Hub:
         self._warm: OrderedDict[str, ResidentAdapter] = OrderedDict()  # exact ref -> parsed, on the CPU
         self._pinned: dict[str, str] = {}  # canonical reference ("sentiment") -> exact ref ("sentiment@3")
         self._lock = threading.RLock()
-        self._tier = None
+        self._tier: RemoteTier | None = None
         if remote is not None:  # adapters the registry lacks are pulled from it, outside self._lock
             from adapterhub.remote import RemoteTier
 
