@@ -13,7 +13,8 @@ Cold from a remote: one of the adapters pushed to a local S3 endpoint (moto's S3
 separate process on loopback, as the tests do), then loaded N times by a Hub with ``remote=`` whose local
 registry has no copy (removed before each load): resolve on the remote, download, verify every sha256 in
 staging, adopt, load (sha256 and base fingerprint again) and the first prediction of one sentence. The row
-"cold to first prediction" is the same path from the local registry, for comparison.
+"cold to first prediction" is the same request with the version in the local registry, measured in turn with
+it; "of which the pull" is the time until the version is in the local registry.
 
     python scripts/bench_swap.py                 # about 5 minutes here
     python scripts/bench_swap.py --quick         # fewer repetitions
@@ -172,7 +173,7 @@ def run(args, measured: dict) -> None:
         hub.unload(name)
 
     cold = timed(cold_once, repeat)
-    cold_first, remote_first = remote_latency(registry, names[-1], tmp, remote_loads)
+    cold_first, remote_first, remote_pull = remote_latency(registry, names[-1], tmp, remote_loads)
     peft_model = peft_baseline(8)
     peft_hot, peft_cold = peft_latency(peft_model, tmp, repeat)
     rows = {
@@ -181,6 +182,7 @@ def run(args, measured: dict) -> None:
         "cold": ("cold (registry on disk, sha256)", cold, "   goal p50 < 20 ms"),
         "cold_first_prediction": ("cold to first prediction", cold_first, ""),
         "remote_first_prediction": ("remote (S3) to first prediction", remote_first, f"   {remote_loads} loads"),
+        "remote_pull": ("  of which the pull (S3 -> disk)", remote_pull, ""),
         "peft_set_adapter": ("PEFT set_adapter (resident)", peft_hot, ""),
         "peft_load_adapter": ("PEFT load_adapter (from disk)", peft_cold, ""),
     }
@@ -248,9 +250,10 @@ def run(args, measured: dict) -> None:
           f"{best['hub mixed batch, 64 adapters'] / best['hub mixed batch, 1 adapter']:.2f} (1.00 = flat)")
 
 
-def remote_latency(registry, name: str, tmp: Path, loads: int) -> tuple[list[float], list[float]]:
+def remote_latency(registry, name: str, tmp: Path, loads: int) -> tuple[list[float], list[float], list[float]]:
     """Seconds from a request for ``name`` to its first prediction: from the local registry (the adapter cold on
-    disk), and from a remote on a local S3 endpoint with no local copy (pulled, verified, adopted, loaded)."""
+    disk), and from a remote on a local S3 endpoint with no local copy (pulled, verified, adopted, loaded); and
+    the pull alone, the part of the second that the first does not have."""
     from adapterhub.inference import Hub
     from adapterhub.registry import Registry
     from adapterhub.remote import Remote, RemoteRegistry, push
@@ -268,15 +271,21 @@ def remote_latency(registry, name: str, tmp: Path, loads: int) -> tuple[list[flo
         text = "a gripping, beautifully acted drama"
         hub.predict(text, adapter=name)  # the base loads once, outside the measurement
 
-        def first_prediction(remove_local_copy: bool) -> float:
-            hub.unload(name)  # neither hot nor warm
-            if remove_local_copy:
-                serving.remove(name, force=True)  # not in the local registry either: the request pulls it
+        local, remote_total, pull_alone = [], [], []
+        for _ in range(loads):  # interleaved, so both paths meet the same load on the machine
+            hub.unload(name)  # neither hot nor warm: cold in the local registry
             start = time.perf_counter()
             hub.predict(text, adapter=name)
-            return time.perf_counter() - start
-
-        return [first_prediction(False) for _ in range(loads)], [first_prediction(True) for _ in range(loads)]
+            local.append(time.perf_counter() - start)
+            hub.unload(name)
+            serving.remove(name, force=True)  # not in the local registry either: the request pulls it
+            start = time.perf_counter()
+            hub.resolve(name)  # what predict does first: resolve on the remote, download, verify, adopt
+            pulled = time.perf_counter()
+            hub.predict(text, adapter=name)  # then as from the local registry: load, verify, forward
+            remote_total.append(time.perf_counter() - start)
+            pull_alone.append(pulled - start)
+        return local, remote_total, pull_alone
 
 
 @contextlib.contextmanager
