@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from adapterhub.remote.catalog import blob_key
 from adapterhub.serving import ServeConfig, create_app
 from tests.inference.helpers import publish_adapter
 from tests.remote.conftest import catalog, corrupt_object, free_port
+from tests.serving.test_process import _server as hub_serve_process
 
 TEXTS = ["a gripping, beautifully acted drama", "dull and long"]
 
@@ -100,6 +102,30 @@ def test_the_server_answers_for_an_adapter_only_the_remote_holds(
     # pulled into the local registry under its own number, byte for byte the trainer's version
     assert server_registry.get("sentiment@1").card.content_hash == trainer.get("sentiment@1").card.content_hash
     assert server_registry.verify() == []
+
+
+@pytest.mark.parametrize("remote", ["s3"], indirect=True)
+def test_hub_serve_remote_as_a_process_answers_for_an_adapter_only_the_remote_holds(
+    trainer: Registry, server_registry: Registry
+) -> None:
+    """Two worker processes, each pulling on its own: concurrent first requests all get the remote's version
+    (a worker that finds the version adopted by the other meanwhile takes it as present)."""
+    import httpx
+
+    def ask(url: str) -> httpx.Response:
+        return httpx.post(f"{url}/v1/predict", json={"adapter": "sentiment", "inputs": TEXTS}, timeout=60)
+
+    with (
+        hub_serve_process(server_registry, "--remote", "origin", "--workers", "2", key=None) as (_, url),
+        ThreadPoolExecutor(4) as pool,
+    ):
+        answers = list(pool.map(ask, [url] * 4))
+    assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
+    want = expected(trainer, "sentiment@1")
+    for answer in answers:
+        assert answer.json()["adapter"] == "sentiment@1"
+        assert_close(scores(answer.json()), want)
+    assert server_registry.versions("sentiment") == [1] and server_registry.verify() == []
 
 
 def test_a_hub_from_python_pulls_once_for_concurrent_requests_while_resident_adapters_keep_serving(
