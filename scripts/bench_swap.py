@@ -1,5 +1,6 @@
-"""Hot-swap inference measured side by side in one run: swap latency (hot, warm, cold), resident memory as
-adapters grow against merged full-model copies, and mixed-adapter batch throughput against PEFT.
+"""Hot-swap inference measured side by side in one run: swap latency (hot, warm, cold, and cold from a remote),
+resident memory as adapters grow against merged full-model copies, and mixed-adapter batch throughput against
+PEFT.
 
 Base: all-MiniLM-L6-v2 (embedded), fp32 on the CPU. Adapters: rank-8 LoRA on query/key/value/dense with a
 2-label head, random weights, published into a temporary registry (the weights' values do not change the
@@ -8,8 +9,16 @@ same length-sorted order (tokenization included). PEFT contenders use the same a
 ``PeftModel``: per request ``set_adapter`` then a forward of that one request, and PEFT's own mixed batch
 (``adapter_names=``).
 
+Cold from a remote: one of the adapters pushed to a local S3 endpoint (moto's S3 server, started here as a
+separate process on loopback, as the tests do), then loaded N times by a Hub with ``remote=`` whose local
+registry has no copy (removed before each load): resolve on the remote, download, verify every sha256 in
+staging, adopt, load (sha256 and base fingerprint again) and the first prediction of one sentence. The row
+"cold to first prediction" is the same request with the version in the local registry, measured in turn with
+it; "of which the pull" is the time until the version is in the local registry.
+
     python scripts/bench_swap.py                 # about 5 minutes here
     python scripts/bench_swap.py --quick         # fewer repetitions
+    python scripts/bench_swap.py --latency-only --json   # the latency rows alone, as one JSON object on stdout
 """
 
 from __future__ import annotations
@@ -19,7 +28,11 @@ import contextlib
 import ctypes
 import gc
 import itertools
+import json
+import os
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -83,10 +96,21 @@ def timed(fn, repeat: int) -> list[float]:
     return out
 
 
-def ms(values: list[float]) -> str:
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (nearest rank: with 100 values p99 is the second largest)."""
     ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-    return f"p50 {statistics.median(values) * 1e3:8.3f} ms   p95 {p95 * 1e3:8.3f} ms"
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    """p50/p95/p99 in milliseconds and the number of samples, for ``--json``."""
+    return {"p50_ms": statistics.median(values) * 1e3, "p95_ms": percentile(values, 0.95) * 1e3,
+            "p99_ms": percentile(values, 0.99) * 1e3, "n": len(values)}
+
+
+def ms(values: list[float]) -> str:
+    return (f"p50 {statistics.median(values) * 1e3:8.3f} ms   p95 {percentile(values, 0.95) * 1e3:8.3f} ms   "
+            f"p99 {percentile(values, 0.99) * 1e3:8.3f} ms")
 
 
 def rss() -> int:
@@ -100,7 +124,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--remote-loads", type=int, default=0,
+                        help="loads from the remote (default 100; 30 with --quick)")
+    parser.add_argument("--latency-only", action="store_true", help="only the swap latency rows")
+    parser.add_argument("--json", action="store_true",
+                        help="print the numbers as one JSON object on stdout (the report goes to stderr)")
     args = parser.parse_args()
+    measured: dict = {}
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        run(args, measured)
+    if args.json:
+        print(json.dumps(measured, indent=2))
+
+
+def run(args, measured: dict) -> None:
     import torch
 
     if args.threads:
@@ -109,6 +146,7 @@ def main() -> None:
     from adapterhub.registry import Registry
 
     repeat = 50 if args.quick else 200
+    remote_loads = args.remote_loads or (30 if args.quick else 100)
     rounds = 1 if args.quick else 2
     tmp = Path(tempfile.mkdtemp(prefix="bench-swap-"))
     registry = Registry(tmp / "registry")
@@ -135,14 +173,26 @@ def main() -> None:
         hub.unload(name)
 
     cold = timed(cold_once, repeat)
+    cold_first, remote_first, remote_pull = remote_latency(registry, names[-1], tmp, remote_loads)
     peft_model = peft_baseline(8)
     peft_hot, peft_cold = peft_latency(peft_model, tmp, repeat)
+    rows = {
+        "hot": ("hot  (resident, switch)", hot, "   goal p50 < 1 ms"),
+        "warm": ("warm (from the CPU-side cache)", warm, ""),
+        "cold": ("cold (registry on disk, sha256)", cold, "   goal p50 < 20 ms"),
+        "cold_first_prediction": ("cold to first prediction", cold_first, ""),
+        "remote_first_prediction": ("remote (S3) to first prediction", remote_first, f"   {remote_loads} loads"),
+        "remote_pull": ("  of which the pull (S3 -> disk)", remote_pull, ""),
+        "peft_set_adapter": ("PEFT set_adapter (resident)", peft_hot, ""),
+        "peft_load_adapter": ("PEFT load_adapter (from disk)", peft_cold, ""),
+    }
     print("swap latency (switch the adapter the next request uses)")
-    print(f"  hot  (resident, switch)          {ms(hot)}   goal p50 < 1 ms")
-    print(f"  warm (from the CPU-side cache)   {ms(warm)}")
-    print(f"  cold (registry on disk, sha256)  {ms(cold)}   goal p50 < 20 ms")
-    print(f"  PEFT set_adapter (resident)      {ms(peft_hot)}")
-    print(f"  PEFT load_adapter (from disk)    {ms(peft_cold)}")
+    for label, values, note in rows.values():
+        print(f"  {label:33s}{ms(values)}{note}")
+    measured["torch_threads"] = torch.get_num_threads()
+    measured["latency"] = {key: summary(values) for key, (_, values, _) in rows.items()}
+    if args.latency_only:
+        return
 
     # ---------------------------------------------------------------------------------------------- memory
     hub.unload_all()
@@ -161,6 +211,7 @@ def main() -> None:
         merged = count * base_bytes
         print(f"  {count:8d}   {ours / 1e6:10.1f} MB       {(rss() - before) / 1e6:8.1f} MB  {merged / 1e6:10.1f} MB"
               f"   {merged / ours:8.1f}x")
+        measured.setdefault("memory", []).append({"adapters": count, "hub_bytes": ours, "merged_bytes": merged})
     big.unload_all()
 
     # ---------------------------------------------------------------------------------------------- throughput
@@ -186,6 +237,7 @@ def main() -> None:
             runner()
             results.setdefault(label, []).append(len(texts) / (time.perf_counter() - start))
     best = {label: max(values) for label, values in results.items()}
+    measured["throughput_per_s"] = best
     base = best["base alone (no adapter)"]
     print(f"\nthroughput: {len(texts)} SST-2 sentences, batches of 32 (best of {rounds} rounds, samples/s)")
     for label, value in best.items():
@@ -196,6 +248,69 @@ def main() -> None:
     print(f"  hub 8 adapters / PEFT mixed batch:             {ours / best['PEFT mixed batch (adapter_names)']:.2f}x")
     print(f"  hub 64 / 1 adapters:                           "
           f"{best['hub mixed batch, 64 adapters'] / best['hub mixed batch, 1 adapter']:.2f} (1.00 = flat)")
+
+
+def remote_latency(registry, name: str, tmp: Path, loads: int) -> tuple[list[float], list[float], list[float]]:
+    """Seconds from a request for ``name`` to its first prediction: from the local registry (the adapter cold on
+    disk), and from a remote on a local S3 endpoint with no local copy (pulled, verified, adopted, loaded); and
+    the pull alone, the part of the second that the first does not have."""
+    from adapterhub.inference import Hub
+    from adapterhub.registry import Registry
+    from adapterhub.remote import Remote, RemoteRegistry, push
+
+    # moto accepts any credentials: these keep the bench off whatever the environment holds for real S3
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+    with s3_server() as endpoint:
+        import boto3
+
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench")
+        remote = RemoteRegistry(Remote("bench", "s3://bench/adapters", endpoint_url=endpoint))
+        push(registry, remote, [name])
+        serving = Registry(tmp / "serving")
+        hub = Hub(serving, device="cpu", remote=remote)
+        text = "a gripping, beautifully acted drama"
+        hub.predict(text, adapter=name)  # the base loads once, outside the measurement
+
+        local, remote_total, pull_alone = [], [], []
+        for _ in range(loads):  # interleaved, so both paths meet the same load on the machine
+            hub.unload(name)  # neither hot nor warm: cold in the local registry
+            start = time.perf_counter()
+            hub.predict(text, adapter=name)
+            local.append(time.perf_counter() - start)
+            hub.unload(name)
+            serving.remove(name, force=True)  # not in the local registry either: the request pulls it
+            start = time.perf_counter()
+            hub.resolve(name)  # what predict does first: resolve on the remote, download, verify, adopt
+            pulled = time.perf_counter()
+            hub.predict(text, adapter=name)  # then as from the local registry: load, verify, forward
+            remote_total.append(time.perf_counter() - start)
+            pull_alone.append(pulled - start)
+        return local, remote_total, pull_alone
+
+
+@contextlib.contextmanager
+def s3_server():
+    """``http://127.0.0.1:PORT`` of moto's S3 server, run as a separate process for the block."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    message = f"moto's S3 server did not start on port {port} (pip install 'moto[server]')"
+                    raise SystemExit(message) from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def switch(hub, name: str) -> None:

@@ -16,6 +16,7 @@ Opt = typer.Option
     epilog=examples(
         "hub serve --adapter reviews --adapter poet",
         "hub serve --port 9000 --max-batch 64 --max-wait-ms 10",
+        "hub serve --remote origin    # a request for an adapter not held locally pulls it first",
         'ADAPTERHUB_API_KEY="$KEY" hub serve --host 0.0.0.0 --workers 2',
         "hub serve --log-predictions --log-inputs --log-max-mb 50",
     )
@@ -24,6 +25,14 @@ def serve(
     ctx: typer.Context,
     adapters: Annotated[
         list[str] | None, Opt("--adapter", metavar="NAME", help="Preload NAME[@V|:ALIAS] (repeatable).")
+    ] = None,
+    remote: Annotated[
+        str | None,
+        Opt(
+            metavar="NAME",
+            help="Pull adapters the registry lacks from this remote (`hub remote add`) on first request; "
+            "POST /v1/adapters/NAME/load resolves NAME there anew.",
+        ),
     ] = None,
     only_preloaded: Annotated[
         bool, Opt(help="Refuse adapters that were not preloaded (or loaded through the load endpoint).")
@@ -90,6 +99,7 @@ def serve(
     settings = ServeConfig(
         registry=str(ctx.obj.root),
         adapters=tuple(adapters or ()),
+        remote=remote,
         only_preloaded=only_preloaded,
         host=host,
         allowed_hosts=tuple(allowed_hosts or ()),
@@ -114,8 +124,9 @@ def serve(
         log_inputs=log_inputs,
         log_max_mb=log_max_mb,
     )
-    for ref in settings.adapters:  # an unknown preload is refused before the base loads
-        ctx.obj.get(ref)
+    if remote is None:  # with a remote, serve looks in the registry and on the remote
+        for ref in settings.adapters:  # an unknown preload is refused before the base loads
+            ctx.obj.get(ref)
     from adapterhub.serving.runner import serve as run
 
     run(settings)

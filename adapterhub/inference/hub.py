@@ -1,19 +1,21 @@
 """``Hub``: one frozen base per (base, quantization) in memory, any number of adapters swapped in per call.
 
-Adapters move through three states:
+Adapters move through three states (four with a remote):
 
 * **hot**: parsed, on the compute device and routed; switching among hot adapters costs a dictionary lookup.
 * **warm**: evicted from the device budget but kept parsed in CPU memory; coming back is a device copy.
 * **cold**: only in the registry; loading reads the files, checks their sha256 and the base fingerprint.
+* **remote** (with ``remote=``): only on a remote registry; the first use pulls the version into the local
+  registry (verified in staging, published atomically; see :mod:`adapterhub.remote.tier`), then loads it cold.
 
 A bare name resolves to its newest version when first used and stays pinned to it; ``hub.load(name)``
-resolves again, and re-reads the files to check them against the card. An alias (``sentiment:prod``) follows
-the registry: a change made by ``hub tag`` in any process is seen within ``ALIAS_RECHECK_S`` seconds, at the
-cost of one ``stat`` of ``aliases.json`` per name and interval. A weighted alias (a canary) sends each call to
-one of its versions by weight: always the same one for the same ``key`` (a caller's id), at random without.
-References are pinned as the registry writes them (``sentiment@01`` is ``sentiment@1``), so differently spelled
-requests share one entry. ``max_adapters`` / ``max_bytes`` bound the hot set (least recently used leaves first);
-``warm_adapters`` bounds the CPU cache.
+resolves again (on the remote first, when there is one), and re-reads the files to check them against the
+card. An alias (``sentiment:prod``) follows the registry: a change made by ``hub tag`` in any process is seen
+within ``ALIAS_RECHECK_S`` seconds, at the cost of one ``stat`` of ``aliases.json`` per name and interval. A
+weighted alias (a canary) sends each call to one of its versions by weight: always the same one for the same
+``key`` (a caller's id), at random without. References are pinned as the registry writes them (``sentiment@01``
+is ``sentiment@1``), so differently spelled requests share one entry. ``max_adapters`` / ``max_bytes`` bound the
+hot set (least recently used leaves first); ``warm_adapters`` bounds the CPU cache.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import torch
 
@@ -40,6 +42,9 @@ from adapterhub.names import Ref
 from adapterhub.registry import AdapterRecord, LoadedAdapter, Registry
 from adapterhub.registry.aliases import AliasCache, Split
 from adapterhub.tasks import task_for
+
+if TYPE_CHECKING:  # the remote package (and s3fs) load only when a remote is used
+    from adapterhub.remote import Remote, RemoteRegistry, RemoteTier
 
 _ACTIVE: ContextVar[tuple[str, ...]] = ContextVar("adapterhub_active", default=())
 ALIAS_RECHECK_S = 1.0  # an alias changed by another process is followed within this many seconds
@@ -71,6 +76,7 @@ class Hub:
         max_bytes: int | None = None,
         warm_adapters: int = 256,
         batch_size: int = 32,
+        remote: str | Remote | RemoteRegistry | None = None,
     ) -> None:
         from adapterhub.base import quantization_config
 
@@ -93,6 +99,16 @@ class Hub:
         # memory), seconds it took); a server counts loads per adapter with it
         self.on_load: Callable[[AdapterRecord, str, float], None] | None = None
         self._aliases = AliasCache(self.registry.aliases, lambda name: self.registry.root / name, ALIAS_RECHECK_S)
+        self._tier: RemoteTier | None = None
+        if remote is not None:  # adapters the registry lacks are pulled from it, outside self._lock
+            from adapterhub.remote import RemoteTier
+
+            self._tier = RemoteTier(self.registry, remote)
+
+    @property
+    def remote(self) -> RemoteRegistry | None:
+        """The remote that adapters the local registry lacks are pulled from (None: the registry alone)."""
+        return self._tier.remote if self._tier is not None else None
 
     def __repr__(self) -> str:
         return f"Hub({self.registry.root!s}, device={self.device}, hot={len(self._hot)}, warm={len(self._warm)})"
@@ -134,16 +150,23 @@ class Hub:
 
         An alias is read anew; a weighted one makes every version of its split hot and returns the record of the
         version a call without a key would get now (a pick by weight).
+
+        With a remote, ``adapter`` is resolved there first (a newly pushed version, an alias moved on the remote)
+        and that version is pulled when the local registry lacks it; a name the remote does not hold resolves
+        locally. The pull runs before the hub's lock is taken, so predictions for other adapters go on meanwhile.
         """
         split = self._split(adapter)
         if split is not None:
             name = Ref.parse(adapter).name
             records = [self.load(f"{name}@{v}") for v in split.versions]
             return records[split.versions.index(Ref.parse(self.route(adapter)).version or 0)]
+        # the remote first: its pull also moves the local alias to the remote's target, which route() then reads
+        target = self._tier.latest(_canonical(adapter)).ref if self._tier is not None else None
         spec = _canonical(self.route(adapter, fresh=True))
+        target = target or spec
         with self._lock:
             started = time.perf_counter()
-            record = self.registry.get(spec)
+            record = self.registry.get(target)
             try:
                 loaded = self.registry.load(record.ref)
             except RegistryCorrupt as exc:
@@ -167,8 +190,8 @@ class Hub:
         if ref.alias is None:
             return adapter
         target = self._aliases.get(ref.name, fresh=fresh).get(ref.alias)
-        if target is None:  # unknown alias or name: the registry's own error names what exists
-            return self.registry.get(ref, key=key).ref
+        if target is None:  # unknown here: the remote resolves it, or the registry's own error names what exists
+            return adapter if self._tier is not None else self.registry.get(ref, key=key).ref
         version = target.route(str(ref), key) if isinstance(target, Split) else target
         return f"{ref.name}@{version}"
 
@@ -186,14 +209,25 @@ class Hub:
     def resolve(self, adapter: str, key: str | None = None) -> AdapterRecord:
         """The record :meth:`predict` would use for ``adapter``, without loading it or waiting for a batch.
 
-        Raises :class:`AdapterNotFound` for a name, version or alias the registry does not hold.
+        Raises :class:`AdapterNotFound` for a name, version or alias the registry does not hold. With a remote,
+        one the registry lacks is pulled into it from the remote first (not loaded), and the error names both.
         """
         adapter = self.route(adapter, key)
         record = self.resident_record(adapter)
         if record is not None:
             return record
         spec = _canonical(adapter)
-        return self.registry.get(Ref.parse(self._pinned.get(spec) or spec))
+        ref = Ref.parse(self._pinned.get(spec) or spec)
+        return self._tier.local(ref) if self._tier is not None else self.registry.get(ref)
+
+    def _fetch(self, specs: Sequence[str]) -> None:
+        """Pull what the local registry lacks of ``specs`` from the remote, before the hub's lock is taken (a
+        pull takes a network round trip per file; the lock is what every batch needs)."""
+        if self._tier is None:
+            return
+        for spec in dict.fromkeys(specs):
+            if self.resident_record(spec) is None:
+                self.resolve(spec)
 
     def resident_record(self, adapter: str) -> AdapterRecord | None:
         """The record of ``adapter`` when it is pinned and in memory (hot or warm), else None; no card is read
@@ -210,6 +244,7 @@ class Hub:
     def ensure(self, adapter: str) -> AdapterRecord:
         """Make ``adapter`` hot the way :meth:`predict` would (a pinned name stays pinned); its record."""
         adapter = self.route(adapter)
+        self._fetch([adapter])
         with self._lock:
             return self._resolve(adapter, keep=())[1].record
 
@@ -237,6 +272,7 @@ class Hub:
         if entry is not None:
             host, resident = entry.host, entry.adapter
         else:
+            self._fetch([adapter])
             with self._lock:
                 host, resident = self._resolve(adapter, keep=())
         host.check_prompts(inputs, resident, max_new_tokens, names)
@@ -246,6 +282,7 @@ class Hub:
         the longest of ``texts`` as it is prompted (template and prefix included); None when the base states
         no context length. Makes ``adapter`` hot, as :meth:`ensure` does."""
         adapter = self.route(adapter)
+        self._fetch([adapter])
         with self._lock:  # the tokenizer is shared with the forward passes and is not thread-safe
             host, resident = self._resolve(adapter, keep=())
             return host.room(texts, resident)
@@ -294,6 +331,7 @@ class Hub:
     def using(self, adapter: str) -> Iterator[ResidentAdapter]:
         """Within the block, :meth:`predict` without ``adapter=`` uses ``adapter`` (per thread and task)."""
         adapter = self.route(adapter)
+        self._fetch([adapter])
         with self._lock:
             resident = self._resolve(adapter, keep=())
         token = _ACTIVE.set((*_ACTIVE.get(), adapter))
@@ -355,6 +393,7 @@ class Hub:
         routed = {spec: self.route(spec, key) for spec in dict.fromkeys(specs)}  # one version per alias and call
         specs = [routed[spec] for spec in specs]
         options = GenerationOptions(**generation) if generation else None
+        self._fetch(specs)
         with self._lock:
             distinct = list(dict.fromkeys(specs))
             if len(distinct) > self.max_adapters:
@@ -396,6 +435,7 @@ class Hub:
     def base_states(self, texts: Sequence[str], adapter: str) -> torch.Tensor:
         """Last hidden states of the bare base that ``adapter`` runs on (no adapter applied)."""
         adapter = self.route(adapter)
+        self._fetch([adapter])
         with self._lock:
             host, _ = self._resolve(adapter, keep=())
             return host.base_states(texts)

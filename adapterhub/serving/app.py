@@ -32,6 +32,7 @@ from adapterhub.errors import (
     InvalidName,
     RegistryConflict,
     RegistryCorrupt,
+    RemoteUnavailable,
 )
 from adapterhub.inference import Hub
 from adapterhub.library_warnings import silence_library_internals
@@ -62,6 +63,7 @@ STATUSES: tuple[tuple[type[Exception], int, str], ...] = (
     (TooLarge, 413, "too_large"),
     (Overloaded, 429, "overloaded"),
     (ShuttingDown, 503, "shutting_down"),
+    (RemoteUnavailable, 503, "remote_unavailable"),
     (RegistryCorrupt, 409, "adapter_corrupt"),
     (IncompatibleAdapter, 409, "adapter_incompatible"),
     (RegistryConflict, 409, "conflict"),

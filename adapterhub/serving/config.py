@@ -29,6 +29,7 @@ class ServeConfig:
 
     registry: str | None = None  # registry directory [default: ./registry or ADAPTERHUB_REGISTRY]
     adapters: tuple[str, ...] = ()  # preloaded at start-up (NAME, NAME@VERSION or NAME:ALIAS)
+    remote: str | None = None  # a remote of the registry (`hub remote add`): what the registry lacks is pulled
     only_preloaded: bool = False  # refuse every adapter that was not preloaded
     host: str = "127.0.0.1"
     port: int = 8000
@@ -65,6 +66,7 @@ class ServeConfig:
             dtype=self.dtype,
             max_adapters=self.max_adapters,
             batch_size=self.max_batch,  # a gathered batch is one forward pass (where padding allows), not several
+            remote=self.remote,
         )
 
     def __post_init__(self) -> None:

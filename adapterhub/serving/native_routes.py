@@ -45,7 +45,7 @@ _PREDICT_ERRORS = {
     },
     415: {"model": ErrorResponse, "description": "A body not sent as `Content-Type: application/json`."},
     429: {"model": ErrorResponse, "description": "The queue is full; retry after the Retry-After header."},
-    503: {"model": ErrorResponse, "description": "The server is shutting down."},
+    503: {"model": ErrorResponse, "description": "The server is shutting down, or its remote cannot be reached."},
 }
 # a path's {name}: the pattern documents the naming rules; Ref.parse enforces them with a message per rule
 NamePath = Path(description="NAME, NAME@VERSION or NAME:ALIAS.", json_schema_extra={"pattern": REF_PATTERN})
@@ -88,9 +88,10 @@ async def adapters(
     ),
     cards: bool = Query(False, description="Include each version's whole card."),
 ):
-    """Adapter versions in the registry, a page at a time (by name, then newest version first), with whether
-    each is resident. Every version appears exactly once across the pages, however many are published while
-    a client pages through them."""
+    """Adapter versions in the server's local registry, a page at a time (by name, then newest version first),
+    with whether each is resident. Every version appears exactly once across the pages, however many are
+    published while a client pages through them. A server with a remote also serves what only the remote holds
+    (pulled on first request, then listed here); `remote` names it."""
     state = _state(request)
     after = Ref.parse(cursor) if cursor is not None else None
     if after is not None and after.version is None:
@@ -118,6 +119,7 @@ async def adapters(
             for r in page
         ],
         next=page[-1].ref if len(records) > limit else None,
+        remote=state.hub.remote.remote.name if state.hub.remote is not None else None,
     )
 
 
@@ -170,7 +172,9 @@ async def _ensemble(state: ServerState, body: PredictRequest) -> JSONResponse:
 @router.post("/v1/adapters/{name}/load", response_model=LoadResponse, responses=_PREDICT_ERRORS, tags=["adapters"])
 async def load(request: Request, name: str = NamePath) -> LoadResponse:
     """Resolve NAME (or NAME@VERSION, NAME:ALIAS) anew and make it resident: a newly published version is
-    swapped in while traffic flows; requests already running finish on the version they started with."""
+    swapped in while traffic flows; requests already running finish on the version they started with. With a
+    remote (hub serve --remote), NAME is resolved there (a version pushed from elsewhere, an alias moved on
+    the remote) and pulled when the local registry lacks it; `ref` says which version is now loaded."""
     record = await run_in_threadpool(_state(request).load, name)
     return LoadResponse(ref=record.ref, content_hash=record.card.content_hash)
 

@@ -26,8 +26,18 @@ def serve(config: ServeConfig) -> None:
     if config.only_preloaded and not config.adapters:
         raise ConfigError("--only-preloaded serves nothing without --adapter NAME (repeatable)")
     registry = Registry(config.registry)
-    for spec in config.adapters:
-        registry.get(spec)  # unknown names fail here, before anything loads
+    if config.remote is not None:
+        from adapterhub.remote import RemoteTier
+
+        tier = RemoteTier(registry, config.remote)  # an unknown remote name fails here
+        tier.remote.store.check()  # so does a remote that cannot be reached: before the base loads
+        for spec in config.adapters:
+            tier.where(spec)  # held locally or on the remote, or refused naming both
+        print(f"adapters the registry lacks are pulled from remote {tier.name} ({tier.remote.store.where})",
+              file=sys.stderr)
+    else:
+        for spec in config.adapters:
+            registry.get(spec)  # unknown names fail here, before anything loads
     settings = dict(
         host=config.host,
         port=config.port,

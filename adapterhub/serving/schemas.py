@@ -161,6 +161,12 @@ class AdapterInfo(BaseModel):
 class AdapterList(BaseModel):
     adapters: list[AdapterInfo] = Field(description="By name, then newest version first.")
     next: str | None = Field(description="Pass as `?cursor=` for the next page; null on the last page.")
+    remote: str | None = Field(
+        None,
+        description="The remote (hub serve --remote) that an adapter absent from this list is pulled from when "
+        "requested: the list holds the server's local registry only (`hub list --remote NAME` lists the remote). "
+        "Null when the server has no remote.",
+    )
 
 
 class LoadResponse(BaseModel):

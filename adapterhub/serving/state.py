@@ -73,7 +73,8 @@ class ServerState:
             self._allow(spec, self.hub.resident_record(spec) or self.hub.load(spec))
 
     def load(self, spec: str) -> AdapterRecord:
-        """Resolve ``spec`` anew and make it hot (the load endpoint)."""
+        """Resolve ``spec`` anew (on the remote first, when the server has one) and make it hot (the load
+        endpoint)."""
         self._known(Ref.parse(spec))  # a malformed name is a 422, an unknown one a cheap 404
         record = self.hub.load(spec)
         self._allow(spec, record)
@@ -132,8 +133,9 @@ class ServerState:
 
     def _known(self, ref: Ref) -> None:
         """404 for a name with no version, from one directory lookup: the registry's own message would list
-        every name it holds, which costs a scan of the registry on every mistyped request."""
-        if not self.hub.registry.versions(ref.name):
+        every name it holds, which costs a scan of the registry on every mistyped request. With a remote, a
+        name the local registry lacks is the hub's to look up there (its 404 names both places)."""
+        if self.hub.remote is None and not self.hub.registry.versions(ref.name):
             raise UnknownAdapter(ref.name)
 
     def available(self, asked: str | None = None) -> tuple[list[str], int]:
