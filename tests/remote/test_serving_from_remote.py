@@ -222,10 +222,11 @@ def test_a_corrupt_remote_object_is_a_409_while_another_adapter_keeps_serving(
         after = client.post("/v1/predict", json={"adapter": "resident", "inputs": TEXTS})
         assert after.status_code == 200 and scores(after.json()) == scores(resident)
     assert server_registry.names() == ["resident"]
-    # nothing of the refused version stayed behind (the index may be rewritten, the rest is as it was)
+    # nothing of the refused version stayed behind (the index may be rewritten, the rest is as it was); its files
+    # that did verify wait in the download cache for a later pull, never as a version
     local_after = sorted(str(p.relative_to(server_registry.root)) for p in server_registry.root.rglob("*"))
     assert [p for p in local_after if "sentiment" in p] == []
-    assert set(local_after) - set(local_before) <= {".staging"}
+    assert {p for p in set(local_after) - set(local_before) if not p.startswith(".downloads")} <= {".staging"}
 
 
 def test_an_adapter_on_neither_side_is_a_404_naming_both(trainer: Registry, server_registry: Registry) -> None:
