@@ -37,8 +37,10 @@ from adapterhub.inference import Hub
 from adapterhub.library_warnings import silence_library_internals
 from adapterhub.serving.config import CONFIG_ENV, ServeConfig
 from adapterhub.serving.errors import (
+    NoShadow,
     NotServed,
     Overloaded,
+    ShadowRefused,
     ShuttingDown,
     TooLarge,
     UnknownAdapter,
@@ -54,6 +56,8 @@ log = logging.getLogger("adapterhub.serving")
 # error class -> (HTTP status, error type); the first match wins
 STATUSES: tuple[tuple[type[Exception], int, str], ...] = (
     (NotServed, 404, "adapter_not_served"),
+    (NoShadow, 404, "shadow_not_found"),
+    (ShadowRefused, 409, "shadow_refused"),
     (AdapterNotFound, 404, "adapter_not_found"),
     (WrongEndpoint, 400, "wrong_endpoint"),
     (InvalidName, 422, "invalid_name"),
@@ -79,7 +83,7 @@ def create_app(hub: Hub, config: ServeConfig | None = None) -> FastAPI:
     """The server's ASGI app. Its lifespan starts the batcher, preloads ``config.adapters`` and, on shutdown,
     finishes every queued request before it returns."""
     from adapterhub import __version__
-    from adapterhub.serving import native_routes, openai_routes
+    from adapterhub.serving import native_routes, openai_routes, shadow_routes
 
     config = config or ServeConfig()
     state = ServerState(hub, config)
@@ -112,6 +116,7 @@ def create_app(hub: Hub, config: ServeConfig | None = None) -> FastAPI:
     app.include_router(native_routes.public)
     app.include_router(native_routes.router, dependencies=protected)
     app.include_router(openai_routes.router, dependencies=protected)
+    app.include_router(shadow_routes.router, dependencies=protected)
     _install_error_handlers(app)
     _declare_limits(app, config)
     # added innermost first: metrics see every answer, the boundary catches whatever the guard raises

@@ -16,9 +16,10 @@ from adapterhub.names import Ref
 from adapterhub.registry import AdapterRecord
 from adapterhub.serving.batcher import Batcher
 from adapterhub.serving.config import ServeConfig
-from adapterhub.serving.errors import NotServed, TooLarge, UnknownAdapter, WrongEndpoint
+from adapterhub.serving.errors import NotServed, ShadowRefused, TooLarge, UnknownAdapter, WrongEndpoint
 from adapterhub.serving.metrics import Metrics
 from adapterhub.serving.responses import Redactor
+from adapterhub.serving.shadow import Shadow, Shadows
 
 AVAILABLE_SHOWN = 20  # names an unknown-adapter 404 lists at most: the closest to what was asked
 
@@ -29,12 +30,14 @@ class ServerState:
     def __init__(self, hub: Hub, config: ServeConfig) -> None:
         self.hub, self.config = hub, config
         self.metrics = Metrics()
+        self.shadows = Shadows(self.metrics.registry, samples=config.shadow_samples)
         self.batcher = Batcher(
             hub,
             max_batch=config.max_batch,
             max_wait_ms=config.max_wait_ms,
             max_queue=config.max_queue,
             metrics=self.metrics,
+            shadows=self.shadows,
         )
         # with --only-preloaded: the names and exact references that may be served, each as the registry writes
         # it (`sentiment@01` is `sentiment@1`: every spelling of a reference adds nothing to the set)
@@ -45,6 +48,24 @@ class ServerState:
         """Load ``config.adapters``; those the command already loaded before the port opened stay as they are."""
         for spec in self.config.adapters:
             self._allow(spec, self.hub.resident_record(spec) or self.hub.load(spec))
+        for primary, shadow in self.config.shadow_pairs():  # one that fails to load shows as failed; none stops
+            self.shadows.add(self.hub, primary, shadow, keep_failed=True)
+
+    def add_shadow(self, primary: str, shadow: str) -> Shadow:
+        """Attach ``shadow`` to ``primary`` at run time (refused, changing nothing, when it does not fit)."""
+        self._single_worker("attached")
+        return self.shadows.add(self.hub, primary, shadow)
+
+    def remove_shadow(self, primary: str) -> Shadow:
+        self._single_worker("removed")
+        return self.shadows.remove(primary)
+
+    def _single_worker(self, what: str) -> None:
+        if self.config.workers > 1:
+            raise ShadowRefused(
+                f"with --workers {self.config.workers} each worker holds its own shadows and a request reaches "
+                f"one of them, so shadows are {what} with --shadow PRIMARY=SHADOW when the server starts"
+            )
 
     def load(self, spec: str) -> AdapterRecord:
         """Resolve ``spec`` anew and make it hot (the load endpoint)."""
