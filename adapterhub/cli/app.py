@@ -106,4 +106,5 @@ def _exit_now(code: int | str | None) -> None:
 from adapterhub.cli import registry_commands, train_command  # noqa: E402,F401
 from adapterhub.cli import eval_commands, predict_command, serve_command, tune_command  # noqa: E402,F401
 from adapterhub.cli import remote_commands  # noqa: E402,F401
+from adapterhub.cli import shadow_command  # noqa: E402,F401
 # isort: on

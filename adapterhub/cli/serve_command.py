@@ -16,6 +16,7 @@ Opt = typer.Option
     epilog=examples(
         "hub serve --adapter reviews --adapter poet",
         "hub serve --port 9000 --max-batch 64 --max-wait-ms 10",
+        "hub serve --adapter sentiment:prod --shadow sentiment:prod=sentiment@4 --shadow-samples 100",
         'ADAPTERHUB_API_KEY="$KEY" hub serve --host 0.0.0.0 --workers 2',
     )
 )
@@ -69,6 +70,22 @@ def serve(
     max_adapters: Annotated[int, Opt(help="Adapters kept hot on the device (least recently used leave first).")] = 64,
     shutdown_timeout: Annotated[float, Opt(help="Seconds a shutdown waits for in-flight requests.")] = 30.0,
     access_log: Annotated[bool, Opt(help="Log a line per request.")] = False,
+    shadows: Annotated[
+        list[str] | None,
+        Opt(
+            "--shadow",
+            metavar="PRIMARY=SHADOW",
+            help="Run SHADOW (NAME@V, or a name or alias resolved now) on every request that names PRIMARY, in the "
+            "same batch, and compare their answers; only PRIMARY answers (repeatable). See `hub shadow report`.",
+        ),
+    ] = None,
+    shadow_samples: Annotated[
+        int,
+        Opt(
+            metavar="N",
+            help="Keep the last N inputs each shadow disagreed on, for `hub shadow report` (inputs may be private).",
+        ),
+    ] = 0,
 ) -> None:
     """Serve adapters over HTTP: one base, adapters hot-swapped per request, batched across adapters."""
     from adapterhub.serving.config import ServeConfig  # neither torch nor the web framework: refusals are instant
@@ -95,9 +112,16 @@ def serve(
         max_adapters=max_adapters,
         shutdown_timeout_s=shutdown_timeout,
         access_log=access_log,
+        shadows=tuple(shadows or ()),
+        shadow_samples=shadow_samples,
     )
     for ref in settings.adapters:  # an unknown preload is refused before the base loads
         ctx.obj.get(ref)
+    if settings.shadows:  # so is a shadow that cannot be compared with its primary
+        from adapterhub.serving.shadow import check_pair
+
+        for primary, shadow in settings.shadow_pairs():
+            check_pair(primary, ctx.obj.get(primary), ctx.obj.get(shadow))
     from adapterhub.serving.runner import serve as run
 
     run(settings)

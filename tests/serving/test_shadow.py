@@ -148,20 +148,17 @@ def test_ner_and_generation_disagree_on_tags_and_text(
     publish_adapter(registry, tiny_bert, "ner", task="ner", seed=12)
     publish_adapter(registry, tiny_gpt2, "poet", task="generate", seed=13)
     texts = ["the sea at night", "a quiet room", "an old song on the radio", "rain"]
-    tags = [a.tags != b.tags for a, b in zip(_alone(registry, "ner@1", texts), _alone(registry, "ner@2", texts))]
-    words = [
-        a.text != b.text
-        for a, b in zip(
-            _alone(registry, "poet@1", texts, max_new_tokens=6), _alone(registry, "poet@2", texts, max_new_tokens=6)
-        )
-    ]
+    ner1, ner2 = _alone(registry, "ner@1", texts), _alone(registry, "ner@2", texts)
+    poet1, poet2 = (_alone(registry, f"poet@{v}", texts, max_new_tokens=6) for v in (1, 2))
+    tags = [a.tags != b.tags for a, b in zip(ner1, ner2, strict=True)]
+    words = [a.text != b.text for a, b in zip(poet1, poet2, strict=True)]
     with serve(shadows=("ner@1=ner@2", "poet@1=poet@2")) as client:
         _predict(client, "ner@1", texts)
         _predict(client, "poet@1", texts, options={"max_new_tokens": 6})
         ner, poet = client.get("/v1/shadows/ner@1").json(), client.get("/v1/shadows/poet@1").json()
     assert (ner["total"], ner["disagreements"], ner["mean_probability_difference"]) == (4, sum(tags), None)
     assert (poet["total"], poet["disagreements"]) == (4, sum(words))
-    assert 0 < sum(tags) and 0 < sum(words)  # the counts above are not zero by accident
+    assert sum(tags) > 0 and sum(words) > 0  # the counts above are not zero by accident
 
 
 # ------------------------------------------------------------------------------------------ one forward pass
@@ -312,3 +309,13 @@ def test_a_shadow_that_cannot_be_compared_is_refused_and_nothing_changes(
         assert words in response.json()["error"]["message"]
         assert client.get("/v1/shadows").json()["shadows"] == []
         assert set(client.app.state.server.hub.loaded) == loaded  # nothing was loaded for it
+
+
+def test_with_several_workers_shadows_are_set_at_start_up_only(
+    serve: Callable[..., Any], shifted: dict[str, Any]
+) -> None:
+    primary, shadow = shifted["primary"], shifted["shadow"]
+    with serve(workers=2) as client:  # the settings each worker gets: a request reaches one of them
+        response = client.post("/v1/shadows", json={"primary": primary, "shadow": shadow})
+        assert response.status_code == 409 and "--shadow PRIMARY=SHADOW when the server starts" in response.text
+        assert client.get("/v1/shadows").json()["shadows"] == []
