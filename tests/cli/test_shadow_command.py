@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -64,6 +65,10 @@ def test_shadow_report_prints_the_agreement_of_a_running_server(hub, registry_di
         auth = {"Authorization": "Bearer k"}
         answer = httpx.post(f"{url}/v1/predict", headers=auth, json={"adapter": "sentiment:prod", "inputs": texts})
         assert answer.status_code == 200 and answer.json()["adapter"] == "sentiment@1"
+        deadline = time.monotonic() + 30  # the shadow is compared after the primary has answered
+        while httpx.get(f"{url}/health").json()["queue"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
         expected = httpx.get(f"{url}/v1/shadows/sentiment:prod", headers=auth).json()
 
         code, out, err = hub("shadow", "report", "sentiment:prod", "--url", url, "--api-key", "k")

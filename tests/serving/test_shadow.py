@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,16 @@ def _alone(registry: Registry, adapter: str, texts: list[str], **options: Any) -
 def _predict(client: TestClient, adapter: str, texts: list[str], **body: Any) -> list[dict[str, Any]]:
     response = client.post("/v1/predict", json={"adapter": adapter, "inputs": texts, **body})
     assert response.status_code == 200, response.text
+    _idle(client)
     return response.json()["results"]
+
+
+def _idle(client: TestClient) -> None:
+    """Wait until the batcher has nothing running: a shadow is compared after its primary has answered."""
+    deadline = time.monotonic() + 30
+    while client.app.state.server.batcher.depth:
+        assert time.monotonic() < deadline, "the batcher never went idle"
+        time.sleep(0.01)
 
 
 def _same(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> None:
@@ -264,6 +274,7 @@ def test_shadows_are_attached_listed_reported_and_detached_at_run_time(
         )
         assert _predict_auth.status_code == 200
         _ = client.post("/v1/predict", headers=auth, json={"adapter": primary, "inputs": TEXTS[:5]})  # not named
+        _idle(client)
         listed = client.get("/v1/shadows", headers=auth).json()["shadows"]
         assert [(s["primary"], s["shadow"], s["total"]) for s in listed] == [("sentiment:prod", shadow, 5)]
         assert client.get("/v1/shadows/sentiment:prod", headers=auth).json()["total"] == 5
