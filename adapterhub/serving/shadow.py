@@ -62,29 +62,30 @@ def parse_pair(text: str) -> tuple[str, str]:
 def check_pair(primary: str, primary_record: AdapterRecord, shadow_record: AdapterRecord) -> None:
     """Refuse a shadow that cannot share ``primary``'s forward pass or whose answers cannot be compared with it."""
     p, s = primary_record.card, shadow_record.card
+    named = primary if canonical(primary) == primary_record.ref else f"{primary} ({primary_record.ref})"
     if primary_record.ref == shadow_record.ref:
         raise ShadowRefused(
             f"{shadow_record.ref} is {primary!r} itself; a shadow must be another version (e.g. the next one)"
         )
     if p.task != s.task:
         raise ShadowRefused(
-            f"{shadow_record.ref} is a {s.task} adapter but {primary} ({primary_record.ref}) is a {p.task} adapter; "
+            f"{shadow_record.ref} is a {s.task} adapter but {named} is a {p.task} adapter; "
             "a shadow must have its primary's task"
         )
     if set(p.labels) != set(s.labels):
         raise ShadowRefused(
-            f"{shadow_record.ref} has labels {', '.join(s.labels)} but {primary} ({primary_record.ref}) has "
+            f"{shadow_record.ref} has labels {', '.join(s.labels)} but {named} has "
             f"{', '.join(p.labels)}; a shadow must have its primary's label set"
         )
     if (p.base.id, p.base.fingerprint) != (s.base.id, s.base.fingerprint):
         raise IncompatibleAdapter(
-            f"{shadow_record.ref} was trained on base {s.base.id} but {primary} ({primary_record.ref}) on "
+            f"{shadow_record.ref} was trained on base {s.base.id} but {named} on "
             f"{p.base.id}; a shadow must share its primary's base to ride in the same forward pass"
         )
     if p.inference.quantize != s.inference.quantize:
         raise IncompatibleAdapter(
-            f"{shadow_record.ref} runs on a {s.inference.quantize or 'full-precision'} base but {primary} "
-            f"({primary_record.ref}) on a {p.inference.quantize or 'full-precision'} one; a shadow must share its "
+            f"{shadow_record.ref} runs on a {s.inference.quantize or 'full-precision'} base but {named} "
+            f"on a {p.inference.quantize or 'full-precision'} one; a shadow must share its "
             "primary's base"
         )
 

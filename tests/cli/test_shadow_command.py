@@ -28,7 +28,7 @@ def test_serve_refuses_a_shadow_that_cannot_be_compared_in_one_line_before_torch
     publish_adapter(registry, other_tiny_bert, "elsewhere", seed=5)
     cases = {
         ("--shadow", "sentiment@1=topic"): (2, "topic@2 is a classify adapter but sentiment@1"),
-        ("--shadow", "topic@1=topic@2"): (2, "topic@2 has labels x, y, z but topic@1 (topic@1) has a, b, c"),
+        ("--shadow", "topic@1=topic@2"): (2, "topic@2 has labels x, y, z but topic@1 has a, b, c"),
         ("--shadow", "sentiment=elsewhere"): (4, "a shadow must share its primary's base"),
         ("--shadow", "sentiment=sentiment@9"): (3, "sentiment has no version 9"),
         ("--shadow", "sentiment=sentiment@2"): (2, "sentiment@2 is 'sentiment' itself"),
