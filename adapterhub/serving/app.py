@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from adapterhub.errors import (
     AdapterHubError,
@@ -211,7 +212,16 @@ def _install_error_handlers(app: FastAPI) -> None:
             # that are not UTF-8, or nesting deeper than the parser's recursion limit
             return error_response(422, "invalid_request", f"body: {_unreadable(exc.__cause__)}")
         kind = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, kind, str(exc.detail), headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:  # Starlette's Allow names the methods of the first route of the path only
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed(app, request.scope))}
+        return error_response(exc.status_code, kind, str(exc.detail), headers=headers)
+
+
+def _allowed(app: FastAPI, scope: dict[str, Any]) -> list[str]:
+    """The methods some route of the app serves at the request's path."""
+    methods = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+    return [m for m in methods if any(r.matches({**scope, "method": m})[0] == Match.FULL for r in app.router.routes)]
 
 
 def _unreadable(cause: BaseException) -> str:

@@ -330,3 +330,9 @@ def test_with_several_workers_shadows_are_set_at_start_up_only(
         response = client.post("/v1/shadows", json={"primary": primary, "shadow": shadow})
         assert response.status_code == 409 and "--shadow PRIMARY=SHADOW when the server starts" in response.text
         assert client.get("/v1/shadows").json()["shadows"] == []
+
+
+def test_a_wrong_method_on_the_shadow_routes_lists_every_method_they_take(client: TestClient) -> None:
+    for path, allowed in (("/v1/shadows", "GET, POST"), ("/v1/shadows/sentiment:prod", "DELETE, GET")):
+        response = client.put(path)
+        assert response.status_code == 405 and response.headers["allow"] == allowed
