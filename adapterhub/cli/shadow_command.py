@@ -38,9 +38,7 @@ INPUT_SHOWN = 60  # characters of a sample's input in the table (--json has them
 def report(
     primary: Annotated[str, typer.Argument(metavar="PRIMARY", help="The primary as clients name it.")],
     url: Annotated[str, typer.Option(help="The server's address.")] = "http://127.0.0.1:8000",
-    api_key: Annotated[
-        str | None, typer.Option(envvar="ADAPTERHUB_API_KEY", help="The server's API key [env ADAPTERHUB_API_KEY].")
-    ] = None,
+    api_key: Annotated[str | None, typer.Option(envvar="ADAPTERHUB_API_KEY", help="The server's API key.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the server's report as JSON.")] = False,
 ) -> None:
     """How the shadow of PRIMARY compares with it: inputs compared, disagreement rate, mean |Δp| for
