@@ -85,3 +85,7 @@ class RemoteUnavailable(AdapterHubError):
     denied."""
 
     exit_code = 8
+
+
+class ServerUnreachable(RemoteUnavailable):
+    """A running ``hub serve`` that cannot be reached at the URL given (not started, another port, a firewall)."""

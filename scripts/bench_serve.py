@@ -8,6 +8,10 @@ Two real ``hub serve`` processes on free 127.0.0.1 ports, each preloading every 
 * **batching off** (``--max-batch 1``): the same traffic over 1, 8 and 32 LoRA adapters, one forward pass
   per request.
 
+and a **shadow row**: two batching servers alive side by side, one plain and one with ``--shadow a0=a1`` (every
+request for ``a0`` also runs ``a1`` in the same batch), both sent the same one-adapter traffic, measured in
+turn A/B/A/B (so drift hits both alike); the ratio of their requests/s is what a shadow costs.
+
 Adapters: random rank-8 LoRA on query/key/value/dense of all-MiniLM-L6-v2 (CPU; ``--dtype`` fp32 or bf16, and
 ``--off-dtype`` for the batching-off server, so each side can run at its best) with a 2-label head.
 Clients: ``--clients`` concurrent HTTP/1.1 keep-alive connections (a minimal asyncio client), each sending one SST-2 dev
@@ -16,6 +20,7 @@ Everything is bounded: a fixed request count per measurement and ``--timeout`` s
 
     python scripts/bench_serve.py                   # about 3 minutes here
     python scripts/bench_serve.py --quick           # fewer requests, one round
+    python scripts/bench_serve.py --only-shadow     # the shadow row alone
 """
 
 from __future__ import annotations
@@ -225,6 +230,55 @@ def measure(server: Server, configs: dict[str, list[str]], args, texts: list[str
     return best
 
 
+def shadow_row(registry: Path, names: list[str], args, texts: list[str]) -> float:
+    """Requests/s for ``names[0]`` without and with ``--shadow names[0]=names[1]``: both servers up at once and
+    measured in adjacent pairs (A/B, then B/A, ...), so that what else runs on the machine weighs on both sides of
+    a pair alike; the median of the pairs' ratios. Checks that the shadow compared every input it was sent."""
+    import statistics
+
+    import httpx
+
+    flags = [*(["--max-batch", str(args.max_batch)] if args.max_batch else []), "--max-wait-ms", "5"]
+    flags += ["--dtype", args.dtype, "--max-queue", "4096"]
+    pair = f"{names[0]}={names[1]}"
+    servers = {
+        "no shadow": Server(registry, names[:1], *flags),
+        "one shadow": Server(registry, names[:1], *flags, "--shadow", pair),
+    }
+    print(f"shadow ({' '.join(flags)}; --shadow {pair} on one of them):", flush=True)
+    pairs: list[dict[str, Run]] = []
+    try:
+        for server in servers.values():
+            asyncio.run(load(server.url, texts, names[:1], args.clients, args.clients * 2))
+        before = httpx.get(f"{servers['one shadow'].url}/v1/shadows/{names[0]}").json()["total"]
+        for k in range(args.shadow_pairs):
+            order = list(servers) if k % 2 == 0 else list(servers)[::-1]  # neither always goes first
+            pairs.append(
+                {
+                    label: asyncio.run(load(servers[label].url, texts, names[:1], args.clients, args.requests))
+                    for label in order
+                }
+            )
+        report = httpx.get(f"{servers['one shadow'].url}/v1/shadows/{names[0]}").json()
+    finally:
+        for server in servers.values():
+            server.stop()
+    for label in servers:
+        runs = [p[label] for p in pairs]
+        run = max(runs, key=lambda r: r.rate)
+        print(
+            f"  {label:<32} {run.rate:7.1f} req/s  p50 {run.pct(0.5):7.1f} ms  p99 {run.pct(0.99):7.1f} ms"
+            f"  errors {sum(r.errors for r in runs)}  (best of {len(runs)})",
+            flush=True,
+        )
+    ratios = [p["one shadow"].rate / p["no shadow"].rate for p in pairs]
+    print(f"  ratio of each pair: {' '.join(f'{r:.2f}' for r in ratios)}", flush=True)
+    compared = report["total"] - before
+    sent = sum(p["one shadow"].requests for p in pairs)
+    print(f"  the shadow compared {compared} of {sent} inputs sent, {report['errors']} shadow errors", flush=True)
+    return statistics.median(ratios)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=64)
@@ -242,6 +296,8 @@ def main() -> None:
     )
     parser.add_argument("--base", help="a local base model directory or hub id [the embedded all-MiniLM-L6-v2]")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only-shadow", action="store_true", help="measure the shadow row alone")
+    parser.add_argument("--shadow-pairs", type=int, default=8, help="A/B pairs of the shadow row")
     args = parser.parse_args()
     args.off_dtype = args.off_dtype or args.dtype
     if args.quick:
@@ -255,8 +311,8 @@ def main() -> None:
     texts = sentences(872)
     with tempfile.TemporaryDirectory() as tmp:
         registry = Registry(Path(tmp) / "registry")
-        names = publish_adapters(registry, 32, args.base)
-        bound_name = publish_head(registry, args.base)
+        names = publish_adapters(registry, 2 if args.only_shadow else 32, args.base)
+        bound_name = "" if args.only_shadow else publish_head(registry, args.base)
         spreads = {1: names[:1], 8: names[:8], 32: names}
         print(
             f"{args.clients} clients, {args.requests} single-sentence requests per measurement, best of "
@@ -264,6 +320,10 @@ def main() -> None:
             f"off in {args.off_dtype}",
             flush=True,
         )
+        ratio = shadow_row(registry.root, names, args, texts)
+        print(f"  one shadow / no shadow {ratio:.2f}, the median pair (goal >= 0.75)\n", flush=True)
+        if args.only_shadow:
+            return
         results: dict[str, Run] = {}
         batching = ["--max-batch", str(args.max_batch)] if args.max_batch else []
         servers = [

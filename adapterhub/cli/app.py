@@ -107,4 +107,5 @@ from adapterhub.cli import registry_commands, train_command  # noqa: E402,F401
 from adapterhub.cli import eval_commands, predict_command, serve_command, tune_command  # noqa: E402,F401
 from adapterhub.cli import logs_command  # noqa: E402,F401
 from adapterhub.cli import remote_commands  # noqa: E402,F401
+from adapterhub.cli import shadow_command  # noqa: E402,F401
 # isort: on

@@ -17,6 +17,7 @@ Opt = typer.Option
         "hub serve --adapter reviews --adapter poet",
         "hub serve --port 9000 --max-batch 64 --max-wait-ms 10",
         "hub serve --remote origin    # a request for an adapter not held locally pulls it first",
+        "hub serve --adapter sentiment:prod --shadow sentiment:prod=sentiment@4 --shadow-samples 100",
         'ADAPTERHUB_API_KEY="$KEY" hub serve --host 0.0.0.0 --workers 2',
         "hub serve --log-predictions --log-inputs --log-max-mb 50",
     )
@@ -92,6 +93,22 @@ def serve(
     log_max_mb: Annotated[
         float, Opt(help="Rotate the prediction log at this size (one backup is kept: about twice this on disk).")
     ] = 100.0,
+    shadows: Annotated[
+        list[str] | None,
+        Opt(
+            "--shadow",
+            metavar="PRIMARY=SHADOW",
+            help="Run SHADOW (NAME@V, or a name or alias resolved now) on every request that names PRIMARY, in the "
+            "same batch, and compare their answers; only PRIMARY answers (repeatable). See `hub shadow report`.",
+        ),
+    ] = None,
+    shadow_samples: Annotated[
+        int,
+        Opt(
+            metavar="N",
+            help="Keep the last N inputs each shadow disagreed on, for `hub shadow report` (inputs may be private).",
+        ),
+    ] = 0,
 ) -> None:
     """Serve adapters over HTTP: one base, adapters hot-swapped per request, batched across adapters."""
     from adapterhub.serving.config import ServeConfig  # neither torch nor the web framework: refusals are instant
@@ -123,10 +140,17 @@ def serve(
         log_predictions=log_predictions,
         log_inputs=log_inputs,
         log_max_mb=log_max_mb,
+        shadows=tuple(shadows or ()),
+        shadow_samples=shadow_samples,
     )
     if remote is None:  # with a remote, serve looks in the registry and on the remote
         for ref in settings.adapters:  # an unknown preload is refused before the base loads
             ctx.obj.get(ref)
+    if settings.shadows and remote is None:  # so is a shadow that cannot be compared with its primary
+        from adapterhub.serving.shadow import check_pair
+
+        for primary, shadow in settings.shadow_pairs():
+            check_pair(primary, ctx.obj.get(primary), ctx.obj.get(shadow))
     from adapterhub.serving.runner import serve as run
 
     run(settings)

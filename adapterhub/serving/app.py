@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from adapterhub.errors import (
     AdapterHubError,
@@ -38,8 +39,10 @@ from adapterhub.inference import Hub
 from adapterhub.library_warnings import silence_library_internals
 from adapterhub.serving.config import CONFIG_ENV, ServeConfig
 from adapterhub.serving.errors import (
+    NoShadow,
     NotServed,
     Overloaded,
+    ShadowRefused,
     ShuttingDown,
     TooLarge,
     UnknownAdapter,
@@ -55,6 +58,8 @@ log = logging.getLogger("adapterhub.serving")
 # error class -> (HTTP status, error type); the first match wins
 STATUSES: tuple[tuple[type[Exception], int, str], ...] = (
     (NotServed, 404, "adapter_not_served"),
+    (NoShadow, 404, "shadow_not_found"),
+    (ShadowRefused, 409, "shadow_refused"),
     (AdapterNotFound, 404, "adapter_not_found"),
     (WrongEndpoint, 400, "wrong_endpoint"),
     (InvalidName, 422, "invalid_name"),
@@ -81,7 +86,7 @@ def create_app(hub: Hub, config: ServeConfig | None = None) -> FastAPI:
     """The server's ASGI app. Its lifespan starts the batcher, preloads ``config.adapters`` and, on shutdown,
     finishes every queued request before it returns."""
     from adapterhub import __version__
-    from adapterhub.serving import native_routes, openai_routes
+    from adapterhub.serving import native_routes, openai_routes, shadow_routes
 
     config = config or ServeConfig()
     state = ServerState(hub, config)
@@ -114,6 +119,7 @@ def create_app(hub: Hub, config: ServeConfig | None = None) -> FastAPI:
     app.include_router(native_routes.public)
     app.include_router(native_routes.router, dependencies=protected)
     app.include_router(openai_routes.router, dependencies=protected)
+    app.include_router(shadow_routes.router, dependencies=protected)
     _install_error_handlers(app)
     _declare_limits(app, config)
     # added innermost first: metrics see every answer, the boundary catches whatever the guard raises
@@ -208,7 +214,16 @@ def _install_error_handlers(app: FastAPI) -> None:
             # that are not UTF-8, or nesting deeper than the parser's recursion limit
             return error_response(422, "invalid_request", f"body: {_unreadable(exc.__cause__)}")
         kind = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, kind, str(exc.detail), headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:  # Starlette's Allow names the methods of the first route of the path only
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed(app, request.scope))}
+        return error_response(exc.status_code, kind, str(exc.detail), headers=headers)
+
+
+def _allowed(app: FastAPI, scope: dict[str, Any]) -> list[str]:
+    """The methods some route of the app serves at the request's path."""
+    methods = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+    return [m for m in methods if any(r.matches({**scope, "method": m})[0] == Match.FULL for r in app.router.routes)]
 
 
 def _unreadable(cause: BaseException) -> str:

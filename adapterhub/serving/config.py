@@ -54,6 +54,8 @@ class ServeConfig:
     log_predictions: bool = False  # a row per input in <registry>/.logs/predictions.sqlite
     log_inputs: bool = False  # the log keeps the input text (and outputs that reveal it); needs log_predictions
     log_max_mb: float = 100.0  # the log's size before it is rotated (one backup is kept)
+    shadows: tuple[str, ...] = ()  # PRIMARY=SHADOW: SHADOW rides in the batch of every request naming PRIMARY
+    shadow_samples: int = 0  # disagreeing inputs each shadow keeps for its report (0: none, inputs may be private)
 
     def make_hub(self) -> Hub:
         """The Hub these settings describe (each worker process makes its own)."""
@@ -95,11 +97,38 @@ class ServeConfig:
                 f"--max-inputs {self.max_inputs} is more than --max-queue {self.max_queue}: a request of more than "
                 f"{self.max_queue} inputs could never be queued; lower --max-inputs or raise --max-queue"
             )
+        problems += self._shadow_problems()
         for host in self.allowed_hosts:
             if not host or any(c in host for c in "/ \t@") or host != host.strip():
                 problems.append(f"--allowed-host {host!r} is not a host name (e.g. api.example.com or 10.0.0.5)")
         if problems:
             raise ConfigError("; ".join(problems))
+
+    def shadow_pairs(self) -> list[tuple[str, str]]:
+        """``--shadow`` as (primary, shadow) pairs."""
+        from adapterhub.serving.shadow import parse_pair
+
+        return [parse_pair(text) for text in self.shadows]
+
+    def _shadow_problems(self) -> list[str]:
+        from adapterhub.errors import AdapterHubError
+        from adapterhub.serving.shadow import canonical, parse_pair
+
+        problems, primaries = [], set()
+        for text in self.shadows:
+            try:
+                primary, _ = parse_pair(text)
+            except AdapterHubError as exc:
+                problems.append(str(exc))
+                continue
+            if canonical(primary) in primaries:
+                problems.append(f"--shadow names {primary} twice; a primary has one shadow")
+            primaries.add(canonical(primary))
+        if self.shadow_samples < 0:
+            problems.append(f"--shadow-samples must not be negative (got {self.shadow_samples})")
+        if self.shadows and self.max_adapters < 2:
+            problems.append("a shadow rides in its primary's batch, so --shadow needs --max-adapters 2 or more")
+        return problems
 
     def with_environment(self) -> ServeConfig:
         """The same settings with the API key resolved: ``--api-key``, else the file of ``--api-key-file``,
@@ -131,6 +160,7 @@ class ServeConfig:
         values = {k: v for k, v in values.items() if k in known}
         values["adapters"] = tuple(values.get("adapters") or ())
         values["allowed_hosts"] = tuple(values.get("allowed_hosts") or ())
+        values["shadows"] = tuple(values.get("shadows") or ())
         return cls(**values)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapterhub.errors import AdapterHubError, AdapterNotFound
+from adapterhub.errors import AdapterHubError, AdapterNotFound, ConfigError
 
 
 class Overloaded(AdapterHubError):
@@ -37,3 +37,12 @@ class UnknownAdapter(AdapterNotFound):
     def __init__(self, name: str, message: str | None = None) -> None:
         super().__init__(message or f"no adapter named {name!r}; GET /v1/adapters lists every adapter")
         self.name = name
+
+
+class ShadowRefused(ConfigError):
+    """A shadow that cannot be compared with its primary: another task or label set, or the primary itself
+    (exit 2, HTTP 409)."""
+
+
+class NoShadow(AdapterNotFound):
+    """A primary that has no shadow attached (exit 3, HTTP 404)."""

@@ -154,7 +154,7 @@ async def predict(body: PredictRequest, request: Request, key: str | None = Requ
     generation = GenerationOptions(**options) if record.card.task_type == "CAUSAL_LM" else None
     if generation is not None:
         await state.check_prompts(spec, body.inputs, generation.max_new_tokens)
-    results = await state.run(spec, body.inputs, generation)
+    results = await state.run(spec, body.inputs, generation, asked=body.adapter)
     # built directly (the schema above documents it): no second validation of what the library returned
     return JSONResponse({"adapter": results[0].adapter, "results": [result_json(r) for r in results]})
 

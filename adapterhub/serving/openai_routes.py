@@ -91,7 +91,7 @@ async def completions(body: CompletionRequest, request: Request, key: str | None
             return {"index": index, "text": text or "", "logprobs": None, "finish_reason": finish}
 
         return _stream(state, body, ref, prompts, options, choice, (ident, "text_completion", created))
-    results = await state.run(ref, prompts, options)
+    results = await state.run(ref, prompts, options, asked=body.model)
     return CompletionResponse(
         id=ident,
         created=created,
@@ -120,7 +120,7 @@ async def chat_completions(body: ChatRequest, request: Request, key: str | None 
             return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
 
         return _stream(state, body, ref, prompts, options, choice, (ident, "chat.completion.chunk", created))
-    results = await state.run(ref, prompts, options)
+    results = await state.run(ref, prompts, options, asked=body.model)
     return ChatResponse(
         id=ident,
         created=created,
@@ -209,7 +209,8 @@ def _stream(
     def on_text(index: int, piece: str) -> None:  # called on the batcher's thread
         loop.call_soon_threadsafe(pieces.put_nowait, (index, piece))
 
-    job = state.enqueue(model, prompts, options, on_text)  # a full queue is a 429 before the 200 goes out
+    # a full queue is a 429 before the 200 goes out
+    job = state.enqueue(model, prompts, options, on_text, asked=body.model)
 
     def chunk(model: str, choices: list[dict[str, Any]], **extra: Any) -> str:
         payload = {"id": ident, "object": kind, "created": created, "model": model, "choices": choices, **extra}

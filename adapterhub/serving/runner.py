@@ -33,8 +33,10 @@ def serve(config: ServeConfig) -> None:
         tier.remote.store.check()  # so does a remote that cannot be reached: before the base loads
         for spec in config.adapters:
             tier.where(spec)  # held locally or on the remote, or refused naming both
-        print(f"adapters the registry lacks are pulled from remote {tier.name} ({tier.remote.store.where})",
-              file=sys.stderr)
+        print(
+            f"adapters the registry lacks are pulled from remote {tier.name} ({tier.remote.store.where})",
+            file=sys.stderr,
+        )
     else:
         for spec in config.adapters:
             registry.get(spec)  # unknown names fail here, before anything loads

@@ -17,11 +17,20 @@ from adapterhub.names import Ref
 from adapterhub.registry import AdapterRecord
 from adapterhub.serving.batcher import Batcher
 from adapterhub.serving.config import ServeConfig
-from adapterhub.serving.errors import NotServed, Overloaded, ShuttingDown, TooLarge, UnknownAdapter, WrongEndpoint
+from adapterhub.serving.errors import (
+    NotServed,
+    Overloaded,
+    ShadowRefused,
+    ShuttingDown,
+    TooLarge,
+    UnknownAdapter,
+    WrongEndpoint,
+)
 from adapterhub.serving.metrics import Metrics
 from adapterhub.serving.observe import Observer, labels_of
 from adapterhub.serving.prediction_log import PredictionLog, log_folder
 from adapterhub.serving.responses import Redactor
+from adapterhub.serving.shadow import Shadow, Shadows
 
 AVAILABLE_SHOWN = 20  # names an unknown-adapter 404 lists at most: the closest to what was asked
 KEY_HEADER = "X-Request-Key"  # the caller's id a weighted alias routes by (OpenAI routes also take `user`)
@@ -40,6 +49,7 @@ class ServerState:
         )
         self.observer = Observer(hub, self.metrics.adapters, self.log, config.log_inputs)
         hub.on_load = self.observer.loaded
+        self.shadows = Shadows(self.metrics.registry, samples=config.shadow_samples)
         self.batcher = Batcher(
             hub,
             max_batch=config.max_batch,
@@ -47,6 +57,7 @@ class ServerState:
             max_queue=config.max_queue,
             metrics=self.metrics,
             observer=self.observer,
+            shadows=self.shadows,
         )
         # with --only-preloaded: the names and exact references that may be served, each as the registry writes
         # it (`sentiment@01` is `sentiment@1`: every spelling of a reference adds nothing to the set)
@@ -71,6 +82,24 @@ class ServerState:
         """Load ``config.adapters``; those the command already loaded before the port opened stay as they are."""
         for spec in self.config.adapters:
             self._allow(spec, self.hub.resident_record(spec) or self.hub.load(spec))
+        for primary, shadow in self.config.shadow_pairs():  # one that fails to load shows as failed; none stops
+            self.shadows.add(self.hub, primary, shadow, keep_failed=True)
+
+    def add_shadow(self, primary: str, shadow: str) -> Shadow:
+        """Attach ``shadow`` to ``primary`` at run time (refused, changing nothing, when it does not fit)."""
+        self._single_worker("attached")
+        return self.shadows.add(self.hub, primary, shadow)
+
+    def remove_shadow(self, primary: str) -> Shadow:
+        self._single_worker("removed")
+        return self.shadows.remove(primary)
+
+    def _single_worker(self, what: str) -> None:
+        if self.config.workers > 1:
+            raise ShadowRefused(
+                f"with --workers {self.config.workers} each worker holds its own shadows and a request reaches "
+                f"one of them, so shadows are {what} with --shadow PRIMARY=SHADOW when the server starts"
+            )
 
     def load(self, spec: str) -> AdapterRecord:
         """Resolve ``spec`` anew (on the remote first, when the server has one) and make it hot (the load
@@ -181,8 +210,9 @@ class ServerState:
         texts: Sequence[str],
         options: GenerationOptions | None = None,
         on_text: Callable[[int, str], None] | None = None,
+        asked: str | None = None,
     ) -> list[Result]:
-        return await self.enqueue(spec, texts, options, on_text)
+        return await self.enqueue(spec, texts, options, on_text, asked)
 
     def enqueue(
         self,
@@ -190,10 +220,12 @@ class ServerState:
         texts: Sequence[str],
         options: GenerationOptions | None = None,
         on_text: Callable[[int, str], None] | None = None,
+        asked: str | None = None,
     ) -> asyncio.Future[list[Result]]:
-        """Queue the request now (429 or 503 at once); the future of its results."""
+        """Queue the request now (429 or 503 at once); the future of its results. ``asked`` is the reference
+        as the client named it when ``spec`` is the version it resolved to (a shadow follows what was asked)."""
         try:
-            future = self.batcher.enqueue(texts, spec, options, on_text)
+            future = self.batcher.enqueue(texts, spec, options, on_text, asked)
         except (Overloaded, ShuttingDown) as exc:
             self.observer.refused(spec, exc)
             raise

@@ -1,0 +1,108 @@
+"""``hub serve --shadow`` refusals (one line, before torch) and ``hub shadow report`` against a real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from adapterhub.registry import Registry
+from tests.cli.test_fast_refusals import DRIVER
+from tests.inference.helpers import publish_adapter
+from tests.serving.test_process import _free_port, _server
+
+
+def test_serve_refuses_a_shadow_that_cannot_be_compared_in_one_line_before_torch(
+    registry_dir: Path, tiny_bert: Path, other_tiny_bert: Path, tmp_path: Path
+) -> None:
+    registry = Registry(registry_dir)
+    publish_adapter(registry, tiny_bert, "sentiment", seed=1)
+    publish_adapter(registry, tiny_bert, "sentiment", seed=2)
+    publish_adapter(registry, tiny_bert, "topic", task="classify", labels=("a", "b", "c"), seed=3)
+    publish_adapter(registry, tiny_bert, "topic", task="classify", labels=("x", "y", "z"), seed=4)
+    publish_adapter(registry, other_tiny_bert, "elsewhere", seed=5)
+    cases = {
+        ("--shadow", "sentiment@1=topic"): (2, "topic@2 is a classify adapter but sentiment@1"),
+        ("--shadow", "topic@1=topic@2"): (2, "topic@2 has labels x, y, z but topic@1 has a, b, c"),
+        ("--shadow", "sentiment=elsewhere"): (4, "a shadow must share its primary's base"),
+        ("--shadow", "sentiment=sentiment@9"): (3, "sentiment has no version 9"),
+        ("--shadow", "sentiment=sentiment@2"): (2, "sentiment@2 is 'sentiment' itself"),
+        ("--shadow", "sentiment"): (2, "--shadow 'sentiment' is not PRIMARY=SHADOW"),
+        ("--shadow", "sentiment@1=sentiment@2", "--shadow", "sentiment@01=topic"): (2, "names sentiment@01 twice"),
+        ("--shadow", "sentiment@1=sentiment@2", "--max-adapters", "1"): (2, "--shadow needs --max-adapters 2"),
+        ("--shadow-samples", "-1"): (2, "--shadow-samples must not be negative"),
+    }
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ADAPTERHUB_REGISTRY": str(registry_dir)}
+    done = subprocess.run(
+        [sys.executable, "-c", DRIVER, json.dumps([["serve", *c] for c in cases])],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    for row, (code, text) in zip(json.loads(done.stdout), cases.values(), strict=True):
+        shown = " ".join(row["argv"])
+        assert (row["code"], row["heavy"]) == (code, []), f"hub {shown}: {row}"
+        assert row["err"].startswith("error: ") and text in row["err"], f"hub {shown}: {row['err']}"
+        assert row["err"].count("\n") == 1, f"hub {shown}: {row['err']}"
+
+
+def test_shadow_report_prints_the_agreement_of_a_running_server(hub, registry_dir: Path, tiny_bert: Path) -> None:
+    registry = Registry(registry_dir)
+    publish_adapter(registry, tiny_bert, "sentiment", seed=1)
+    publish_adapter(registry, tiny_bert, "sentiment", seed=2)
+    registry.tag("sentiment@1", "prod")
+    texts = ["a fine film", "dull and long", "never again"]
+    flags = ("--adapter", "sentiment:prod", "--shadow", "sentiment:prod=sentiment@2", "--shadow-samples", "5")
+    with _server(registry, *flags, key="k") as (_, url):
+        auth = {"Authorization": "Bearer k"}
+        answer = httpx.post(f"{url}/v1/predict", headers=auth, json={"adapter": "sentiment:prod", "inputs": texts})
+        assert answer.status_code == 200 and answer.json()["adapter"] == "sentiment@1"
+        deadline = time.monotonic() + 30  # the shadow is compared after the primary has answered
+        while httpx.get(f"{url}/health").json()["queue"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        expected = httpx.get(f"{url}/v1/shadows/sentiment:prod", headers=auth).json()
+
+        code, out, err = hub("shadow", "report", "sentiment:prod", "--url", url, "--api-key", "k")
+        assert (code, err) == (0, "")
+        header, row = out.splitlines()[:2]
+        assert header.split()[:5] == ["PRIMARY", "VERSION", "SHADOW", "STATUS", "COMPARED"]
+        assert row.split()[:7] == [
+            "sentiment:prod",
+            "sentiment@1",
+            "sentiment@2",
+            "running",
+            "3",
+            str(expected["disagreements"]),
+            f"{expected['disagreements'] / 3:.2%}",
+        ]
+        assert f"{expected['mean_probability_difference']:.4f}" in row
+
+        code, out, _ = hub("shadow", "report", "sentiment:prod", "--url", url, "--api-key", "k", "--json")
+        assert code == 0 and json.loads(out) == expected
+
+        code, out, err = hub("shadow", "report", "sentiment@2", "--url", url, "--api-key", "k")
+        assert (code, out) == (3, "") and err.count("\n") == 1
+        assert err.startswith("error: 'sentiment@2' has no shadow (primaries with one: sentiment:prod)")
+
+        code, _, err = hub("shadow", "report", "sentiment:prod", "--url", url)
+        assert code == 2 and err == (
+            f"error: the server at {url} wants an API key: pass --api-key KEY or set ADAPTERHUB_API_KEY\n"
+        )
+
+
+def test_shadow_report_says_in_one_line_that_no_server_answers(hub) -> None:
+    url = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    code, out, err = hub("shadow", "report", "sentiment:prod", "--url", url)
+    assert (code, out) == (8, "")
+    assert err.startswith(f"error: no hub serve answers at {url} (") and err.count("\n") == 1
+    code, _, err = hub("shadow", "report", "Bad Name", "--url", url)
+    assert code == 2 and "invalid adapter name 'Bad Name'" in err
