@@ -171,6 +171,26 @@ def test_ner_and_generation_disagree_on_tags_and_text(
     assert sum(tags) > 0 and sum(words) > 0  # the counts above are not zero by accident
 
 
+def test_a_shadow_of_an_alias_follows_requests_that_name_the_alias(
+    serve: Callable[..., Any], registry: Registry, tiny_bert: Path, tiny_gpt2: Path
+) -> None:
+    """An alias runs on the exact version it resolves to (a canary's pick), and an OpenAI request on the exact
+    version of the name it gives: the shadow follows the reference the client named all the same."""
+    for version in (2, 3):
+        publish_adapter(registry, tiny_bert, "sentiment", seed=20 + version)
+    registry.tag_weighted({"sentiment@1": 0.5, "sentiment@2": 0.5}, "prod")
+    publish_adapter(registry, tiny_gpt2, "poet", task="generate", seed=14)
+    texts = ["the sea at night", "a quiet room"]
+    with serve(shadows=("sentiment:prod=sentiment@3", "poet=poet@1")) as client:
+        answered = {_predict(client, "sentiment:prod", texts)[0]["adapter"] for _ in range(6)}
+        completion = client.post("/v1/completions", json={"model": "poet", "prompt": texts[0], "max_tokens": 4})
+        assert completion.status_code == 200, completion.text
+        _idle(client)
+        assert _metric(client, "adapterhub_shadow_total", primary="sentiment:prod", shadow="sentiment@3") == 12
+        assert _metric(client, "adapterhub_shadow_total", primary="poet", shadow="poet@1") == 1
+    assert answered <= {"sentiment@1", "sentiment@2"}  # the split answers, never the shadow
+
+
 # ------------------------------------------------------------------------------------------ one forward pass
 
 
