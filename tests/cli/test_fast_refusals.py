@@ -34,6 +34,28 @@ print(json.dumps(report))
 """
 
 
+def assert_refused_before_torch(
+    cases: dict[tuple[str, ...], tuple[int, str]], registry_dir: Path, tmp_path: Path
+) -> None:
+    """Run every ``hub`` argument list of ``cases`` in one process and check each exits with its code and one
+    ``error:`` line holding its text, with no heavy module (torch, transformers, ...) imported."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ADAPTERHUB_REGISTRY": str(registry_dir)}
+    done = subprocess.run(
+        [sys.executable, "-c", DRIVER, json.dumps([list(c) for c in cases])],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    for row, (code, text) in zip(json.loads(done.stdout), cases.values(), strict=True):
+        shown = " ".join(row["argv"])
+        assert (row["code"], row["heavy"]) == (code, []), f"hub {shown}: {row}"
+        assert row["err"].startswith("error: ") and text in row["err"], f"hub {shown}: {row['err']}"
+        assert row["err"].count("\n") == 1, f"hub {shown}: {row['err']}"
+
+
 def test_refusals_that_need_no_model_come_before_torch(registry_dir: Path, tiny_bert: Path, tmp_path: Path) -> None:
     registry = Registry(registry_dir)
     publish_adapter(registry, tiny_bert, "sentiment")
@@ -65,21 +87,7 @@ def test_refusals_that_need_no_model_come_before_torch(registry_dir: Path, tiny_
         ("merge", "sentiment", "nope", "--name", "m"): (3, "no adapter named 'nope'"),
         ("import", "exported", "--name", "x", "--base", "./models/my-bert"): (3, "does not exist"),
     }
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ADAPTERHUB_REGISTRY": str(registry_dir)}
-    done = subprocess.run(
-        [sys.executable, "-c", DRIVER, json.dumps([list(c) for c in cases])],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    for row, (code, text) in zip(json.loads(done.stdout), cases.values(), strict=True):
-        shown = " ".join(row["argv"])
-        assert (row["code"], row["heavy"]) == (code, []), f"hub {shown}: {row}"
-        assert row["err"].startswith("error: ") and text in row["err"], f"hub {shown}: {row['err']}"
-        assert row["err"].count("\n") == 1, f"hub {shown}: {row['err']}"
+    assert_refused_before_torch(cases, registry_dir, tmp_path)
 
 
 def test_every_command_that_loads_a_base_refuses_a_missing_one_in_one_line(

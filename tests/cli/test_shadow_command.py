@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
 from adapterhub.registry import Registry
-from tests.cli.test_fast_refusals import DRIVER
+from tests.cli.test_fast_refusals import assert_refused_before_torch
 from tests.inference.helpers import publish_adapter
 from tests.serving.test_process import _free_port, _server
 
@@ -37,21 +34,7 @@ def test_serve_refuses_a_shadow_that_cannot_be_compared_in_one_line_before_torch
         ("--shadow", "sentiment@1=sentiment@2", "--max-adapters", "1"): (2, "--shadow needs --max-adapters 2"),
         ("--shadow-samples", "-1"): (2, "--shadow-samples must not be negative"),
     }
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ADAPTERHUB_REGISTRY": str(registry_dir)}
-    done = subprocess.run(
-        [sys.executable, "-c", DRIVER, json.dumps([["serve", *c] for c in cases])],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    for row, (code, text) in zip(json.loads(done.stdout), cases.values(), strict=True):
-        shown = " ".join(row["argv"])
-        assert (row["code"], row["heavy"]) == (code, []), f"hub {shown}: {row}"
-        assert row["err"].startswith("error: ") and text in row["err"], f"hub {shown}: {row['err']}"
-        assert row["err"].count("\n") == 1, f"hub {shown}: {row['err']}"
+    assert_refused_before_torch({("serve", *c): v for c, v in cases.items()}, registry_dir, tmp_path)
 
 
 def test_shadow_report_prints_the_agreement_of_a_running_server(hub, registry_dir: Path, tiny_bert: Path) -> None:
