@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from adapterhub.errors import ConfigError
 from adapterhub.serving.config import API_KEY_ENV, CONFIG_ENV, ServeConfig
+
+if TYPE_CHECKING:
+    from adapterhub.registry import AdapterRecord
 
 
 def serve(config: ServeConfig) -> None:
@@ -51,11 +55,16 @@ def serve(config: ServeConfig) -> None:
     batching = f"up to {config.max_batch} inputs / {config.max_wait_ms:g} ms" if config.max_batch > 1 else "off"
     if config.workers == 1:
         hub = config.make_hub()
+        early: list[tuple[AdapterRecord, str, float]] = []  # loads before the app (and its metrics) exist
+        hub.on_load = lambda *load: early.append(load)
         for spec in config.adapters:
             record = hub.load(spec)
             print(f"loaded {record.ref} ({record.card.task}, {record.card.method})", file=sys.stderr)
         print(f"batching {batching}; API key {auth}; docs at http://{config.host}:{config.port}/docs", file=sys.stderr)
-        uvicorn.run(create_app(hub, config), **settings)  # type: ignore[arg-type]
+        app = create_app(hub, config)
+        for load in early:  # the preloads count as the cold loads they were
+            app.state.server.observer.loaded(*load)
+        uvicorn.run(app, **settings)  # type: ignore[arg-type]
         return
     os.environ[CONFIG_ENV] = config.to_json()  # with the key's salted digest, never the key
     print(f"{config.workers} workers; batching {batching}; API key {auth}", file=sys.stderr)

@@ -84,6 +84,10 @@ def test_hub_serve_answers_over_http_and_drains_on_sigterm(registry: Registry) -
         assert httpx.get(f"{url}/v1/adapters", timeout=10).status_code == 401
         adapters = httpx.get(f"{url}/v1/adapters", headers=auth, timeout=10).json()["adapters"]
         assert {a["ref"]: a["resident"] for a in adapters}["sentiment@1"] == "hot"
+        metrics = httpx.get(f"{url}/metrics", headers=auth, timeout=10).text
+        loads = [line for line in metrics.splitlines() if line.startswith("adapterhub_adapter_loads_total{")]
+        labels = 'adapter="sentiment",kind="cold",task="sentiment",version="1"'
+        assert loads == [f"adapterhub_adapter_loads_total{{{labels}}} 1.0"]  # the preload counts as a cold load
 
         outcome: dict[str, httpx.Response] = {}
 
