@@ -110,6 +110,11 @@ class Hub:
         """The remote that adapters the local registry lacks are pulled from (None: the registry alone)."""
         return self._tier.remote if self._tier is not None else None
 
+    def close(self) -> None:
+        """Stop the background work a remote needs (following its aliases); adapters stay loaded."""
+        if self._tier is not None:
+            self._tier.close()
+
     def __repr__(self) -> str:
         return f"Hub({self.registry.root!s}, device={self.device}, hot={len(self._hot)}, warm={len(self._warm)})"
 
@@ -189,6 +194,8 @@ class Hub:
             return adapter  # resolving it raises the naming error
         if ref.alias is None:
             return adapter
+        if self._tier is not None:  # a set lookup: the remote is read in the background, never here
+            self._tier.follow(ref.name, ref.alias)
         target = self._aliases.get(ref.name, fresh=fresh).get(ref.alias)
         if target is None:  # unknown here: the remote resolves it, or the registry's own error names what exists
             return adapter if self._tier is not None else self.registry.get(ref, key=key).ref

@@ -83,17 +83,23 @@ class RemoteRegistry:
         for alias in self.store.children(f"aliases/{name}"):
             if not is_valid_name(alias):
                 continue
-            data = self.store.read(alias_key(name, alias))
-            if data is None:  # removed while listing
-                continue
-            try:
-                out[alias] = int(json.loads(data)["version"])
-            except (ValueError, KeyError, TypeError) as exc:
-                raise RegistryCorrupt(
-                    f"remote {self.remote.name}: unreadable alias {name}:{alias} ({exc}); set it again with "
-                    f"`hub tag {name}@VERSION {alias} --remote {self.remote.name}`"
-                ) from exc
+            version = self.alias(name, alias)
+            if version is not None:  # None: removed while listing
+                out[alias] = version
         return out
+
+    def alias(self, name: str, alias: str) -> int | None:
+        """The version ``name:alias`` points to on the remote (one read), None when the remote has no such alias."""
+        data = self.store.read(alias_key(name, alias))
+        if data is None:
+            return None
+        try:
+            return int(json.loads(data)["version"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RegistryCorrupt(
+                f"remote {self.remote.name}: unreadable alias {name}:{alias} ({exc}); set it again with "
+                f"`hub tag {name}@VERSION {alias} --remote {self.remote.name}`"
+            ) from exc
 
     def resolve(self, ref: str | Ref) -> tuple[str, int]:
         """``(name, version)`` that ``name``, ``name@V`` or ``name:ALIAS`` means on the remote."""

@@ -75,6 +75,7 @@ class ServerState:
         try:
             self.batcher.close(self.config.shutdown_timeout_s)
         finally:
+            self.hub.close()
             if self.log is not None:
                 self.log.close()
 

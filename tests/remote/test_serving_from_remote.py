@@ -189,6 +189,29 @@ def test_the_load_route_rolls_a_newly_pushed_version_and_a_moved_alias(
     assert server_registry.aliases("sentiment") == {"prod": 2}
 
 
+def test_an_alias_moved_on_the_remote_is_followed_without_a_restart(
+    trainer: Registry, server_registry: Registry, remote: Remote, tiny_bert: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tier_module, "FOLLOW_S", 0.2)
+    publish_adapter(trainer, tiny_bert, "sentiment", seed=2)
+    push(trainer, catalog(remote), ["sentiment@2"])
+    catalog(remote).tag("sentiment@1", "prod")
+    with serving(server_registry) as client:
+
+        def served() -> str:
+            return client.post("/v1/predict", json={"adapter": "sentiment:prod", "inputs": TEXTS}).json()["adapter"]
+
+        assert served() == "sentiment@1"
+        catalog(remote).tag("sentiment@2", "prod")  # a training machine moves the alias: no call to this server
+        deadline = time.monotonic() + 0.2 + 1.0 + 10  # the follow interval, the alias recheck, the pull (slack)
+        while served() != "sentiment@2":
+            assert time.monotonic() < deadline, "the moved alias was never followed"
+            time.sleep(0.1)
+        answer = client.post("/v1/predict", json={"adapter": "sentiment:prod", "inputs": TEXTS}).json()
+        assert_close(scores(answer), expected(trainer, "sentiment@2"))
+    assert server_registry.aliases("sentiment") == {"prod": 2}
+
+
 @pytest.mark.parametrize("remote", ["s3"], indirect=True)
 def test_a_corrupt_remote_object_is_a_409_while_another_adapter_keeps_serving(
     trainer: Registry, server_registry: Registry, remote: Remote, tiny_bert: Path, held_pulls
