@@ -201,6 +201,7 @@ class Store:
                     },
                 )
                 self._fs.retries = 2  # s3fs's own retry loop, on top of botocore's
+                _quiet_orphaned_writes(self._fs.loop)
         return self._fs
 
     def _call(self, action: Callable[[Any], T]) -> T:
@@ -244,3 +245,19 @@ def _unavailable(store: Store, exc: Exception) -> RemoteUnavailable | Exception:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:200]
+
+
+def _quiet_orphaned_writes(loop: Any) -> None:
+    """Keep a dropped connection to one line. When the endpoint goes away mid-upload, aiohttp's task writing the
+    request body fails after the request itself has (and been reported as :class:`RemoteUnavailable`); asyncio
+    would print that task's traceback to stderr as "Task exception was never retrieved". Only connection errors
+    of such tasks are dropped, on the loop fsspec runs s3fs on; anything else goes to the default handler."""
+    import aiohttp
+
+    def handler(loop: Any, context: dict[str, Any]) -> None:
+        error = context.get("exception")
+        if isinstance(error, (aiohttp.ClientConnectionError, ConnectionError)) and "future" in context:
+            return
+        loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
