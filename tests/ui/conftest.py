@@ -212,4 +212,5 @@ def ui_without_key(browser: Any, server: str, request: pytest.FixtureRequest) ->
 @pytest.fixture
 def phone(browser: Any, server: str, request: pytest.FixtureRequest) -> Iterator[UI]:
     """A phone-sized page (390 × 844, touch) holding the key."""
-    yield from _ui(browser, server, request, key=True, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=2)
+    phone = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+    yield from _ui(browser, server, request, key=True, **phone)

@@ -289,7 +289,7 @@ function curve(history, key, id) {
     marker.setAttribute("x1", X(p.step));
     marker.setAttribute("x2", X(p.step));
     marker.setAttribute("visibility", "visible");
-    const extra = typeof p.epoch === "number" ? ` (epoch ${num(p.epoch)})` : "";
+    const extra = typeof p.epoch === "number" ? ` (epoch ${+p.epoch.toFixed(3)})` : "";
     readout.textContent = `step ${p.step}${extra}: ${key} = ${num(p[key])}`;
   }
   svg.addEventListener("mousemove", (event) => {
