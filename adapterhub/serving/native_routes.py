@@ -78,7 +78,7 @@ async def metrics(request: Request) -> Response:
     return Response(await run_in_threadpool(state.metrics.render), media_type=state.metrics.content_type)
 
 
-@router.get("/v1/adapters", response_model=AdapterList, tags=["adapters"])
+@router.get("/v1/adapters", response_model=AdapterList, responses=_NOT_FOUND, tags=["adapters"])
 async def adapters(
     request: Request,
     task: str | None = Query(None, description="Only adapters of this task."),
