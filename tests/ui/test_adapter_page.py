@@ -21,6 +21,8 @@ def test_the_adapter_page_shows_the_card_and_its_learning_curves(ui: UI, ui_regi
     assert all(info.sha256 in files for info in card.files.values())
     labels = page.get_by_role("region", name="Labels").get_by_role("listitem")
     assert labels.all_inner_texts() == ["negative", "positive"]
+    assert not page.get_by_role("region", name="Lineage").count()  # not merged: no lineage section
+    assert page.locator("main").inner_text().rstrip().endswith(card.files["adapter_model.safetensors"].sha256)
 
     curves = page.get_by_role("region", name="Learning curves")
     assert curves.locator("figcaption").all_inner_texts() == ["accuracy", "macro_f1", "train_loss"]

@@ -64,7 +64,7 @@ function headline(a) {
 }
 
 function show(...nodes) {
-  main.replaceChildren(...nodes);
+  main.replaceChildren(...nodes.filter((n) => n !== null && n !== undefined));
 }
 
 function failure(err) {
@@ -272,7 +272,10 @@ function curve(history, key, id) {
     svg.append(s("line", { x1: L, x2: W - R, y1: Y(v), y2: Y(v), class: "grid" }));
     svg.append(s("text", { x: L - 6, y: Y(v) + 4, "text-anchor": "end", class: "tick" }, num(v)));
   }
-  for (const v of x1 === x0 ? [x0] : [x0, x1]) svg.append(s("text", { x: X(v), y: H - 12, "text-anchor": "middle", class: "tick" }, `step ${v}`));
+  for (const v of x1 === x0 ? [x0] : [x0, x1]) {
+    const anchor = x1 === x0 ? "middle" : v === x0 ? "start" : "end"; // the last label ends at the right edge
+    svg.append(s("text", { x: X(v), y: H - 12, "text-anchor": anchor, class: "tick" }, `step ${v}`));
+  }
   svg.append(s("polyline", { points: points.map((p) => `${X(p.step)},${Y(p[key])}`).join(" "), class: "line" }));
   const dots = points.map((p) => {
     const dot = s("circle", { cx: X(p.step), cy: Y(p[key]), r: 3.5, class: "dot" }, s("title", {}, `step ${p.step}: ${key} ${num(p[key])}`));
