@@ -17,6 +17,7 @@ MAX_VERSION = 999_999_999
 RULES = "lower-case letters, digits, '-', '_' and '.', starting with a letter or digit, at most 64 characters"
 # NAME[@VERSION|:ALIAS] as one regex for JSON schemas (ECMA-262 and Python alike; the lookahead forbids '..')
 REF_PATTERN = rf"^(?!.*\.\.){_NAME.pattern}(?:@[1-9][0-9]{{0,8}}|:{_NAME.pattern})?$"
+NAME_PATTERN = rf"^(?!.*\.\.){_NAME.pattern}$"  # a bare NAME
 EXACT_REF_PATTERN = rf"^(?!.*\.\.){_NAME.pattern}@[1-9][0-9]{{0,8}}$"  # NAME@VERSION only
 
 

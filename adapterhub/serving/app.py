@@ -86,7 +86,7 @@ def create_app(hub: Hub, config: ServeConfig | None = None) -> FastAPI:
     """The server's ASGI app. Its lifespan starts the batcher, preloads ``config.adapters`` and, on shutdown,
     finishes every queued request before it returns."""
     from adapterhub import __version__
-    from adapterhub.serving import native_routes, openai_routes, shadow_routes
+    from adapterhub.serving import native_routes, openai_routes, shadow_routes, ui_routes
 
     config = config or ServeConfig()
     state = ServerState(hub, config)
@@ -117,6 +117,7 @@ def create_app(hub: Hub, config: ServeConfig | None = None) -> FastAPI:
     bearer = HTTPBearer(auto_error=False, description="The key the server was started with.")
     protected = [Depends(bearer)] if key is not None else []
     app.include_router(native_routes.public)
+    app.include_router(ui_routes.router)  # the page's files hold no data: the API behind them asks for the key
     app.include_router(native_routes.router, dependencies=protected)
     app.include_router(openai_routes.router, dependencies=protected)
     app.include_router(shadow_routes.router, dependencies=protected)

@@ -6,7 +6,8 @@ In this order, each answered with the one JSON error shape:
    (DNS rebinding) sends its own name as the Host, so a server on a loopback address answers only to loopback
    names, its bound address and ``--allowed-host`` names. A server bound to 0.0.0.0 or :: accepts any Host
    unless ``--allowed-host`` names some.
-2. The API key, when one is set (401), on every route but ``/health`` and the API's description.
+2. The API key, when one is set (401), on every route but ``/health``, the API's description and the web page's
+   own files under ``/ui`` (they hold no data: the page asks for the key when the API answers 401).
 3. A state-changing request (POST, PUT, PATCH, DELETE) whose ``Origin`` is not this server is refused (403):
    a browser sends any page's form or ``fetch`` to any address, but always says where it came from.
 4. A request body must be JSON, declared as ``Content-Type: application/json`` (415), which a browser never
@@ -25,7 +26,8 @@ from starlette.exceptions import HTTPException
 from adapterhub.serving.keys import KeyDigest
 from adapterhub.serving.responses import error_response
 
-OPEN_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+OPEN_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/ui"})
+OPEN_PREFIX = "/ui/"  # the web page's static files
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 WILDCARDS = frozenset({"0.0.0.0", "::", ""})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -90,7 +92,7 @@ class RequestGuard:
                 "or start the server with --allowed-host NAME",
             )
         path, method = scope["path"], scope["method"]
-        if self.key is not None and path not in OPEN_PATHS and not self._authorized(headers):
+        if self.key is not None and not _open(path) and not self._authorized(headers):
             return error_response(401, "unauthorized", "missing or wrong API key: send `Authorization: Bearer <key>`")
         if method in SAFE_METHODS:
             return None
@@ -125,6 +127,10 @@ class RequestGuard:
     def _authorized(self, headers: dict[bytes, bytes]) -> bool:
         scheme, _, credentials = headers.get(b"authorization", b"").partition(b" ")
         return scheme.lower() == b"bearer" and self.key is not None and self.key.matches(credentials.strip())
+
+
+def _open(path: str) -> bool:
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIX)
 
 
 def _host_name(host: str) -> str:

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from adapterhub.errors import ConfigError
 from adapterhub.inference.decoding import GenerationOptions
 from adapterhub.inference.ensemble import check_members, combine_mean
-from adapterhub.names import EXACT_REF_PATTERN, REF_PATTERN, Ref
+from adapterhub.names import EXACT_REF_PATTERN, NAME_PATTERN, REF_PATTERN, Ref
 from adapterhub.registry import AdapterRecord
 from adapterhub.serving.schemas import (
     AdapterInfo,
@@ -78,10 +78,15 @@ async def metrics(request: Request) -> Response:
     return Response(await run_in_threadpool(state.metrics.render), media_type=state.metrics.content_type)
 
 
-@router.get("/v1/adapters", response_model=AdapterList, tags=["adapters"])
+@router.get("/v1/adapters", response_model=AdapterList, responses=_NOT_FOUND, tags=["adapters"])
 async def adapters(
     request: Request,
     task: str | None = Query(None, description="Only adapters of this task."),
+    name: str | None = Query(
+        None,
+        description="Only the versions of this name (404 when it has none).",
+        json_schema_extra={"pattern": NAME_PATTERN},
+    ),
     limit: int = Query(PAGE_DEFAULT, ge=1, le=PAGE_MAX, description="Versions per page."),
     cursor: str | None = Query(
         None, description="The `next` of the previous page.", json_schema_extra={"pattern": EXACT_REF_PATTERN}
@@ -96,7 +101,7 @@ async def adapters(
     after = Ref.parse(cursor) if cursor is not None else None
     if after is not None and after.version is None:
         raise ConfigError(f"cursor {cursor!r} is not a NAME@VERSION; pass the `next` of the previous page")
-    records = await run_in_threadpool(_page, state, task, after, limit + 1)
+    records = await run_in_threadpool(_page, state, task, name, after, limit + 1)
     hot, warm = set(state.hub.loaded), set(state.hub.warm)
     page = records[:limit]
     return AdapterList(
@@ -112,7 +117,11 @@ async def adapters(
                 base=state.redact.value(r.card.base.id),
                 labels=list(r.card.labels),
                 metrics=r.card.metrics,
+                headline_metric=r.card.headline_metric,
                 content_hash=r.card.content_hash,
+                tags=list(r.card.tags),
+                size_bytes=r.card.size_bytes,
+                created=r.card.created,
                 resident="hot" if r.ref in hot else "warm" if r.ref in warm else None,
                 card=state.redact.value(r.card.to_dict()) if cards else None,
             )
@@ -123,14 +132,18 @@ async def adapters(
     )
 
 
-def _page(state: ServerState, task: str | None, after: Ref | None, limit: int) -> list[AdapterRecord]:
-    """Up to ``limit`` versions past ``after``: one indexed query, or, with --only-preloaded, the allowed
-    versions (a handful) sorted the same way."""
+def _page(
+    state: ServerState, task: str | None, name: str | None, after: Ref | None, limit: int
+) -> list[AdapterRecord]:
+    """Up to ``limit`` versions past ``after`` (of ``name`` only, when given): one indexed query, or, with
+    --only-preloaded, the allowed versions (a handful) sorted the same way."""
     registry = state.hub.registry
     if state.allowed is None:
-        return registry.list(task=task, after=after, limit=limit)
+        return registry.list(task=task, name=name, after=after, limit=limit)
     allowed = state.allowed
     names = sorted({Ref.parse(spec).name for spec in allowed})
+    if name is not None:
+        names = [n for n in names if n == name]
     records = [r for n in names for r in registry.list(name=n, task=task) if r.ref in allowed]
     if after is not None:
         records = [r for r in records if (r.name, -r.version) > (after.name, -(after.version or 0))]

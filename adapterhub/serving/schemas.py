@@ -153,7 +153,11 @@ class AdapterInfo(BaseModel):
     base: str
     labels: list[str]
     metrics: dict[str, float]
+    headline_metric: str = Field("", description="Which of `metrics` the registry ranks by (empty: the first).")
     content_hash: str = Field(description="sha256 over the adapter's files: its identity when resident.")
+    tags: list[str] = Field(default_factory=list, description="The card's tags.")
+    size_bytes: int = Field(0, description="The adapter's files, in bytes.")
+    created: str = Field("", description="When the version was published (ISO 8601, UTC).")
     resident: Literal["hot", "warm"] | None = Field(description="hot: on the device; warm: parsed in CPU memory.")
     card: dict[str, Any] | None = Field(None, description="The whole card, with `?cards=true`.")
 

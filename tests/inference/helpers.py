@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,10 @@ def publish_adapter(
     targets: tuple[str, ...] | None = None,
     quantize: str | None = None,
     pooling: str | None = None,
+    card_fields: dict[str, Any] | None = None,
 ) -> tuple[AdapterRecord, Any]:
-    """Publish a random adapter of ``base_dir``; returns its record and the PEFT model it was saved from."""
+    """Publish a random adapter of ``base_dir``; returns its record and the PEFT model it was saved from.
+    ``card_fields`` replace the card's own (metrics, history, tags...)."""
     from peft import get_peft_model
 
     preset = get_task(task)
@@ -69,6 +72,7 @@ def publish_adapter(
         metrics={},
         data=DataInfo(description="random weights"),
     )
+    card = replace(card, **(card_fields or {}))
     with tempfile.TemporaryDirectory() as out:
         model.save_pretrained(out, save_embedding_layers=False)
         record = registry.publish(name, out, card)
