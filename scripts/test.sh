@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/browser.sh  # chromium for tests/ui, when missing
 .venv/bin/ruff check adapterhub tests scripts
 .venv/bin/python -m pytest "$@"
