@@ -108,4 +108,5 @@ from adapterhub.cli import eval_commands, predict_command, serve_command, tune_c
 from adapterhub.cli import logs_command  # noqa: E402,F401
 from adapterhub.cli import remote_commands  # noqa: E402,F401
 from adapterhub.cli import shadow_command  # noqa: E402,F401
+from adapterhub.cli import ui_command  # noqa: E402,F401
 # isort: on
