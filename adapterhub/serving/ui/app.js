@@ -1,4 +1,5 @@
-// The web page of `hub serve`: the registry browser (#/) and adapter pages (#/adapter/NAME@VERSION).
+// The web page of `hub serve`: the registry browser (#/), adapter pages (#/adapter/NAME@VERSION) and the
+// playground (#/playground, or #/playground/REF[,REF] to open it with adapters picked).
 // Plain JavaScript, no libraries: everything is read from the JSON API of the server that serves this file.
 "use strict";
 
@@ -73,20 +74,25 @@ function failure(err) {
 
 // ---------------------------------------------------------------------------------------------- the API
 
-/** GET a JSON route; a 401 asks for the key (kept in sessionStorage) and tries again. */
-async function api(path) {
+/** A JSON route (GET, or POST of `body`); a 401 asks for the key (kept in sessionStorage) and tries again. */
+async function api(path, body = undefined) {
   for (;;) {
     const headers = { Accept: "application/json" };
     const key = sessionStorage.getItem(KEY);
     if (key) headers.Authorization = `Bearer ${key}`;
-    const response = await fetch(path, { headers });
+    const init = { headers };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      Object.assign(init, { method: "POST", body: JSON.stringify(body) });
+    }
+    const response = await fetch(path, init);
     if (response.status === 401) {
       await askKey(key ? "The server refused that key; try again." : "");
       continue;
     }
-    const body = await response.json().catch(() => null);
-    if (!response.ok) throw new Error(body?.error?.message || `${response.status} ${response.statusText}`);
-    return body;
+    const answer = await response.json().catch(() => null);
+    if (!response.ok) throw new Error(answer?.error?.message || `${response.status} ${response.statusText}`);
+    return answer;
   }
 }
 
@@ -423,6 +429,7 @@ async function adapterPage(ref) {
   show(
     h("p", {}, h("a", { href: "#/" }, "← Registry")),
     h("h1", {}, shown.ref),
+    h("p", {}, h("a", { href: `#/playground/${shown.ref}`, class: "try" }, "Try it in the playground")),
     h(
       "p",
       { class: "badges" },
@@ -489,12 +496,174 @@ async function adapterPage(ref) {
   );
 }
 
+// ---------------------------------------------------------------------------------------------- playground
+
+const PICKS = 2; // adapters run on the same inputs: one, or two side by side
+
+function percent(p) {
+  return `${(p * 100).toFixed(1)}%`;
+}
+
+/** A classifier's answer: the label, then one labelled meter per class with its probability as text. */
+function classification(result, id) {
+  const scores = Object.entries(result.scores); // the card's label order: bars line up across versions
+  return h(
+    "div",
+    { class: "classification", "data-label": result.label, "data-score": String(result.score) },
+    h("p", { class: "verdict" }, h("strong", {}, result.label), ` ${percent(result.score)}`),
+    h(
+      "ul",
+      { class: "bars" },
+      scores.map(([label, p], i) =>
+        h(
+          "li",
+          {},
+          h("label", { for: `${id}-${i}` }, label),
+          h("meter", { id: `${id}-${i}`, min: "0", max: "1", value: String(p), "data-score": String(p) }, percent(p)),
+          h("span", { class: "num" }, percent(p)),
+        ),
+      ),
+    ),
+  );
+}
+
+/** A tagger's answer: the input with each entity in a <mark> that names its type. */
+function entities(result, text) {
+  const parts = [];
+  let at = 0;
+  for (const e of [...result.entities].sort((a, b) => a.start - b.start)) {
+    if (e.start < at) continue; // spans never overlap; this only guards the text against repeating
+    parts.push(text.slice(at, e.start));
+    parts.push(
+      h(
+        "mark",
+        { "data-type": e.type, title: `${e.type} ${percent(e.score)}` },
+        h("span", { class: "entity" }, text.slice(e.start, e.end)),
+        h("small", { class: "etype" }, e.type),
+      ),
+    );
+    at = e.end;
+  }
+  parts.push(text.slice(at));
+  return h(
+    "div",
+    { class: "entities" },
+    h("p", { class: "tagged" }, ...parts),
+    result.entities.length ? null : h("p", { class: "muted" }, "no entities found"),
+  );
+}
+
+function generation(result) {
+  const why = result.finished ? "the model ended it" : "cut at the token limit";
+  return h(
+    "div",
+    { class: "generation" },
+    h("p", { class: "generated" }, result.text),
+    h("p", { class: "muted" }, `${result.tokens} tokens (${why})`),
+  );
+}
+
+function answer(result, text, id) {
+  if (result.type === "classification") return classification(result, id);
+  if (result.type === "entities") return entities(result, text);
+  return generation(result);
+}
+
+async function playgroundPage(picked) {
+  document.title = "Playground · adapterhub";
+  everything = everything || (await versions());
+  // every way to name an adapter: NAME (newest), NAME@VERSION and NAME:ALIAS
+  const refs = new Set(everything.flatMap((a) => [a.name, a.ref, ...a.aliases.map((x) => `${a.name}:${x}`)]));
+  const choices = h("datalist", { id: "adapter-choices" }, [...refs].sort().map((r) => h("option", { value: r })));
+  const wanted = picked ? picked.split(",") : [];
+  const pickers = Array.from({ length: PICKS }, (_, i) =>
+    h("input", {
+      id: `adapter-${i}`, list: "adapter-choices", autocomplete: "off", spellcheck: "false", value: wanted[i] || "",
+      required: i === 0, placeholder: i === 0 ? "NAME, NAME@VERSION or NAME:ALIAS" : "optional: another adapter or version",
+    }),
+  );
+  const inputs = h("textarea", { id: "inputs", rows: "5", required: true, placeholder: "One input per line" });
+  const alert = h("p", { id: "play-error", class: "error", role: "alert" });
+  const status = h("p", { role: "status", class: "muted" });
+  const results = h("div", { id: "results" });
+  const run = h("button", { type: "submit" }, "Run");
+  const form = h(
+    "form",
+    { class: "playground", "aria-label": "Playground" },
+    h("label", { for: "inputs" }, "Inputs (one per line)"),
+    inputs,
+    h(
+      "div",
+      { class: "pickers" },
+      pickers.map((p, i) => h("div", {}, h("label", { for: p.id }, i === 0 ? "Adapter" : "Compare with"), p)),
+    ),
+    choices,
+    h("div", {}, run),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const texts = inputs.value.split("\n").map((t) => t.trim()).filter(Boolean);
+    const adapters = pickers.map((p) => p.value.trim()).filter(Boolean);
+    alert.textContent = "";
+    if (!texts.length) {
+      alert.textContent = "Type at least one input: one per line.";
+      return;
+    }
+    if (!adapters.length) {
+      alert.textContent = "Pick an adapter: NAME, NAME@VERSION or NAME:ALIAS.";
+      return;
+    }
+    run.disabled = true;
+    status.textContent = "Running…";
+    try {
+      // the same request a client sends, one per adapter; a failure names the adapter it came from
+      const answers = await Promise.all(
+        adapters.map((adapter) =>
+          api("/v1/predict", { adapter, inputs: texts }).catch((err) => {
+            throw new Error(`${adapter}: ${err.message}`);
+          }),
+        ),
+      );
+      results.replaceChildren(...texts.map((text, i) => h(
+        "article",
+        { class: "input", "aria-label": `Input ${i + 1}` },
+        h("h2", {}, h("span", { class: "muted" }, `Input ${i + 1}: `), text),
+        h(
+          "div",
+          { class: answers.length > 1 ? "side-by-side" : "" },
+          answers.map((a, j) =>
+            h("section", { class: "answer", "aria-label": `${a.adapter}, input ${i + 1}`, "data-adapter": a.adapter },
+              h("h3", {}, h("a", { href: `#/adapter/${a.adapter}` }, a.adapter)),
+              answer(a.results[i], text, `score-${i}-${j}`)),
+          ),
+        ),
+      )));
+      status.textContent = `${texts.length} input${texts.length > 1 ? "s" : ""} through ${answers.map((a) => a.adapter).join(" and ")}`;
+    } catch (err) {
+      results.replaceChildren();
+      status.textContent = "";
+      alert.textContent = err.message;
+    } finally {
+      run.disabled = false;
+    }
+  });
+  show(
+    h("h1", {}, "Playground"),
+    h("p", { class: "muted" }, "Runs your inputs through POST /v1/predict, as a client would; pick a second adapter to compare answers side by side."),
+    form,
+    alert,
+    status,
+    results,
+  );
+}
+
 // ---------------------------------------------------------------------------------------------- routing
 
 async function route() {
   const path = decodeURIComponent(location.hash.replace(/^#\/?/, ""));
   try {
     if (path.startsWith("adapter/")) await adapterPage(path.slice("adapter/".length));
+    else if (path === "playground" || path.startsWith("playground/")) await playgroundPage(path.slice("playground/".length));
     else await registryPage();
   } catch (err) {
     failure(err);
