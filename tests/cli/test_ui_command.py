@@ -15,9 +15,11 @@ from tests.inference.helpers import publish_adapter
 from tests.serving.test_process import _server
 
 
-def _browser(tmp_path: Path) -> tuple[str, Path]:
-    """A stand-in browser (Python's webbrowser runs $BROWSER): it records the URL and whether the page answered
-    at that moment."""
+@pytest.fixture
+def opened(registry_dir: Path, tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A registry with one adapter, and a stand-in browser (Python's webbrowser runs $BROWSER) that writes the
+    URL it was given and the status the page answered at that moment to the returned file."""
+    publish_adapter(Registry(registry_dir), tiny_bert, "sentiment", seed=1)
     seen = tmp_path / "opened.txt"
     script = tmp_path / "browser.py"
     script.write_text(
@@ -26,36 +28,24 @@ def _browser(tmp_path: Path) -> tuple[str, Path]:
         f"open({str(seen)!r}, 'w').write(f'{{sys.argv[1]}} {{status}}')\n"
     )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
-    return f"{sys.executable} {script} %s", seen
+    monkeypatch.setenv("BROWSER", f"{sys.executable} {script} %s")
+    return seen
 
 
-def test_hub_ui_serves_the_page_and_opens_it_once_the_server_answers(
-    registry_dir: Path, tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    registry = Registry(registry_dir)
-    publish_adapter(registry, tiny_bert, "sentiment", seed=1)
-    command, seen = _browser(tmp_path)
-    monkeypatch.setenv("BROWSER", command)
-    with _server(registry, key=None, command=[sys.executable, "-m", "adapterhub", "ui", "--port"]) as (_, url):
+def test_hub_ui_serves_the_page_and_opens_it_once_the_server_answers(registry_dir: Path, opened: Path) -> None:
+    command = [sys.executable, "-m", "adapterhub", "ui", "--port"]
+    with _server(Registry(registry_dir), key=None, command=command) as (_, url):
         assert httpx.get(f"{url}/ui", timeout=10).status_code == 200
         deadline = time.monotonic() + 30
-        while not seen.exists():
+        while not opened.exists():
             assert time.monotonic() < deadline, "the browser was never opened"
             time.sleep(0.1)
-        assert seen.read_text() == f"{url}/ui 200"  # opened on the page, after the server answered
+        assert opened.read_text() == f"{url}/ui 200"  # opened on the page, after the server answered
 
 
-def test_hub_ui_no_browser_opens_nothing(
-    registry_dir: Path, tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    registry = Registry(registry_dir)
-    publish_adapter(registry, tiny_bert, "sentiment", seed=1)
-    command, seen = _browser(tmp_path)
-    monkeypatch.setenv("BROWSER", command)
-    with _server(registry, key=None, command=[sys.executable, "-m", "adapterhub", "ui", "--no-browser", "--port"]) as (
-        _,
-        url,
-    ):
+def test_hub_ui_no_browser_opens_nothing(registry_dir: Path, opened: Path) -> None:
+    command = [sys.executable, "-m", "adapterhub", "ui", "--no-browser", "--port"]
+    with _server(Registry(registry_dir), key=None, command=command) as (_, url):
         assert httpx.get(f"{url}/ui", timeout=10).status_code == 200
         time.sleep(1.5)
-    assert not seen.exists()
+    assert not opened.exists()

@@ -11,21 +11,17 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from adapterhub.registry import Registry
 from tests.inference.helpers import publish_adapter
+from tests.serving.test_process import _server as hub_serve
 
 KEY = "ui-test-key"
 BULK_NAMES, BULK_VERSIONS = 100, 3  # 300 more versions: the registry table with hundreds of rows
@@ -114,41 +110,11 @@ def ui_registry(tmp_path_factory: pytest.TempPathFactory, tiny_bert: Path, tiny_
     return registry
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def server(ui_registry: Registry) -> Iterator[str]:
     """The URL of a real ``hub serve --api-key`` process on ``ui_registry``."""
-    port = _free_port()
-    env = {**os.environ, "ADAPTERHUB_REGISTRY": str(ui_registry.root), "ADAPTERHUB_API_KEY": KEY}
-    command = [sys.executable, "-m", "adapterhub", "serve", "--port", str(port), "--device", "cpu"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"hub serve exited with {process.returncode}: {process.stdout.read()}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("hub serve did not answer /health within 90 s")
-            time.sleep(0.2)
+    with hub_serve(ui_registry, "--device", "cpu", key=KEY) as (_, url):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
 
 
 @pytest.fixture(scope="session")
