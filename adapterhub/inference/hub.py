@@ -40,7 +40,7 @@ from adapterhub.inference.resident import ResidentAdapter
 from adapterhub.inference.results import Classification, Result
 from adapterhub.names import Ref
 from adapterhub.registry import AdapterRecord, LoadedAdapter, Registry
-from adapterhub.registry.aliases import AliasCache, Split
+from adapterhub.registry.aliases import AliasCache, Split, Target
 from adapterhub.tasks import task_for
 
 if TYPE_CHECKING:  # the remote package (and s3fs) load only when a remote is used
@@ -188,15 +188,12 @@ class Hub:
         alias file now rather than within ``ALIAS_RECHECK_S``.
 
         Raises :class:`AdapterNotFound` for an alias or name the registry does not hold."""
-        try:
-            ref = Ref.parse(adapter)
-        except InvalidName:
-            return adapter  # resolving it raises the naming error
-        if ref.alias is None:
-            return adapter
+        alias = self._alias(adapter, fresh)
+        if alias is None:
+            return adapter  # not an alias (a malformed one raises its naming error when resolved)
+        ref, target = alias
         if self._tier is not None:  # a set lookup: the remote is read in the background, never here
-            self._tier.follow(ref.name, ref.alias)
-        target = self._aliases.get(ref.name, fresh=fresh).get(ref.alias)
+            self._tier.follow(ref.name, str(ref.alias))
         if target is None:  # unknown here: the remote resolves it, or the registry's own error names what exists
             return adapter if self._tier is not None else self.registry.get(ref, key=key).ref
         version = target.route(str(ref), key) if isinstance(target, Split) else target
@@ -204,14 +201,18 @@ class Hub:
 
     def _split(self, adapter: str) -> Split | None:
         """The split of ``adapter`` when it is a weighted alias (read anew), else None."""
+        alias = self._alias(adapter, fresh=True)
+        return alias[1] if alias is not None and isinstance(alias[1], Split) else None
+
+    def _alias(self, adapter: str, fresh: bool) -> tuple[Ref, Target | None] | None:
+        """``(its reference, what the alias points to or None when unknown)`` when ``adapter`` is an alias."""
         try:
             ref = Ref.parse(adapter)
         except InvalidName:
             return None
         if ref.alias is None:
             return None
-        target = self._aliases.get(ref.name, fresh=True).get(ref.alias)
-        return target if isinstance(target, Split) else None
+        return ref, self._aliases.get(ref.name, fresh=fresh).get(ref.alias)
 
     def resolve(self, adapter: str, key: str | None = None) -> AdapterRecord:
         """The record :meth:`predict` would use for ``adapter``, without loading it or waiting for a batch.

@@ -18,17 +18,12 @@ from adapterhub.registry import Registry
 from adapterhub.remote import Remote, RemoteRegistry
 from tests.cli.conftest import hub  # noqa: F401 - the command-line fixture (`hub(*args)` -> code, out, err), shared
 from tests.registry.helpers import CARD, fake_adapter
+from tests.serving.test_process import _free_port as free_port
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
 PROXY = Path(__file__).with_name("proxy.py")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_port(port: int, process: subprocess.Popen, what: str) -> None:
