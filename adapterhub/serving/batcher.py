@@ -285,7 +285,7 @@ class Batcher:
                 )
             else:
                 answered[id(job)] = results[start : start + len(job.texts)]
-                _succeed(job, answered[id(job)])
+                # counted before the client has its answer, so /metrics read after a response includes it
                 self._observe(
                     Outcome(
                         job.adapter,
@@ -298,6 +298,7 @@ class Batcher:
                         elapsed,
                     )
                 )
+                _succeed(job, answered[id(job)])
             start += len(job.texts)
         start = 0
         for job, shadow in shadowed:  # the clients have their answers: now the comparison
@@ -308,8 +309,8 @@ class Batcher:
         return answered
 
     def _failed(self, job: _Job, exc: BaseException) -> None:
-        _fail(job, exc)
         self._observe(Outcome(job.adapter, job.record, job.texts, None, exc, job.enqueued, job.first_piece))
+        _fail(job, exc)
 
     def _observe(self, outcome: Outcome) -> None:
         if self.observer is None:
