@@ -15,7 +15,12 @@ from starlette.exceptions import HTTPException
 
 router = APIRouter(include_in_schema=False)
 
-ASSETS = {"index.html": "text/html", "app.css": "text/css", "app.js": "text/javascript"}
+ASSETS = {
+    "index.html": "text/html",
+    "app.css": "text/css",
+    "app.js": "text/javascript",
+    "server.js": "text/javascript",
+}
 # 'self' only: nothing outside the server is loaded; data: for nothing but inline SVG images
 POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "

@@ -663,6 +663,7 @@ async function route() {
   const path = decodeURIComponent(location.hash.replace(/^#\/?/, ""));
   try {
     if (path.startsWith("adapter/")) await adapterPage(path.slice("adapter/".length));
+    else if (path === "server") serverPage(); // server.js
     else if (path === "playground" || path.startsWith("playground/")) await playgroundPage(path.slice("playground/".length));
     else await registryPage();
   } catch (err) {
