@@ -44,7 +44,8 @@ def test_a_served_adapter_shows_hot_with_its_request_count_and_rate(ui: UI, serv
     expect(row.locator('[data-column="state"]')).to_have_text("hot")
     assert table.get_by_role("rowheader", name=ref).count() == 1
     expect(row.locator('[data-column="requests"]')).to_have_text("1")
-    expect(page.get_by_role("status")).to_have_text(re.compile(r"^Live: refreshing every 2 s$"))
+    expect(page.locator("#server-status")).to_have_text("Live: refreshing every 2 s")
+    assert page.locator("#server-status").get_attribute("role") == "status"
     # five more requests between two reads: the count is exactly what was sent, the rate above zero
     _predict(server, ref, 5)
     expect(row.locator('[data-column="requests"]')).to_have_text("6")
@@ -69,15 +70,16 @@ def test_unload_and_load_buttons_change_what_the_server_holds(ui: UI, server: st
     row = _row(page, ref)
     state = row.locator('[data-column="state"]')
     expect(state).to_have_text("hot")
-    expect(row.get_by_role("button", name=f"Load {ref}")).to_be_hidden()  # a hot version has nothing to load
-    row.get_by_role("button", name=f"Unload {ref}").click()
+    expect(row.get_by_role("button", name=f"Load {ref}", exact=True)).to_be_hidden()  # a hot version has nothing to load
+    row.get_by_role("button", name=f"Unload {ref}", exact=True).click()
     expect(state).to_have_text("not resident")
-    expect(page.get_by_role("status")).to_have_text(f"Unloaded {ref}")
+    expect(page.locator("#server-done")).to_have_text(f"Unloaded {ref}")
     assert _resident(server, ref) is None
-    load = row.get_by_role("button", name=f"Load {ref}")
+    load = row.get_by_role("button", name=f"Load {ref}", exact=True)
     expect(load).to_be_focused()  # the keyboard stays in the row: the unload button went away
     load.press("Enter")
     expect(state).to_have_text("hot")
+    expect(page.locator("#server-done")).to_have_text(f"Loaded {ref}")
     assert _resident(server, ref) == "hot"
     assert page.locator("#server-error").inner_text() == ""
 
@@ -94,7 +96,7 @@ def test_a_refused_load_is_one_line_naming_the_adapter(ui: UI, server: str, ui_r
     expect(row.locator('[data-column="state"]')).to_have_text("not resident")
     try:
         weights.write_bytes(kept + b"\0")  # no longer the file its card names: the server refuses it (409)
-        row.get_by_role("button", name=f"Load {ref}").click()
+        row.get_by_role("button", name=f"Load {ref}", exact=True).click()
         alert = page.get_by_role("alert").filter(has_text=ref)
         expect(alert).to_have_text(re.compile(rf"^Could not load {re.escape(ref)}: .+"))
         assert "\n" not in alert.inner_text()
@@ -109,7 +111,7 @@ def test_polling_stops_when_the_user_leaves_the_view(ui: UI) -> None:
     reads: list[str] = []
     page.on("request", lambda r: r.url.endswith("/metrics") and reads.append(r.url))
     ui.open("#/server")
-    expect(page.get_by_role("status")).to_have_text(re.compile("^Live"))
+    expect(page.locator("#server-status")).to_have_text(re.compile("^Live"))
     with page.expect_request(lambda r: r.url.endswith("/metrics")):  # open: another read 2 s later
         page.clock.run_for(2_100)
     page.get_by_role("navigation", name="Pages").get_by_role("link", name="Registry").click()
@@ -128,3 +130,19 @@ def test_the_server_view_fits_a_phone_screen(phone: UI, server: str) -> None:
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     scroller = page.locator(".server-adapters")
     assert scroller.evaluate("e => getComputedStyle(e).overflowX") == "auto"  # the wide table scrolls in its box
+
+
+def test_the_metrics_parser_reads_escaped_label_values(ui: UI) -> None:
+    page = ui.open("#/server")
+    page.locator("#server-status").get_by_text("Live").wait_for()
+    text = (
+        '# HELP x_total a "help" line\\n# TYPE x_total counter\\n'
+        'x_total{adapter="a\\\\"b",path="c:\\\\\\\\d",note="one\\\\ntwo",} 3 1700000000000\\n'
+        'y_bucket{le="+Inf"} +Inf\\nz NaN\\n'
+    )
+    parsed = page.evaluate(f"parseMetrics('{text}').map(s => [s.name, s.labels, String(s.value)])")
+    assert parsed == [
+        ["x_total", {"adapter": 'a"b', "path": "c:\\\\d", "note": "one\\ntwo"}, "3"],
+        ["y_bucket", {"le": "+Inf"}, "Infinity"],
+        ["z", {}, "NaN"],
+    ]

@@ -245,19 +245,23 @@ async function poll(view) {
 
 async function act(view, ref, action) {
   const { load, unload } = view.rows.get(ref).buttons;
-  const button = action === "load" ? load : unload;
+  const [button, other] = action === "load" ? [load, unload] : [unload, load];
+  const focused = document.activeElement === button; // a disabled button loses the focus: it comes back below
   button.disabled = true;
   view.alert.textContent = "";
+  view.done.textContent = "";
   try {
     if (action === "load") await call(`/v1/adapters/${encodeURIComponent(ref)}/load`, { method: "POST" });
     else await call(`/v1/adapters/${encodeURIComponent(ref)}`, { method: "DELETE" });
-    if (!view.stopped) setText(view.status, `${action === "load" ? "Loaded" : "Unloaded"} ${ref}`);
+    if (!view.stopped) view.done.textContent = `${action === "load" ? "Loaded" : "Unloaded"} ${ref}`;
   } catch (err) {
     if (!view.stopped) view.alert.textContent = `Could not ${action} ${ref}: ${err.message}`;
   } finally {
     button.disabled = false;
   }
-  if (!view.stopped) await poll(view); // the table shows the new state at once
+  if (view.stopped) return;
+  await poll(view); // the table shows the new state at once
+  if (focused && !view.stopped) (button.hidden ? other : button).focus(); // the keyboard stays in the row
 }
 
 function serverPage() {
@@ -279,6 +283,7 @@ function serverPage() {
     status: h("p", { id: "server-status", role: "status", class: "muted" }, "Reading /metrics…"),
     updated: h("p", { class: "muted updated" }),
     alert: h("p", { id: "server-error", class: "error", role: "alert" }),
+    done: h("p", { id: "server-done", role: "status" }), // what the last load or unload did
     empty: h("p", { class: "muted" }, "No adapter has been loaded or asked for since the server started."),
   };
   serverView = view;
@@ -304,6 +309,7 @@ function serverPage() {
       ),
     ),
     view.alert,
+    view.done,
     h(
       "div",
       { class: "scroll server-adapters" },
