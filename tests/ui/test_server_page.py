@@ -135,14 +135,14 @@ def test_the_server_view_fits_a_phone_screen(phone: UI, server: str) -> None:
 def test_the_metrics_parser_reads_escaped_label_values(ui: UI) -> None:
     page = ui.open("#/server")
     page.locator("#server-status").get_by_text("Live").wait_for()
-    text = (
-        '# HELP x_total a "help" line\\n# TYPE x_total counter\\n'
-        'x_total{adapter="a\\\\"b",path="c:\\\\\\\\d",note="one\\\\ntwo",} 3 1700000000000\\n'
-        'y_bucket{le="+Inf"} +Inf\\nz NaN\\n'
+    text = (  # the exposition format's escapes in label values: \\ for a backslash, \" for a quote, \n
+        '# HELP x_total a "help" line\n# TYPE x_total counter\n'
+        r'x_total{adapter="a\"b",path="c:\\d",note="one\ntwo",} 3 1700000000000' "\n"
+        'y_bucket{le="+Inf"} +Inf\nz NaN\n'
     )
-    parsed = page.evaluate(f"parseMetrics('{text}').map(s => [s.name, s.labels, String(s.value)])")
+    parsed = page.evaluate("t => parseMetrics(t).map(s => [s.name, s.labels, String(s.value)])", text)
     assert parsed == [
-        ["x_total", {"adapter": 'a"b', "path": "c:\\\\d", "note": "one\\ntwo"}, "3"],
+        ["x_total", {"adapter": 'a"b', "path": "c:\\d", "note": "one\ntwo"}, "3"],
         ["y_bucket", {"le": "+Inf"}, "Infinity"],
         ["z", {}, "NaN"],
     ]
