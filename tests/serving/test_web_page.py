@@ -15,7 +15,9 @@ def test_the_page_is_served_without_the_key_and_loads_nothing_from_elsewhere(ser
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         assert "default-src 'self'" in page.headers["content-security-policy"]
         assert "/ui/app.js" in page.text and "http" not in page.text.replace("http-equiv", "")
-        assert client.get("/ui/app.js").headers["content-type"].startswith("text/javascript")
+        for script in ("app.js", "server.js"):
+            assert f"/ui/{script}" in page.text
+            assert client.get(f"/ui/{script}").headers["content-type"].startswith("text/javascript")
         missing = client.get("/ui/secrets.json")
         assert missing.status_code == 404 and "not a file of the web page" in missing.json()["error"]["message"]
         assert client.get("/v1/adapters").status_code == 401  # the data behind the page still needs the key

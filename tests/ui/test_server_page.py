@@ -70,12 +70,12 @@ def test_unload_and_load_buttons_change_what_the_server_holds(ui: UI, server: st
     row = _row(page, ref)
     state = row.locator('[data-column="state"]')
     expect(state).to_have_text("hot")
-    expect(row.get_by_role("button", name=f"Load {ref}", exact=True)).to_be_hidden()  # a hot version has nothing to load
+    load = row.get_by_role("button", name=f"Load {ref}", exact=True)
+    expect(load).to_be_hidden()  # a hot version has nothing to load
     row.get_by_role("button", name=f"Unload {ref}", exact=True).click()
     expect(state).to_have_text("not resident")
     expect(page.locator("#server-done")).to_have_text(f"Unloaded {ref}")
     assert _resident(server, ref) is None
-    load = row.get_by_role("button", name=f"Load {ref}", exact=True)
     expect(load).to_be_focused()  # the keyboard stays in the row: the unload button went away
     load.press("Enter")
     expect(state).to_have_text("hot")
@@ -137,7 +137,8 @@ def test_the_metrics_parser_reads_escaped_label_values(ui: UI) -> None:
     page.locator("#server-status").get_by_text("Live").wait_for()
     text = (  # the exposition format's escapes in label values: \\ for a backslash, \" for a quote, \n
         '# HELP x_total a "help" line\n# TYPE x_total counter\n'
-        r'x_total{adapter="a\"b",path="c:\\d",note="one\ntwo",} 3 1700000000000' "\n"
+        r'x_total{adapter="a\"b",path="c:\\d",note="one\ntwo",} 3 1700000000000'
+        "\n"
         'y_bucket{le="+Inf"} +Inf\nz NaN\n'
     )
     parsed = page.evaluate("t => parseMetrics(t).map(s => [s.name, s.labels, String(s.value)])", text)
