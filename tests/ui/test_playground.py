@@ -85,7 +85,9 @@ def test_entities_are_highlighted_in_the_text(ui: UI, hub: Hub) -> None:
 COUNT_PIECES = """
 window.pieces = 0;
 new MutationObserver((changes) => {
-  for (const c of changes) if ((c.target.nodeType === 1 ? c.target : c.target.parentElement)?.closest(".generated")) window.pieces++;
+  for (const c of changes) {
+    if ((c.target.nodeType === 1 ? c.target : c.target.parentElement)?.closest(".generated")) window.pieces++;
+  }
 }).observe(document, { subtree: true, childList: true, characterData: true });
 """
 
@@ -117,7 +119,8 @@ def test_generated_text_streams_in_from_the_openai_route(ui: UI, hub: Hub) -> No
     about = _finished(region)
     expected = hub.predict(prompt, adapter="poet", max_new_tokens=tokens)  # greedy, as `hub predict` runs it
     assert expected.text and region.locator(".generated").evaluate("e => e.textContent") == expected.text
-    assert about == f"{expected.tokens} tokens ({'the model ended it' if expected.finished else 'cut at the token limit'})"
+    why = "the model ended it" if expected.finished else "cut at the token limit"
+    assert about == f"{expected.tokens} tokens ({why})"
     assert [r.url.removeprefix(ui.url) for r in requests] == ["/v1/completions"]  # not /v1/predict
     sent = requests[0].post_data_json
     assert sent["stream"] is True and sent["model"] == "poet" and sent["prompt"] == prompt
@@ -180,7 +183,8 @@ def test_an_ensemble_shows_the_combined_answer_of_the_api(ui: UI) -> None:
     for i, result in enumerate(expected["results"]):
         row = page.get_by_role("article", name=f"Input {i + 1}")
         assert row.locator("section").count() == 1  # one combined answer, not two side by side
-        shown = row.get_by_role("region", name=f"mean(sentiment@1,sentiment@2), input {i + 1}").locator(".classification")
+        region = row.get_by_role("region", name=f"mean(sentiment@1,sentiment@2), input {i + 1}")
+        shown = region.locator(".classification")
         assert shown.get_attribute("data-label") == result["label"]
         assert float(shown.get_attribute("data-score")) == pytest.approx(result["score"], abs=1e-6)
         assert row.get_by_role("link", name="sentiment@1").count() == 1  # the members link to their pages
