@@ -4,6 +4,7 @@ combined as one ensemble; API errors as one line in the page."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import httpx
@@ -146,6 +147,39 @@ def test_two_generate_adapters_stream_side_by_side(ui: UI, hub: Hub) -> None:
         _finished(answer)
         assert answer.locator(".generated").evaluate("e => e.textContent") == expected.text
     assert events[:2] == ["sent", "sent"]  # both streams were open at once
+
+
+def test_a_refused_key_on_the_stream_asks_for_the_key_and_streams_again(ui: UI, hub: Hub) -> None:
+    ui.allowed.append("status of 401")  # the browser logs the refused request before the page asks for the key
+    page = ui.open("#/playground/poet")
+    page.get_by_role("heading", name="Playground", level=1).wait_for()
+    page.evaluate("sessionStorage.setItem('adapterhub.key', 'stale')")  # the registry was read; the key went bad
+    sent = []
+    page.on("request", lambda r: r.url.endswith("/v1/completions") and sent.append(r.headers["authorization"]))
+    _generate(page, ["poet"], "hello", 5)
+    dialog = page.get_by_role("dialog", name="API key")
+    dialog.get_by_role("alert").get_by_text("refused that key").wait_for()
+    dialog.get_by_label("Key").fill(KEY)
+    dialog.get_by_role("button", name="Use key").click()
+    _finished(page.get_by_role("region", name="poet@1, input 1"))
+    assert sent == ["Bearer stale", f"Bearer {KEY}"]
+    expected = hub.predict("hello", adapter="poet", max_new_tokens=5)
+    assert page.locator(".generated").evaluate("e => e.textContent") == expected.text
+
+
+def test_an_error_inside_the_stream_is_one_line_in_the_page(ui: UI) -> None:
+    # a stream that fails after its 200, in the server's format: a piece, the error object, then [DONE]
+    error = {"message": "internal error (RuntimeError) while generating; the server log has the details",
+             "type": "internal_error", "param": None, "code": 500}  # fmt: skip
+    piece = {"id": "cmpl-1", "object": "text_completion", "created": 1, "model": "poet@1",
+             "choices": [{"index": 0, "text": "once", "logprobs": None, "finish_reason": None}]}  # fmt: skip
+    body = f"data: {json.dumps(piece)}\n\ndata: {json.dumps({'error': error})}\n\ndata: [DONE]\n\n"
+    stream = {"status": 200, "content_type": "text/event-stream", "body": body}
+    ui.page.route("**/v1/completions", lambda route: route.fulfill(**stream))
+    page = ui.open("#/playground/poet")
+    _generate(page, ["poet"], "hello", 5)
+    page.get_by_role("alert").get_by_text(f"poet: {error['message']}", exact=True).wait_for()
+    assert not page.locator("#results article").count() and not page.get_by_role("status").inner_text()
 
 
 def test_generation_options_are_checked_and_the_api_refusal_shown(ui: UI) -> None:
