@@ -252,3 +252,12 @@ def test_an_api_error_is_one_line_in_the_page(ui: UI, adapter: str, texts: list[
     assert alert.get_attribute("role") == "alert" and "\n" not in text and message.search(text), text
     assert not page.locator("#results article").count()
     assert not [e for e in ui.errors if e.startswith("uncaught")]
+
+
+def test_the_playground_fits_a_phone_screen_while_streaming_side_by_side(phone: UI) -> None:
+    page = phone.open("#/playground/poet,sentiment")
+    _generate(page, ["poet", "sentiment"], "a long winding road through the hills", 16)
+    page.get_by_role("status").get_by_text("through poet@1 and sentiment@2").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    answers = page.get_by_role("article", name="Input 1").locator(".side-by-side > section").all()
+    assert answers[0].bounding_box()["y"] < answers[1].bounding_box()["y"]  # the columns stack on a phone

@@ -508,7 +508,7 @@ async function adapterPage(ref) {
 // ---------------------------------------------------------------------------------------------- playground
 
 const PICKS = 2; // adapters run on the same inputs: one, two side by side, or two as one ensemble
-const COMBINE = [["mean", "mean: average their class probabilities"]]; // what POST /v1/predict's `combine` takes
+const COMBINE = ["mean"]; // what POST /v1/predict's `combine` takes
 
 function percent(p) {
   return `${(p * 100).toFixed(1)}%`;
@@ -716,7 +716,7 @@ async function playgroundPage(picked) {
     }),
   );
   const together = h("input", { id: "ensemble", type: "checkbox", "aria-describedby": "ensemble-hint" });
-  const combine = h("select", { id: "combine", disabled: true }, COMBINE.map(([v, text]) => h("option", { value: v }, text)));
+  const combine = h("select", { id: "combine", disabled: true }, COMBINE.map((v) => h("option", { value: v }, v)));
   const maxTokens = h("input", { id: "max-tokens", type: "number", min: "1", step: "1", value: "32", inputmode: "numeric", required: true });
   const temperature = h("input", { id: "temperature", type: "number", min: "0", max: "2", step: "any", value: "0", inputmode: "decimal", required: true });
   const sampling = h(
@@ -747,7 +747,7 @@ async function playgroundPage(picked) {
       { class: "ensemble" },
       h("span", {}, together, h("label", { for: "ensemble" }, "Combine as an ensemble")),
       h("span", {}, h("label", { for: "combine" }, "Combine"), combine),
-      h("small", { id: "ensemble-hint", class: "muted" }, "one answer from both classifiers (of one label set) instead of two side by side"),
+      h("small", { id: "ensemble-hint", class: "muted" }, "one answer from both classifiers (of one label set) instead of two side by side; mean averages their class probabilities"),
     ),
     sampling,
     h("div", {}, run),
