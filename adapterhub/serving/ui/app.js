@@ -662,7 +662,7 @@ function slot(picked, i) {
       heading.replaceChildren(...adapterTitle(ref));
     },
     show(ref, ...nodes) {
-      slot.named(ref);
+      if (ref) slot.named(ref); // null: still as picked (an alias's exact version comes with the first chunk)
       body.replaceChildren(...nodes);
     },
     done: () => section.removeAttribute("aria-busy"),
@@ -688,7 +688,7 @@ async function streamed(column, texts, slots, options) {
     texts.map(async (text, i) => {
       const generated = h("p", { class: "generated" });
       const about = h("p", { class: "muted" }, "generating…");
-      slots[i].show(column.adapters[0], h("div", { class: "generation" }, generated, about));
+      slots[i].show(null, h("div", { class: "generation" }, generated, about));
       const end = await complete(column.adapters[0], text, options, (model, piece) => {
         slots[i].named(model);
         generated.append(piece);
