@@ -74,26 +74,35 @@ function failure(err) {
 
 // ---------------------------------------------------------------------------------------------- the API
 
-/** A JSON route (GET, or POST of `body`); a 401 asks for the key (kept in sessionStorage) and tries again. */
-async function api(path, body = undefined) {
+/** A request with the tab's key; a 401 asks for the key (kept in sessionStorage) and tries again. Returns the
+ * response once it is a success; any other error status throws the API's one-line message. */
+async function send(path, init = {}) {
   for (;;) {
-    const headers = { Accept: "application/json" };
+    const headers = { ...init.headers };
     const key = sessionStorage.getItem(KEY);
     if (key) headers.Authorization = `Bearer ${key}`;
-    const init = { headers };
-    if (body !== undefined) {
-      headers["Content-Type"] = "application/json";
-      Object.assign(init, { method: "POST", body: JSON.stringify(body) });
-    }
-    const response = await fetch(path, init);
+    const response = await fetch(path, { ...init, headers });
     if (response.status === 401) {
       await askKey(key ? "The server refused that key; try again." : "");
       continue;
     }
-    const answer = await response.json().catch(() => null);
-    if (!response.ok) throw new Error(answer?.error?.message || `${response.status} ${response.statusText}`);
-    return answer;
+    if (!response.ok) {
+      const answer = await response.json().catch(() => null);
+      throw new Error(answer?.error?.message || `${response.status} ${response.statusText}`);
+    }
+    return response;
   }
+}
+
+/** A JSON route: GET, or POST of `body`. */
+async function api(path, body = undefined, signal = undefined) {
+  const init = { headers: { Accept: "application/json" }, signal };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    Object.assign(init, { method: "POST", body: JSON.stringify(body) });
+  }
+  const response = await send(path, init);
+  return response.json().catch(() => null);
 }
 
 function askKey(problem) {
@@ -498,7 +507,8 @@ async function adapterPage(ref) {
 
 // ---------------------------------------------------------------------------------------------- playground
 
-const PICKS = 2; // adapters run on the same inputs: one, or two side by side
+const PICKS = 2; // adapters run on the same inputs: one, two side by side, or two as one ensemble
+const COMBINE = ["mean"]; // what POST /v1/predict's `combine` takes
 
 function percent(p) {
   return `${(p * 100).toFixed(1)}%`;
@@ -553,13 +563,16 @@ function entities(result, text) {
   );
 }
 
+function tokenCount(tokens, finished) {
+  return `${tokens} tokens (${finished ? "the model ended it" : "cut at the token limit"})`;
+}
+
 function generation(result) {
-  const why = result.finished ? "the model ended it" : "cut at the token limit";
   return h(
     "div",
     { class: "generation" },
     h("p", { class: "generated" }, result.text),
-    h("p", { class: "muted" }, `${result.tokens} tokens (${why})`),
+    h("p", { class: "muted" }, tokenCount(result.tokens, result.finished)),
   );
 }
 
@@ -567,6 +580,126 @@ function answer(result, text, id) {
   if (result.type === "classification") return classification(result, id);
   if (result.type === "entities") return entities(result, text);
   return generation(result);
+}
+
+/** The task of the version that NAME, NAME@VERSION or NAME:ALIAS names in the registry listing; null when the
+ * listing cannot tell (a name it lacks, or a weighted alias over versions of different tasks). */
+function taskOf(ref) {
+  let found;
+  if (ref.includes("@")) found = everything.filter((a) => a.ref === ref);
+  else if (ref.includes(":")) {
+    const [name, alias] = ref.split(":", 2);
+    found = everything.filter((a) => a.name === name && a.aliases.includes(alias));
+  } else found = everything.filter((a) => a.name === ref).slice(0, 1); // newest first within a name
+  const tasks = new Set(found.map((a) => a.task));
+  return tasks.size === 1 ? [...tasks][0] : null;
+}
+
+/** The data of each server-sent event of a response as it arrives: its `data:` lines up to a blank line
+ * (comments and other fields are skipped; a line break may be split across two reads). */
+async function* serverEvents(response) {
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  let data = [];
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    const cut = buffer.endsWith("\r") ? buffer.length - 1 : buffer.length; // the \n of a \r\n may come next
+    const lines = buffer.slice(0, cut).split(/\r\n|\r|\n/);
+    buffer = lines.pop() + buffer.slice(cut);
+    for (const line of lines) {
+      if (line === "") {
+        if (data.length) yield data.join("\n");
+        data = [];
+      } else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+    }
+  }
+}
+
+/** One prompt through POST /v1/completions with `stream: true`, as an OpenAI client sends it; `onText(model,
+ * piece)` gets each piece as its chunk arrives. Resolves to the exact version, finish reason and token count. */
+async function complete(model, prompt, { signal, ...sampling }, onText) {
+  const body = { model, prompt, stream: true, stream_options: { include_usage: true }, ...sampling };
+  const headers = { Accept: "text/event-stream", "Content-Type": "application/json" };
+  const response = await send("/v1/completions", { method: "POST", headers, body: JSON.stringify(body), signal });
+  const out = { model, finish: null, tokens: null };
+  for await (const data of serverEvents(response)) {
+    if (data === "[DONE]") return out;
+    const chunk = JSON.parse(data);
+    if (chunk.error) throw new Error(chunk.error.message); // a failure after the 200 comes inside the stream
+    out.model = chunk.model || out.model;
+    for (const choice of chunk.choices) {
+      if (choice.text) onText(out.model, choice.text);
+      if (choice.finish_reason) out.finish = choice.finish_reason;
+    }
+    if (chunk.usage) out.tokens = chunk.usage.completion_tokens;
+  }
+  throw new Error("the stream ended before its [DONE] (the connection was cut)");
+}
+
+/** An adapter's name as a heading: a link to its page, or for an ensemble (`mean(a@1,b@2)`) to its members'. */
+function adapterTitle(ref) {
+  const ensemble = /^(\w+)\((.*)\)$/.exec(ref);
+  if (!ensemble) return [h("a", { href: `#/adapter/${ref}` }, ref)];
+  const members = ensemble[2].split(",").map((m) => h("a", { href: `#/adapter/${m}` }, m));
+  return [`${ensemble[1]} of `, ...members.flatMap((m, i) => (i ? [", ", m] : [m]))];
+}
+
+/** Where one adapter's answer to input `i` goes: named as picked until the answer names the exact version. */
+function slot(picked, i) {
+  const heading = h("h3", {}, picked);
+  const body = h("div", {}, h("p", { class: "muted" }, "waiting…"));
+  const section = h("section", { class: "answer", "aria-busy": "true", "aria-label": `${picked}, input ${i + 1}`, "data-adapter": picked }, heading, body);
+  let linked = null;
+  const slot = {
+    section,
+    named(ref) {
+      if (linked === ref) return;
+      linked = ref;
+      section.dataset.adapter = ref;
+      section.setAttribute("aria-label", `${ref}, input ${i + 1}`);
+      heading.replaceChildren(...adapterTitle(ref));
+    },
+    show(ref, ...nodes) {
+      if (ref) slot.named(ref); // null: still as picked (an alias's exact version comes with the first chunk)
+      body.replaceChildren(...nodes);
+    },
+    done: () => section.removeAttribute("aria-busy"),
+  };
+  return slot;
+}
+
+/** A column through POST /v1/predict: one adapter, or several with `combine` (an ensemble, one answer). */
+async function predicted(column, texts, slots, j, signal) {
+  const body = { adapter: column.combine ? column.adapters : column.adapters[0], inputs: texts };
+  if (column.combine) body.combine = column.combine;
+  const a = await api("/v1/predict", body, signal);
+  texts.forEach((text, i) => {
+    slots[i].show(a.adapter, answer(a.results[i], text, `score-${i}-${j}`));
+    slots[i].done();
+  });
+  return a.adapter;
+}
+
+/** A generate adapter's column: each input streams through POST /v1/completions, all at once. */
+async function streamed(column, texts, slots, options) {
+  const refs = await Promise.all(
+    texts.map(async (text, i) => {
+      const generated = h("p", { class: "generated" });
+      const about = h("p", { class: "muted" }, "generating…");
+      slots[i].show(null, h("div", { class: "generation" }, generated, about));
+      const end = await complete(column.adapters[0], text, options, (model, piece) => {
+        slots[i].named(model);
+        generated.append(piece);
+      });
+      slots[i].named(end.model);
+      about.textContent = tokenCount(end.tokens ?? "?", end.finish === "stop");
+      slots[i].done();
+      return end.model;
+    }),
+  );
+  return refs[0];
 }
 
 async function playgroundPage(picked) {
@@ -581,6 +714,17 @@ async function playgroundPage(picked) {
       id: `adapter-${i}`, list: "adapter-choices", autocomplete: "off", spellcheck: "false", value: wanted[i] || "",
       required: i === 0, placeholder: i === 0 ? "NAME, NAME@VERSION or NAME:ALIAS" : "optional: another adapter or version",
     }),
+  );
+  const together = h("input", { id: "ensemble", type: "checkbox", "aria-describedby": "ensemble-hint" });
+  const combine = h("select", { id: "combine", disabled: true }, COMBINE.map((v) => h("option", { value: v }, v)));
+  const maxTokens = h("input", { id: "max-tokens", type: "number", min: "1", step: "1", value: "32", inputmode: "numeric", required: true });
+  const temperature = h("input", { id: "temperature", type: "number", min: "0", max: "2", step: "any", value: "0", inputmode: "decimal", required: true });
+  const sampling = h(
+    "fieldset",
+    { class: "options", hidden: true, disabled: true },
+    h("legend", {}, "Generation options"),
+    h("div", {}, h("label", { for: "max-tokens" }, "Max tokens"), maxTokens),
+    h("div", {}, h("label", { for: "temperature" }, "Temperature"), temperature, h("small", { class: "muted" }, "0 is greedy: the same text every run")),
   );
   const inputs = h("textarea", { id: "inputs", rows: "5", required: true, placeholder: "One input per line" });
   const alert = h("p", { id: "play-error", class: "error", role: "alert" });
@@ -598,8 +742,36 @@ async function playgroundPage(picked) {
       pickers.map((p, i) => h("div", {}, h("label", { for: p.id }, i === 0 ? "Adapter" : "Compare with"), p)),
     ),
     choices,
+    h(
+      "div",
+      { class: "ensemble" },
+      h("span", {}, together, h("label", { for: "ensemble" }, "Combine as an ensemble")),
+      h("span", {}, h("label", { for: "combine" }, "Combine"), combine),
+      h("small", { id: "ensemble-hint", class: "muted" }, "one answer from both classifiers (of one label set) instead of two side by side; mean averages their class probabilities"),
+    ),
+    sampling,
     h("div", {}, run),
   );
+  // generation options show (and are checked on submit) only while a picked adapter generates text
+  const generates = (ref) => !together.checked && taskOf(ref) === "generate";
+  function refresh() {
+    combine.disabled = !together.checked;
+    sampling.hidden = sampling.disabled = !pickers.some((p) => generates(p.value.trim()));
+  }
+  for (const control of [...pickers, together]) control.addEventListener("input", refresh);
+  refresh();
+  let running = null; // the AbortController of the run in progress: a failure stops its other requests
+  window.addEventListener("hashchange", () => running?.abort(), { once: true });
+
+  /** The options of the generate adapters' requests, or a one-line reason why they are not valid. */
+  function options() {
+    const tokens = Number(maxTokens.value);
+    if (!maxTokens.value.trim() || !Number.isInteger(tokens) || tokens < 1) return "Max tokens must be a whole number of at least 1.";
+    const heat = Number(temperature.value);
+    if (!temperature.value.trim() || !(heat >= 0 && heat <= 2)) return "Temperature must be a number from 0 (greedy) to 2.";
+    return { max_tokens: tokens, temperature: heat };
+  }
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const texts = inputs.value.split("\n").map((t) => t.trim()).filter(Boolean);
@@ -613,33 +785,44 @@ async function playgroundPage(picked) {
       alert.textContent = "Pick an adapter: NAME, NAME@VERSION or NAME:ALIAS.";
       return;
     }
+    if (together.checked && adapters.length < 2) {
+      alert.textContent = "An ensemble needs two adapters: fill in both Adapter and Compare with.";
+      return;
+    }
+    const columns = together.checked
+      ? [{ label: adapters.join(" + "), adapters, combine: combine.value }]
+      : adapters.map((a) => ({ label: a, adapters: [a], stream: generates(a) }));
+    const asked = columns.some((c) => c.stream) ? options() : {};
+    if (typeof asked === "string") {
+      alert.textContent = asked;
+      return;
+    }
+    const controller = new AbortController();
+    running = controller;
+    // one id for the run's completions: a weighted alias answers all of its inputs from one version
+    Object.assign(asked, { signal: controller.signal, user: `playground-${Math.random().toString(36).slice(2)}` });
+    const slots = columns.map((c) => texts.map((_, i) => slot(c.label, i)));
+    results.replaceChildren(...texts.map((text, i) => h(
+      "article",
+      { class: "input", "aria-label": `Input ${i + 1}` },
+      h("h2", {}, h("span", { class: "muted" }, `Input ${i + 1}: `), text),
+      h("div", { class: columns.length > 1 ? "side-by-side" : "" }, slots.map((column) => column[i].section)),
+    )));
     run.disabled = true;
-    status.textContent = "Running…";
+    status.textContent = columns.some((c) => c.stream) ? "Generating…" : "Running…";
     try {
-      // the same request a client sends, one per adapter; a failure names the adapter it came from
-      const answers = await Promise.all(
-        adapters.map((adapter) =>
-          api("/v1/predict", { adapter, inputs: texts }).catch((err) => {
-            throw new Error(`${adapter}: ${err.message}`);
+      // the same requests a client sends, all at once; a failure names the adapter it came from
+      const answered = await Promise.all(
+        columns.map((column, j) =>
+          (column.stream ? streamed(column, texts, slots[j], asked) : predicted(column, texts, slots[j], j, controller.signal)).catch((err) => {
+            throw new Error(`${column.label}: ${err.message}`);
           }),
         ),
       );
-      results.replaceChildren(...texts.map((text, i) => h(
-        "article",
-        { class: "input", "aria-label": `Input ${i + 1}` },
-        h("h2", {}, h("span", { class: "muted" }, `Input ${i + 1}: `), text),
-        h(
-          "div",
-          { class: answers.length > 1 ? "side-by-side" : "" },
-          answers.map((a, j) =>
-            h("section", { class: "answer", "aria-label": `${a.adapter}, input ${i + 1}`, "data-adapter": a.adapter },
-              h("h3", {}, h("a", { href: `#/adapter/${a.adapter}` }, a.adapter)),
-              answer(a.results[i], text, `score-${i}-${j}`)),
-          ),
-        ),
-      )));
-      status.textContent = `${texts.length} input${texts.length > 1 ? "s" : ""} through ${answers.map((a) => a.adapter).join(" and ")}`;
+      status.textContent = `${texts.length} input${texts.length > 1 ? "s" : ""} through ${answered.join(" and ")}`;
     } catch (err) {
+      if (controller.signal.aborted) return; // the page was left
+      controller.abort();
       results.replaceChildren();
       status.textContent = "";
       alert.textContent = err.message;
@@ -649,7 +832,11 @@ async function playgroundPage(picked) {
   });
   show(
     h("h1", {}, "Playground"),
-    h("p", { class: "muted" }, "Runs your inputs through POST /v1/predict, as a client would; pick a second adapter to compare answers side by side."),
+    h(
+      "p",
+      { class: "muted" },
+      "Runs your inputs as a client would: POST /v1/predict, or for a generate adapter POST /v1/completions with stream: true, so its text appears as it is generated. Pick a second adapter to compare answers side by side, or combine both as one ensemble.",
+    ),
     form,
     alert,
     status,

@@ -52,22 +52,11 @@ function parseMetrics(text) {
   return samples;
 }
 
-/** GET or POST/DELETE `path` with the tab's key; a 401 asks for the key (app.js's dialog) and tries again.
+/** GET or POST/DELETE `path` through app.js's `send` (the tab's key; a 401 asks for it and tries again).
  *  Answers the body as text (`/metrics`) or JSON; an error's message is the API's own. */
 async function call(path, { method = "GET", text = false } = {}) {
-  for (;;) {
-    const headers = { Accept: text ? "text/plain" : "application/json" };
-    const key = sessionStorage.getItem(KEY);
-    if (key) headers.Authorization = `Bearer ${key}`;
-    const response = await fetch(path, { method, headers });
-    if (response.status === 401) {
-      await askKey(key ? "The server refused that key; try again." : "");
-      continue;
-    }
-    if (response.ok) return text ? response.text() : response.json();
-    const answer = await response.json().catch(() => null);
-    throw new Error(answer?.error?.message || `${response.status} ${response.statusText}`);
-  }
+  const response = await send(path, { method, headers: { Accept: text ? "text/plain" : "application/json" } });
+  return text ? response.text() : response.json();
 }
 
 async function scrape() {
