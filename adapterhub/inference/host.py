@@ -4,7 +4,7 @@ Tasks of the encoder family (``sentiment``, ``classify``, ``ner``) run on the ba
 reading its own samples' states; the causal family (``generate``) runs on the causal LM. How an input is
 encoded and how states become a result is the task's (:class:`~adapterhub.tasks.task.Task`); batching,
 routing and decoding are here. Samples of one forward pass may use different adapters: LoRA through
-:class:`LoraRouter`, prefixes through a per-sample cache (one pass per prefix length).
+:class:`~adapterhub.inference.lora_bank.LoraBank`, prefixes through a per-sample cache (one pass per prefix length).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from adapterhub.attach import require_base
 from adapterhub.base import cache_argument, fingerprint, load_base, load_tokenizer
 from adapterhub.inference.decoding import GenerationOptions, decode
 from adapterhub.inference.inputs import check_context, context_length
-from adapterhub.inference.lora_routing import LoraRouter
+from adapterhub.inference.lora_bank import LoraBank
 from adapterhub.inference.prefix_cache import prefix_cache, windowed
 from adapterhub.inference.resident import ResidentAdapter, parse_adapter
 from adapterhub.inference.results import Generation, Result
@@ -120,7 +120,7 @@ class Host:
         self.pad_id = self.tokenizer.pad_token_id
         if self.pad_id is None:
             self.pad_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else 0
-        self.router = LoraRouter(self.root)
+        self.router = LoraBank(self.root)
         self.context = context_length(self.root.config)  # positions the base was built for (None: no limit)
         embeddings = getattr(self.root.base_model, "embeddings", None)
         offset = getattr(embeddings, "padding_idx", None)
