@@ -25,7 +25,9 @@ class _Two(nn.Module):
 def _adapter(seed: int, rank: int = 4, paths: tuple[str, ...] = ("first", "second"), dtype=torch.float32):
     generator = torch.Generator().manual_seed(seed)
     lora = {
-        p: LoraFactors(torch.randn(rank, IN, generator=generator).to(dtype), torch.randn(rank, OUT, generator=generator).to(dtype))
+        p: LoraFactors(
+            torch.randn(rank, IN, generator=generator).to(dtype), torch.randn(rank, OUT, generator=generator).to(dtype)
+        )
         for p in paths
     }
     return ResidentAdapter(record=None, lora=lora)  # type: ignore[arg-type]
