@@ -62,27 +62,45 @@ class _Layer:
     b: torch.Tensor  # (slots, R, out): the transpose of lora_B, scale folded in
     hook: Any
     users: int = 0
+    # where a batch's factors are gathered, kept from batch to batch: a fresh tensor of that size per layer and
+    # batch costs more in page faults than the gather itself on a CPU
+    work_a: torch.Tensor | None = None  # (rows, R, in)
+    work_b: torch.Tensor | None = None  # (rows, R, out)
+
+    def gather(self, slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The factors of ``slots`` (n,) as the products read them: (n, in, R) and (n, R, out)."""
+        count = slots.shape[0]
+        if self.work_a is None or self.work_a.shape[0] < count or self.work_a.shape[1:] != self.a.shape[1:]:
+            self.work_a = self.a.new_empty((count, *self.a.shape[1:]))
+            self.work_b = self.b.new_empty((count, *self.b.shape[1:]))
+        assert self.work_b is not None
+        a = torch.index_select(self.a, 0, slots, out=self.work_a[:count])
+        b = torch.index_select(self.b, 0, slots, out=self.work_b[:count])
+        return a.transpose(1, 2), b
 
 
 @dataclass
 class _Run:
-    """``count`` adjacent segments of ``size`` rows each from row ``start``: one product pair per layer."""
+    """``count`` adjacent segments of ``size`` rows each from row ``start``: one product pair per layer. A run
+    of several adapters reads their factors at ``offset`` in what the batch gathered."""
 
     start: int
     size: int
     adapters: list[ResidentAdapter]
-    slots: torch.Tensor  # (count,)
+    offset: int = 0
 
 
 @dataclass
 class Plan:
-    """How one routed batch runs its LoRA rows: ``runs`` (the segment way) or ``slots`` (the gathered way,
-    one slot per row), and the factors each layer gathered for it, kept for every pass of the batch."""
+    """How one routed batch runs its LoRA rows: ``runs`` (the segment way) or one product over every row (the
+    gathered way). ``slots`` are the slots whose factors each layer gathers at the batch's first pass (the
+    runs' of several adapters, one after the other; or one per row) and ``gathered`` keeps them, by layer, for
+    every later pass of the batch."""
 
     rows: int
+    slots: torch.Tensor | None  # (n,)
     runs: list[_Run] | None = None
-    slots: torch.Tensor | None = None  # (rows,): each row's slot
-    gathered: dict[str, Any] = field(default_factory=dict)
+    gathered: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -98,8 +116,7 @@ def plan(segments: Sequence[Segment], slot_of: dict[int, int], device: torch.dev
 
     def close() -> None:
         if group:
-            slots = torch.tensor([slot_of[id(a)] for _, _, a in group], device=device)
-            runs.append(_Run(group[0][0], group[0][1] - group[0][0], [a for _, _, a in group], slots))
+            runs.append(_Run(group[0][0], group[0][1] - group[0][0], [a for _, _, a in group]))
             group.clear()
 
     for segment in segments:
@@ -114,12 +131,17 @@ def plan(segments: Sequence[Segment], slot_of: dict[int, int], device: torch.dev
     if not runs:
         return None
     if len(runs) <= MAX_RUNS:
-        return Plan(rows, runs=runs)
+        stacked: list[int] = []
+        for run in runs:
+            if len(run.adapters) > 1:
+                run.offset = len(stacked)
+                stacked += [slot_of[id(a)] for a in run.adapters]
+        return Plan(rows, torch.tensor(stacked, device=device) if stacked else None, runs=runs)
     slots = [ZERO_SLOT] * rows
     for lo, hi, adapter in segments:
         if adapter.lora:
             slots[lo:hi] = [slot_of[id(adapter)]] * (hi - lo)
-    return Plan(rows, slots=torch.tensor(slots, device=device))
+    return Plan(rows, torch.tensor(slots, device=device))
 
 
 class LoraBank:
@@ -268,11 +290,15 @@ class LoraBank:
                 x = x.to(layer.a.dtype)
             scale = x.shape[0] // batch.rows  # > 1 when each row holds several (e.g. beams)
             result = output if output.is_contiguous() else output.contiguous()
+            gathered = batch.gathered.get(path)
+            if gathered is None and batch.slots is not None:  # the batch's first pass: gather its factors
+                gathered = batch.gathered[path] = layer.gather(batch.slots)
             if batch.runs is not None:
-                for index, run in enumerate(batch.runs):
-                    _run_product(run, _run_factors(batch, path, index, run, layer), x, result, scale)
+                for run in batch.runs:
+                    _run_product(run, path, gathered, x, result, scale)
             else:
-                a_t, b = _gathered_factors(batch, path, layer)
+                assert gathered is not None
+                a_t, b = gathered
                 rows = x.reshape(batch.rows, -1, x.shape[-1])  # (B, n, in): each row's tokens
                 target = result.view(batch.rows, -1, result.shape[-1])
                 target.baddbmm_(torch.bmm(rows, a_t).to(result.dtype), b.to(result.dtype))
@@ -281,46 +307,25 @@ class LoraBank:
         return hook
 
 
-def _run_factors(batch: Plan, path: str, index: int, run: _Run, layer: _Layer) -> tuple[torch.Tensor, torch.Tensor]:
-    """A run's factors for ``path`` as its products read them, gathered at the first pass of the batch."""
-    key = f"{path}#{index}"
-    cached = batch.gathered.get(key)
-    if cached is None:
-        if len(run.adapters) == 1:  # one adapter: its own rank, no padding
-            own = run.adapters[0].lora.get(path)
-            cached = (own.a.t(), own.b_t) if own is not None else (layer.a[0, :0].t(), layer.b[0, :0])
-        else:  # (U, in, R), (U, R, out)
-            cached = (layer.a.index_select(0, run.slots).transpose(1, 2), layer.b.index_select(0, run.slots))
-        batch.gathered[key] = cached
-    return cached
-
-
-def _gathered_factors(batch: Plan, path: str, layer: _Layer) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every row's factors for ``path``: (B, in, R) and (B, R, out), gathered at the first pass of the batch."""
-    cached = batch.gathered.get(path)
-    if cached is None:
-        assert batch.slots is not None
-        cached = (layer.a.index_select(0, batch.slots).transpose(1, 2), layer.b.index_select(0, batch.slots))
-        batch.gathered[path] = cached
-    return cached
-
-
 def _run_product(
-    run: _Run, factors: tuple[torch.Tensor, torch.Tensor], x: torch.Tensor, out: torch.Tensor, scale: int
+    run: _Run, path: str, gathered: tuple[torch.Tensor, torch.Tensor] | None, x: torch.Tensor, out: torch.Tensor,
+    scale: int,
 ) -> None:
-    """``out[rows] += x[rows] @ A.T @ B.T`` for each segment of ``run``, in place; ``scale`` rows per row of the
-    batch. Rows are cast to the factors' dtype and the update to the output's (no-ops when they agree; a
-    quantized layer may take or return another dtype than its adapters')."""
-    a_t, b = factors
-    if a_t.shape[-1] == 0:  # the adapter does not adapt this layer
-        return
+    """``out[rows] += x[rows] @ A.T @ B.T`` for each segment of ``run`` at layer ``path``, in place; ``scale``
+    rows per row of the batch. One adapter uses its own factors (its rank, no padding); several read theirs
+    from ``gathered``. Rows are cast to the factors' dtype and the update to the output's (no-ops when they
+    agree; a quantized layer may take or return another dtype than its adapters')."""
     count = len(run.adapters)
     lo, hi = run.start * scale, (run.start + run.size * count) * scale
-    b = b.to(out.dtype)
     if count == 1:
-        rows = x[lo:hi].reshape(-1, x.shape[-1]).to(a_t.dtype)
-        out[lo:hi].view(-1, out.shape[-1]).addmm_((rows @ a_t).to(out.dtype), b)
+        own = run.adapters[0].lora.get(path)
+        if own is None:  # the adapter does not adapt this layer
+            return
+        rows = x[lo:hi].reshape(-1, x.shape[-1]).to(own.a.dtype)
+        out[lo:hi].view(-1, out.shape[-1]).addmm_((rows @ own.a.t()).to(out.dtype), own.b_t.to(out.dtype))
         return
+    assert gathered is not None
+    a_t, b = gathered[0][run.offset : run.offset + count], gathered[1][run.offset : run.offset + count]
     rows = x[lo:hi].reshape(count, -1, x.shape[-1]).to(a_t.dtype)  # (U, n, in): contiguous per adapter
     target = out[lo:hi].view(count, -1, out.shape[-1])
-    target.baddbmm_(torch.bmm(rows, a_t).to(out.dtype), b)
+    target.baddbmm_(torch.bmm(rows, a_t).to(out.dtype), b.to(out.dtype))
