@@ -6,6 +6,8 @@ the prompt, with positions continuing after them exactly as in training; the loo
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,8 +75,14 @@ def decode(
         positions = positions + prefix_mask.sum(-1, keepdim=True)
         mask = torch.cat([prefix_mask.to(mask.dtype), mask], dim=1)
     cache = cache if cache is not None else DynamicCache()  # the model extends it in place, pass after pass
+    last = {"logits_to_keep": 1} if _keeps_logits(type(model)) else {}  # the prompt's other logits go unused
     out = model(
-        input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, **cache_argument(model, cache)
+        input_ids=input_ids,
+        attention_mask=mask,
+        position_ids=positions,
+        use_cache=True,
+        **cache_argument(model, cache),
+        **last,
     )
     tokens: list[list[int]] = [[] for _ in range(batch)]
     done = torch.zeros(batch, dtype=torch.bool, device=device)
@@ -99,6 +107,12 @@ def decode(
         )
     finished = [bool(seq and seq[-1] == eos_id) for seq in tokens]
     return [seq[:-1] if fin else seq for seq, fin in zip(tokens, finished, strict=True)], finished
+
+
+@functools.cache
+def _keeps_logits(model_class: type) -> bool:
+    """Whether the class's ``forward`` can compute the last position's logits alone (``logits_to_keep``)."""
+    return "logits_to_keep" in inspect.signature(model_class.forward).parameters
 
 
 def _pick(logits: torch.Tensor, options: GenerationOptions, generator: torch.Generator | None) -> torch.Tensor:
