@@ -2,12 +2,17 @@
 resident memory as adapters grow against merged full-model copies, and mixed-adapter batch throughput against
 PEFT.
 
-Base: all-MiniLM-L6-v2 (embedded), fp32 on the CPU. Adapters: rank-8 LoRA on query/key/value/dense with a
-2-label head, random weights, published into a temporary registry (the weights' values do not change the
-cost). Throughput: the first 256 SST-2 dev sentences, batches of 32, every contender given the inputs in the
-same length-sorted order (tokenization included). PEFT contenders use the same adapters loaded into one
-``PeftModel``: per request ``set_adapter`` then a forward of that one request, and PEFT's own mixed batch
-(``adapter_names=``).
+Base: all-MiniLM-L6-v2 (embedded), fp32 on the CPU. Adapters: 256 rank-8 LoRA adapters on
+query/key/value/dense with a 2-label head, random weights, published into a temporary registry (the weights'
+values do not change the cost). Throughput: the first 256 SST-2 dev sentences, batches of 32, every contender
+given the inputs in the same length-sorted order (tokenization included): the base alone, and the Hub's mixed
+batch with 1, 8, 64 and 256 distinct adapters spread over the requests (with 256, one sentence each), every
+adapter hot (checked: no adapter loads while the rows are measured, and every result names the adapter it was
+asked for). PEFT contenders use 8 adapters loaded into one ``PeftModel``: per request ``set_adapter`` then a
+forward of that one request, and PEFT's own mixed batch (``adapter_names=``). Contenders alternate within each
+round (A B C ..., A B C ...); the best round of each is reported, the median beside it. Memory per hot adapter
+is the Hub's own accounting (the adapters' tensor bytes over their count) and the process's RSS growth per
+adapter, both with 256 hot.
 
 Cold from a remote: one of the adapters pushed to a local S3 endpoint (moto's S3 server, started here as a
 separate process on loopback, as the tests do), then loaded N times by a Hub with ``remote=`` whose local
@@ -19,6 +24,7 @@ it; "of which the pull" is the time until the version is in the local registry.
     python scripts/bench_swap.py                 # about 5 minutes here
     python scripts/bench_swap.py --quick         # fewer repetitions
     python scripts/bench_swap.py --latency-only --json   # the latency rows alone, as one JSON object on stdout
+    python scripts/bench_swap.py --throughput-only --json  # memory and throughput rows alone (no moto needed)
 """
 
 from __future__ import annotations
@@ -127,9 +133,14 @@ def main() -> None:
     parser.add_argument("--remote-loads", type=int, default=0,
                         help="loads from the remote (default 100; 30 with --quick)")
     parser.add_argument("--latency-only", action="store_true", help="only the swap latency rows")
+    parser.add_argument("--throughput-only", action="store_true",
+                        help="only the memory and throughput rows (no swap latency, no remote: no moto server)")
+    parser.add_argument("--rounds", type=int, default=0, help="measured throughput rounds (default 5; 3 with --quick)")
     parser.add_argument("--json", action="store_true",
                         help="print the numbers as one JSON object on stdout (the report goes to stderr)")
     args = parser.parse_args()
+    if args.latency_only and args.throughput_only:
+        parser.error("--latency-only and --throughput-only exclude each other; give one, or neither for both")
     measured: dict = {}
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
         run(args, measured)
@@ -147,15 +158,104 @@ def run(args, measured: dict) -> None:
 
     repeat = 50 if args.quick else 200
     remote_loads = args.remote_loads or (30 if args.quick else 100)
-    rounds = 1 if args.quick else 2
+    rounds = args.rounds or (3 if args.quick else 5)
     tmp = Path(tempfile.mkdtemp(prefix="bench-swap-"))
     registry = Registry(tmp / "registry")
-    names = publish_adapters(registry, 100)
+    names = publish_adapters(registry, 100 if args.latency_only else 256)
     print(f"published {len(names)} rank-8 adapters of all-MiniLM-L6-v2 ({sys.platform}, {torch.get_num_threads()} "
           "torch threads)\n")
+    measured["torch_threads"] = torch.get_num_threads()
+    peft_model = peft_baseline(8)
 
     # ---------------------------------------------------------------------------------------------- latency
     hub = Hub(registry, device="cpu", max_adapters=8)
+    if not args.throughput_only:
+        swap_latency(args, registry, hub, names, peft_model, tmp, repeat, remote_loads, measured)
+    if args.latency_only:
+        return
+
+    # ---------------------------------------------------------------------------------------------- memory
+    hub.load(names[0])  # the base, loaded once and shared below
+    hub.unload_all()
+    host = next(iter(hub._hosts.values()))
+    base_bytes = host.nbytes
+    before = rss()
+    print(f"\nresident memory (base {base_bytes / 1e6:.1f} MB fp32)")
+    print("  adapters   hub: base + adapters     RSS growth    merged copies      ratio")
+    hub.max_adapters = 256
+    for count in (1, 10, 100, 256):
+        for name in names[:count]:
+            hub.load(name)
+        adapters = sum(hub._hot[ref].adapter.nbytes for ref in hub.loaded)
+        ours = base_bytes + adapters
+        merged = count * base_bytes
+        grown = rss() - before
+        print(f"  {count:8d}   {ours / 1e6:10.1f} MB       {grown / 1e6:8.1f} MB  {merged / 1e6:10.1f} MB"
+              f"   {merged / ours:8.1f}x")
+        measured.setdefault("memory", []).append({"adapters": count, "hub_bytes": ours, "merged_bytes": merged,
+                                                  "rss_growth_bytes": grown})
+    hot = len(hub.loaded)
+    measured["hot_adapter_bytes"] = {"accounted": adapters / hot, "rss_growth": grown / hot, "adapters": hot}
+    print(f"  per hot adapter ({hot} hot): {adapters / hot / 1e3:.1f} kB accounted (tensor bytes), "
+          f"{grown / hot / 1e3:.1f} kB RSS growth")
+
+    # ---------------------------------------------------------------------------------------------- throughput
+    texts = sentences(256)
+    texts.sort(key=lambda t: len(host.tokenizer(t)["input_ids"]), reverse=True)
+    spread = {n: [names[i % n] for i in range(len(texts))] for n in (1, 8, 64, 256)}
+    peft_eight = [f"p{i % 8}" for i in range(len(texts))]
+    results: dict[str, list[float]] = {}
+    runners = {
+        "base alone (no adapter)": lambda: base_alone(host, texts),
+        "PEFT set_adapter per request": lambda: peft_per_request(peft_model, host, texts, peft_eight),
+        "PEFT mixed batch (adapter_names)": lambda: peft_mixed(peft_model, host, texts, peft_eight),
+        **{f"hub mixed batch, {n} adapter{'s' if n > 1 else ''}": (lambda n=n: hub_mixed(hub, texts, spread[n]))
+           for n in spread},
+    }
+    for runner in runners.values():
+        runner()  # warm up: every adapter resident, every code path compiled
+    loads = []
+    hub.on_load = lambda record, kind, seconds: loads.append(record.ref)
+    for _ in range(rounds):  # alternating: every contender once per round, in the same order
+        for label, runner in runners.items():
+            start = time.perf_counter()
+            runner()
+            results.setdefault(label, []).append(len(texts) / (time.perf_counter() - start))
+    hub.on_load = None
+    if loads:
+        raise SystemExit(f"{len(loads)} adapter loads while measuring: not every adapter stayed hot")
+    best = {label: max(values) for label, values in results.items()}
+    measured["throughput_per_s"] = best
+    measured["throughput_median_per_s"] = {label: statistics.median(values) for label, values in results.items()}
+    hub_rates = {str(n): best[f"hub mixed batch, {n} adapter{'s' if n > 1 else ''}"] for n in spread}
+    base = best["base alone (no adapter)"]
+    measured.update(
+        base_per_s=base,
+        hub_per_s=hub_rates,
+        peft_mixed_per_s=best["PEFT mixed batch (adapter_names)"],
+        peft_set_adapter_per_s=best["PEFT set_adapter per request"],
+        throughput_rounds=rounds,
+    )
+    print(f"\nthroughput: {len(texts)} SST-2 sentences, batches of 32 (best of {rounds} alternating rounds, "
+          "samples/s; median after)")
+    for label, value in best.items():
+        print(f"  {label:34s} {value:8.1f}/s   {value / base:5.2f} of base   (median "
+              f"{statistics.median(results[label]):7.1f})")
+    ours = hub_rates["8"]
+    print(f"  hub 8 adapters / PEFT set_adapter per request: {ours / best['PEFT set_adapter per request']:.2f}x "
+          "(goal >= 3)")
+    print(f"  hub 8 adapters / PEFT mixed batch:             {ours / best['PEFT mixed batch (adapter_names)']:.2f}x")
+    print(f"  hub 64 / 1 adapters:                           {hub_rates['64'] / hub_rates['1']:.2f} (1.00 = flat)")
+    print(f"  hub 256 / 1 adapters: {hub_rates['256'] / hub_rates['1']:.2f} (goal >= 0.90)   "
+          f"hub 8 / base: {ours / base:.2f} (goal >= 0.95)")
+    measured["ratios"] = {"hub_256_over_hub_1": hub_rates["256"] / hub_rates["1"], "hub_8_over_base": ours / base,
+                          "hub_64_over_hub_1": hub_rates["64"] / hub_rates["1"]}
+
+
+def swap_latency(args, registry, hub, names, peft_model, tmp, repeat, remote_loads, measured) -> None:
+    """The swap latency rows: hot, warm, cold, cold and remote to first prediction, PEFT's own swaps."""
+    from adapterhub.inference import Hub
+
     for name in names[:8]:
         hub.load(name)
     resident = itertools.cycle(names[:8])
@@ -174,7 +274,6 @@ def run(args, measured: dict) -> None:
 
     cold = timed(cold_once, repeat)
     cold_first, remote_first, remote_pull = remote_latency(registry, names[-1], tmp, remote_loads)
-    peft_model = peft_baseline(8)
     peft_hot, peft_cold = peft_latency(peft_model, tmp, repeat)
     rows = {
         "hot": ("hot  (resident, switch)", hot, "   goal p50 < 1 ms"),
@@ -189,65 +288,7 @@ def run(args, measured: dict) -> None:
     print("swap latency (switch the adapter the next request uses)")
     for label, values, note in rows.values():
         print(f"  {label:33s}{ms(values)}{note}")
-    measured["torch_threads"] = torch.get_num_threads()
     measured["latency"] = {key: summary(values) for key, (_, values, _) in rows.items()}
-    if args.latency_only:
-        return
-
-    # ---------------------------------------------------------------------------------------------- memory
-    hub.unload_all()
-    host = next(iter(hub._hosts.values()))
-    base_bytes = host.nbytes
-    before = rss()
-    print(f"\nresident memory (base {base_bytes / 1e6:.1f} MB fp32)")
-    print("  adapters   hub: base + adapters     RSS growth    merged copies      ratio")
-    big = Hub(registry, device="cpu", max_adapters=100)
-    big._hosts = hub._hosts  # share the loaded base
-    for count in (1, 10, 100):
-        for name in names[:count]:
-            big.load(name)
-        adapters = sum(big._hot[ref].adapter.nbytes for ref in big.loaded)
-        ours = base_bytes + adapters
-        merged = count * base_bytes
-        print(f"  {count:8d}   {ours / 1e6:10.1f} MB       {(rss() - before) / 1e6:8.1f} MB  {merged / 1e6:10.1f} MB"
-              f"   {merged / ours:8.1f}x")
-        measured.setdefault("memory", []).append({"adapters": count, "hub_bytes": ours, "merged_bytes": merged})
-    big.unload_all()
-
-    # ---------------------------------------------------------------------------------------------- throughput
-    texts = sentences(256)
-    texts.sort(key=lambda t: len(host.tokenizer(t)["input_ids"]), reverse=True)
-    eight = [names[i % 8] for i in range(len(texts))]
-    peft_eight = [f"p{i % 8}" for i in range(len(texts))]
-    results: dict[str, list[float]] = {}
-    runners = {
-        "base alone (no adapter)": lambda: base_alone(host, texts),
-        "PEFT set_adapter per request": lambda: peft_per_request(peft_model, host, texts, peft_eight),
-        "PEFT mixed batch (adapter_names)": lambda: peft_mixed(peft_model, host, texts, peft_eight),
-        "hub mixed batch, 1 adapter": lambda: hub_mixed(hub, texts, [names[0]] * len(texts)),
-        "hub mixed batch, 8 adapters": lambda: hub_mixed(hub, texts, eight),
-        "hub mixed batch, 64 adapters": lambda: hub_mixed(hub, texts, [names[i % 64] for i in range(len(texts))]),
-    }
-    hub.max_adapters = 64
-    for runner in runners.values():
-        runner()  # warm up: every adapter resident, every code path compiled
-    for _ in range(rounds):
-        for label, runner in runners.items():
-            start = time.perf_counter()
-            runner()
-            results.setdefault(label, []).append(len(texts) / (time.perf_counter() - start))
-    best = {label: max(values) for label, values in results.items()}
-    measured["throughput_per_s"] = best
-    base = best["base alone (no adapter)"]
-    print(f"\nthroughput: {len(texts)} SST-2 sentences, batches of 32 (best of {rounds} rounds, samples/s)")
-    for label, value in best.items():
-        print(f"  {label:34s} {value:8.1f}/s   {value / base:5.2f} of base")
-    ours = best["hub mixed batch, 8 adapters"]
-    print(f"  hub 8 adapters / PEFT set_adapter per request: {ours / best['PEFT set_adapter per request']:.2f}x "
-          "(goal >= 3)")
-    print(f"  hub 8 adapters / PEFT mixed batch:             {ours / best['PEFT mixed batch (adapter_names)']:.2f}x")
-    print(f"  hub 64 / 1 adapters:                           "
-          f"{best['hub mixed batch, 64 adapters'] / best['hub mixed batch, 1 adapter']:.2f} (1.00 = flat)")
 
 
 def remote_latency(registry, name: str, tmp: Path, loads: int) -> tuple[list[float], list[float], list[float]]:
@@ -331,7 +372,9 @@ def base_alone(host, texts: list[str]) -> None:
 
 
 def hub_mixed(hub, texts: list[str], adapters: list[str]) -> None:
-    hub.predict(texts, adapter=adapters, batch_size=32)
+    results = hub.predict(texts, adapter=adapters, batch_size=32)
+    if [r.adapter.split("@")[0] for r in results] != adapters:
+        raise SystemExit("the Hub answered some rows with another adapter than asked")
 
 
 def peft_baseline(count: int):

@@ -6,6 +6,8 @@ the prompt, with positions continuing after them exactly as in training; the loo
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,11 +54,14 @@ def decode(
     options: GenerationOptions,
     eos_id: int | None,
     cache: Any = None,
-    prefix_length: int = 0,
+    prefix_mask: torch.Tensor | None = None,
     on_token: Callable[[int, int], None] | None = None,
 ) -> tuple[list[list[int]], list[bool]]:
     """Continue left-padded prompts (B, T); returns each sample's new token ids and whether it reached EOS.
 
+    ``cache`` may hold prefixes already, with ``prefix_mask`` (B, P) saying which of its P positions each sample
+    attends to; a sample's positions continue after its own prefix, as in training. The cache is extended in
+    place, pass after pass: each step runs the new tokens alone.
     ``on_token(row, token_id)`` is called for every token a still-running sample receives, as it is picked.
     """
     from transformers import DynamicCache
@@ -64,13 +69,20 @@ def decode(
     batch = input_ids.shape[0]
     device = input_ids.device
     generator = torch.Generator(device=device).manual_seed(options.seed) if options.seed is not None else None
-    positions = (attention_mask.cumsum(-1) - 1).clamp(min=0) + prefix_length  # padding does not shift positions
+    positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)  # padding does not shift positions
     mask = attention_mask
-    if prefix_length:
-        mask = torch.cat([mask.new_ones((batch, prefix_length)), mask], dim=1)
+    if prefix_mask is not None:
+        positions = positions + prefix_mask.sum(-1, keepdim=True)
+        mask = torch.cat([prefix_mask.to(mask.dtype), mask], dim=1)
     cache = cache if cache is not None else DynamicCache()  # the model extends it in place, pass after pass
+    last = {"logits_to_keep": 1} if _keeps_logits(type(model)) else {}  # the prompt's other logits go unused
     out = model(
-        input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, **cache_argument(model, cache)
+        input_ids=input_ids,
+        attention_mask=mask,
+        position_ids=positions,
+        use_cache=True,
+        **cache_argument(model, cache),
+        **last,
     )
     tokens: list[list[int]] = [[] for _ in range(batch)]
     done = torch.zeros(batch, dtype=torch.bool, device=device)
@@ -95,6 +107,12 @@ def decode(
         )
     finished = [bool(seq and seq[-1] == eos_id) for seq in tokens]
     return [seq[:-1] if fin else seq for seq, fin in zip(tokens, finished, strict=True)], finished
+
+
+@functools.cache
+def _keeps_logits(model_class: type) -> bool:
+    """Whether the class's ``forward`` can compute the last position's logits alone (``logits_to_keep``)."""
+    return "logits_to_keep" in inspect.signature(model_class.forward).parameters
 
 
 def _pick(logits: torch.Tensor, options: GenerationOptions, generator: torch.Generator | None) -> torch.Tensor:

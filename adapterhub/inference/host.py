@@ -4,7 +4,8 @@ Tasks of the encoder family (``sentiment``, ``classify``, ``ner``) run on the ba
 reading its own samples' states; the causal family (``generate``) runs on the causal LM. How an input is
 encoded and how states become a result is the task's (:class:`~adapterhub.tasks.task.Task`); batching,
 routing and decoding are here. Samples of one forward pass may use different adapters: LoRA through
-:class:`LoraRouter`, prefixes through a per-sample cache (one pass per prefix length).
+:class:`~adapterhub.inference.lora_bank.LoraBank`, prefixes through a per-sample cache (a decoder runs every
+prefix length and LoRA rows in one pass; an encoder one pass per prefix length).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from adapterhub.attach import require_base
 from adapterhub.base import cache_argument, fingerprint, load_base, load_tokenizer
 from adapterhub.inference.decoding import GenerationOptions, decode
 from adapterhub.inference.inputs import check_context, context_length
-from adapterhub.inference.lora_routing import LoraRouter
+from adapterhub.inference.lora_bank import LoraBank
 from adapterhub.inference.prefix_cache import prefix_cache, windowed
 from adapterhub.inference.resident import ResidentAdapter, parse_adapter
 from adapterhub.inference.results import Generation, Result
@@ -120,7 +121,7 @@ class Host:
         self.pad_id = self.tokenizer.pad_token_id
         if self.pad_id is None:
             self.pad_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else 0
-        self.router = LoraRouter(self.root)
+        self.router = LoraBank(self.root)
         self.context = context_length(self.root.config)  # positions the base was built for (None: no limit)
         embeddings = getattr(self.root.base_model, "embeddings", None)
         offset = getattr(embeddings, "padding_idx", None)
@@ -156,7 +157,7 @@ class Host:
         on_text: Callable[[int, str], None] | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> dict[int, Result]:
-        """Results by request index; requests are batched by prefix length, longest first.
+        """Results by request index; requests are batched longest first (an encoder's by prefix length too).
 
         Encoder batches are cut where padding would cost more than another forward pass (see
         :func:`split_by_padding`); generation batches are cut every ``batch_size`` prompts. ``progress(n)`` is
@@ -173,7 +174,11 @@ class Host:
         # Left padding would part a prefix from its prompt in a sliding window: there, prompts of one length only.
         one_length = self.family == CAUSAL and windowed(self.root.config)
         for item in items:
+            # A decoder runs prefixes of every length and LoRA rows in one pass (positions are given per row);
+            # an encoder's positions start after the cache, so one pass per prefix length there.
             length = item.adapter.prefix_length
+            if self.family == CAUSAL and not one_length:
+                length = 0
             by_prefix.setdefault((length, len(item.ids) if length and one_length else 0), []).append(item)
         for group in by_prefix.values():
             group.sort(key=lambda item: len(item.ids), reverse=True)
@@ -249,9 +254,10 @@ class Host:
         batch, adapters, rows, segments = self._routing(batch)
         ids = pad([item.ids for item in batch], self.pad_id).to(self.device)
         mask = pad([[1] * len(item.ids) for item in batch], 0).to(self.device)
-        length = adapters[0].prefix_length
-        cache = prefix_cache(adapters, rows, self.root.config) if length else None
-        full_mask = torch.cat([mask.new_ones((len(batch), length)), mask], dim=1) if length else mask
+        cache, full_mask = None, mask
+        if adapters[0].prefix_length:  # one prefix length per encoder pass: its positions start after it
+            cache, prefix_mask = prefix_cache(adapters, rows, self.root.config)
+            full_mask = torch.cat([prefix_mask.to(mask.dtype), mask], dim=1)
         body = self.root.body
         with self.router.route(segments):
             states = body(input_ids=ids, attention_mask=full_mask, **cache_argument(body, cache)).last_hidden_state
@@ -275,8 +281,9 @@ class Host:
         width = max(len(item.ids) for item in batch)
         ids = torch.tensor([[self.pad_id] * (width - len(i.ids)) + i.ids for i in batch], device=self.device)
         mask = torch.tensor([[0] * (width - len(i.ids)) + [1] * len(i.ids) for i in batch], device=self.device)
-        length = adapters[0].prefix_length
-        cache = prefix_cache(adapters, rows, self.root.config) if length else None
+        cache = prefix_mask = None
+        if any(adapter.prefix_length for adapter in adapters):  # prefixes of any length, LoRA rows beside them
+            cache, prefix_mask = prefix_cache(adapters, rows, self.root.config)
         with self.router.route(segments):
             new, finished = decode(
                 self.root,
@@ -285,7 +292,7 @@ class Host:
                 options,
                 self.tokenizer.eos_token_id,
                 cache,
-                length,
+                prefix_mask,
                 on_token=(lambda row, token: streams[row].push(token)) if streams else None,
             )
         if streams:

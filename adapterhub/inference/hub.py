@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -410,8 +410,10 @@ class Hub:
                     "raise it or split the call"
                 )
             resident: dict[str, tuple[Host, ResidentAdapter]] = {}
+            kept: set[str] = set()  # the call's adapters made hot so far: none of them may make room for the next
             for spec in distinct:
-                resident[spec] = self._resolve(spec, keep=tuple(r.ref for _, r in resident.values()))
+                resident[spec] = self._resolve(spec, keep=kept)
+                kept.add(resident[spec][1].ref)
             by_host: dict[Host, list[tuple[int, str, ResidentAdapter]]] = {}
             for index, (text, spec) in enumerate(zip(texts, specs, strict=True)):
                 host, res = resident[spec]
@@ -463,7 +465,7 @@ class Hub:
             raise ConfigError(f"got {count} inputs but {len(specs)} adapters; give one adapter, or one per input")
         return specs
 
-    def _resolve(self, spec: str, keep: tuple[str, ...]) -> tuple[Host, ResidentAdapter]:
+    def _resolve(self, spec: str, keep: Collection[str]) -> tuple[Host, ResidentAdapter]:
         spec = _canonical(spec)
         ref = self._pinned.get(spec)
         if ref is not None:  # pinned: trust the resident copy, hot or warm, without reading the registry
@@ -482,7 +484,7 @@ class Hub:
     def _make_hot(
         self,
         record: AdapterRecord,
-        keep: tuple[str, ...],
+        keep: Collection[str],
         loaded: LoadedAdapter | None = None,
         started: float | None = None,
     ) -> _Hot:
@@ -510,7 +512,7 @@ class Hub:
             kind = "cold"
         entry = _Hot(host, adapter)
         self._hot[ref] = entry
-        self._evict(keep=(*keep, ref))
+        self._evict(keep={*keep, ref})
         if self.on_load is not None:
             self.on_load(adapter.record, kind, time.perf_counter() - started)
         return entry
@@ -545,7 +547,7 @@ class Hub:
             quantization_config(trained)  # bitsandbytes installed?
         return trained
 
-    def _evict(self, keep: tuple[str, ...]) -> None:
+    def _evict(self, keep: Collection[str]) -> None:
         limit = self.max_bytes if self.max_bytes is not None else float("inf")
         held = sum(e.adapter.nbytes for e in self._hot.values())
         for ref in list(self._hot):

@@ -95,6 +95,70 @@ def test_mixed_generation_equals_each_alone(hub: Hub, registry, tiny_gpt2) -> No
     assert [m.adapter for m in mixed] == ["g1@1", "g2@1", "g1@1", "p1@1"]
 
 
+@pytest.fixture
+def plans(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The kind of every batch plan the adapter bank makes (``segments`` or ``gathered``)."""
+    import adapterhub.inference.lora_bank as bank
+
+    kinds: list[str] = []
+    real = bank.plan
+
+    def spy(*args, **kwargs):
+        made = real(*args, **kwargs)
+        kinds.append(made.kind if made is not None else "none")
+        return made
+
+    monkeypatch.setattr(bank, "plan", spy)
+    return kinds
+
+
+def test_a_batch_of_many_adapters_spread_unevenly_equals_each_adapter_alone(
+    hub: Hub, registry, tiny_bert, plans: list[str]
+) -> None:
+    names = []
+    for i in range(10):  # ranks and target layers differ: the bank pads and zero-fills
+        targets = ("query", "value") if i % 3 == 0 else None
+        publish_adapter(registry, tiny_bert, f"lora{i}", seed=i, r=(2, 4, 8)[i % 3], targets=targets)
+        names.append(f"lora{i}")
+    publish_adapter(registry, tiny_bert, "tags", task="ner", seed=20)
+    publish_adapter(registry, tiny_bert, "head", method="head", seed=21)
+    names += ["tags", "head"]
+    # 1 to 6 rows each: the host orders adapters by share, so each share size makes one run; six is too many
+    adapters = [name for i, name in enumerate(names) for _ in range(1 + i % 6)]
+    texts = [f"example {i} of a few words" for i in range(len(adapters))]
+    mixed = hub.predict(texts, adapter=adapters, batch_size=64)
+    assert "gathered" in plans  # every row of the batch through one gathered product
+    plans.clear()
+    alone = [hub.predict(text, adapter=name) for text, name in zip(texts, adapters, strict=True)]
+    assert set(plans) <= {"segments", "none"}
+    for m, a, name in zip(mixed, alone, adapters, strict=True):
+        assert m.adapter == a.adapter == f"{name}@1"
+        if isinstance(m, Classification):
+            assert m.label == a.label
+            torch.testing.assert_close(list(m.scores.values()), list(a.scores.values()), rtol=1e-4, atol=1e-5)
+        else:
+            assert m.tags == a.tags and m.words == a.words
+
+
+def test_generation_with_many_lora_adapters_and_prefixes_equals_each_alone(
+    hub: Hub, registry, tiny_gpt2, plans: list[str]
+) -> None:
+    names = []
+    for i in range(8):
+        publish_adapter(registry, tiny_gpt2, f"g{i}", task="generate", seed=i, r=(4, 8)[i % 2])
+        names.append(f"g{i}")
+    publish_adapter(registry, tiny_gpt2, "p3", task="generate", method="prefix", tokens=3, seed=30)
+    publish_adapter(registry, tiny_gpt2, "p5", task="generate", method="prefix", tokens=5, seed=31)
+    names += ["p3", "p5"]
+    adapters = [name for i, name in enumerate(names) for _ in range(1 + i % 6)]
+    prompts = [("the sea", "a poem about the night", "blue")[i % 3] for i in range(len(adapters))]
+    mixed = hub.predict(prompts, adapter=adapters, max_new_tokens=6, batch_size=64)
+    assert plans == ["gathered"]  # one decode loop for LoRA and prefix rows alike
+    alone = [hub.predict(p, adapter=a, max_new_tokens=6) for p, a in zip(prompts, adapters, strict=True)]
+    assert [m.text for m in mixed] == [a.text for a in alone]
+    assert [m.adapter for m in mixed] == [f"{a}@1" for a in adapters]
+
+
 def test_one_text_gives_one_result_and_a_list_gives_a_list(hub: Hub, registry, tiny_bert) -> None:
     publish_adapter(registry, tiny_bert, "sentiment")
     assert isinstance(hub.predict("one", adapter="sentiment"), Classification)

@@ -78,6 +78,32 @@ def test_a_decoder_prefix_generates_what_peft_does_alone_and_mixed_with_lora(
         assert any(result.text != _greedy_text(plain, tokenizer, prompt)[0] for result, prompt in prefixed)
 
 
+@pytest.mark.parametrize("family", [f for f in DECODERS if f not in SLIDING])
+def test_prefixes_of_different_lengths_and_lora_rows_decode_in_one_pass_as_peft_does(
+    family: str, hub: Hub, registry: Registry, family_base: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import adapterhub.inference.host as host_module
+
+    base = family_base(family)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    models = {
+        "short": publish_adapter(registry, base, "short", task="generate", method="prefix", tokens=2, seed=1)[1],
+        "long": publish_adapter(registry, base, "long", task="generate", method="prefix", tokens=7, seed=2)[1],
+        "lora": publish_adapter(
+            registry, base, "lora", task="generate", targets=LORA_TARGETS.get(family, ("q_proj", "v_proj")), seed=3
+        )[1],
+    }
+    passes = []
+    real = host_module.decode
+    monkeypatch.setattr(host_module, "decode", lambda *a, **k: passes.append(a[1].shape[0]) or real(*a, **k))
+    adapters = ["long", "lora", "short", "lora", "long"]
+    prompts = [PROMPTS[0], PROMPTS[1], PROMPTS[2], PROMPTS[0], PROMPTS[1]]
+    mixed = hub.predict(prompts, adapter=adapters, max_new_tokens=NEW_TOKENS)
+    assert passes == [5]  # one decode loop for the whole batch
+    for result, name, prompt in zip(mixed, adapters, prompts, strict=True):
+        assert (result.text, result.tokens) == _greedy_text(models[name], tokenizer, prompt), (name, prompt)
+
+
 @pytest.mark.parametrize("family", SLIDING)
 def test_a_prefix_longer_than_the_sliding_window_is_served_as_peft_does(
     family: str, hub: Hub, registry: Registry, family_base: Callable[[str], Path]
