@@ -9,8 +9,11 @@ given the inputs in the same length-sorted order (tokenization included): the ba
 batch with 1, 8, 64 and 256 distinct adapters spread over the requests (with 256, one sentence each), every
 adapter hot (checked: no adapter loads while the rows are measured, and every result names the adapter it was
 asked for). PEFT contenders use 8 adapters loaded into one ``PeftModel``: per request ``set_adapter`` then a
-forward of that one request, and PEFT's own mixed batch (``adapter_names=``). Contenders alternate within each
-round (A B C ..., A B C ...); the best round of each is reported, the median beside it. Memory per hot adapter
+forward of that one request, and PEFT's own mixed batch (``adapter_names=``). Each contender runs in a process
+of its own (loading its base and adapters, one warm-up pass, then ``--reps`` timed passes), so none inherits
+another's threads, caches or allocator state; the processes alternate within each round (A B C ..., A B C ...)
+and the best pass of each contender is reported, the median beside it. The base alone runs with no adapter
+loaded (no hooks on its layers). Memory per hot adapter
 is the Hub's own accounting (the adapters' tensor bytes over their count) and the process's RSS growth per
 adapter, both with 256 hot.
 
@@ -136,11 +139,17 @@ def main() -> None:
     parser.add_argument("--throughput-only", action="store_true",
                         help="only the memory and throughput rows (no swap latency, no remote: no moto server)")
     parser.add_argument("--rounds", type=int, default=0, help="measured throughput rounds (default 5; 3 with --quick)")
+    parser.add_argument("--reps", type=int, default=2, help="timed passes per contender process and round")
+    parser.add_argument("--contender", help=argparse.SUPPRESS)  # run in a child process: one contender's passes
+    parser.add_argument("--registry", help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true",
                         help="print the numbers as one JSON object on stdout (the report goes to stderr)")
     args = parser.parse_args()
     if args.latency_only and args.throughput_only:
         parser.error("--latency-only and --throughput-only exclude each other; give one, or neither for both")
+    if args.contender:
+        print(json.dumps(contender(args)))
+        return
     measured: dict = {}
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
         run(args, measured)
@@ -201,33 +210,21 @@ def run(args, measured: dict) -> None:
 
     # ---------------------------------------------------------------------------------------------- throughput
     texts = sentences(256)
-    texts.sort(key=lambda t: len(host.tokenizer(t)["input_ids"]), reverse=True)
-    spread = {n: [names[i % n] for i in range(len(texts))] for n in (1, 8, 64, 256)}
-    peft_eight = [f"p{i % 8}" for i in range(len(texts))]
+    hub.unload_all()
     results: dict[str, list[float]] = {}
-    runners = {
-        "base alone (no adapter)": lambda: base_alone(host, texts),
-        "PEFT set_adapter per request": lambda: peft_per_request(peft_model, host, texts, peft_eight),
-        "PEFT mixed batch (adapter_names)": lambda: peft_mixed(peft_model, host, texts, peft_eight),
-        **{f"hub mixed batch, {n} adapter{'s' if n > 1 else ''}": (lambda n=n: hub_mixed(hub, texts, spread[n]))
-           for n in spread},
-    }
-    for runner in runners.values():
-        runner()  # warm up: every adapter resident, every code path compiled
-    loads = []
-    hub.on_load = lambda record, kind, seconds: loads.append(record.ref)
-    for _ in range(rounds):  # alternating: every contender once per round, in the same order
-        for label, runner in runners.items():
-            start = time.perf_counter()
-            runner()
-            results.setdefault(label, []).append(len(texts) / (time.perf_counter() - start))
-    hub.on_load = None
-    if loads:
-        raise SystemExit(f"{len(loads)} adapter loads while measuring: not every adapter stayed hot")
+    command = [sys.executable, __file__, "--registry", str(registry.root), "--reps", str(args.reps)]
+    if args.threads:
+        command += ["--threads", str(args.threads)]
+    for _ in range(rounds):  # alternating: every contender once per round, in the same order, each in its process
+        for label in CONTENDERS:
+            child = subprocess.run([*command, "--contender", label], capture_output=True, text=True)
+            if child.returncode:
+                raise SystemExit(f"{label}: {child.stderr.strip().splitlines()[-1]}")
+            results.setdefault(label, []).extend(json.loads(child.stdout.strip().splitlines()[-1]))
     best = {label: max(values) for label, values in results.items()}
     measured["throughput_per_s"] = best
     measured["throughput_median_per_s"] = {label: statistics.median(values) for label, values in results.items()}
-    hub_rates = {str(n): best[f"hub mixed batch, {n} adapter{'s' if n > 1 else ''}"] for n in spread}
+    hub_rates = {str(n): best[_hub_label(n)] for n in SPREADS}
     base = best["base alone (no adapter)"]
     measured.update(
         base_per_s=base,
@@ -236,8 +233,8 @@ def run(args, measured: dict) -> None:
         peft_set_adapter_per_s=best["PEFT set_adapter per request"],
         throughput_rounds=rounds,
     )
-    print(f"\nthroughput: {len(texts)} SST-2 sentences, batches of 32 (best of {rounds} alternating rounds, "
-          "samples/s; median after)")
+    print(f"\nthroughput: {len(texts)} SST-2 sentences, batches of 32 (best of {rounds} alternating rounds x "
+          f"{args.reps} passes, each contender in its own process; samples/s, median after)")
     for label, value in best.items():
         print(f"  {label:34s} {value:8.1f}/s   {value / base:5.2f} of base   (median "
               f"{statistics.median(results[label]):7.1f})")
@@ -250,6 +247,60 @@ def run(args, measured: dict) -> None:
           f"hub 8 / base: {ours / base:.2f} (goal >= 0.95)")
     measured["ratios"] = {"hub_256_over_hub_1": hub_rates["256"] / hub_rates["1"], "hub_8_over_base": ours / base,
                           "hub_64_over_hub_1": hub_rates["64"] / hub_rates["1"]}
+
+
+SPREADS = (1, 8, 64, 256)
+
+
+def _hub_label(n: int) -> str:
+    return f"hub mixed batch, {n} adapter{'s' if n > 1 else ''}"
+
+
+CONTENDERS = ("base alone (no adapter)", "PEFT set_adapter per request", "PEFT mixed batch (adapter_names)",
+              *(_hub_label(n) for n in SPREADS))
+
+
+def contender(args) -> list[float]:
+    """One contender's timed passes (samples/s) over the registry's adapters ``a0`` …, in this process alone."""
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from adapterhub.inference import Hub
+    from adapterhub.registry import Registry
+
+    label = args.contender
+    registry = Registry(Path(args.registry))
+    names = [f"a{i}" for i in range(max(SPREADS))]
+    hub = Hub(registry, device="cpu", max_adapters=max(SPREADS))
+    hub.load(names[0])  # the base
+    host = next(iter(hub._hosts.values()))
+    texts = sentences(256)
+    texts.sort(key=lambda t: len(host.tokenizer(t)["input_ids"]), reverse=True)
+    peft_eight = [f"p{i % 8}" for i in range(len(texts))]
+    if label == CONTENDERS[0]:
+        hub.unload_all()  # the base with nothing on its layers
+        runner = lambda: base_alone(host, texts)  # noqa: E731
+    elif label.startswith("PEFT"):
+        hub.unload_all()
+        model = peft_baseline(8)
+        run_peft = peft_per_request if "set_adapter" in label else peft_mixed
+        runner = lambda: run_peft(model, host, texts, peft_eight)  # noqa: E731
+    else:
+        n = next(n for n in SPREADS if label == _hub_label(n))
+        spread = [names[i % n] for i in range(len(texts))]
+        runner = lambda: hub_mixed(hub, texts, spread)  # noqa: E731
+    runner()  # warm up: every adapter resident, every code path run once
+    loads: list[str] = []
+    hub.on_load = lambda record, kind, seconds: loads.append(record.ref)
+    rates = []
+    for _ in range(args.reps):
+        start = time.perf_counter()
+        runner()
+        rates.append(len(texts) / (time.perf_counter() - start))
+    if loads:
+        raise SystemExit(f"{len(loads)} adapter loads while measuring: not every adapter stayed hot")
+    return rates
 
 
 def swap_latency(args, registry, hub, names, peft_model, tmp, repeat, remote_loads, measured) -> None:
