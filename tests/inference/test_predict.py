@@ -61,6 +61,17 @@ def test_generation_equals_peft_greedy(hub: Hub, registry, tiny_gpt2, method: st
     assert result.text == tokenizer.decode(expected, skip_special_tokens=True)
 
 
+def _assert_same_answers(mixed: list, alone: list, adapters: list[str]) -> None:
+    """Each mixed-batch answer is its adapter's answer alone: the label and probabilities, or the tags."""
+    for m, a, name in zip(mixed, alone, adapters, strict=True):
+        assert m.adapter == a.adapter == f"{name}@1"
+        if isinstance(m, Classification):
+            assert m.label == a.label
+            torch.testing.assert_close(list(m.scores.values()), list(a.scores.values()), rtol=1e-4, atol=1e-5)
+        else:
+            assert m.tags == a.tags and m.words == a.words
+
+
 def test_mixed_batch_equals_each_adapter_alone_in_order(hub: Hub, registry, tiny_bert) -> None:
     publish_adapter(registry, tiny_bert, "lora-a", seed=1)
     publish_adapter(registry, tiny_bert, "lora-b", seed=2, r=8, targets=("query", "value", "dense"))
@@ -74,13 +85,7 @@ def test_mixed_batch_equals_each_adapter_alone_in_order(hub: Hub, registry, tiny
     adapters = [names[i % len(names)] for i in range(len(texts))]
     mixed = hub.predict(texts, adapter=adapters, batch_size=4)
     alone = [hub.predict(text, adapter=name) for text, name in zip(texts, adapters, strict=True)]
-    for m, a, name in zip(mixed, alone, adapters, strict=True):
-        assert m.adapter == a.adapter == f"{name}@1"
-        if isinstance(m, Classification):
-            assert m.label == a.label
-            torch.testing.assert_close(list(m.scores.values()), list(a.scores.values()), rtol=1e-4, atol=1e-5)
-        else:
-            assert m.tags == a.tags and m.words == a.words
+    _assert_same_answers(mixed, alone, adapters)
 
 
 def test_mixed_generation_equals_each_alone(hub: Hub, registry, tiny_gpt2) -> None:
@@ -131,13 +136,7 @@ def test_a_batch_of_many_adapters_spread_unevenly_equals_each_adapter_alone(
     plans.clear()
     alone = [hub.predict(text, adapter=name) for text, name in zip(texts, adapters, strict=True)]
     assert set(plans) <= {"segments", "none"}
-    for m, a, name in zip(mixed, alone, adapters, strict=True):
-        assert m.adapter == a.adapter == f"{name}@1"
-        if isinstance(m, Classification):
-            assert m.label == a.label
-            torch.testing.assert_close(list(m.scores.values()), list(a.scores.values()), rtol=1e-4, atol=1e-5)
-        else:
-            assert m.tags == a.tags and m.words == a.words
+    _assert_same_answers(mixed, alone, adapters)
 
 
 def test_generation_with_many_lora_adapters_and_prefixes_equals_each_alone(
