@@ -316,10 +316,15 @@ def cache_argument(model: torch.nn.Module, cache: Any) -> dict[str, Any]:
     return {cache_keyword(type(model)): cache}
 
 
-@functools.cache
 def cache_keyword(model_class: type) -> str:
     """``cache`` when the class's ``forward`` takes that keyword, else ``past_key_values``."""
-    return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
+    return "cache" if forward_takes(model_class, "cache") else "past_key_values"
+
+
+@functools.cache
+def forward_takes(model_class: type, keyword: str) -> bool:
+    """Whether the class's ``forward`` takes ``keyword`` (transformers versions and model families differ)."""
+    return keyword in inspect.signature(model_class.forward).parameters
 
 
 def canonical_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -6,8 +6,6 @@ the prompt, with positions continuing after them exactly as in training; the loo
 
 from __future__ import annotations
 
-import functools
-import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +13,7 @@ from typing import Any
 
 import torch
 
-from adapterhub.base import cache_argument
+from adapterhub.base import cache_argument, forward_takes
 from adapterhub.errors import ConfigError
 
 
@@ -75,7 +73,8 @@ def decode(
         positions = positions + prefix_mask.sum(-1, keepdim=True)
         mask = torch.cat([prefix_mask.to(mask.dtype), mask], dim=1)
     cache = cache if cache is not None else DynamicCache()  # the model extends it in place, pass after pass
-    last = {"logits_to_keep": 1} if _keeps_logits(type(model)) else {}  # the prompt's other logits go unused
+    # the prompt's logits but the last go unused: computed only where the model allows
+    last = {"logits_to_keep": 1} if forward_takes(type(model), "logits_to_keep") else {}
     out = model(
         input_ids=input_ids,
         attention_mask=mask,
@@ -107,12 +106,6 @@ def decode(
         )
     finished = [bool(seq and seq[-1] == eos_id) for seq in tokens]
     return [seq[:-1] if fin else seq for seq, fin in zip(tokens, finished, strict=True)], finished
-
-
-@functools.cache
-def _keeps_logits(model_class: type) -> bool:
-    """Whether the class's ``forward`` can compute the last position's logits alone (``logits_to_keep``)."""
-    return "logits_to_keep" in inspect.signature(model_class.forward).parameters
 
 
 def _pick(logits: torch.Tensor, options: GenerationOptions, generator: torch.Generator | None) -> torch.Tensor:

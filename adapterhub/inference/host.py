@@ -174,12 +174,12 @@ class Host:
         # Left padding would part a prefix from its prompt in a sliding window: there, prompts of one length only.
         one_length = self.family == CAUSAL and windowed(self.root.config)
         for item in items:
-            # A decoder runs prefixes of every length and LoRA rows in one pass (positions are given per row);
-            # an encoder's positions start after the cache, so one pass per prefix length there.
             length = item.adapter.prefix_length
             if self.family == CAUSAL and not one_length:
-                length = 0
-            by_prefix.setdefault((length, len(item.ids) if length and one_length else 0), []).append(item)
+                key = (0, 0)  # prefixes of every length and LoRA rows in one pass: positions are given per row
+            else:  # an encoder's positions start after the cache: one pass per prefix length
+                key = (length, len(item.ids) if length and one_length else 0)
+            by_prefix.setdefault(key, []).append(item)
         for group in by_prefix.values():
             group.sort(key=lambda item: len(item.ids), reverse=True)
             if self.family == CAUSAL:

@@ -66,7 +66,7 @@ def _segments(per_row: list[ResidentAdapter]) -> list[tuple[int, int, ResidentAd
     ],
 )
 def test_each_row_gets_its_own_adapters_update(shares: list[int], kind: str) -> None:
-    root, bank = _Two(), None
+    root = _Two()
     bank = LoraBank(root)
     adapters = [_adapter(i, rank=(4, 8, 2)[i % 3]) for i in range(len(shares))]  # ranks differ: padded
     for adapter in adapters:
