@@ -14,6 +14,8 @@ from adapterhub.inference.ensemble import check_members, combine_mean
 from adapterhub.names import EXACT_REF_PATTERN, NAME_PATTERN, REF_PATTERN, Ref
 from adapterhub.registry import AdapterRecord
 from adapterhub.serving.schemas import (
+    CROSS_ORIGIN,
+    NOT_JSON,
     AdapterInfo,
     AdapterList,
     ErrorResponse,
@@ -33,17 +35,16 @@ PAGE_DEFAULT, PAGE_MAX = 100, 1000  # adapter versions per page of GET /v1/adapt
 DEFAULT_NEW_TOKENS = 64  # a generation's length when the request names none (within --max-new-tokens)
 
 _NOT_FOUND = {404: {"model": ErrorResponse, "description": "Unknown adapter; `available` lists the closest names."}}
-_CHANGES = {403: {"model": ErrorResponse, "description": "A cross-origin request (its Origin is another site)."}}
 _PREDICT_ERRORS = {
     **_NOT_FOUND,
-    **_CHANGES,
+    **CROSS_ORIGIN,
     409: {"model": ErrorResponse, "description": "The adapter's files fail verification or do not fit its base."},
     413: {
         "model": ErrorResponse,
         "description": "Too many inputs, too long an input, too many tokens, or a prompt plus its new tokens past "
         "the base's context.",
     },
-    415: {"model": ErrorResponse, "description": "A body not sent as `Content-Type: application/json`."},
+    **NOT_JSON,
     429: {"model": ErrorResponse, "description": "The queue is full; retry after the Retry-After header."},
     503: {"model": ErrorResponse, "description": "The server is shutting down, or its remote cannot be reached."},
 }
@@ -193,7 +194,7 @@ async def load(request: Request, name: str = NamePath) -> LoadResponse:
 
 
 @router.delete(
-    "/v1/adapters/{name}", response_model=UnloadResponse, responses={**_NOT_FOUND, **_CHANGES}, tags=["adapters"]
+    "/v1/adapters/{name}", response_model=UnloadResponse, responses={**_NOT_FOUND, **CROSS_ORIGIN}, tags=["adapters"]
 )
 async def unload(request: Request, name: str = NamePath) -> UnloadResponse:
     """Free a resident adapter's memory (every loaded version of a bare name). A later request loads it again,

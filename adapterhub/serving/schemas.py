@@ -203,3 +203,8 @@ class ErrorDetail(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorDetail
+
+
+# documented answers every state-changing route can give (the OpenAPI `responses` of a route)
+CROSS_ORIGIN = {403: {"model": ErrorResponse, "description": "A cross-origin request (its Origin is another site)."}}
+NOT_JSON = {415: {"model": ErrorResponse, "description": "A body not sent as `Content-Type: application/json`."}}

@@ -7,23 +7,22 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from adapterhub.names import REF_PATTERN
-from adapterhub.serving.schemas import AdapterRef, ErrorResponse
+from adapterhub.serving.schemas import CROSS_ORIGIN, NOT_JSON, AdapterRef, ErrorResponse
 from adapterhub.serving.shadow import Shadow
 from adapterhub.serving.state import ServerState
 
 router = APIRouter(tags=["shadows"])
 
 _NO_SHADOW = {404: {"model": ErrorResponse, "description": "The primary has no shadow."}}
-_CHANGES = {403: {"model": ErrorResponse, "description": "A cross-origin request (its Origin is another site)."}}
 _ATTACH_ERRORS = {
-    **_CHANGES,
+    **CROSS_ORIGIN,
     404: {"model": ErrorResponse, "description": "An unknown adapter, version or alias."},
     409: {
         "model": ErrorResponse,
         "description": "A shadow of another task, label set or base, the primary itself, a primary that has a "
         "shadow already, a shadow whose files fail verification, or a server with several workers.",
     },
-    415: {"model": ErrorResponse, "description": "A body not sent as `Content-Type: application/json`."},
+    **NOT_JSON,
 }
 PrimaryPath = Path(
     description="The primary as clients name it: NAME, NAME@VERSION or NAME:ALIAS.",
@@ -102,7 +101,7 @@ async def report(request: Request, primary: str = PrimaryPath) -> ShadowReport:
     return _report(_state(request).shadows.get(primary))
 
 
-@router.delete("/v1/shadows/{primary}", response_model=ShadowReport, responses={**_NO_SHADOW, **_CHANGES})
+@router.delete("/v1/shadows/{primary}", response_model=ShadowReport, responses={**_NO_SHADOW, **CROSS_ORIGIN})
 async def detach(request: Request, primary: str = PrimaryPath) -> ShadowReport:
     """Stop shadowing the primary; the answer is the shadow's final report."""
     entry = await run_in_threadpool(_state(request).remove_shadow, primary)
