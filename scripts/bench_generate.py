@@ -82,7 +82,7 @@ def publish_adapters(registry, base_dir: Path, count: int, targets: list[str], s
     from peft import LoraConfig, get_peft_model
 
     from adapterhub.base import fingerprint
-    from adapterhub.registry import BaseInfo, Card, InferenceSettings
+    from adapterhub.registry import BaseInfo
     from adapterhub.tasks import get_task
 
     model = get_task("generate").build_model(str(base_dir), (), 0.0)
@@ -95,19 +95,7 @@ def publish_adapters(registry, base_dir: Path, count: int, targets: list[str], s
     model = get_peft_model(model, config, adapter_name=names[0])
     for name in names[1:]:
         model.add_adapter(name, config)
-    card = Card(
-        task="generate",
-        task_type="CAUSAL_LM",
-        method="lora",
-        base=base,
-        labels=(),
-        hyperparameters={"max_length": 512},
-        inference=InferenceSettings(max_length=512, prompt_template=""),
-    )
-    with tempfile.TemporaryDirectory() as out:
-        for name in names:
-            model.save_pretrained(out, selected_adapters=[name])  # into out/<name>
-            registry.publish(name, Path(out) / name, card)
+    publish_each(registry, model, names, base, "lora")
     return names, model.eval()
 
 
@@ -119,7 +107,7 @@ def publish_prefixes(registry, base_dir: Path, count: int, tokens: int, seed: in
 
     from adapterhub.base import fingerprint
     from adapterhub.methods import PrefixSettings
-    from adapterhub.registry import BaseInfo, Card, InferenceSettings
+    from adapterhub.registry import BaseInfo
     from adapterhub.tasks import get_task
 
     model = get_task("generate").build_model(str(base_dir), (), 0.0)
@@ -134,10 +122,19 @@ def publish_prefixes(registry, base_dir: Path, count: int, tokens: int, seed: in
         for name in names:
             for param in model.prompt_encoder[name].parameters():
                 param.copy_(torch.randn(param.shape, generator=generator) * 0.3)
+    publish_each(registry, model, names, base, "prefix")
+    return names
+
+
+def publish_each(registry, model, names: list[str], base, method: str) -> None:
+    """Publish each adapter ``names`` of the PeftModel ``model`` under its own name, as a generate adapter of
+    ``base`` (no prompt template: the prompts are token ids)."""
+    from adapterhub.registry import Card, InferenceSettings
+
     card = Card(
         task="generate",
         task_type="CAUSAL_LM",
-        method="prefix",
+        method=method,
         base=base,
         labels=(),
         hyperparameters={"max_length": 512},
@@ -145,9 +142,8 @@ def publish_prefixes(registry, base_dir: Path, count: int, tokens: int, seed: in
     )
     with tempfile.TemporaryDirectory() as out:
         for name in names:
-            model.save_pretrained(out, selected_adapters=[name])
+            model.save_pretrained(out, selected_adapters=[name])  # into out/<name>
             registry.publish(name, Path(out) / name, card)
-    return names
 
 
 def make_prompts(count: int, vocab: int, seed: int) -> list[str]:

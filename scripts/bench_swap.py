@@ -174,12 +174,11 @@ def run(args, measured: dict) -> None:
     print(f"published {len(names)} rank-8 adapters of all-MiniLM-L6-v2 ({sys.platform}, {torch.get_num_threads()} "
           "torch threads)\n")
     measured["torch_threads"] = torch.get_num_threads()
-    peft_model = peft_baseline(8)
 
     # ---------------------------------------------------------------------------------------------- latency
     hub = Hub(registry, device="cpu", max_adapters=8)
     if not args.throughput_only:
-        swap_latency(args, registry, hub, names, peft_model, tmp, repeat, remote_loads, measured)
+        swap_latency(args, registry, hub, names, tmp, repeat, remote_loads, measured)
     if args.latency_only:
         return
 
@@ -303,7 +302,7 @@ def contender(args) -> list[float]:
     return rates
 
 
-def swap_latency(args, registry, hub, names, peft_model, tmp, repeat, remote_loads, measured) -> None:
+def swap_latency(args, registry, hub, names, tmp, repeat, remote_loads, measured) -> None:
     """The swap latency rows: hot, warm, cold, cold and remote to first prediction, PEFT's own swaps."""
     from adapterhub.inference import Hub
 
@@ -325,7 +324,7 @@ def swap_latency(args, registry, hub, names, peft_model, tmp, repeat, remote_loa
 
     cold = timed(cold_once, repeat)
     cold_first, remote_first, remote_pull = remote_latency(registry, names[-1], tmp, remote_loads)
-    peft_hot, peft_cold = peft_latency(peft_model, tmp, repeat)
+    peft_hot, peft_cold = peft_latency(peft_baseline(8), tmp, repeat)
     rows = {
         "hot": ("hot  (resident, switch)", hot, "   goal p50 < 1 ms"),
         "warm": ("warm (from the CPU-side cache)", warm, ""),
