@@ -23,9 +23,10 @@ def opened(registry_dir: Path, tiny_bert: Path, tmp_path: Path, monkeypatch: pyt
     seen = tmp_path / "opened.txt"
     script = tmp_path / "browser.py"
     script.write_text(
-        "import sys, urllib.request\n"
+        "import os, sys, urllib.request\n"
         "status = urllib.request.urlopen(sys.argv[1], timeout=10).status\n"
-        f"open({str(seen)!r}, 'w').write(f'{{sys.argv[1]}} {{status}}')\n"
+        f"open({str(seen)!r} + '.part', 'w').write(f'{{sys.argv[1]}} {{status}}')\n"
+        f"os.replace({str(seen)!r} + '.part', {str(seen)!r})\n"  # whole, or not there: the test polls for it
     )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("BROWSER", f"{sys.executable} {script} %s")
