@@ -10,7 +10,8 @@ Two real ``hub serve`` processes on free 127.0.0.1 ports, each preloading every 
 
 and a **shadow row**: two batching servers alive side by side, one plain and one with ``--shadow a0=a1`` (every
 request for ``a0`` also runs ``a1`` in the same batch), both sent the same one-adapter traffic, measured in
-turn A/B/A/B (so drift hits both alike); the ratio of their requests/s is what a shadow costs.
+turns (so drift hits both alike); the ratio of their requests/s is what a shadow costs. Its reference, in the same
+turns: the plain server sent each sentence twice per request, i.e. the rows a shadow adds as plain inputs.
 
 Adapters: random rank-8 LoRA on query/key/value/dense of all-MiniLM-L6-v2 (CPU; ``--dtype`` fp32 or bf16, and
 ``--off-dtype`` for the batching-off server, so each side can run at its best) with a 2-label head.
@@ -173,14 +174,15 @@ class Connection:
             self.writer.close()
 
 
-async def load(url: str, texts: list[str], adapters: list[str], clients: int, count: int) -> Run:
-    """``count`` requests from ``clients`` concurrent connections; request i uses adapter i mod len(adapters)."""
+async def load(url: str, texts: list[str], adapters: list[str], clients: int, count: int, copies: int = 1) -> Run:
+    """``count`` requests from ``clients`` concurrent connections; request i uses adapter i mod len(adapters) and
+    sends its sentence ``copies`` times (as that many inputs)."""
     host, port = url.removeprefix("http://").split(":")
     latencies: list[float] = []
     errors = 0
     counter = iter(range(count))
     bodies = [
-        json.dumps({"adapter": adapters[i % len(adapters)], "inputs": [texts[i % len(texts)]]}).encode()
+        json.dumps({"adapter": adapters[i % len(adapters)], "inputs": [texts[i % len(texts)]] * copies}).encode()
         for i in range(count)
     ]
 
@@ -231,50 +233,66 @@ def measure(server: Server, configs: dict[str, list[str]], args, texts: list[str
 
 
 def shadow_row(registry: Path, names: list[str], args, texts: list[str]) -> float:
-    """Requests/s for ``names[0]`` without and with ``--shadow names[0]=names[1]``: both servers up at once and
-    measured in adjacent pairs (A/B, then B/A, ...), so that what else runs on the machine weighs on both sides of
-    a pair alike; the median of the pairs' ratios. Checks that the shadow compared every input it was sent."""
+    """Requests/s for ``names[0]`` without and with ``--shadow names[0]=names[1]``, and the cost of the rows a
+    shadow adds as plain inputs: a third server without a shadow, sent each sentence twice per request, with twice
+    the ``--max-batch`` (so its passes carry the rows of the shadow's). All three up at once and measured in
+    adjacent turns (the order rotates each time), so what else runs on the machine weighs on every side of a turn
+    alike; the median of the turns' ratios. Checks that the shadow compared every input it was sent."""
     import statistics
 
     import httpx
 
-    flags = [*(["--max-batch", str(args.max_batch)] if args.max_batch else []), "--max-wait-ms", "5"]
-    flags += ["--dtype", args.dtype, "--max-queue", "4096"]
+    flags = ["--max-wait-ms", "5", "--dtype", args.dtype, "--max-queue", "4096"]
+    batch = args.max_batch or 32
     pair = f"{names[0]}={names[1]}"
-    servers = {
-        "no shadow": Server(registry, names[:1], *flags),
-        "one shadow": Server(registry, names[:1], *flags, "--shadow", pair),
+    contenders = {  # label: (server, copies of the sentence per request)
+        "no shadow": (Server(registry, names[:1], "--max-batch", str(batch), *flags), 1),
+        "one shadow": (Server(registry, names[:1], "--max-batch", str(batch), *flags, "--shadow", pair), 1),
+        "no shadow, sentence twice": (Server(registry, names[:1], "--max-batch", str(2 * batch), *flags), 2),
     }
-    print(f"shadow ({' '.join(flags)}; --shadow {pair} on one of them):", flush=True)
-    pairs: list[dict[str, Run]] = []
+    print(
+        f"shadow (--max-batch {batch} {' '.join(flags)}; --shadow {pair} on one; the sentence twice per request "
+        f"with --max-batch {2 * batch} on a third):",
+        flush=True,
+    )
+    labels = list(contenders)
+    turns: list[dict[str, Run]] = []
+    shadowed = contenders["one shadow"][0]
     try:
-        for server in servers.values():
-            asyncio.run(load(server.url, texts, names[:1], args.clients, args.clients * 2))
-        before = httpx.get(f"{servers['one shadow'].url}/v1/shadows/{names[0]}").json()["total"]
+        for server, copies in contenders.values():
+            asyncio.run(load(server.url, texts, names[:1], args.clients, args.clients * 2, copies))
+        before = httpx.get(f"{shadowed.url}/v1/shadows/{names[0]}").json()["total"]
         for k in range(args.shadow_pairs):
-            order = list(servers) if k % 2 == 0 else list(servers)[::-1]  # neither always goes first
-            pairs.append(
-                {
-                    label: asyncio.run(load(servers[label].url, texts, names[:1], args.clients, args.requests))
-                    for label in order
-                }
-            )
-        report = httpx.get(f"{servers['one shadow'].url}/v1/shadows/{names[0]}").json()
+            order = labels[k % 3 :] + labels[: k % 3]  # none always goes first
+            turn = {}
+            for label in order:
+                server, copies = contenders[label]
+                turn[label] = asyncio.run(load(server.url, texts, names[:1], args.clients, args.requests, copies))
+            turns.append(turn)
+        report = httpx.get(f"{shadowed.url}/v1/shadows/{names[0]}").json()
     finally:
-        for server in servers.values():
+        for server, _ in contenders.values():
             server.stop()
-    for label in servers:
-        runs = [p[label] for p in pairs]
+    for label in labels:
+        runs = [t[label] for t in turns]
         run = max(runs, key=lambda r: r.rate)
         print(
             f"  {label:<32} {run.rate:7.1f} req/s  p50 {run.pct(0.5):7.1f} ms  p99 {run.pct(0.99):7.1f} ms"
             f"  errors {sum(r.errors for r in runs)}  (best of {len(runs)})",
             flush=True,
         )
-    ratios = [p["one shadow"].rate / p["no shadow"].rate for p in pairs]
-    print(f"  ratio of each pair: {' '.join(f'{r:.2f}' for r in ratios)}", flush=True)
+    ratios = [t["one shadow"].rate / t["no shadow"].rate for t in turns]
+    rows = [t["no shadow, sentence twice"].rate / t["no shadow"].rate for t in turns]
+    print(f"  one shadow / no shadow, each turn: {' '.join(f'{r:.2f}' for r in ratios)}", flush=True)
+    print(
+        f"  sentence twice / once (the shadow's rows as plain inputs), each turn: {' '.join(f'{r:.2f}' for r in rows)}"
+        f"; median {statistics.median(rows):.2f}",
+        flush=True,
+    )
+    own = statistics.median(a / b for a, b in zip(ratios, rows, strict=True))
+    print(f"  one shadow / sentence twice {own:.2f} (1.00: a shadow costs its rows and nothing more)", flush=True)
     compared = report["total"] - before
-    sent = sum(p["one shadow"].requests for p in pairs)
+    sent = sum(t["one shadow"].requests for t in turns)
     print(f"  the shadow compared {compared} of {sent} inputs sent, {report['errors']} shadow errors", flush=True)
     return statistics.median(ratios)
 
@@ -297,7 +315,7 @@ def main() -> None:
     parser.add_argument("--base", help="a local base model directory or hub id [the embedded all-MiniLM-L6-v2]")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only-shadow", action="store_true", help="measure the shadow row alone")
-    parser.add_argument("--shadow-pairs", type=int, default=8, help="A/B pairs of the shadow row")
+    parser.add_argument("--shadow-pairs", type=int, default=8, help="turns of the shadow row (three contenders each)")
     args = parser.parse_args()
     args.off_dtype = args.off_dtype or args.dtype
     if args.quick:
@@ -321,7 +339,7 @@ def main() -> None:
             flush=True,
         )
         ratio = shadow_row(registry.root, names, args, texts)
-        print(f"  one shadow / no shadow {ratio:.2f}, the median pair (goal >= 0.75)\n", flush=True)
+        print(f"  one shadow / no shadow {ratio:.2f}, the median turn (goal >= 0.75)\n", flush=True)
         if args.only_shadow:
             return
         results: dict[str, Run] = {}
