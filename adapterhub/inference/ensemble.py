@@ -7,6 +7,7 @@ on every input in one mixed batch and returns one :class:`Classification` per in
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from adapterhub.errors import ConfigError
@@ -23,8 +24,15 @@ def check_members(members: Sequence[str], records: Sequence[AdapterRecord], comb
     if isinstance(members, str) or len(members) < 2:
         raise ConfigError("an ensemble needs a list of at least two adapters, e.g. adapter=['a@1', 'a@2']")
     refs = [r.ref for r in records]
-    if len(set(refs)) != len(refs):
-        raise ConfigError(f"an ensemble lists the same version twice ({', '.join(refs)}); name distinct versions")
+    twice = [ref for ref, count in Counter(refs).items() if count > 1]
+    if twice:
+        given = {ref: Counter(m for m, r in zip(members, refs, strict=True) if r == ref) for ref in twice[:3]}
+        named = "; ".join(
+            f"{ref} (given as {', '.join(repr(m) + (f' x{n}' if n > 1 else '') for m, n in spellings.items())})"
+            for ref, spellings in given.items()
+        )
+        more = f" and {len(twice) - 3} more" if len(twice) > 3 else ""
+        raise ConfigError(f"an ensemble lists the same version twice: {named}{more}; name distinct versions")
     first = records[0]
     for record in records:
         if record.card.task_type != "SEQ_CLS":

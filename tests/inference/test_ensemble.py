@@ -54,8 +54,11 @@ def test_ensembles_that_cannot_be_averaged_are_refused(hub: Hub, registry, tiny_
         hub.predict("fine", adapter=["a"], combine="mean")
     with pytest.raises(ConfigError, match="at least two adapters"):
         hub.predict("fine", adapter="a", combine="mean")
-    with pytest.raises(ConfigError, match="same version twice"):
+    with pytest.raises(ConfigError, match=r"same version twice: a@1 \(given as 'a', 'a@1'\); name distinct"):
         hub.predict("fine", adapter=["a", "a@1"], combine="mean")
+    with pytest.raises(ConfigError, match="same version twice") as refused:  # one line, however long the list
+        hub.predict("fine", adapter=["a", "ner", *["a@1"] * 63], combine="mean")
+    assert len(str(refused.value)) < 200 and "\n" not in str(refused.value)
     with pytest.raises(ConfigError, match="combine must be one of mean"):
         hub.predict("fine", adapter=["a", "a@1"], combine="max")
 
