@@ -109,6 +109,14 @@ def serve(
             help="Keep the last N inputs each shadow disagreed on, for `hub shadow report` (inputs may be private).",
         ),
     ] = 0,
+    shadow_share: Annotated[
+        float,
+        Opt(
+            metavar="SHARE",
+            help="Run each shadow on this share of its PRIMARY's requests, evenly spread (0.25: one in four; "
+            "a shadow costs the throughput of its rows, so this bounds that cost).",
+        ),
+    ] = 1.0,
 ) -> None:
     """Serve adapters over HTTP: one base, adapters hot-swapped per request, batched across adapters."""
     from adapterhub.serving.config import ServeConfig  # neither torch nor the web framework: refusals are instant
@@ -142,6 +150,7 @@ def serve(
         log_max_mb=log_max_mb,
         shadows=tuple(shadows or ()),
         shadow_samples=shadow_samples,
+        shadow_share=shadow_share,
     )
     if remote is None:  # with a remote, serve looks in the registry and on the remote
         for ref in settings.adapters:  # an unknown preload is refused before the base loads

@@ -55,13 +55,14 @@ def render(data: dict[str, Any]) -> str:
     """The report as two tables: the totals, then the kept samples."""
     rate, mean = data["disagreement_rate"], data["mean_probability_difference"]
     totals = fmt.table(
-        ["PRIMARY", "VERSION", "SHADOW", "STATUS", "COMPARED", "DISAGREE", "RATE", "MEAN |ΔP|", "ERRORS"],
+        ["PRIMARY", "VERSION", "SHADOW", "STATUS", "SHARE", "COMPARED", "DISAGREE", "RATE", "MEAN |ΔP|", "ERRORS"],
         [
             [
                 data["primary"],
                 data["primary_version"],
                 data["shadow"],
                 data["status"],
+                f"{data.get('share', 1.0):.0%}",  # a server from before shares ran every request
                 str(data["total"]),
                 str(data["disagreements"]),
                 "-" if rate is None else f"{rate:.2%}",

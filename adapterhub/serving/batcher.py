@@ -233,7 +233,7 @@ class Batcher:
             return riders
         for job in jobs:
             shadow = self.shadows.of(job.asked or job.adapter)
-            if shadow is not None:
+            if shadow is not None and shadow.takes():
                 riders[id(job)] = shadow
         for shadow in {id(s): s for s in riders.values()}.values():
             mine = [key for key, s in riders.items() if s is shadow]

@@ -56,6 +56,7 @@ class ServeConfig:
     log_max_mb: float = 100.0  # the log's size before it is rotated (one backup is kept)
     shadows: tuple[str, ...] = ()  # PRIMARY=SHADOW: SHADOW rides in the batch of every request naming PRIMARY
     shadow_samples: int = 0  # disagreeing inputs each shadow keeps for its report (0: none, inputs may be private)
+    shadow_share: float = 1.0  # of each primary's requests that run its shadow too (1: every one)
 
     def make_hub(self) -> Hub:
         """The Hub these settings describe (each worker process makes its own)."""
@@ -126,6 +127,11 @@ class ServeConfig:
             primaries.add(canonical(primary))
         if self.shadow_samples < 0:
             problems.append(f"--shadow-samples must not be negative (got {self.shadow_samples})")
+        if not 0 < self.shadow_share <= 1:
+            problems.append(
+                f"--shadow-share must be above 0 and at most 1 (got {self.shadow_share:g}); "
+                "e.g. 0.25 runs each shadow on one request in four"
+            )
         if self.shadows and self.max_adapters < 2:
             problems.append("a shadow rides in its primary's batch, so --shadow needs --max-adapters 2 or more")
         return problems

@@ -15,6 +15,10 @@ counts agreement:
   to run). The primary's answers never depend on the shadow: a failed shadow is counted and logged (once per
   kind of error), never returned.
 
+A shadow runs on a ``share`` of its primary's requests (1, the default: every one; ``--shadow-share 0.25``: one
+request in four, spread evenly, so that a shadow on a compute-bound server costs a quarter of its rows); the
+counts above are of the inputs it ran on.
+
 A shadow must be able to share its primary's forward pass and be compared with it: the same task and label set
 (else :class:`ShadowRefused`), the same base and quantization (else :class:`IncompatibleAdapter`), and another
 version than the primary. It is resolved to its exact version when it is attached, so a later publish or alias
@@ -90,6 +94,15 @@ def check_pair(primary: str, primary_record: AdapterRecord, shadow_record: Adapt
         )
 
 
+def check_share(share: float) -> None:
+    """Refuse a share of requests that is not in (0, 1]."""
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
+        raise ConfigError(
+            f"a shadow's share of requests must be above 0 and at most 1 (got {share!r}); "
+            "e.g. 0.25 runs it on one request in four"
+        )
+
+
 def canonical(spec: str) -> str:
     """``spec`` as the registry writes it (``sentiment@01`` is ``sentiment@1``), as the hub pins it."""
     try:
@@ -126,7 +139,21 @@ class Shadow:
     difference_sum: float = 0.0
     errors: int = 0
     failed: str | None = None  # why the shadow could not be loaded: it runs no more until attached again
+    share: float = 1.0  # of the primary's requests that run the shadow too
+    _credit: float = field(default=0.0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def takes(self) -> bool:
+        """Whether the next request of the primary runs the shadow: ``share`` of them, evenly spread (every
+        fourth for 0.25), so a short window of traffic holds its share too."""
+        if self.share >= 1:
+            return True
+        with self._lock:
+            self._credit += self.share
+            if self._credit >= 1 - 1e-9:
+                self._credit -= 1
+                return True
+            return False
 
     def report(self, *, samples: bool = True) -> dict[str, Any]:
         with self._lock:
@@ -135,6 +162,7 @@ class Shadow:
                 "primary_version": self.primary_ref,
                 "shadow": self.shadow,
                 "task": self.task,
+                "share": self.share,
                 "status": "failed" if self.failed else "running",
                 "failure": self.failed,
                 "total": self.total,
@@ -206,8 +234,9 @@ class Shadows:
 
     # -------------------------------------------------------------------------------------- attach, detach
 
-    def add(self, hub: Hub, primary: str, shadow: str, *, keep_failed: bool = False) -> Shadow:
-        """Attach ``shadow`` to requests that name ``primary``, after checking the pair and loading the shadow.
+    def add(self, hub: Hub, primary: str, shadow: str, *, share: float = 1.0, keep_failed: bool = False) -> Shadow:
+        """Attach ``shadow`` to requests that name ``primary`` (to ``share`` of them), after checking the pair and
+        loading the shadow.
 
         Refuses, changing nothing: an unknown name or version (:class:`AdapterNotFound`), a primary that has a
         shadow already (:class:`RegistryConflict`), a pair that cannot be compared (:class:`ShadowRefused`) or
@@ -215,6 +244,7 @@ class Shadows:
         too, unless ``keep_failed`` (at start-up: the server serves its primaries, and the shadow shows as
         failed, counted in ``adapterhub_shadow_errors_total``).
         """
+        check_share(share)
         key = canonical(primary)
         for ref in (Ref.parse(primary), Ref.parse(shadow)):  # a malformed name is refused before any lookup
             if not hub.registry.versions(ref.name):
@@ -229,6 +259,7 @@ class Shadows:
             primary_ref=primary_record.ref,
             task=primary_record.card.task,
             samples=deque(maxlen=self.keep),
+            share=float(share),
         )
         try:
             # its exact version, so that the pin clients share for a bare name or alias never moves

@@ -36,11 +36,14 @@ class ShadowRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         strict=True,
-        json_schema_extra={"examples": [{"primary": "sentiment:prod", "shadow": "sentiment@4"}]},
+        json_schema_extra={"examples": [{"primary": "sentiment:prod", "shadow": "sentiment@4", "share": 0.25}]},
     )
 
     primary: AdapterRef = Field(description="The adapter as clients name it: NAME, NAME@VERSION or NAME:ALIAS.")
     shadow: AdapterRef = Field(description="The version to compare with it; resolved to its NAME@VERSION now.")
+    share: float = Field(
+        1.0, gt=0, le=1, description="Of the primary's requests that run the shadow too, evenly spread (1: all)."
+    )
 
 
 class SampleOut(BaseModel):
@@ -55,6 +58,7 @@ class ShadowReport(BaseModel):
     primary_version: str = Field(description="The NAME@VERSION the primary resolved to when the shadow was attached.")
     shadow: str = Field(description="NAME@VERSION.")
     task: str
+    share: float = Field(description="Of the primary's requests that run the shadow too.")
     status: str = Field(description="running, or failed (it could not be loaded; attach it again to retry).")
     failure: str | None = Field(description="Why it failed, when it did.")
     total: int = Field(description="Inputs compared since the shadow was attached.")
@@ -89,9 +93,10 @@ async def shadows(request: Request) -> ShadowList:
 
 @router.post("/v1/shadows", response_model=ShadowReport, responses=_ATTACH_ERRORS)
 async def attach(body: ShadowRequest, request: Request) -> ShadowReport:
-    """Run ``shadow`` on every request that names ``primary``, in the same batch; only the primary answers.
+    """Run ``shadow`` on every request that names ``primary`` (or on ``share`` of them), in the same batch; only
+    the primary answers.
     Refused, changing nothing, for a shadow of another task, label set or base, or the primary itself."""
-    entry = await run_in_threadpool(_state(request).add_shadow, body.primary, body.shadow)
+    entry = await run_in_threadpool(_state(request).add_shadow, body.primary, body.shadow, body.share)
     return _report(entry)
 
 

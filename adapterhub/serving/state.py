@@ -84,12 +84,13 @@ class ServerState:
         for spec in self.config.adapters:
             self._allow(spec, self.hub.resident_record(spec) or self.hub.load(spec))
         for primary, shadow in self.config.shadow_pairs():  # one that fails to load shows as failed; none stops
-            self.shadows.add(self.hub, primary, shadow, keep_failed=True)
+            self.shadows.add(self.hub, primary, shadow, share=self.config.shadow_share, keep_failed=True)
 
-    def add_shadow(self, primary: str, shadow: str) -> Shadow:
-        """Attach ``shadow`` to ``primary`` at run time (refused, changing nothing, when it does not fit)."""
+    def add_shadow(self, primary: str, shadow: str, share: float = 1.0) -> Shadow:
+        """Attach ``shadow`` to ``share`` of ``primary``'s requests at run time (refused, changing nothing, when it
+        does not fit)."""
         self._single_worker("attached")
-        return self.shadows.add(self.hub, primary, shadow)
+        return self.shadows.add(self.hub, primary, shadow, share=share)
 
     def remove_shadow(self, primary: str) -> Shadow:
         self._single_worker("removed")

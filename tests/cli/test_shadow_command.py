@@ -33,6 +33,8 @@ def test_serve_refuses_a_shadow_that_cannot_be_compared_in_one_line_before_torch
         ("--shadow", "sentiment@1=sentiment@2", "--shadow", "sentiment@01=topic"): (2, "names sentiment@01 twice"),
         ("--shadow", "sentiment@1=sentiment@2", "--max-adapters", "1"): (2, "--shadow needs --max-adapters 2"),
         ("--shadow-samples", "-1"): (2, "--shadow-samples must not be negative"),
+        ("--shadow", "sentiment@1=sentiment@2", "--shadow-share", "0"): (2, "--shadow-share must be above 0 and at"),
+        ("--shadow", "sentiment@1=sentiment@2", "--shadow-share", "1.5"): (2, "most 1 (got 1.5); e.g. 0.25 runs"),
     }
     assert_refused_before_torch({("serve", *c): v for c, v in cases.items()}, registry_dir, tmp_path)
 
@@ -57,12 +59,13 @@ def test_shadow_report_prints_the_agreement_of_a_running_server(hub, registry_di
         code, out, err = hub("shadow", "report", "sentiment:prod", "--url", url, "--api-key", "k")
         assert (code, err) == (0, "")
         header, row = out.splitlines()[:2]
-        assert header.split()[:5] == ["PRIMARY", "VERSION", "SHADOW", "STATUS", "COMPARED"]
-        assert row.split()[:7] == [
+        assert header.split()[:6] == ["PRIMARY", "VERSION", "SHADOW", "STATUS", "SHARE", "COMPARED"]
+        assert row.split()[:8] == [
             "sentiment:prod",
             "sentiment@1",
             "sentiment@2",
             "running",
+            "100%",
             "3",
             str(expected["disagreements"]),
             f"{expected['disagreements'] / 3:.2%}",

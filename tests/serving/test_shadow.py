@@ -309,6 +309,30 @@ def test_shadows_are_attached_listed_reported_and_detached_at_run_time(
         assert client.get("/v1/shadows", headers=auth).json()["shadows"] == []
 
 
+def test_a_shadow_on_a_share_of_requests_runs_on_that_share_evenly_spread(
+    serve: Callable[..., Any], registry: Registry, shifted: dict[str, Any]
+) -> None:
+    primary, shadow = shifted["primary"], shifted["shadow"]
+    registry.tag(primary, "prod")
+    with serve(shadows=(f"sentiment:prod={shadow}",), shadow_share=0.25) as client:  # as --shadow-share 0.25
+        counts = []
+        for i in range(12):  # one request after another, 2 inputs each: every fourth runs the shadow
+            answer = _predict(client, "sentiment:prod", TEXTS[2 * i : 2 * i + 2])
+            assert {r["adapter"] for r in answer} == {primary}
+            counts.append(client.get("/v1/shadows/sentiment:prod").json()["total"])
+        assert [b - a for a, b in zip([0, *counts], counts, strict=False)] == [0, 0, 0, 2] * 3
+        assert counts[-1] == 6 and client.get("/v1/shadows").json()["shadows"][0]["share"] == 0.25
+        assert _metric(client, "adapterhub_shadow_total", primary="sentiment:prod", shadow=shadow) == 6
+        attached = client.post("/v1/shadows", json={"primary": primary, "shadow": shadow, "share": 0.5})
+        assert attached.status_code == 200 and attached.json()["share"] == 0.5
+        for i in range(4):
+            _predict(client, primary, TEXTS[i : i + 1])
+        assert client.get(f"/v1/shadows/{primary}").json()["total"] == 2
+        for share in (0, 1.5, -0.25, "half", None):
+            refused = client.post("/v1/shadows", json={"primary": "sentiment@9", "shadow": shadow, "share": share})
+            assert refused.status_code == 422 and "share" in refused.text, (share, refused.text)
+
+
 @pytest.mark.parametrize(
     ("primary", "shadow", "status", "words"),
     [
