@@ -103,7 +103,7 @@ def fetch(url: str, path: str, api_key: str | None) -> dict[str, Any]:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        raise _error(url, exc.code, exc.read()) from None
+        raise _error(url, exc.code, exc.read(), sent_key=bool(api_key)) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ServerUnreachable(
@@ -111,13 +111,18 @@ def fetch(url: str, path: str, api_key: str | None) -> dict[str, Any]:
         ) from None
 
 
-def _error(url: str, status: int, body: bytes) -> AdapterHubError:
+def _error(url: str, status: int, body: bytes, sent_key: bool) -> AdapterHubError:
     try:
         message = json.loads(body)["error"]["message"]
     except (ValueError, KeyError, TypeError):
         message = body.decode("utf-8", "replace")[:200] or "no message"
     if status == 404:
         return AdapterNotFound(message)
+    if status == 401 and sent_key:  # a key went out and was refused: asking for one would mislead
+        return ConfigError(
+            f"the server at {url} refused the API key (from --api-key or ADAPTERHUB_API_KEY); "
+            "pass the key the server was started with"
+        )
     if status == 401:
         return ConfigError(f"the server at {url} wants an API key: pass --api-key KEY or set ADAPTERHUB_API_KEY")
     if status in (400, 422):

@@ -53,7 +53,8 @@ def _open_when_ready(page: str, health: str) -> None:
         try:
             with urllib.request.urlopen(health, timeout=1) as answer:
                 if answer.status == 200:
-                    webbrowser.open(page)
+                    if not webbrowser.open(page):  # no browser found (a server, a container): say so, once
+                        typer.echo(f"no web browser to open here; open {page} in one yourself", err=True)
                     return
         except OSError:
             pass

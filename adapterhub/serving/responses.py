@@ -46,7 +46,10 @@ class Redactor:
     def __call__(self, text: str) -> str:
         for root in self._roots:
             text = text.replace(f"no registry at {root} ", "no registry at the server's registry path ")
-            text = text.replace(root + "/", "").replace(root, "the registry")
+            if root.startswith("/"):
+                text = text.replace(root + "/", "").replace(root, "the registry")
+            else:  # a relative root ("registry", the default) is also a plain word: only a path that starts with it
+                text = re.sub(rf"(?<![\w.~/-]){re.escape(root)}/", "", text)
         return _PATH.sub(_last_part, text)
 
     def value(self, value: Any) -> Any:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -92,3 +94,41 @@ def test_shadow_report_says_in_one_line_that_no_server_answers(hub) -> None:
     assert err.startswith(f"error: no hub serve answers at {url} (") and err.count("\n") == 1
     code, _, err = hub("shadow", "report", "Bad Name", "--url", url)
     assert code == 2 and "invalid adapter name 'Bad Name'" in err
+
+
+class _KeyedStub(BaseHTTPRequestHandler):
+    """Answers every GET as a keyed server does when the key is missing or wrong: 401 in the JSON error shape."""
+
+    def do_GET(self) -> None:
+        body = b'{"error": {"message": "missing or wrong API key", "type": "unauthorized", "param": null, "code": 401}}'
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:  # keep the test's output clean
+        pass
+
+
+def test_shadow_report_tells_a_wrong_key_from_a_missing_one(hub, monkeypatch) -> None:
+    monkeypatch.delenv("ADAPTERHUB_API_KEY", raising=False)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _KeyedStub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        code, out, err = hub("shadow", "report", "sentiment:prod", "--url", url, "--api-key", "wrong")
+        assert (code, out) == (2, "") and err == (
+            f"error: the server at {url} refused the API key (from --api-key or ADAPTERHUB_API_KEY); "
+            "pass the key the server was started with\n"
+        )
+        monkeypatch.setenv("ADAPTERHUB_API_KEY", "wrong")
+        code, _, err = hub("shadow", "report", "sentiment:prod", "--url", url)
+        assert code == 2 and "refused the API key" in err
+        monkeypatch.delenv("ADAPTERHUB_API_KEY")
+        code, _, err = hub("shadow", "report", "sentiment:prod", "--url", url)
+        assert code == 2 and err == (
+            f"error: the server at {url} wants an API key: pass --api-key KEY or set ADAPTERHUB_API_KEY\n"
+        )
+    finally:
+        server.shutdown()

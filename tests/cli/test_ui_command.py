@@ -50,3 +50,31 @@ def test_hub_ui_no_browser_opens_nothing(registry_dir: Path, opened: Path) -> No
         assert httpx.get(f"{url}/ui", timeout=10).status_code == 200
         time.sleep(1.5)
     assert not opened.exists()
+
+
+def test_hub_ui_says_so_when_no_browser_can_be_opened(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    from adapterhub.cli import ui_command
+
+    class Healthy(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Healthy)
+    Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(ui_command.webbrowser, "open", lambda url: False)  # what webbrowser does with no browser
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        ui_command._open_when_ready(f"{base}/ui", f"{base}/health")
+    finally:
+        server.shutdown()
+    assert capsys.readouterr().err == f"no web browser to open here; open {base}/ui in one yourself\n"

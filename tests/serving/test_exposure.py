@@ -44,3 +44,12 @@ def test_the_redactor_keeps_routes_and_relative_names() -> None:
     assert redact("base sentence-transformers/all-MiniLM-L6-v2") == "base sentence-transformers/all-MiniLM-L6-v2"
     card = {"a": ["/x/y/z.csv", 3], "b": "./data/train.csv"}
     assert redact.value(card) == {"a": ["z.csv", 3], "b": "./data/train.csv"}
+
+
+def test_a_relative_registry_root_is_redacted_only_where_a_path_starts_with_it() -> None:
+    """The default registry is ``./registry``: the word in a command or a route stays, the path prefix goes."""
+    redact = Redactor("registry")
+    text = "sentiment@1: corrupt; run `hub registry verify`, then `hub rm sentiment@1`; GET /v1/adapters lists them"
+    assert redact(text) == text
+    assert redact("unreadable registry/poet/aliases.json: bad") == "unreadable poet/aliases.json: bad"
+    assert redact("the file my-registry/x and /v1/registry/y stay") == "the file my-registry/x and /v1/registry/y stay"
