@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -44,3 +46,17 @@ def test_the_redactor_keeps_routes_and_relative_names() -> None:
     assert redact("base sentence-transformers/all-MiniLM-L6-v2") == "base sentence-transformers/all-MiniLM-L6-v2"
     card = {"a": ["/x/y/z.csv", 3], "b": "./data/train.csv"}
     assert redact.value(card) == {"a": ["z.csv", 3], "b": "./data/train.csv"}
+
+
+def test_the_redactor_of_a_relative_registry_leaves_the_word_registry_alone() -> None:
+    redact = Redactor("registry")  # the default location, as `hub serve` runs it
+    text = (
+        "x is neither in the local registry (no adapter named 'x' in registry (available: a)) nor on remote origin; "
+        "run `hub registry verify`"
+    )
+    assert redact(text) == text
+    assert redact("unreadable registry/poet/aliases.json: bad") == "unreadable poet/aliases.json: bad"
+    assert redact("files in my-registry/poet") == "files in my-registry/poet"  # another folder's name ends so
+    absolute = str(Path("registry").absolute())
+    assert redact(f"no adapter in {absolute}.") == "no adapter in the registry."
+    assert redact(f"unreadable {absolute}/poet/aliases.json") == "unreadable poet/aliases.json"
