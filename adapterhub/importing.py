@@ -104,10 +104,13 @@ def fetch_from_hub(source: str, into: Path) -> str:
             "repo needs `hf auth login`)"
         ) from None
     except LocalEntryNotFoundError:
-        offline = "HF_HUB_OFFLINE is set" if constants.is_offline_mode() else "the Hub cannot be reached"
+        if constants.is_offline_mode():
+            why, fix = "HF_HUB_OFFLINE is set", "go online (unset HF_HUB_OFFLINE)"
+        else:  # HF_HUB_OFFLINE is not the cause here, so unsetting it cannot be the fix
+            why, fix = "the Hub cannot be reached", "check the network (or HF_ENDPOINT and the proxy settings)"
         raise AdapterNotFound(
-            f"{shown} is not in the local Hugging Face cache ({constants.HF_HUB_CACHE}) and {offline}; go online "
-            f"(unset HF_HUB_OFFLINE), or fill the cache with `hf download {repo}"
+            f"{shown} is not in the local Hugging Face cache ({constants.HF_HUB_CACHE}) and {why}; {fix}, "
+            f"or fill the cache with `hf download {repo}"
             f"{f' --revision {revision}' if revision else ''}` where the Hub is reachable"
         ) from None
     origin = f"hf://{repo}@{snapshot.name}"  # the snapshot folder is named by its commit

@@ -140,3 +140,33 @@ def test_import_keeps_the_inference_settings_an_export_carries(tiny_bert: Path, 
     assert copy.card.inference == InferenceSettings(max_length=64, pooling="mean")
     source, _ = make_lora_adapter(tiny_bert, tmp_path / "plain", seed=3)
     assert import_adapter(registry, source, "plain").card.inference == InferenceSettings()
+
+
+@pytest.mark.parametrize(
+    ("offline", "said", "fix"),
+    [
+        (True, "HF_HUB_OFFLINE is set", "unset HF_HUB_OFFLINE"),
+        (False, "the Hub cannot be reached", "check the network (or HF_ENDPOINT and the proxy settings)"),
+    ],
+)
+def test_a_repo_missing_from_the_cache_names_the_real_cause_and_its_fix(
+    offline: bool, said: str, fix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import huggingface_hub
+    from huggingface_hub import constants
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    from adapterhub import AdapterNotFound
+    from adapterhub.importing import fetch_from_hub
+
+    def unreachable(*args: object, **kwargs: object) -> str:
+        raise LocalEntryNotFoundError("not in the cache, and the Hub could not be asked")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", unreachable)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", offline)
+    with pytest.raises(AdapterNotFound) as caught:
+        fetch_from_hub("hf://my-org/reviews@v1", tmp_path)
+    message = str(caught.value)
+    assert "hf://my-org/reviews@v1 is not in the local Hugging Face cache" in message
+    assert said in message and fix in message and "\n" not in message
+    assert ("HF_HUB_OFFLINE" in message) == offline  # never "unset" a variable that is not set

@@ -9,7 +9,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import asdict
 
-from adapterhub.data.examples import NOUN, Example
+from adapterhub.data.examples import NOUN, Example, TokenExample
 from adapterhub.data.labels import labels_of, sort_labels
 from adapterhub.errors import ConfigError
 
@@ -44,9 +44,28 @@ def seeded_split(
         if n < 2:
             raise ConfigError(f"{source} holds only one {NOUN[kind][:-1]}, too few to hold one out for eval; {fix}")
         chosen = set(rng.sample(range(n), min(n_eval, n - 1)))
+        if kind == "tokens":
+            chosen = _keep_every_tag_in_train(examples, chosen, source, fix)
     train = [ex for i, ex in enumerate(examples) if i not in chosen]
     evals = [ex for i, ex in enumerate(examples) if i in chosen]
     return train, evals
+
+
+def _keep_every_tag_in_train(examples: list[Example], chosen: set[int], source: str, fix: str) -> set[int]:
+    """``chosen`` less the sentences holding a tag no training sentence has: a tag seen only in the eval split
+    could never be predicted, and the split is ours to choose, so such a sentence trains instead."""
+    tags = [set(ex.tags) if isinstance(ex, TokenExample) else set() for ex in examples]
+    in_train = {tag for i, held in enumerate(tags) if i not in chosen for tag in held}
+    for i in sorted(chosen):
+        if not tags[i] <= in_train:
+            chosen.discard(i)
+            in_train |= tags[i]
+    if not chosen:
+        raise ConfigError(
+            f"{source}: every sentence the split would hold out has a tag no other sentence has, so none can be held "
+            f"out for eval; {fix}"
+        )
+    return chosen
 
 
 def fingerprint(train: Sequence[Example], evals: Sequence[Example]) -> str:

@@ -41,15 +41,17 @@ class Redactor:
     def __init__(self, registry_root: str | Path) -> None:
         root = Path(registry_root)
         forms = {str(root), str(root.absolute()), str(root.resolve())}
-        self._roots = sorted((f for f in forms if f not in (".", "/")), key=len, reverse=True)
+        self._roots = [
+            (form, _whole_path(form, inside=False), _whole_path(form, inside=True))
+            for form in sorted((f for f in forms if f not in (".", "/")), key=len, reverse=True)
+        ]
 
     def __call__(self, text: str) -> str:
-        for root in self._roots:
+        for root, bare, inside in self._roots:
             text = text.replace(f"no registry at {root} ", "no registry at the server's registry path ")
-            if root.startswith("/"):
-                text = text.replace(root + "/", "").replace(root, "the registry")
-            else:  # a relative root ("registry", the default) is also a plain word: only a path that starts with it
-                text = re.sub(rf"(?<![\w.~/-]){re.escape(root)}/", "", text)
+            text = inside.sub("", text)
+            if root.startswith("/"):  # a relative root such as the default `registry` is also a plain word
+                text = bare.sub("the registry", text)  # ("the local registry", `hub registry verify`): kept
         return _PATH.sub(_last_part, text)
 
     def value(self, value: Any) -> Any:
@@ -61,6 +63,11 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self.value(item) for item in value]
         return value
+
+
+def _whole_path(root: str, *, inside: bool) -> re.Pattern[str]:
+    """``root`` where it stands as a whole path (not the tail of a longer one), followed by ``/`` if ``inside``."""
+    return re.compile(rf"(?<![\w.~/-]){re.escape(root)}" + ("/" if inside else r"(?![\w~/-]|\.[\w.~/-])"))
 
 
 def _last_part(match: re.Match[str]) -> str:

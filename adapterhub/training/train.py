@@ -26,6 +26,7 @@ from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, Inferen
 from adapterhub.tasks import Task, get_task
 from adapterhub.tasks.task import Chance, Encoded
 from adapterhub.training.config import TrainConfig
+from adapterhub.training.positions import check_positions
 from adapterhub.training.sharding import check_fsdp_settings, fsdp_requested
 
 if TYPE_CHECKING:  # the loop imports torch: it is imported once every check has passed
@@ -76,8 +77,11 @@ def train(
     registry = registry if isinstance(registry, Registry) else Registry(registry)
     task, split, names = _checked(config)
 
+    from transformers import AutoConfig
+
     from adapterhub.base import load_tokenizer, quantization_config
     from adapterhub.importing import canonical_base_id
+    from adapterhub.inference.inputs import context_length
     from adapterhub.training.loop import agree, process_state
 
     state = process_state()  # one process, or one of several under accelerate launch / torchrun
@@ -94,6 +98,12 @@ def train(
     train_set, eval_set = encode(split.train), encode(split.eval)
     if not train_set or not eval_set:
         raise ConfigError(f"no example fits in --max-length {config.max_length}; raise it")
+    check_positions(
+        context_length(AutoConfig.from_pretrained(locate_base(config.base))),
+        max(len(e["input_ids"]) for e in (*train_set, *eval_set)),
+        config.max_length,
+        config.prefix.num_virtual_tokens if config.method == "prefix" else 0,
+    )
     augmentation: dict[str, Any] = {}
     if config.augment:
         augmented = encode(

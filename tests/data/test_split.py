@@ -91,3 +91,22 @@ def test_fingerprint(tmp_path: Path) -> None:
     reordered = load_data("text", str(sst(tmp_path, rows[::-1], "reversed.txt")), eval_data=dev)
     assert sorted(reordered.train, key=str) == sorted(split.train, key=str)
     assert reordered.fingerprint != split.fingerprint  # the same examples in another order
+
+
+def test_the_ner_split_never_holds_out_a_tag_training_lacks(tmp_path: Path) -> None:
+    common = "".join(f"Paris\tB-location\nis\tO\nnice{i}\tO\n\n" for i in range(19))
+    rare = "Acme\tB-corporation\nCorp\tI-corporation\nsells\tO\n\n"
+    for seed in range(30):  # whichever sentences the seed draws, the one with the rare tags trains
+        split = load_data("tokens", str(write(tmp_path / "d.conll", rare + common)), eval_fraction=0.5, seed=seed)
+        assert any("I-corporation" in ex.tags for ex in split.train)
+        assert split.eval and all(set(ex.tags) <= {"O", "B-location"} for ex in split.eval)
+        assert len(split.train) + len(split.eval) == 20
+
+
+def test_the_ner_split_refuses_when_every_sentence_has_its_own_tag(tmp_path: Path) -> None:
+    text = "Acme\tB-corporation\n\nParis\tB-location\n\n"
+    fails(
+        "every sentence the split would hold out has a tag no other sentence has.*--eval-data",
+        "tokens",
+        write(tmp_path / "d.conll", text),
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -53,3 +55,17 @@ def test_a_relative_registry_root_is_redacted_only_where_a_path_starts_with_it()
     assert redact(text) == text
     assert redact("unreadable registry/poet/aliases.json: bad") == "unreadable poet/aliases.json: bad"
     assert redact("the file my-registry/x and /v1/registry/y stay") == "the file my-registry/x and /v1/registry/y stay"
+
+
+def test_the_redactor_of_a_relative_registry_leaves_the_word_registry_alone() -> None:
+    redact = Redactor("registry")  # the default location, as `hub serve` runs it
+    text = (
+        "x is neither in the local registry (no adapter named 'x' in registry (available: a)) nor on remote origin; "
+        "run `hub registry verify`"
+    )
+    assert redact(text) == text
+    assert redact("unreadable registry/poet/aliases.json: bad") == "unreadable poet/aliases.json: bad"
+    assert redact("files in my-registry/poet") == "files in my-registry/poet"  # another folder's name ends so
+    absolute = str(Path("registry").absolute())
+    assert redact(f"no adapter in {absolute}.") == "no adapter in the registry."
+    assert redact(f"unreadable {absolute}/poet/aliases.json") == "unreadable poet/aliases.json"
