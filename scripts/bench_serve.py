@@ -361,7 +361,8 @@ def main() -> None:
             flush=True,
         )
         ratio = shadow_row(registry.root, names, args, texts)
-        print(f"  one shadow / no shadow {ratio:.2f}, the median turn (goal >= 0.75)\n", flush=True)
+        goal = " (goal >= 0.75, with a shadow on every request)" if args.shadow_share == 1 else ""
+        print(f"  one shadow / no shadow {ratio:.2f}, the median turn{goal}\n", flush=True)
         if args.only_shadow:
             return
         results: dict[str, Run] = {}
