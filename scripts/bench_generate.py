@@ -29,16 +29,15 @@ runs the Hub's own decoding loop (:func:`adapterhub.inference.decoding.decode`) 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from contenders import dispatch, in_processes
 
 SPECIALS = ["<pad>", "<unk>", "<s>"]  # ids 0, 1, 2; no end-of-sequence token on purpose (see the docstring)
 
@@ -210,14 +209,7 @@ def main() -> None:
     if args.prompts < 4:
         parser.error(f"--prompts {args.prompts} is too few: give 4 or more (every fourth row is a prefix row)")
     args.reps = args.reps or (1 if args.quick else 2)
-    if args.contender:
-        print(json.dumps(contender(args)))
-        return
-    measured: dict = {}
-    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
-        run(args, measured)
-    if args.json:
-        print(json.dumps(measured, indent=2))
+    dispatch(args, contender, run)
 
 
 def run(args, measured: dict) -> None:
@@ -282,13 +274,7 @@ def run(args, measured: dict) -> None:
                "--prompts", str(count), "--new-tokens", str(new)]
     if args.threads:
         command += ["--threads", str(args.threads)]
-    results: dict[str, list[float]] = {}
-    for _ in range(rounds):  # alternating: every contender once per round, in the same order, each in its process
-        for key in CONTENDERS:
-            child = subprocess.run([*command, "--contender", key], capture_output=True, text=True)
-            if child.returncode:
-                raise SystemExit(f"{names_of[key]}: {(child.stderr.strip().splitlines() or ['failed'])[-1]}")
-            results.setdefault(key, []).extend(json.loads(child.stdout.strip().splitlines()[-1]))
+    results = in_processes(command, list(CONTENDERS), rounds, names_of.__getitem__)
     best = {key: max(values) for key, values in results.items()}
     median = {key: statistics.median(values) for key, values in results.items()}
     base, hub1, hub_mixed, peft_mixed = best["base"], best["hub_1"], best["hub_mixed"], best["peft_mixed"]

@@ -37,7 +37,6 @@ import contextlib
 import ctypes
 import gc
 import itertools
-import json
 import os
 import socket
 import statistics
@@ -46,6 +45,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from contenders import dispatch, in_processes
 
 SST_DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst" / "stsa.binary.dev"
 FALLBACK = [
@@ -147,14 +148,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.latency_only and args.throughput_only:
         parser.error("--latency-only and --throughput-only exclude each other; give one, or neither for both")
-    if args.contender:
-        print(json.dumps(contender(args)))
-        return
-    measured: dict = {}
-    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
-        run(args, measured)
-    if args.json:
-        print(json.dumps(measured, indent=2))
+    dispatch(args, contender, run)
 
 
 def run(args, measured: dict) -> None:
@@ -210,16 +204,10 @@ def run(args, measured: dict) -> None:
     # ---------------------------------------------------------------------------------------------- throughput
     texts = sentences(256)
     hub.unload_all()
-    results: dict[str, list[float]] = {}
     command = [sys.executable, __file__, "--registry", str(registry.root), "--reps", str(args.reps)]
     if args.threads:
         command += ["--threads", str(args.threads)]
-    for _ in range(rounds):  # alternating: every contender once per round, in the same order, each in its process
-        for label in CONTENDERS:
-            child = subprocess.run([*command, "--contender", label], capture_output=True, text=True)
-            if child.returncode:
-                raise SystemExit(f"{label}: {child.stderr.strip().splitlines()[-1]}")
-            results.setdefault(label, []).extend(json.loads(child.stdout.strip().splitlines()[-1]))
+    results = in_processes(command, list(CONTENDERS), rounds)
     best = {label: max(values) for label, values in results.items()}
     measured["throughput_per_s"] = best
     measured["throughput_median_per_s"] = {label: statistics.median(values) for label, values in results.items()}
