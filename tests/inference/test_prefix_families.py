@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -39,6 +40,20 @@ def _greedy_text(model, tokenizer, prompt: str) -> tuple[str, int]:
     return tokenizer.decode(tokens, skip_special_tokens=True), len(tokens)
 
 
+def _prefixes_and_lora(registry: Registry, base: Path, family: str, prefixes: dict[str, int]) -> dict[str, Any]:
+    """Generate adapters on ``base``, published in order with seeds 1, 2, …: a prefix adapter per name of
+    ``prefixes`` (with that many virtual tokens), then ``lora``; the PEFT model of each, by name."""
+    models = {
+        name: publish_adapter(registry, base, name, task="generate", method="prefix", tokens=tokens, seed=seed)[1]
+        for seed, (name, tokens) in enumerate(prefixes.items(), start=1)
+    }
+    targets = LORA_TARGETS.get(family, ("q_proj", "v_proj"))
+    _, models["lora"] = publish_adapter(
+        registry, base, "lora", task="generate", targets=targets, seed=len(prefixes) + 1
+    )
+    return models
+
+
 @pytest.mark.parametrize("family", DECODERS)
 def test_a_decoder_prefix_generates_what_peft_does_alone_and_mixed_with_lora(
     family: str, hub: Hub, registry: Registry, family_base: Callable[[str], Path]
@@ -48,13 +63,7 @@ def test_a_decoder_prefix_generates_what_peft_does_alone_and_mixed_with_lora(
     window = getattr(AutoConfig.from_pretrained(base), "sliding_window", None)
     if window:
         assert prompt_ids(tokenizer, PROMPTS[0]).shape[1] > window  # the prefix falls out of the window
-    models = {
-        "p1": publish_adapter(registry, base, "p1", task="generate", method="prefix", tokens=4, seed=1)[1],
-        "p2": publish_adapter(registry, base, "p2", task="generate", method="prefix", tokens=4, seed=2)[1],
-        "lora": publish_adapter(
-            registry, base, "lora", task="generate", targets=LORA_TARGETS.get(family, ("q_proj", "v_proj")), seed=3
-        )[1],
-    }
+    models = _prefixes_and_lora(registry, base, family, {"p1": 4, "p2": 4})
     alone = hub.predict(PROMPTS[0], adapter="p1", max_new_tokens=NEW_TOKENS)
     assert isinstance(alone, Generation)
     assert (alone.text, alone.tokens) == _greedy_text(models["p1"], tokenizer, PROMPTS[0])
@@ -86,13 +95,7 @@ def test_prefixes_of_different_lengths_and_lora_rows_decode_in_one_pass_as_peft_
 
     base = family_base(family)
     tokenizer = AutoTokenizer.from_pretrained(base)
-    models = {
-        "short": publish_adapter(registry, base, "short", task="generate", method="prefix", tokens=2, seed=1)[1],
-        "long": publish_adapter(registry, base, "long", task="generate", method="prefix", tokens=7, seed=2)[1],
-        "lora": publish_adapter(
-            registry, base, "lora", task="generate", targets=LORA_TARGETS.get(family, ("q_proj", "v_proj")), seed=3
-        )[1],
-    }
+    models = _prefixes_and_lora(registry, base, family, {"short": 2, "long": 7})
     passes = []
     real = host_module.decode
     monkeypatch.setattr(host_module, "decode", lambda *a, **k: passes.append(a[1].shape[0]) or real(*a, **k))
