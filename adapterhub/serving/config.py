@@ -113,7 +113,7 @@ class ServeConfig:
 
     def _shadow_problems(self) -> list[str]:
         from adapterhub.errors import AdapterHubError
-        from adapterhub.serving.shadow import canonical, parse_pair
+        from adapterhub.serving.shadow import canonical, check_share, parse_pair
 
         problems, primaries = [], set()
         for text in self.shadows:
@@ -127,11 +127,10 @@ class ServeConfig:
             primaries.add(canonical(primary))
         if self.shadow_samples < 0:
             problems.append(f"--shadow-samples must not be negative (got {self.shadow_samples})")
-        if not 0 < self.shadow_share <= 1:
-            problems.append(
-                f"--shadow-share must be above 0 and at most 1 (got {self.shadow_share:g}); "
-                "e.g. 0.25 runs each shadow on one request in four"
-            )
+        try:
+            check_share(self.shadow_share, "--shadow-share")
+        except AdapterHubError as exc:
+            problems.append(str(exc))
         if self.shadows and self.max_adapters < 2:
             problems.append("a shadow rides in its primary's batch, so --shadow needs --max-adapters 2 or more")
         return problems

@@ -94,12 +94,11 @@ def check_pair(primary: str, primary_record: AdapterRecord, shadow_record: Adapt
         )
 
 
-def check_share(share: float) -> None:
-    """Refuse a share of requests that is not in (0, 1]."""
+def check_share(share: float, named: str = "a shadow's share of requests") -> None:
+    """Refuse a share of requests that is not in (0, 1], ``named`` as the caller gave it."""
     if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
         raise ConfigError(
-            f"a shadow's share of requests must be above 0 and at most 1 (got {share!r}); "
-            "e.g. 0.25 runs it on one request in four"
+            f"{named} must be above 0 and at most 1 (got {share!r}); e.g. 0.25 runs a shadow on one request in four"
         )
 
 
