@@ -31,9 +31,12 @@ TRAIN_REFUSALS: dict[Cell, str] = {
     for task in ("sentiment", "ner")
 }
 
-# `hub export --merged` refusals, one line each: (cell) -> the start of the line.
+# `hub export --merged` refusals, one line each: (cell) -> the whole line, as the README's table shows it.
 EXPORT_REFUSALS: dict[Cell, str] = {
-    ("modernbert", "lora", "ner"): "transformers' ModernBertForTokenClassification puts layers of its own (head)",
+    ("modernbert", "lora", "ner"): (
+        "transformers' ModernBertForTokenClassification puts layers of its own (head) between the encoder and the "
+        "classifier, so it cannot hold this tagger; export the adapter with `hub export NAME DIR`"
+    ),
 }
 
 
