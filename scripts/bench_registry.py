@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import struct
@@ -33,11 +34,35 @@ CARD = Card(
 )
 
 
-def make_source(directory: Path, values: int = 4096) -> Path:
+def make_source(directory: Path, hidden: int = 384) -> Path:
+    """A LoRA folder that publishing accepts for CARD: rank-8 factors on the first layer's four target modules (as
+    PEFT names them for adapterhub's sentiment model) and the classification head, all zeros."""
     directory.mkdir(parents=True)
-    (directory / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 8, "task_type": "SEQ_CLS"}))
-    header = json.dumps({"w": {"dtype": "F32", "shape": [values], "data_offsets": [0, 4 * values]}}).encode()
-    (directory / "adapter_model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 4 * values)
+    config = {
+        "peft_type": "LORA",
+        "task_type": "SEQ_CLS",
+        "r": CARD.method_config["r"],
+        "lora_alpha": CARD.method_config["lora_alpha"],
+        "target_modules": CARD.method_config["target_modules"],
+        "modules_to_save": ["classifier", "score"],
+    }
+    (directory / "adapter_config.json").write_text(json.dumps(config))
+    r, prefix = CARD.method_config["r"], "base_model.model."
+    shapes = {}
+    layer = "body.encoder.layer.0"
+    for module in ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"):
+        module = f"{layer}.{module}"
+        shapes[f"{prefix}{module}.lora_A.weight"] = [r, hidden]
+        shapes[f"{prefix}{module}.lora_B.weight"] = [hidden, r]
+    shapes[f"{prefix}classifier.1.weight"] = [len(CARD.labels), hidden]
+    shapes[f"{prefix}classifier.1.bias"] = [len(CARD.labels)]
+    header, offset = {}, 0
+    for key, shape in shapes.items():
+        size = 4 * math.prod(shape)
+        header[key] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + size]}
+        offset += size
+    encoded = json.dumps(header).encode()
+    (directory / "adapter_model.safetensors").write_bytes(struct.pack("<Q", len(encoded)) + encoded + b"\0" * offset)
     return directory
 
 
