@@ -63,6 +63,10 @@ class TaskModel(nn.Module):
     tuning, whose virtual tokens PEFT prepends to the attention mask).
     """
 
+    # Where the transformers body sits, as on a transformers task model: transformers scopes its weight conversions
+    # by it when PEFT wraps the model (mixture-of-experts bodies such as Mixtral's have such conversions).
+    base_model_prefix = "body"
+
     def __init__(self, body: nn.Module, num_labels: int, kind: HeadKind, pooling: Pooling, dropout: float = 0.1):
         super().__init__()
         self.body = body

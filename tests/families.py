@@ -2,10 +2,12 @@
 
 Each family is 2 layers (3 for ModernBERT, so that local and global attention layers both occur) with a small
 hidden size, keeping what makes the family differ: grouped-query attention (Llama, Qwen2, Qwen3, Mistral,
-Gemma 2, Phi-3: 4 query heads, 2 key/value heads), multi-query attention (Falcon), a head size that is not
-hidden / heads (Qwen3, Gemma 2), fused projections (Phi-3's ``qkv_proj``, GPT-NeoX's ``query_key_value``),
-sliding-window or local attention narrower than the test prompts (Mistral, Gemma 2, ModernBERT), relative
-positions (DeBERTa-v2) and shared layers with factorised embeddings (ALBERT).
+Gemma 2, Gemma 3, Phi-3, Mixtral: 4 query heads, 2 key/value heads), multi-query attention (Falcon), a head
+size that is not hidden / heads (Qwen3, Gemma 2, Gemma 3), fused projections (Phi-3's ``qkv_proj``, GPT-NeoX's
+``query_key_value``), sliding-window or local attention narrower than the test prompts (Mistral, Gemma 2,
+Gemma 3, ModernBERT), relative positions (DeBERTa-v2, MPNet), shared layers with factorised embeddings (ALBERT),
+partial rotary embeddings (Phi) and a mixture of experts (Mixtral). :data:`MORE_FAMILIES` are built the same
+way, for the unit tests only.
 
 Encoders get the character-level WordPiece tokenizer of :func:`tests.tiny.save_tiny_bert`, decoders the
 byte-level BPE of :func:`tests.tiny.save_tiny_gpt2`: the tokenizer's class does not matter to the model.
@@ -120,6 +122,39 @@ def _falcon(ids: dict[str, int]) -> Any:
     )  # fmt: skip
 
 
+def _gptj(ids: dict[str, int]) -> Any:
+    from transformers import GPTJConfig
+
+    return GPTJConfig(
+        vocab_size=ids["vocab"], n_embd=32, n_layer=2, n_head=4, rotary_dim=4, n_positions=128,
+        bos_token_id=ids["bos"], eos_token_id=ids["eos"], pad_token_id=ids["pad"], tie_word_embeddings=False,
+    )  # fmt: skip
+
+
+def _bloom(ids: dict[str, int]) -> Any:
+    from transformers import BloomConfig
+
+    return BloomConfig(
+        vocab_size=ids["vocab"], hidden_size=32, n_layer=2, n_head=4, bos_token_id=ids["bos"],
+        eos_token_id=ids["eos"], pad_token_id=ids["pad"],
+    )  # fmt: skip
+
+
+def _phi(ids: dict[str, int]) -> Any:
+    from transformers import PhiConfig
+
+    return PhiConfig(  # multi-head attention (as many key/value heads as query heads), rotary on half of each head
+        vocab_size=ids["vocab"], hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+        partial_rotary_factor=0.5, max_position_embeddings=128, bos_token_id=ids["bos"], eos_token_id=ids["eos"],
+        pad_token_id=ids["pad"], tie_word_embeddings=False,
+    )  # fmt: skip
+
+
+def _moe(cls_name: str, **extra: Any) -> Callable[[dict[str, int]], Any]:
+    """A mixture-of-experts decoder: 4 experts, 2 of them per token."""
+    return _decoder(cls_name, num_experts_per_tok=2, **extra)
+
+
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
@@ -148,6 +183,7 @@ FAMILIES: dict[str, Family] = {
                 sep_token_id=3,
             ),
         ),
+        Family("mpnet", "encoder", _bert_like("MPNetConfig")),
         Family("gpt2", "decoder", _gpt2),
         Family("llama", "decoder", _decoder("LlamaConfig")),
         Family("qwen2", "decoder", _decoder("Qwen2Config")),
@@ -162,8 +198,38 @@ FAMILIES: dict[str, Family] = {
         Family("gpt-neox", "decoder", _gpt_neox),
         Family("opt", "decoder", _opt),
         Family("falcon", "decoder", _falcon),
+        Family(  # Gemma 3's text model: sliding (local) and full (global) attention layers, query/key norms
+            "gemma3",
+            "decoder",
+            _decoder(
+                "Gemma3TextConfig",
+                head_dim=16,
+                sliding_window=8,
+                query_pre_attn_scalar=16,
+                layer_types=["sliding_attention", "full_attention"],
+            ),
+        ),
+        Family("phi", "decoder", _phi),  # phi-2's layout: dense, fc1/fc2, partial rotary
+        Family("mixtral", "decoder", _moe("MixtralConfig", num_local_experts=4)),  # mixture of experts
     )
 }
+
+# Families whose defaults (LoRA targets, head module, prefix refusal) are checked by the unit tests that iterate
+# ALL_FAMILIES, but which the architecture matrix leaves out: their layout is one FAMILIES already covers
+# (Llama's gated MLP, GPT-NeoX's fused query/key/value, a mixture of experts), so the matrix would repeat itself.
+MORE_FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in (
+        Family("olmo2", "decoder", _decoder("Olmo2Config")),
+        Family("stablelm", "decoder", _decoder("StableLmConfig", partial_rotary_factor=0.25)),
+        Family("gptj", "decoder", _gptj),
+        Family("granite", "decoder", _decoder("GraniteConfig")),
+        Family("smollm3", "decoder", _decoder("SmolLM3Config")),
+        Family("bloom", "decoder", _bloom),
+        Family("qwen3-moe", "decoder", _moe("Qwen3MoeConfig", num_experts=4, moe_intermediate_size=32, head_dim=16)),
+    )
+}
+ALL_FAMILIES = FAMILIES | MORE_FAMILIES
 
 ENCODERS = tuple(name for name, f in FAMILIES.items() if f.kind == "encoder")
 DECODERS = tuple(name for name, f in FAMILIES.items() if f.kind == "decoder")
@@ -175,7 +241,7 @@ def save_family(name: str, directory: Path, seed: int = 0) -> Path:
 
     from tests.tiny import save_tiny_bert, save_tiny_gpt2
 
-    family = FAMILIES[name]
+    family = ALL_FAMILIES[name]
     tokenizer_dir = directory / ".tokenizer"
     if family.kind == "encoder":
         save_tiny_bert(tokenizer_dir, seed=seed)

@@ -7,7 +7,6 @@ and plain PEFT loads the directory like any LoRA adapter. The head itself is PEF
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +25,10 @@ class HeadSettings:
             r=1,
             lora_alpha=1,
             lora_dropout=0.0,
-            target_modules=f"^{re.escape(name)}$",
+            # the module's full name, listed: PEFT matches it exactly, and leaves a list alone where it rewrites a
+            # pattern into bare layer names (mixture-of-experts bases, whose expert layers transformers 5 fused),
+            # which would adapt that layer in every block
+            target_modules=[name],
             fan_in_fan_out=model.config.model_type == "gpt2",  # GPT-2's Conv1D stores weights transposed
         )
 

@@ -10,6 +10,9 @@ from adapterhub.typed_fields import type_problems
 
 _GATED_MLP = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]  # Llama's layout
 _FUSED_QKV = ["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"]  # GPT-NeoX, Falcon, BLOOM
+# Mixture-of-experts decoders keep their experts' weights as 3-D parameters (transformers 5), not linear layers,
+# and their router is no linear layer either: the attention's projections are the linears there are to adapt.
+_MOE_ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
 
 # Attention and feed-forward linears per architecture (``config.model_type``): the layers the fine-tuning
 # literature adapts. PEFT's own table (TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING) names only the
@@ -31,6 +34,10 @@ TARGETS = {
     # decoders
     "gpt2": ["c_attn", "c_proj", "c_fc"],
     "llama": _GATED_MLP,
+    "olmo2": _GATED_MLP,
+    "granite": _GATED_MLP,
+    "smollm3": _GATED_MLP,
+    "stablelm": _GATED_MLP,
     "mistral": _GATED_MLP,
     "qwen2": _GATED_MLP,
     "qwen3": _GATED_MLP,
@@ -43,6 +50,9 @@ TARGETS = {
     "falcon": _FUSED_QKV,
     "bloom": _FUSED_QKV,
     "opt": ["q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"],
+    "gptj": ["q_proj", "k_proj", "v_proj", "out_proj", "fc_in", "fc_out"],
+    "mixtral": _MOE_ATTENTION,
+    "qwen3_moe": _MOE_ATTENTION,
 }
 
 _FLAGS = {"r": "--lora-r", "alpha": "--lora-alpha", "dropout": "--lora-dropout", "target_modules": "--target-modules"}

@@ -20,13 +20,14 @@ from adapterhub.typed_fields import type_problems
 
 # model_type -> the family's name, for families whose attention takes no key/value cache (their forward has no
 # ``past_key_values``): PEFT's prefix has nowhere to go. DeBERTa and ModernBERT then fail on the longer attention
-# mask, ALBERT swallows the cache in **kwargs and would train a prefix that changes nothing.
+# mask, ALBERT and MPNet swallow the cache in **kwargs and would train a prefix that changes nothing.
 NO_PREFIX: dict[str, str] = {
     "albert": "ALBERT",
     "deberta": "DeBERTa",
     "deberta-v2": "DeBERTa-v2",
     "distilbert": "DistilBERT",
     "modernbert": "ModernBERT",
+    "mpnet": "MPNet",
 }
 INSTEAD = "use --method lora (or --method head)"
 # Model types whose prefix PEFT puts in a cache built from the config (``PeftModel.get_prompt``): per-layer cache

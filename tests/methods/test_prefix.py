@@ -12,9 +12,9 @@ from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
 from adapterhub.errors import ConfigError
 from adapterhub.methods.prefix import NO_PREFIX, check_prefix_base, prefix_layout, takes_cache
-from tests.families import DECODERS, FAMILIES
+from tests.families import ALL_FAMILIES, DECODERS
 
-WITH_PREFIX = tuple(name for name in FAMILIES if name not in NO_PREFIX)
+WITH_PREFIX = tuple(name for name in ALL_FAMILIES if name not in NO_PREFIX)
 
 
 @pytest.mark.parametrize("family", DECODERS)
@@ -52,12 +52,12 @@ def test_the_prefix_layout_is_peft_s_own_where_peft_sizes_it_right(
         assert sizes == (layout.layers, layout.heads, layout.token_dim)
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", ALL_FAMILIES)
 def test_the_refusal_table_lists_exactly_the_families_whose_model_takes_no_cache(
     family: str, family_base: Callable[[str], Path]
 ) -> None:
     base = family_base(family)
-    kind = AutoModel if FAMILIES[family].kind == "encoder" else AutoModelForCausalLM
+    kind = AutoModel if ALL_FAMILIES[family].kind == "encoder" else AutoModelForCausalLM
     config = AutoConfig.from_pretrained(base)
     model = kind.from_config(config)
     assert takes_cache(model) == (family not in NO_PREFIX)
