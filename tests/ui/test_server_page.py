@@ -42,7 +42,7 @@ def test_a_served_adapter_shows_hot_with_its_request_count_and_rate(ui: UI, serv
     table = page.get_by_role("table", name="Adapters: in memory, or served since the server started")
     row = _row(page, ref)
     expect(row.locator('[data-column="state"]')).to_have_text("hot")
-    assert table.get_by_role("rowheader", name=ref).count() == 1
+    expect(table.get_by_role("rowheader", name=ref, exact=True)).to_have_count(1)  # retried: the view polls
     expect(row.locator('[data-column="requests"]')).to_have_text("1")
     expect(page.locator("#server-status")).to_have_text("Live: refreshing every 2 s")
     assert page.locator("#server-status").get_attribute("role") == "status"
