@@ -319,8 +319,8 @@ def shadow_row(registry: Path, names: list[str], args, texts: list[str]) -> floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=64)
-    parser.add_argument("--requests", type=int, default=768)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests", type=int, help="requests per measurement [768; --quick: 256]")
+    parser.add_argument("--rounds", type=int, help="rounds [3; --quick: 1]")
     parser.add_argument("--max-batch", type=int, default=0, help="the batching server's --max-batch [its default]")
     parser.add_argument("--timeout", type=float, default=1200, help="seconds for the whole run")
     parser.add_argument(
@@ -332,7 +332,7 @@ def main() -> None:
         help="the batching-off server's dtype [--dtype]: each at its best",
     )
     parser.add_argument("--base", help="a local base model directory or hub id [the embedded all-MiniLM-L6-v2]")
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="fewer requests and one round, unless given")
     parser.add_argument("--only-shadow", action="store_true", help="measure the shadow row alone")
     parser.add_argument(
         "--shadow-share", type=float, default=1.0, help="the shadowed server's --shadow-share [every request]"
@@ -340,8 +340,8 @@ def main() -> None:
     parser.add_argument("--shadow-pairs", type=int, default=8, help="turns of the shadow row (three contenders each)")
     args = parser.parse_args()
     args.off_dtype = args.off_dtype or args.dtype
-    if args.quick:
-        args.requests, args.rounds = 256, 1
+    args.requests = (256 if args.quick else 768) if args.requests is None else args.requests
+    args.rounds = (1 if args.quick else 3) if args.rounds is None else args.rounds
     signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(SystemExit(f"stopped after {args.timeout:g} s")))
     signal.alarm(int(args.timeout))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
