@@ -33,5 +33,5 @@ def test_importing_adapterhub_changes_no_warning_filter() -> None:
         "import adapterhub, adapterhub.cli, adapterhub.inference, adapterhub.serving, adapterhub.training.train; "
         "assert warnings.filters == before, warnings.filters[:3]"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]

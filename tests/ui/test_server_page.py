@@ -14,6 +14,9 @@ from playwright.sync_api import expect
 from adapterhub.registry import Registry
 from tests.ui.conftest import KEY, UI
 
+# The view reads /metrics every 2 s; on a loaded machine a poll can take longer than expect()'s 5 s default.
+expect.set_options(timeout=20_000)
+
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
