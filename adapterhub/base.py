@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from adapterhub.compat import PEFT_PARTS
 from adapterhub.errors import BaseNotFound, ConfigError
 
 if TYPE_CHECKING:
@@ -41,7 +42,6 @@ AUTO_CLASSES = {
     "FEATURE_EXTRACTION": "AutoModel",
     "": "AutoModel",
 }
-_PEFT_PARTS = ("lora_", "modules_to_save.", "prompt_encoder", "word_embeddings_adapter")
 PROBE_TIMEOUT_S = 5.0  # the one request that asks the hub whether a base id exists
 _CONFIRMED: set[tuple[str, str]] = set()  # (endpoint, id) the hub confirmed in this process: model, tokenizer… ask once
 _FIXES = (
@@ -334,7 +334,7 @@ def canonical_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     body = getattr(model, "base_model", model)
     out = {}
     for name, tensor in body.state_dict().items():
-        if name.startswith("pooler.") or any(part in name for part in _PEFT_PARTS):
+        if name.startswith("pooler.") or any(part in name for part in PEFT_PARTS):
             continue
         out[name.replace(".base_layer.", ".").replace(".original_module.", ".")] = tensor
     return out

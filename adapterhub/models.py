@@ -59,8 +59,14 @@ class TaskModel(nn.Module):
     """``body`` (a transformers base model, frozen) + ``classifier`` (dropout and a linear layer: the task head).
 
     ``kind="sequence"`` pools the body's states into one vector per input; ``kind="token"`` classifies each
-    token. Forward takes the usual ``input_ids``/``attention_mask`` (and ``past_key_values`` for prefix
-    tuning, whose virtual tokens PEFT prepends to the attention mask).
+    token. Forward takes the usual ``input_ids``/``attention_mask``, and a prefix's key/values under either
+    name PEFT hands them by (``cache`` from PEFT 0.22 under transformers 5.24+, ``past_key_values`` before);
+    PEFT prepends the prefix's virtual tokens to the attention mask.
+
+    What PEFT reads from the model it wraps, given here on purpose rather than by luck: ``config``,
+    ``base_model_prefix``, ``num_labels``, ``get_input_embeddings()``, ``prepare_inputs_for_generation`` (probed
+    for, never called: task models do not generate), and a ``forward`` whose signature names the cache keyword
+    (without it PEFT runs the body and the head itself and pools nothing). ``tests/test_compat.py`` checks them.
     """
 
     # Where the transformers body sits, as on a transformers task model: transformers scopes its weight conversions
@@ -74,6 +80,11 @@ class TaskModel(nn.Module):
         self.kind = kind
         self.pooling = pooling
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(body.config.hidden_size, num_labels))
+
+    @property
+    def num_labels(self) -> int:
+        """How many classes the head scores (PEFT's sequence and token classification models read it)."""
+        return int(self.classifier[-1].out_features)
 
     @property
     def base_model(self) -> nn.Module:
@@ -101,13 +112,14 @@ class TaskModel(nn.Module):
         labels: torch.Tensor | None = None,
         past_key_values: Any = None,
         inputs_embeds: torch.Tensor | None = None,
+        cache: Any = None,
         **_: Any,
     ) -> TaskOutput:
         states = self.body(
             input_ids=input_ids,
             attention_mask=attention_mask,
             inputs_embeds=inputs_embeds,
-            **cache_argument(self.body, past_key_values),  # PEFT hands prefixes over as past_key_values
+            **cache_argument(self.body, cache if cache is not None else past_key_values),
         ).last_hidden_state  # (B, T, H)
         mask = attention_mask[:, -states.shape[1] :] if attention_mask is not None else None  # drop prefix columns
         features = states if self.kind == "token" else pool(states, mask, self.pooling)  # (B, T, H) or (B, H)

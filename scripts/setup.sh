@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# Create .venv when it is missing and install the project into it: torch 2.13.0 first (the pinned CPU
-# build; an open range could pull a multi-GB CUDA build), then adapterhub with its dev tools.
+# Make .venv exactly the tested set: every package at the version and hash in locks/lock.txt (torch the pinned
+# CPU build), nothing else, then adapterhub itself (editable). Runs in seconds when .venv already matches.
+# Refresh the lock with scripts/lock.sh; test the newest releases with `bash scripts/test.sh --newest`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv
-    .venv/bin/python -m pip install -q --upgrade pip
-fi
-.venv/bin/python -m pip install -q torch==2.13.0
-.venv/bin/python -m pip install -q -e ".[dev]"
+source scripts/uv.sh
+ensure_uv .venv
+.venv/bin/uv pip sync -q --python .venv/bin/python "${TORCH_SOURCE[@]}" --require-hashes locks/lock.txt
+.venv/bin/uv pip install -q --python .venv/bin/python --no-deps --no-build-isolation -e .

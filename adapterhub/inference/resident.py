@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from adapterhub.attach import key_sample
+from adapterhub.compat import module_is_targeted
 from adapterhub.errors import IncompatibleAdapter
 from adapterhub.methods.prefix import NO_PREFIX, prefix_layout, prefix_mismatch
 from adapterhub.tasks import task_for
@@ -194,7 +195,7 @@ def _lora(
     targeted = {
         name
         for name, module in root.named_modules()
-        if name and _features(module) and not name.startswith("classifier") and _targets(peft_config, name)
+        if name and _features(module) and not name.startswith("classifier") and module_is_targeted(peft_config, name)
     }
     missing = sorted(f"{m}.lora_{p}.weight" for m in targeted for p in "AB" if p not in pairs.get(m, {}))
     factors = {}
@@ -220,12 +221,6 @@ def _lora(
             f"{ref} does not match this base's modules: {len(missing)} missing key(s) {key_sample(missing)}"
         )
     return factors, unexpected
-
-
-def _targets(peft_config: Any, name: str) -> bool:
-    from peft.tuners.tuners_utils import check_target_module_exists
-
-    return bool(check_target_module_exists(peft_config, name))
 
 
 def _scale(config: dict[str, Any], path: str, rank: int) -> float:

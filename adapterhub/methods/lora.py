@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from adapterhub.compat import lora_default_targets
 from adapterhub.errors import ConfigError
 from adapterhub.typed_fields import type_problems
 
@@ -94,9 +95,7 @@ class LoraSettings:
                     f"layers are {', '.join(linear_layer_names(model))}"
                 )
             return list(self.target_modules)
-        from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as PEFT_DEFAULTS
-
-        found = TARGETS.get(model_type) or PEFT_DEFAULTS.get(model_type)
+        found = TARGETS.get(model_type) or lora_default_targets(model_type)
         if not found:
             names = linear_layer_names(model)
             raise ConfigError(

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from adapterhub.compat import import_dynamo_first, reset_accelerate_state
 from adapterhub.errors import ConfigError
 from adapterhub.tasks.task import Encoded, Task
 from adapterhub.training.averaging import WeightAverage
@@ -99,7 +100,6 @@ def fit(
     evaluates, since each forward pass needs them all, and each keeps its shard of the best weights.
     """
     from accelerate import Accelerator
-    from accelerate.state import AcceleratorState, GradientState
     from transformers import get_scheduler
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -108,11 +108,7 @@ def fit(
         report(
             "note", {"text": "--fsdp: one process, so nothing is sharded; start it with torchrun or accelerate launch"}
         )
-    # accelerate keeps its settings in process-wide singletons: a second run in one process (a notebook,
-    # `hub tune`) with another precision would be refused. Reset them as transformers' Trainer does; the
-    # process group (PartialState) stays.
-    AcceleratorState._reset_state()
-    GradientState._reset_state()
+    reset_accelerate_state()  # a second run in one process (a notebook, `hub tune`) may change the precision
     with accelerate_without_fsdp() if sharded else contextlib.nullcontext():
         accelerator = Accelerator(
             cpu=device.type == "cpu",
@@ -259,10 +255,7 @@ def _targets(batch: dict[str, torch.Tensor], task: Task) -> int:
 
 def process_state() -> Any:
     """accelerate's view of this process (rank, main or not), set up as :func:`fit` sets up its Accelerator."""
-    # torch._dynamo imported after the process group exists (optimizers import it) keeps the group alive past
-    # destroy_process_group: its gloo threads then outlive the interpreter and can abort the process at exit
-    # after a successful run ("terminate called without an active exception"). Imported first, it does not.
-    import torch._dynamo
+    import_dynamo_first()
     from accelerate import PartialState
 
     return PartialState(cpu=not torch.cuda.is_available())

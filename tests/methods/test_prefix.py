@@ -33,23 +33,30 @@ def test_the_prefix_layout_is_what_each_layer_caches(family: str, family_base: C
 
 
 @pytest.mark.parametrize("family", WITH_PREFIX)
-def test_the_prefix_layout_is_peft_s_own_where_peft_sizes_it_right(
+def test_the_prefix_peft_builds_from_our_config_is_sized_as_the_model_caches(
     family: str, family_base: Callable[[str], Path]
 ) -> None:
-    """PEFT's rule (``_prepare_prompt_learning_config``) gives the same sizes for every family but Falcon's
-    multi-query attention, where it takes all 4 query heads and the model caches 1 (training passes the sizes)."""
-    from peft import PrefixTuningConfig
-    from peft.utils.other import _prepare_prompt_learning_config
+    """Whatever PEFT's own sizing rule gives for a family (releases differ: Falcon's multi-query attention), the
+    config we hand it carries the sizes each layer caches, and PEFT builds its prompt encoder from them."""
+    from peft import get_peft_model
+
+    from adapterhub.methods.prefix import PrefixSettings
 
     config = AutoConfig.from_pretrained(family_base(family))
-    peft = _prepare_prompt_learning_config(PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=2), config)
+    encoder = ALL_FAMILIES[family].kind == "encoder"
+    model = (AutoModel if encoder else AutoModelForCausalLM).from_config(config)
     layout = prefix_layout(config)
     assert layout is not None
-    sizes = (peft.num_layers, peft.num_attention_heads, peft.token_dim)
-    if family == "falcon":
-        assert sizes == (2, 4, 32) and (layout.heads, layout.token_dim) == (1, 8)
-    else:
-        assert sizes == (layout.layers, layout.heads, layout.token_dim)
+    task_type = "FEATURE_EXTRACTION" if encoder else "CAUSAL_LM"
+    peft_config = PrefixSettings(num_virtual_tokens=2).peft_config(task_type, model)
+    assert (peft_config.num_layers, peft_config.num_attention_heads, peft_config.token_dim) == (
+        layout.layers,
+        layout.heads,
+        layout.token_dim,
+    )
+    peft_model = get_peft_model(model, peft_config)
+    weight = peft_model.prompt_encoder["default"].embedding.weight
+    assert tuple(weight.shape) == (2, layout.layers * 2 * layout.token_dim)
 
 
 @pytest.mark.parametrize("family", ALL_FAMILIES)
