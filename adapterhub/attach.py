@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from adapterhub.base import fingerprint
+from adapterhub.compat import prompt_encoder_key
 from adapterhub.errors import AdapterHubError, IncompatibleAdapter
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def attach(
     missing = [k for k in result.missing_keys if marker in k or k.endswith(f".{adapter_name}")]
     unexpected = list(result.unexpected_keys)
     if config.is_prompt_learning:  # PEFT loads the prompt encoder from "prompt_embeddings" itself, shape-checked
-        missing = [k for k in missing if not k.startswith(f"prompt_encoder.{adapter_name}.")]
+        missing = [k for k in missing if not k.startswith(prompt_encoder_key(adapter_name))]
         unexpected = [k for k in unexpected if k != "prompt_embeddings"]
     if missing or unexpected:
         _drop(model, adapter_name)

@@ -80,3 +80,39 @@ def import_dynamo_first() -> None:
     ("terminate called without an active exception").
     """
     import torch._dynamo  # noqa: F401
+
+
+def linear_layer_types() -> tuple[type, ...]:
+    """The layer classes LoRA adapts: ``nn.Linear`` and transformers' ``Conv1D`` (GPT-2's transposed linear,
+    from ``transformers.pytorch_utils``, the module PEFT imports it from)."""
+    from torch import nn
+    from transformers.pytorch_utils import Conv1D
+
+    return (nn.Linear, Conv1D)
+
+
+def prompt_encoder_key(adapter_name: str) -> str:
+    """The state-dict prefix of a prompt-learning adapter's encoder in a ``PeftModel`` (PEFT fills it from the
+    saved ``prompt_embeddings`` tensor itself, shape-checked, so it is never a missing key of ours)."""
+    return f"prompt_encoder.{adapter_name}."
+
+
+# Forward passes we compute ourselves instead of calling PEFT's, for many adapters in one batch. A PEFT or
+# transformers release that changes its own computation changes what these must equal; each is tested against
+# plain PEFT on the installed releases by the tests named here.
+REIMPLEMENTED: dict[str, tuple[str, ...]] = {
+    "LoRA update x @ A.T @ B.T * scale per row (inference/lora_bank.py), as peft.tuners.lora.Linear.forward": (
+        "tests/inference/test_predict.py::test_classification_equals_peft",
+        "tests/inference/test_predict.py::test_generation_equals_peft_greedy",
+        "tests/inference/test_predict.py::test_mixed_batch_equals_each_adapter_alone_in_order",
+    ),
+    "prefix key/values per row (inference/prefix_cache.py, inference/resident.py), as PeftModel.get_prompt": (
+        "tests/inference/test_prefix_families.py::test_a_decoder_prefix_generates_what_peft_does_alone_and_mixed_with_lora",
+        "tests/inference/test_prefix_families.py::test_an_encoder_prefix_classifies_as_peft_does_alone_and_mixed_with_lora",
+        "tests/inference/test_prefix_families.py::test_prefixes_of_different_lengths_and_lora_rows_decode_in_one_pass_as_peft_does",
+    ),
+    "greedy and sampled decoding with a prefix (inference/decoding.py), as model.generate on a PeftModel": (
+        "tests/inference/test_predict.py::test_generation_equals_peft_greedy",
+        "tests/inference/test_prefix_families.py::test_a_prefix_longer_than_the_sliding_window_is_served_as_peft_does",
+    ),
+}

@@ -48,7 +48,7 @@ def merge(
         raise ConfigError(f"--combination must be one of {', '.join(COMBINATIONS)} (got {combination!r})")
     _check_members([registry.get(ref) for ref in adapters])  # from the cards alone, before torch is imported
     import torch
-    from peft.utils import get_peft_model_state_dict
+    from peft import get_peft_model_state_dict
     from safetensors.torch import save_file
 
     from adapterhub.attach import attach

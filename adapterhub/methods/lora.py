@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from adapterhub.compat import lora_default_targets
+from adapterhub.compat import linear_layer_types, lora_default_targets
 from adapterhub.errors import ConfigError
 from adapterhub.typed_fields import type_problems
 
@@ -124,13 +124,11 @@ class LoraSettings:
 def linear_layer_names(model: Any) -> list[str]:
     """The last name parts of ``model``'s linear layers (what ``target_modules`` matches); heads and poolers,
     which task models replace or drop, left out."""
-    from torch import nn
-    from transformers.pytorch_utils import Conv1D
-
+    layer_types = linear_layer_types()
     heads = {"classifier", "lm_head", "score", "qa_outputs", "pooler"}
     found = {
         name.rsplit(".", 1)[-1]
         for name, module in model.named_modules()
-        if isinstance(module, nn.Linear | Conv1D) and not heads & set(name.split("."))
+        if isinstance(module, layer_types) and not heads & set(name.split("."))
     }
     return sorted(found)

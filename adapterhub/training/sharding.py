@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from adapterhub.compat import PEFT_PARTS
 from adapterhub.errors import ConfigError
 
 if TYPE_CHECKING:  # torch is imported where it is used: the settings checks above need none of it
@@ -100,9 +101,8 @@ def whole(value: torch.Tensor) -> torch.Tensor:
 def gather_adapter(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """The adapter's weights (trainable or not: the head method keeps LoRA matrices frozen) and the head,
     whole and on the CPU, on every process."""
-    parts = ("lora_", "modules_to_save", "prompt_encoder")
     return {
         n: whole(p.detach()).cpu()
         for n, p in model.named_parameters()
-        if p.requires_grad or any(part in n for part in parts)
+        if p.requires_grad or any(part in n for part in PEFT_PARTS)
     }
