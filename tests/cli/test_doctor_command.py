@@ -91,3 +91,24 @@ def test_remotes_are_listed_one_a_line(hub, registry_dir: Path) -> None:
     line = _line(out, "remote")
     assert code == 0 and line.startswith("[✓] remote origin ") and line.endswith("(not contacted)")
     assert f"file://{registry_dir.parent / 'shared'}" in line
+
+
+def test_the_quantize_probe_runs_bitsandbytes_for_real() -> None:
+    pytest.importorskip("bitsandbytes")  # in the lock (the quantize extra); its CPU backend round-trips NF4
+    from adapterhub.doctor import quantize_problem
+
+    assert quantize_problem() is None
+
+
+@pytest.mark.gpu
+def test_cuda_and_quantize_asked_for_on_a_gpu(hub) -> None:
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    pytest.importorskip("bitsandbytes")
+    code, out, _ = hub("doctor", "--cuda", "--quantize")
+    assert code == 0, out
+    device = _line(out, "device")
+    assert device.startswith("[✓] ") and "CUDA " in device and "bf16 yes" in device
+    assert "quantizes on " in _line(out, "bitsandbytes")
