@@ -109,4 +109,5 @@ from adapterhub.cli import logs_command  # noqa: E402,F401
 from adapterhub.cli import remote_commands  # noqa: E402,F401
 from adapterhub.cli import shadow_command  # noqa: E402,F401
 from adapterhub.cli import ui_command  # noqa: E402,F401
+from adapterhub.cli import doctor_command  # noqa: E402,F401
 # isort: on
