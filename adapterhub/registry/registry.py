@@ -869,7 +869,7 @@ class Registry:
         for entry in self._staging.iterdir():
             host, _, rest = entry.name.partition("-")
             pid = rest.partition("-")[0]
-            if host == _HOST and pid.isdigit() and not _alive(int(pid)):
+            if host == _HOST and pid.isascii() and pid.isdigit() and not _alive(int(pid)):  # never int("²")
                 remove_entry(entry)
 
     def _layout_problems(self) -> list[Problem]:

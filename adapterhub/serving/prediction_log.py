@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from adapterhub.errors import AdapterNotFound, ConfigError
+from adapterhub.names import Ref
 
 log = logging.getLogger("adapterhub.serving")
 
@@ -228,6 +229,16 @@ def read_predictions(
     Raises:
         AdapterNotFound: There is no prediction log in ``folder``.
     """
+    where, params = ["1 = 1"], []
+    if adapter is not None:
+        if ":" in adapter:
+            raise ConfigError(f"--adapter {adapter!r}: the log records versions, not aliases; give NAME[@VERSION]")
+        ref = Ref.parse(adapter)  # the registry's rules: ASCII digits only ('²' is a digit to str.isdigit)
+        where.append("adapter = ?")
+        params.append(ref.name)
+        if ref.version is not None:
+            where.append("version = ?")
+            params.append(ref.version)
     folder = Path(folder)
     files = [p for p in (folder / BACKUP_FILE, folder / LOG_FILE) if p.is_file()]
     if not files:
@@ -235,18 +246,6 @@ def read_predictions(
             f"no prediction log in {folder}: start the server with `hub serve --log-predictions` "
             "(and the same --registry) to keep one"
         )
-    where, params = ["1 = 1"], []
-    if adapter is not None:
-        if ":" in adapter:
-            raise ConfigError(f"--adapter {adapter!r}: the log records versions, not aliases; give NAME[@VERSION]")
-        name, _, version = adapter.partition("@")
-        where.append("adapter = ?")
-        params.append(name)
-        if version:
-            if not version.isdigit():
-                raise ConfigError(f"--adapter {adapter!r}: give NAME or NAME@VERSION (a version is a number)")
-            where.append("version = ?")
-            params.append(int(version))
     if since is not None:
         where.append("time >= ?")
         params.append(since)
