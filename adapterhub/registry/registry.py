@@ -80,7 +80,8 @@ SORTS = ("name", "created", "size", "metric")
 # headline metrics where lower is better (every other one sorts highest first)
 LOWER_IS_BETTER = ("perplexity", "loss")
 _HOST = socket.gethostname().replace("-", "_")
-_TEMP = re.compile(r"\.(?P<name>.+)\.[0-9]+\.tmp")  # atomic_write's temporary name for a journal marker
+# atomic_write's temporary name for a journal marker: random hex now, the writer's process id before
+_TEMP = re.compile(r"\.(?P<name>.+)\.[0-9a-f]+\.tmp")
 
 
 def default_root() -> Path:

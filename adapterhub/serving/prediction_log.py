@@ -32,6 +32,7 @@ from typing import Any
 
 from adapterhub.errors import AdapterNotFound, ConfigError
 from adapterhub.names import Ref
+from adapterhub.registry.files import create_new, temporary_path
 
 log = logging.getLogger("adapterhub.serving")
 
@@ -274,13 +275,13 @@ def export_examples(rows: Sequence[Prediction], dest: str | os.PathLike[str]) ->
     """Write ``rows`` (of one task) as the JSON lines ``hub eval`` and ``hub train`` read: ``{"text", "label"}``
     for classifiers, ``{"tokens", "tags"}`` for NER, ``{"prompt", "response"}`` for generation. Rows without
     input text (logged without ``--log-inputs``) and failed requests are skipped. The file appears whole or
-    not at all. Returns (rows written, rows skipped).
+    not at all, readable by its owner only. Returns (rows written, rows skipped).
 
     Raises:
         ConfigError: ``dest`` exists, the rows mix tasks, or no row has input text.
     """
     dest = Path(dest)
-    if dest.exists():
+    if os.path.lexists(dest):  # a symlink too, even one to nothing
         raise ConfigError(f"{dest} exists; choose a new file for the export (nothing was written)")
     tasks = sorted({row.task for row in rows})
     if len(tasks) > 1:
@@ -292,9 +293,13 @@ def export_examples(rows: Sequence[Prediction], dest: str | os.PathLike[str]) ->
             "so there is nothing to export"
         )
     lines = [json.dumps(_example(row), ensure_ascii=False) for row in usable]
-    tmp = dest.with_name(f".{dest.name}.tmp")
+    tmp = temporary_path(dest)
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
+        fd = create_new(tmp, private=True)  # the inputs clients sent: 0600, and never through a planted link
+    except OSError as exc:
+        raise ConfigError(f"cannot write {dest}: {exc.strerror or exc}") from exc
+    try:
+        with open(fd, "w", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n")
             handle.flush()
             os.fsync(handle.fileno())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -88,3 +89,18 @@ def test_an_export_of_logged_inputs_is_data_hub_eval_reads(hub: Run, registry_di
     assert json.loads(out)["metrics"]["accuracy"] == 1.0
     code, _, err = hub("logs", "--adapter", "sentiment", "--export", str(out_file))
     assert code == 2 and "exists" in err  # never overwritten
+
+
+def test_an_export_never_writes_through_a_link_at_a_temporary_name(
+    hub: Run, registry_dir: Path, tmp_path: Path
+) -> None:
+    _write(registry_dir, [_row(60, text="a fine film")])
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (tmp_path / ".out.jsonl.tmp").symlink_to(victim)  # the temporary name exports were written to first
+    code, _, err = hub("logs", "--adapter", "sentiment", "--export", str(tmp_path / "out.jsonl"))
+    assert code == 0, err
+    assert victim.read_text() == "precious"
+    assert not (tmp_path / "out.jsonl").is_symlink()
+    assert json.loads((tmp_path / "out.jsonl").read_text()) == {"text": "a fine film", "label": "positive"}
+    assert sorted(os.listdir(tmp_path)) == [".out.jsonl.tmp", "out.jsonl", "registry", "victim.txt"]  # no leftovers
