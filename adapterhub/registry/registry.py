@@ -111,6 +111,8 @@ class Registry:
         self._staging = self.root / ".staging"
         self._trash = self.root / ".trash"
         self._downloads = self.root / ".downloads"
+        self._logs = self.root / ".logs"  # hub serve --log-predictions writes its log there
+        self._tune = self.root / ".tune"  # hub tune keeps its studies there
 
     def __repr__(self) -> str:
         return f"Registry({str(self.root)!r})"
@@ -876,11 +878,17 @@ class Registry:
     def _layout_problems(self) -> list[Problem]:
         """Work folders, index and journal entries that are not what the registry writes (for verify)."""
         problems = []
-        for folder in (self._journal, self._staging, self._trash, self._downloads):
+        for folder in (self._journal, self._staging, self._trash, self._downloads, self._logs, self._tune):
             try:
                 work_folder(folder, create=False)
             except RegistryCorrupt as exc:
                 problems.append(Problem("registry", folder.name, str(exc)))
+                continue
+            if folder == self._logs and folder.is_dir():  # a file of the log as a link: sqlite would follow it
+                for entry in sorted(folder.iterdir()):
+                    if (target := link_target(entry)) is not None:
+                        where = f"{folder.name}/{entry.name}"
+                        problems.append(Problem("registry", where, f"a symlink (to {target}); a registry holds none"))
         for path in (self._index, self._lock):
             if (target := link_target(path)) is not None:
                 problems.append(Problem("registry", path.name, f"a symlink (to {target}); a registry holds none"))

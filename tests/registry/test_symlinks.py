@@ -209,3 +209,17 @@ def test_a_card_naming_another_version_is_still_refused(reg: Registry) -> None:
     with pytest.raises(RegistryCorrupt, match="its card says topic@7"):
         reg.get("topic")
 
+
+@pytest.mark.parametrize("folder", [".logs", ".tune"])
+def test_a_symlinked_log_or_tuning_folder_is_reported_by_verify(reg: Registry, elsewhere: Path, folder: str) -> None:
+    (reg.root / folder).symlink_to(elsewhere)
+    problems = reg.verify()
+    assert [(p.where, p.file) for p in problems] == [("registry", folder)]
+    assert f"{folder} is a symlink" in problems[0].problem
+    _intact(elsewhere)
+
+
+def test_a_symlink_inside_the_log_folder_is_reported_by_verify(reg: Registry, tmp_path: Path) -> None:
+    (reg.root / ".logs").mkdir()
+    (reg.root / ".logs" / "predictions.sqlite").symlink_to(tmp_path / "outside.sqlite")
+    assert [(p.where, p.file) for p in reg.verify()] == [("registry", ".logs/predictions.sqlite")]
