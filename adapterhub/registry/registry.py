@@ -678,7 +678,7 @@ class Registry:
         try:
             text = path.read_bytes()
         except OSError as exc:
-            raise RegistryCorrupt(f"{name}@{version}: cannot read {CARD_FILE} ({exc})") from exc
+            raise RegistryCorrupt(f"{name}@{version}: cannot read {CARD_FILE} ({exc.strerror or exc})") from exc
         card = Card.from_json(text, f"{name}@{version}")
         if (card.name, card.version) != (name, version):
             raise RegistryCorrupt(
@@ -704,7 +704,9 @@ class Registry:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise RegistryCorrupt(f"{record.ref}: cannot read {filename} ({exc}); run `hub registry verify`") from exc
+            raise RegistryCorrupt(  # the ref and file name say where: no path (a server's answers carry these)
+                f"{record.ref}: cannot read {filename} ({exc.strerror or exc}); run `hub registry verify`"
+            ) from exc
         if hashlib.sha256(data).hexdigest() != info.sha256:
             raise RegistryCorrupt(
                 f"{record.ref}: {filename} does not match the sha256 in its card (corrupt or tampered); "
