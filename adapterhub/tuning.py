@@ -19,6 +19,7 @@ from adapterhub.errors import AdapterHubError, ConfigError
 from adapterhub.methods.prefix import check_prefix_folder
 from adapterhub.names import validate_name
 from adapterhub.registry import AdapterRecord, Registry
+from adapterhub.registry.paths import refuse_link, work_folder
 from adapterhub.training.config import TrainConfig
 
 METHODS = ("lora", "prefix", "head")
@@ -113,8 +114,11 @@ def tune(
     task = get_task(config.task)
     name = validate_name(config.adapter_name)
     study_name = validate_name(settings.study or name, "study name")
+    registry.root.mkdir(parents=True, exist_ok=True)
+    work_folder(registry.root / ".tune", create=True)  # a symlink there is refused, not followed
     folder = registry.root / ".tune" / study_name
-    folder.mkdir(parents=True, exist_ok=True)
+    refuse_link(folder)
+    folder.mkdir(exist_ok=True)
     scratch = Registry(folder / "trials")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(

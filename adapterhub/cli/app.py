@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from adapterhub import __version__
+from adapterhub.cli import formatting as fmt
 from adapterhub.cli.formatting import examples
 from adapterhub.errors import AdapterHubError
 from adapterhub.library_warnings import silence_library_internals
@@ -33,7 +34,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"hub {__version__}")
+        fmt.echo(f"hub {__version__}")
         raise typer.Exit()
 
 
@@ -62,10 +63,10 @@ def main() -> None:
         except AdapterHubError as exc:
             if os.environ.get("ADAPTERHUB_DEBUG") == "1":
                 raise
-            print(f"error: {exc}", file=sys.stderr)
+            fmt.echo(f"error: {fmt.visible(str(exc), one_line=True)}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
+            fmt.echo("interrupted", err=True)
             sys.exit(130)
     except SystemExit as exc:
         if _leave_process_group():
@@ -94,7 +95,7 @@ def _exit_now(code: int | str | None) -> None:
     import logging
 
     if isinstance(code, str):
-        print(code, file=sys.stderr)
+        fmt.echo(code, err=True)
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

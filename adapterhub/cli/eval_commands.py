@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
@@ -58,23 +57,23 @@ def eval_(
             report=progress.report,
         )
     if as_json:
-        typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        fmt.echo_json(result.to_dict(), ensure_ascii=False)
         return
-    typer.echo(f"{result.adapter} on {result.data} ({result.examples} examples)")
-    typer.echo("  ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))
+    fmt.echo(f"{result.adapter} on {result.data} ({result.examples} examples)")
+    fmt.echo("  ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))
     rows = [
         (label, f"{r['precision']:.4f}", f"{r['recall']:.4f}", f"{r['f1']:.4f}", str(r["support"]))
         for label, r in result.per_class.items()
     ]
     if rows:  # generate adapters have a loss and a perplexity only
         first = "LABEL" if result.confusion else "TYPE"
-        typer.echo("\n" + fmt.table((first, "PRECISION", "RECALL", "F1", "SUPPORT"), rows))
+        fmt.echo("\n" + fmt.table((first, "PRECISION", "RECALL", "F1", "SUPPORT"), rows))
     if result.confusion:
-        typer.echo("\nconfusion (rows: true label, columns: predicted)")
+        fmt.echo("\nconfusion (rows: true label, columns: predicted)")
         rows = [(gold, *map(str, row)) for gold, row in zip(result.labels, result.confusion, strict=True)]
-        typer.echo(fmt.table(("", *result.labels), rows))
+        fmt.echo(fmt.table(("", *result.labels), rows))
     if record and not combine:
-        typer.echo(f"\nrecorded in the card of {result.adapter}")
+        fmt.echo(f"\nrecorded in the card of {result.adapter}")
 
 
 @app.command(
@@ -109,12 +108,12 @@ def compare(
             report=progress.report,
         )
     if as_json:
-        typer.echo(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
+        fmt.echo_json([r.to_dict() for r in results], ensure_ascii=False)
         return
     metrics = list(results[0].metrics)
-    typer.echo(f"on {results[0].data} ({results[0].examples} examples)")
+    fmt.echo(f"on {results[0].data} ({results[0].examples} examples)")
     rows = [(r.adapter, *(f"{r.metrics[m]:.4f}" for m in metrics)) for r in results]
-    typer.echo(fmt.table(("ADAPTER", *(m.upper() for m in metrics)), rows))
+    fmt.echo(fmt.table(("ADAPTER", *(m.upper() for m in metrics)), rows))
 
 
 def _check(ctx: typer.Context, adapters: list[str], data: str) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from adapterhub.cli import formatting as fmt
 from adapterhub.cli.app import app
 from adapterhub.cli.formatting import examples, table
 
@@ -62,15 +62,15 @@ def logs(
             raise ConfigError(f"no logged rows of {adapter}{' since ' + since if since else ''}; nothing to export")
         written, skipped = export_examples(rows, export)
         note = f" ({skipped} skipped: no input text, or a failed request)" if skipped else ""
-        typer.echo(f"wrote {written} examples of {adapter} to {export}{note}")
+        fmt.echo(f"wrote {written} examples of {adapter} to {export}{note}")
         return
     if as_json:
-        typer.echo(json.dumps([row.to_dict() for row in rows], indent=2, ensure_ascii=False))
+        fmt.echo_json([row.to_dict() for row in rows], ensure_ascii=False)
         return
     if not rows:
-        typer.echo("no rows")
+        fmt.echo("no rows")
         return
-    typer.echo(
+    fmt.echo(
         table(
             ("time", "adapter", "latency", "chars", "result", "input"),
             [

@@ -78,19 +78,15 @@ def predict(
                 [t for t, _ in inputs], adapter=[a for _, a in inputs], seed=seed, progress=done, **generation
             )
     if as_json:
-        typer.echo(
-            json.dumps(
-                [{"input": t, **r.to_dict()} for (t, _), r in zip(inputs, results, strict=True)],
-                indent=2,
-                ensure_ascii=False,
-            )
+        fmt.echo_json(
+            [{"input": t, **r.to_dict()} for (t, _), r in zip(inputs, results, strict=True)], ensure_ascii=False
         )
         return
     rows = [
         (str(i), r.adapter, _clip(t, 40), _summary(r))
         for i, ((t, _), r) in enumerate(zip(inputs, results, strict=True))
     ]
-    typer.echo(fmt.table(("#", "ADAPTER", "INPUT", "RESULT"), rows))
+    fmt.echo(fmt.table(("#", "ADAPTER", "INPUT", "RESULT"), rows))
 
 
 def _read_inputs(file: str, default_adapter: str) -> list[tuple[str, str]]:

@@ -13,14 +13,25 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.text import Text
 
+from adapterhub.cli.formatting import visible
 from adapterhub.reporting import ProgressCounter
 
 
+class _VisibleConsole(Console):
+    """A console that shows the control characters of the text it prints as escapes, as :func:`visible` does
+    (rich removes BEL, CR and a few others but sends ESC on; its own styles are not text and stay)."""
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        return super().render_str(visible(text), **options)
+
+
 def log_console(**options: Any) -> Console:
-    """A console on stderr for log lines: printed as given (no markup, no emoji codes) and, when stderr is not a
-    terminal, never wrapped, so that a log keeps one event per line (rich would wrap at 80 columns)."""
-    console = Console(stderr=True, markup=False, emoji=False, **options)
+    """A console on stderr for log lines: printed as given (no markup, no emoji codes, control characters
+    escaped) and, when stderr is not a terminal, never wrapped, so that a log keeps one event per line (rich would
+    wrap at 80 columns)."""
+    console = _VisibleConsole(stderr=True, markup=False, emoji=False, **options)
     console.soft_wrap = not console.is_terminal
     return console
 
@@ -107,7 +118,7 @@ class WorkProgress:
         if event != "progress" or not self.live:
             return
         what = str(values["what"])
-        description = f"{what}: {values['step']}" if values.get("step") else what
+        description = visible(f"{what}: {values['step']}" if values.get("step") else what, one_line=True)
         if what not in self.tasks:
             self.tasks[what] = self.progress.add_task(description, total=values["total"])
         self.progress.update(self.tasks[what], description=description, completed=values["done"], total=values["total"])
@@ -144,5 +155,5 @@ class TransferProgress:
 
     def report(self, ref: str, done: int, total: int) -> None:
         if ref not in self.tasks:
-            self.tasks[ref] = self.progress.add_task(ref, total=total)
+            self.tasks[ref] = self.progress.add_task(visible(ref, one_line=True), total=total)
         self.progress.update(self.tasks[ref], completed=done)

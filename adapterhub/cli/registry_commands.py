@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -91,12 +90,12 @@ def list_(
     else:
         records = ctx.obj.list(task=task, base=base, name=name_arg or name, sort=sort)
     if as_json:
-        typer.echo(json.dumps([r.to_dict() for r in records], indent=2))
+        fmt.echo_json([r.to_dict() for r in records])
     elif quiet:
         for record in records:
-            typer.echo(record.ref)
+            fmt.echo(record.ref)
     else:
-        typer.echo(fmt.table(LIST_HEADERS, [_row(r) for r in records]))
+        fmt.echo(fmt.table(LIST_HEADERS, [_row(r) for r in records]))
 
 
 @app.command(
@@ -129,15 +128,15 @@ def show(
             for v, w in target.weights
             for r in [registry.get(Ref(parsed.name, version=v))]
         ]
-        typer.echo(json.dumps({"schema": SCHEMA, "alias": str(parsed), "split": split}, indent=2, sort_keys=True))
+        fmt.echo_json({"schema": SCHEMA, "alias": str(parsed), "split": split}, sort_keys=True)
         return
     record = registry.get(ref)
     if plot or plot_file is not None:
         from adapterhub.plotting import plot_history
 
         written = plot_history(record, plot_file or Path(f"{record.name}-v{record.version}.png"))
-        typer.echo(f"learning curves of {record.ref} written to {written}", err=True)
-    typer.echo(json.dumps(record.to_dict(), indent=2, sort_keys=True))
+        fmt.echo(f"learning curves of {record.ref} written to {written}", err=True)
+    fmt.echo_json(record.to_dict(), sort_keys=True)
 
 
 @app.command(
@@ -169,10 +168,10 @@ def rm(
             _confirm(plan, whole)
         plan = registry.execute_removal(plan)
     if as_json:
-        typer.echo(json.dumps(plan.to_dict(), indent=2))
+        fmt.echo_json(plan.to_dict())
         return
     for line in _plan_lines(plan, "would remove" if dry_run else "removed"):
-        typer.echo(line)
+        fmt.echo(line)
 
 
 def _plan_lines(plan: RemovalPlan, verb: str) -> list[str]:
@@ -200,9 +199,9 @@ def _confirm(plan: RemovalPlan, whole: list[str]) -> None:
             "or --dry-run to see the plan"
         )
     for line in _plan_lines(plan, "will remove"):
-        typer.echo(line, err=True)
+        fmt.echo(line, err=True)
     if not typer.confirm(f"Remove every version of {names}?", default=False, err=True):
-        typer.echo("nothing was removed", err=True)
+        fmt.echo("nothing was removed", err=True)
         raise typer.Exit(1)
 
 
@@ -262,10 +261,10 @@ def tag(
     previous = _target_text(record.name, before)
     if as_json:
         document = {"schema": SCHEMA, "alias": f"{record.name}:{alias}", "ref": record.ref, "previous": previous}
-        typer.echo(json.dumps({**document, "record": record.to_dict()}, indent=2))
+        fmt.echo_json({**document, "record": record.to_dict()})
         return
     moved = f" (was {previous})" if previous not in (None, record.ref) else ""
-    typer.echo(f"{record.name}:{alias} -> {record.ref}{moved}")
+    fmt.echo(f"{record.name}:{alias} -> {record.ref}{moved}")
 
 
 def _weights(refs: list[str]) -> list[tuple[str, float]] | None:
@@ -297,11 +296,11 @@ def _print_split(name: str, alias: str, split: Split, before: Target | None, as_
     if as_json:
         shares = [{"ref": f"{name}@{v}", "weight": w} for v, w in split.weights]
         document = {"schema": SCHEMA, "alias": f"{name}:{alias}", "ref": None, "split": shares, "previous": previous}
-        typer.echo(json.dumps(document, indent=2))
+        fmt.echo_json(document)
         return
     now = _target_text(name, split)
     moved = f" (was {previous})" if previous not in (None, now) else ""
-    typer.echo(f"{name}:{alias} -> {now}{moved}")
+    fmt.echo(f"{name}:{alias} -> {now}{moved}")
 
 
 @app.command(
@@ -343,7 +342,7 @@ def import_(
         ctx.obj, source if hub else Path(source), name, base=base, task=task, labels=label_list, tags=tuple(tags or ())
     )
     shown = record.card.data.description.rsplit("imported from ", 1)[-1] if hub else source
-    typer.echo(f"imported {shown} as {record.ref} ({fmt.count(record.card.trainable_params)} parameters)")
+    fmt.echo(f"imported {shown} as {record.ref} ({fmt.count(record.card.trainable_params)} parameters)")
 
 
 @app.command(
@@ -385,7 +384,7 @@ def export(
         from adapterhub.peft_export import HubTarget
 
         record = ctx.obj.export(args[0], Path(args[1]), hub=HubTarget(repo, base_model))
-        typer.echo(f"exported {record.ref} to {args[1]} for {repo}; upload it with `hf upload {repo} {args[1]}`")
+        fmt.echo(f"exported {record.ref} to {args[1]} for {repo}; upload it with `hf upload {repo} {args[1]}`")
         return
     if for_ is not None:
         if for_ != "vllm" or out is None or merged is not None:
@@ -394,8 +393,8 @@ def export(
 
         result = export_for_vllm(args, out, registry=ctx.obj)
         for ref, path in result.modules:
-            typer.echo(f"exported {ref} to {path}", err=True)
-        typer.echo(result.command)
+            fmt.echo(f"exported {ref} to {path}", err=True)
+        fmt.echo(result.command)
         return
     if merged is not None:
         if len(args) != 1:
@@ -405,12 +404,12 @@ def export(
 
         with WorkProgress() as progress:
             record = export_merged(args[0], merged, registry=ctx.obj, report=progress.report)
-        typer.echo(f"exported {record.ref} merged into {record.card.base.id} to {merged}")
+        fmt.echo(f"exported {record.ref} merged into {record.card.base.id} to {merged}")
         return
     if len(args) != 2:
         raise ConfigError("use `hub export REF DEST` (a PEFT folder), `--merged DIR` or `--for vllm --out DIR`")
     record = ctx.obj.export(args[0], Path(args[1]))
-    typer.echo(f"exported {record.ref} to {args[1]} (its README.md shows how transformers + PEFT load it)")
+    fmt.echo(f"exported {record.ref} to {args[1]} (its README.md shows how transformers + PEFT load it)")
 
 
 @app.command(
@@ -439,7 +438,7 @@ def merge(
             raise ConfigError(f"--weights must be numbers joined by commas, e.g. 0.6,0.4 (got {weights!r})") from None
     record = run(adapters, name, weights=values, combination=combination, registry=ctx.obj)
     lineage = ", ".join(f"{x['ref']} x {x['weight']:g}" for x in record.card.lineage)
-    typer.echo(f"published {record.ref} = {lineage} (rank {record.card.method_config['r']})")
+    fmt.echo(f"published {record.ref} = {lineage} (rank {record.card.method_config['r']})")
 
 
 @registry_app.command(
@@ -451,7 +450,7 @@ def merge(
 def reindex(ctx: typer.Context) -> None:
     """Rebuild the index from the version directories."""
     registry: Registry = ctx.obj
-    typer.echo(f"indexed {registry.reindex()} versions in {registry.root}")
+    fmt.echo(f"indexed {registry.reindex()} versions in {registry.root}")
 
 
 @registry_app.command(
@@ -471,10 +470,10 @@ def verify(
     problems = registry.verify()
     if as_json:
         document = {"schema": SCHEMA, "registry": str(registry.root), "ok": not problems}
-        typer.echo(json.dumps({**document, "problems": [p.to_dict() for p in problems]}, indent=2))
+        fmt.echo_json({**document, "problems": [p.to_dict() for p in problems]})
     elif not problems:
-        typer.echo(f"ok: every file in {registry.root} matches its card, and every card its files")
+        fmt.echo(f"ok: every file in {registry.root} matches its card, and every card its files")
     else:
-        typer.echo(fmt.table(("WHERE", "FILE", "PROBLEM"), [(p.where, p.file, p.problem) for p in problems]))
+        fmt.echo(fmt.table(("WHERE", "FILE", "PROBLEM"), [(p.where, p.file, p.problem) for p in problems]))
     if problems:
         raise typer.Exit(1)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
@@ -41,7 +40,7 @@ def remote_registry(registry: Registry, name: str | None) -> RemoteRegistry:
 
 def interrupted(message: str) -> NoReturn:
     """Ctrl-C during a transfer: say in one line what state both sides are in, and exit 130 as shells expect."""
-    typer.echo(f"error: {message}", err=True)
+    fmt.echo(f"error: {fmt.visible(message, one_line=True)}", err=True)
     raise typer.Exit(130)
 
 
@@ -67,7 +66,7 @@ def remote_add(
     from adapterhub.remote import Remote, add_remote
 
     remote = add_remote(ctx.obj.root, Remote(name, url, endpoint_url=endpoint_url, profile=profile))
-    typer.echo(f"added remote {remote.name} -> {remote.url}" + (f" at {endpoint_url}" if endpoint_url else ""))
+    fmt.echo(f"added remote {remote.name} -> {remote.url}" + (f" at {endpoint_url}" if endpoint_url else ""))
 
 
 @remote_app.command("list", epilog=fmt.examples("hub remote list", "hub remote list --json"))
@@ -81,10 +80,10 @@ def remote_list(
     root = ctx.obj.root
     remotes = list(load_remotes(root).values()) if root.is_dir() else []
     if as_json:
-        typer.echo(json.dumps({"schema": SCHEMA, "remotes": [r.to_dict() for r in remotes]}, indent=2))
+        fmt.echo_json({"schema": SCHEMA, "remotes": [r.to_dict() for r in remotes]})
         return
     rows = [(r.name, r.url, r.endpoint_url or "-", r.profile or "-") for r in remotes]
-    typer.echo(fmt.table(("NAME", "URL", "ENDPOINT", "PROFILE"), rows))
+    fmt.echo(fmt.table(("NAME", "URL", "ENDPOINT", "PROFILE"), rows))
 
 
 @remote_app.command("rm", epilog=fmt.examples("hub remote rm origin"))
@@ -95,7 +94,7 @@ def remote_rm(
     from adapterhub.remote import remove_remote
 
     remote = remove_remote(ctx.obj.root, name)
-    typer.echo(f"removed remote {remote.name} ({remote.url}); nothing on it was changed")
+    fmt.echo(f"removed remote {remote.name} ({remote.url}); nothing on it was changed")
 
 
 @app.command(
@@ -129,9 +128,9 @@ def push(
         )
     for r in results:
         if r.status == "present":
-            typer.echo(f"{r.ref} is on {target.remote.name} already; nothing sent")
+            fmt.echo(f"{r.ref} is on {target.remote.name} already; nothing sent")
         else:
-            typer.echo(
+            fmt.echo(
                 f"pushed {r.ref} to {target.remote.name}: {r.uploaded_files} file(s), {fmt.size(r.uploaded_bytes)} "
                 f"sent, {r.skipped_files} already there"
             )
@@ -170,6 +169,6 @@ def pull(
     for r in results:
         aliases = f" ({', '.join(r.aliases)})" if r.aliases else ""
         if r.status == "present":
-            typer.echo(f"{r.ref} is in {ctx.obj.root} already{aliases}")
+            fmt.echo(f"{r.ref} is in {ctx.obj.root} already{aliases}")
         else:
-            typer.echo(f"pulled {r.ref} from {source.remote.name}: {fmt.size(r.downloaded_bytes)}, verified{aliases}")
+            fmt.echo(f"pulled {r.ref} from {source.remote.name}: {fmt.size(r.downloaded_bytes)}, verified{aliases}")

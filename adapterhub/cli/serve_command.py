@@ -160,6 +160,10 @@ def serve(
 
         for primary, shadow in settings.shadow_pairs():
             check_pair(primary, ctx.obj.get(primary), ctx.obj.get(shadow))
+    if settings.log_predictions:  # and a log folder the server could not write (a symlink is refused)
+        from adapterhub.serving.prediction_log import log_folder, prepare_folder
+
+        prepare_folder(log_folder(ctx.obj.root))
     from adapterhub.serving.runner import serve as run
 
     run(settings)

@@ -46,9 +46,9 @@ def report(
     Ref.parse(primary)
     data = fetch(url, f"/v1/shadows/{urllib.parse.quote(primary, safe='@:')}", api_key)
     if as_json:
-        typer.echo(json.dumps(data, indent=2))
+        fmt.echo_json(data)
         return
-    typer.echo(render(data))
+    fmt.echo(render(data))
 
 
 def render(data: dict[str, Any]) -> str:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from adapterhub.cli import formatting as fmt
 from adapterhub.cli.app import app
 from adapterhub.cli.formatting import examples
 
@@ -147,15 +146,15 @@ def train(
         return
     record = result.record
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in record.card.metrics.items() if k != "loss")
-    typer.echo(
+    fmt.echo(
         f"published {record.ref}: {metrics} ({result.fit.samples_per_second:.1f} samples/s, "
         f"{result.fit.steps} steps{', stopped early' if result.fit.stopped_early else ''})",
         err=as_json,  # with --json, stdout holds the record alone
     )
     for warning in result.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        fmt.echo(f"warning: {warning}", err=True)
     if as_json:
-        typer.echo(json.dumps(record.to_dict(), indent=2, sort_keys=True))
+        fmt.echo_json(record.to_dict(), sort_keys=True)
 
 
 def _split_commas(values: list[str]) -> list[str] | None:

@@ -64,10 +64,10 @@ def tune(
         for t in result.trials
     ]
     headers = ("TRIAL", "STATE", "METHOD", "LR", "R", "ALPHA/R", "DROPOUT", "PREFIX", "WARMUP")
-    typer.echo(fmt.table((*headers, result.metric.upper(), "EVALS"), rows))
+    fmt.echo(fmt.table((*headers, result.metric.upper(), "EVALS"), rows))
     best = next(t for t in result.trials if t.number == result.best_trial)
-    typer.echo(f"\nbest: trial {best.number}, {result.metric} {best.value:.4f}; published as {result.best.ref}")
-    typer.echo(f"study kept in {result.study_path} (the same command resumes or extends it with a larger --trials)")
+    fmt.echo(f"\nbest: trial {best.number}, {result.metric} {best.value:.4f}; published as {result.best.ref}")
+    fmt.echo(f"study kept in {result.study_path} (the same command resumes or extends it with a larger --trials)")
 
 
 def _cell(value: Any) -> str:

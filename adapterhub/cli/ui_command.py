@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from adapterhub.cli import formatting as fmt
 from adapterhub.cli.app import app
 from adapterhub.cli.formatting import examples
 
@@ -40,7 +41,7 @@ def ui(
 
     settings = ServeConfig(registry=str(ctx.obj.root), host="127.0.0.1", port=port, remote=remote, device=device)
     url = f"http://127.0.0.1:{port}/ui"
-    typer.echo(f"the web page will be at {url}", err=True)
+    fmt.echo(f"the web page will be at {url}", err=True)
     if browser:
         threading.Thread(target=_open_when_ready, args=(url, f"http://127.0.0.1:{port}/health"), daemon=True).start()
     run(settings)
@@ -54,7 +55,7 @@ def _open_when_ready(page: str, health: str) -> None:
             with urllib.request.urlopen(health, timeout=1) as answer:
                 if answer.status == 200:
                     if not webbrowser.open(page):  # no browser found (a server, a container): say so, once
-                        typer.echo(f"no web browser to open here; open {page} in one yourself", err=True)
+                        fmt.echo(f"no web browser to open here; open {page} in one yourself", err=True)
                     return
         except OSError:
             pass

@@ -6,10 +6,10 @@ target, and the directory holding it is fsynced so the rename itself survives a 
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import struct
 import uuid
@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from adapterhub.errors import RegistryConflict, RegistryCorrupt
-from adapterhub.registry.paths import refuse_link
 
 CHUNK = 1 << 20
 MAX_HEADER = 100 << 20  # safetensors' own limit on the JSON header
@@ -42,22 +41,37 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
+def temporary_path(path: Path) -> Path:
+    """A name beside ``path`` to write it under first (``.NAME.<random>.tmp``): nobody can plant anything there
+    ahead of the write, as they could at a name made of the file's name or the process id."""
+    hidden = path.name if path.name.startswith(".") else f".{path.name}"
+    return path.with_name(f"{hidden}.{secrets.token_hex(8)}.tmp")
+
+
+def create_new(path: Path, *, private: bool = False) -> int:
+    """Create the file ``path`` and return a descriptor open for writing it. Never opens a file that exists and
+    never follows a symlink (``O_CREAT | O_EXCL | O_NOFOLLOW``): whatever stands at ``path`` makes it fail with
+    FileExistsError, untouched. ``private``: readable by its owner only (0600), whatever the umask."""
+    mode = 0o600 if private else 0o666
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    if private:
+        os.fchmod(fd, mode)  # a umask such as 0o277 would have taken the owner's write bit too
+    return fd
+
+
 def atomic_write(path: Path, data: str | bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old content or the new, never a mix."""
     raw = data.encode() if isinstance(data, str) else data
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    # O_NOFOLLOW: a symlink planted at the temporary name must not redirect the write outside the registry
+    tmp = temporary_path(path)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            refuse_link(tmp)
+        with open(create_new(tmp), "wb") as fh:
+            fh.write(raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
         raise
-    with open(fd, "wb") as fh:
-        fh.write(raw)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
     fsync_path(path.parent)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from adapterhub.registry.aliases import Split, Target
 from adapterhub.registry.card import Card
+from adapterhub.registry.files import create_new, temporary_path
 
 # Numbered schema migrations: MIGRATIONS[n] takes the schema from user_version n to n + 1.
 MIGRATIONS = [
@@ -160,9 +161,13 @@ def alias_rows(db: sqlite3.Connection) -> set[tuple[str, str, int, float | None]
 
 def rebuild(path: Path, names: Iterable[tuple[str, list[Card], dict[str, Target]]]) -> None:
     """Write a fresh index from the directories' content, then swap it in atomically."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    with connect(tmp) as db:
-        for name, cards, aliases in names:
-            replace_name(db, name, cards, aliases)
-    os.replace(tmp, path)
+    tmp = temporary_path(path)
+    os.close(create_new(tmp))  # sqlite would open a file or a symlink planted at the name; this refuses both
+    try:
+        with connect(tmp) as db:
+            for name, cards, aliases in names:
+                replace_name(db, name, cards, aliases)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

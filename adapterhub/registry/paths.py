@@ -36,8 +36,8 @@ def refuse_link(path: Path) -> None:
 
 
 def work_folder(path: Path, *, create: bool) -> bool:
-    """True when the work folder ``path`` (``.journal``, ``.staging``, ``.trash``) is a real directory, created
-    first when ``create``; False when it is absent. A symlink or anything but a directory raises
+    """True when the work folder ``path`` (``.journal``, ``.staging``, ``.trash``, ``.logs``...) is a real
+    directory, created first when ``create``; False when it is absent. A symlink or anything but a directory raises
     :class:`RegistryCorrupt`: the registry deletes what these folders hold, so it must never reach elsewhere."""
     try:
         mode = os.lstat(path).st_mode

@@ -80,7 +80,8 @@ SORTS = ("name", "created", "size", "metric")
 # headline metrics where lower is better (every other one sorts highest first)
 LOWER_IS_BETTER = ("perplexity", "loss")
 _HOST = socket.gethostname().replace("-", "_")
-_TEMP = re.compile(r"\.(?P<name>.+)\.[0-9]+\.tmp")  # atomic_write's temporary name for a journal marker
+# atomic_write's temporary name for a journal marker: random hex now, the writer's process id before
+_TEMP = re.compile(r"\.(?P<name>.+)\.[0-9a-f]+\.tmp")
 
 
 def default_root() -> Path:
@@ -110,6 +111,8 @@ class Registry:
         self._staging = self.root / ".staging"
         self._trash = self.root / ".trash"
         self._downloads = self.root / ".downloads"
+        self._logs = self.root / ".logs"  # hub serve --log-predictions writes its log there
+        self._tune = self.root / ".tune"  # hub tune keeps its studies there
 
     def __repr__(self) -> str:
         return f"Registry({str(self.root)!r})"
@@ -675,7 +678,7 @@ class Registry:
         try:
             text = path.read_bytes()
         except OSError as exc:
-            raise RegistryCorrupt(f"{name}@{version}: cannot read {CARD_FILE} ({exc})") from exc
+            raise RegistryCorrupt(f"{name}@{version}: cannot read {CARD_FILE} ({exc.strerror or exc})") from exc
         card = Card.from_json(text, f"{name}@{version}")
         if (card.name, card.version) != (name, version):
             raise RegistryCorrupt(
@@ -701,7 +704,9 @@ class Registry:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise RegistryCorrupt(f"{record.ref}: cannot read {filename} ({exc}); run `hub registry verify`") from exc
+            raise RegistryCorrupt(  # the ref and file name say where: no path (a server's answers carry these)
+                f"{record.ref}: cannot read {filename} ({exc.strerror or exc}); run `hub registry verify`"
+            ) from exc
         if hashlib.sha256(data).hexdigest() != info.sha256:
             raise RegistryCorrupt(
                 f"{record.ref}: {filename} does not match the sha256 in its card (corrupt or tampered); "
@@ -869,17 +874,23 @@ class Registry:
         for entry in self._staging.iterdir():
             host, _, rest = entry.name.partition("-")
             pid = rest.partition("-")[0]
-            if host == _HOST and pid.isdigit() and not _alive(int(pid)):
+            if host == _HOST and pid.isascii() and pid.isdigit() and not _alive(int(pid)):  # never int("²")
                 remove_entry(entry)
 
     def _layout_problems(self) -> list[Problem]:
         """Work folders, index and journal entries that are not what the registry writes (for verify)."""
         problems = []
-        for folder in (self._journal, self._staging, self._trash, self._downloads):
+        for folder in (self._journal, self._staging, self._trash, self._downloads, self._logs, self._tune):
             try:
                 work_folder(folder, create=False)
             except RegistryCorrupt as exc:
                 problems.append(Problem("registry", folder.name, str(exc)))
+                continue
+            if folder == self._logs and folder.is_dir():  # a file of the log as a link: sqlite would follow it
+                for entry in sorted(folder.iterdir()):
+                    if (target := link_target(entry)) is not None:
+                        where = f"{folder.name}/{entry.name}"
+                        problems.append(Problem("registry", where, f"a symlink (to {target}); a registry holds none"))
         for path in (self._index, self._lock):
             if (target := link_target(path)) is not None:
                 problems.append(Problem("registry", path.name, f"a symlink (to {target}); a registry holds none"))

@@ -1,7 +1,9 @@
 """The prediction log: one SQLite row per input a server ran, written off the request path, rotated by size.
 
 The log lives beside the registry, in ``<registry>/.logs/predictions.sqlite`` (a dot folder: never a name, never
-listed, ignored by ``hub registry verify``). A row holds when the input's result was ready, the request it came
+listed; ``hub registry verify`` checks only that it and its files are no symlinks, which are refused as everywhere
+in a registry). The folder is its owner's alone (0700) and so are the files (0600), whatever the umask: with
+``log_inputs`` they hold what clients sent. A row holds when the input's result was ready, the request it came
 in (inputs of one request share ``request``), the adapter version, the request's latency (queueing to result),
 the input's length in characters, and the result: label and score (classifiers), the number of entities (NER)
 or of generated tokens (generation), or the error type of a failed request. The input text, and the outputs
@@ -17,6 +19,7 @@ share one log: writes and rotation take a lock file, and a writer whose file was
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -31,6 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from adapterhub.errors import AdapterNotFound, ConfigError
+from adapterhub.names import Ref
+from adapterhub.registry.files import create_new, temporary_path
+from adapterhub.registry.paths import refuse_link, work_folder
 
 log = logging.getLogger("adapterhub.serving")
 
@@ -111,9 +117,14 @@ class PredictionLog:
         self._inode: int | None = None
 
     def start(self) -> None:
-        """Create the folder and the file (an unwritable place fails here, at start-up), then the writer thread."""
+        """Create the folder and the file (an unwritable place fails here, at start-up), then the writer thread.
+
+        Raises:
+            RegistryCorrupt: The folder or one of its files is a symlink (or the folder is no folder).
+            ConfigError: The log cannot be written there.
+        """
         try:
-            self.folder.mkdir(exist_ok=True)
+            prepare_folder(self.folder)
             with self._locked():
                 self._open()
         except (OSError, sqlite3.Error) as exc:
@@ -179,6 +190,7 @@ class PredictionLog:
     def _open(self) -> None:
         if self._db is not None:
             self._db.close()
+        os.close(_private_file(self.path))  # before sqlite opens it: it would create it 0644, or follow a link
         self._db = _connect(self.path)
         self._db.executescript(_SCHEMA)
         self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -195,12 +207,39 @@ class PredictionLog:
     def _locked(self) -> Iterator[None]:
         # flock, not lockf: a POSIX record lock belongs to the process, so it would neither exclude another
         # thread of this process nor survive that thread closing its own handle on the lock file
-        with open(self.folder / ".lock", "a+b") as handle:
+        with open(_private_file(self.folder / ".lock"), "a+b") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def prepare_folder(folder: Path) -> None:
+    """Make ``folder`` the log's own: a real directory (created if need be) that only its owner can enter.
+
+    Raises:
+        RegistryCorrupt: ``folder`` is a symlink or no directory.
+        ConfigError: It cannot be created or changed.
+    """
+    try:
+        work_folder(folder, create=True)
+        os.chmod(folder, 0o700)  # also one an earlier version created 0755
+    except OSError as exc:
+        raise ConfigError(f"cannot write the prediction log in {folder}: {exc.strerror or exc}") from exc
+
+
+def _private_file(path: Path) -> int:
+    """A descriptor of the file ``path``, created if need be, open for reading and writing and readable by its
+    owner only; a symlink there is refused (:class:`RegistryCorrupt`), never followed."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            refuse_link(path)
+        raise
+    os.fchmod(fd, 0o600)  # whatever the umask, and a file an earlier version left 0644
+    return fd
 
 
 def _connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
@@ -228,25 +267,26 @@ def read_predictions(
     Raises:
         AdapterNotFound: There is no prediction log in ``folder``.
     """
+    where, params = ["1 = 1"], []
+    if adapter is not None:
+        if ":" in adapter:
+            raise ConfigError(f"--adapter {adapter!r}: the log records versions, not aliases; give NAME[@VERSION]")
+        ref = Ref.parse(adapter)  # the registry's rules: ASCII digits only ('²' is a digit to str.isdigit)
+        where.append("adapter = ?")
+        params.append(ref.name)
+        if ref.version is not None:
+            where.append("version = ?")
+            params.append(ref.version)
     folder = Path(folder)
+    work_folder(folder, create=False)  # a symlink is refused, not read through
+    for path in (folder / BACKUP_FILE, folder / LOG_FILE):
+        refuse_link(path)
     files = [p for p in (folder / BACKUP_FILE, folder / LOG_FILE) if p.is_file()]
     if not files:
         raise AdapterNotFound(
             f"no prediction log in {folder}: start the server with `hub serve --log-predictions` "
             "(and the same --registry) to keep one"
         )
-    where, params = ["1 = 1"], []
-    if adapter is not None:
-        if ":" in adapter:
-            raise ConfigError(f"--adapter {adapter!r}: the log records versions, not aliases; give NAME[@VERSION]")
-        name, _, version = adapter.partition("@")
-        where.append("adapter = ?")
-        params.append(name)
-        if version:
-            if not version.isdigit():
-                raise ConfigError(f"--adapter {adapter!r}: give NAME or NAME@VERSION (a version is a number)")
-            where.append("version = ?")
-            params.append(int(version))
     if since is not None:
         where.append("time >= ?")
         params.append(since)
@@ -275,13 +315,13 @@ def export_examples(rows: Sequence[Prediction], dest: str | os.PathLike[str]) ->
     """Write ``rows`` (of one task) as the JSON lines ``hub eval`` and ``hub train`` read: ``{"text", "label"}``
     for classifiers, ``{"tokens", "tags"}`` for NER, ``{"prompt", "response"}`` for generation. Rows without
     input text (logged without ``--log-inputs``) and failed requests are skipped. The file appears whole or
-    not at all. Returns (rows written, rows skipped).
+    not at all, readable by its owner only. Returns (rows written, rows skipped).
 
     Raises:
         ConfigError: ``dest`` exists, the rows mix tasks, or no row has input text.
     """
     dest = Path(dest)
-    if dest.exists():
+    if os.path.lexists(dest):  # a symlink too, even one to nothing
         raise ConfigError(f"{dest} exists; choose a new file for the export (nothing was written)")
     tasks = sorted({row.task for row in rows})
     if len(tasks) > 1:
@@ -293,9 +333,13 @@ def export_examples(rows: Sequence[Prediction], dest: str | os.PathLike[str]) ->
             "so there is nothing to export"
         )
     lines = [json.dumps(_example(row), ensure_ascii=False) for row in usable]
-    tmp = dest.with_name(f".{dest.name}.tmp")
+    tmp = temporary_path(dest)
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
+        fd = create_new(tmp, private=True)  # the inputs clients sent: 0600, and never through a planted link
+    except OSError as exc:
+        raise ConfigError(f"cannot write {dest}: {exc.strerror or exc}") from exc
+    try:
+        with open(fd, "w", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n")
             handle.flush()
             os.fsync(handle.fileno())

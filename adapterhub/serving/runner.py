@@ -44,6 +44,10 @@ def serve(config: ServeConfig) -> None:
     else:
         for spec in config.adapters:
             registry.get(spec)  # unknown names fail here, before anything loads
+    if config.log_predictions:
+        from adapterhub.serving.prediction_log import log_folder, prepare_folder
+
+        prepare_folder(log_folder(registry.root))  # a symlinked .logs fails here in one line, not in the lifespan
     settings = dict(
         host=config.host,
         port=config.port,

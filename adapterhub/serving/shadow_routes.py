@@ -81,14 +81,17 @@ def _state(request: Request) -> ServerState:
     return request.app.state.server
 
 
-def _report(entry: Shadow, samples: bool = True) -> ShadowReport:
-    return ShadowReport(**entry.report(samples=samples))
+def _report(request: Request, entry: Shadow, samples: bool = True) -> ShadowReport:
+    report = entry.report(samples=samples)
+    if report["failure"] is not None:  # an error's text: what failed, without the paths of this machine
+        report["failure"] = _state(request).redact(report["failure"])
+    return ShadowReport(**report)
 
 
 @router.get("/v1/shadows", response_model=ShadowList)
 async def shadows(request: Request) -> ShadowList:
     """Every shadow with its counts (samples: GET /v1/shadows/{primary})."""
-    return ShadowList(shadows=[_report(s, samples=False) for s in _state(request).shadows.list()])
+    return ShadowList(shadows=[_report(request, s, samples=False) for s in _state(request).shadows.list()])
 
 
 @router.post("/v1/shadows", response_model=ShadowReport, responses=_ATTACH_ERRORS)
@@ -97,17 +100,17 @@ async def attach(body: ShadowRequest, request: Request) -> ShadowReport:
     the primary answers.
     Refused, changing nothing, for a shadow of another task, label set or base, or the primary itself."""
     entry = await run_in_threadpool(_state(request).add_shadow, body.primary, body.shadow, body.share)
-    return _report(entry)
+    return _report(request, entry)
 
 
 @router.get("/v1/shadows/{primary}", response_model=ShadowReport, responses=_NO_SHADOW)
 async def report(request: Request, primary: str = PrimaryPath) -> ShadowReport:
     """Agreement of the primary's shadow: totals, disagreement rate, mean |Δp| and the kept samples."""
-    return _report(_state(request).shadows.get(primary))
+    return _report(request, _state(request).shadows.get(primary))
 
 
 @router.delete("/v1/shadows/{primary}", response_model=ShadowReport, responses={**_NO_SHADOW, **CROSS_ORIGIN})
 async def detach(request: Request, primary: str = PrimaryPath) -> ShadowReport:
     """Stop shadowing the primary; the answer is the shadow's final report."""
     entry = await run_in_threadpool(_state(request).remove_shadow, primary)
-    return _report(entry)
+    return _report(request, entry)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -100,3 +101,21 @@ def test_completion_scripts_install_for_the_usual_shells(hub) -> None:
         assert result.returncode == 0 and "_HUB_COMPLETE=complete_" in result.stdout, (shell, result.stderr)
     code, out, _ = hub("-h")
     assert code == 0 and "--install-completion" in out and "--version" in out
+
+
+def _printing_calls(path: Path) -> list[str]:
+    """``file:line call`` for each call in ``path`` that writes to a stream without :func:`formatting.echo`."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Call):
+            continue
+        call = ast.unparse(node.func)
+        writes = call in ("print", "Console") or call.endswith((".echo", ".secho", ".write", ".print_json"))
+        if writes and not call.startswith(("fmt.", "self.console.")):  # progress.log_console's console escapes
+            found.append(f"{path.name}:{node.lineno} {call}")
+    return found
+
+
+def test_every_line_a_command_prints_goes_through_formatting_echo() -> None:
+    cli = Path(adapterhub.__file__).parent / "cli"
+    assert [c for p in sorted(cli.glob("*.py")) if p.name != "formatting.py" for c in _printing_calls(p)] == []

@@ -114,3 +114,33 @@ def test_every_command_that_loads_a_base_refuses_a_missing_one_in_one_line(
         assert err == f"error: base {str(base)!r} does not exist; " + err.split("; ", 1)[1], err
         assert err.count("\n") == 1
     assert not (tmp_path / "merged").exists() and [r.ref for r in registry.list()] == ["sentiment@2", "sentiment@1"]
+
+
+def test_a_version_of_other_digits_is_refused_in_one_line_by_every_command(registry_dir: Path, tmp_path: Path) -> None:
+    from adapterhub.serving.prediction_log import Prediction, PredictionLog, log_folder
+
+    registry_dir.mkdir()
+    log = PredictionLog(log_folder(registry_dir), max_bytes=2**20)  # hub logs reads the reference once a log exists
+    log.start()
+    log.add([Prediction(1.0, "r", "sentiment", 2, "sentiment", 0.01, 4, "positive", 0.9)])
+    log.close()
+    bad = "sentiment@²"  # str.isdigit() takes '²', int() does not
+    refused = (2, f"invalid version in '{bad}': a version is a positive integer of ASCII digits")
+    commands = (
+        ("show", bad),
+        ("rm", bad),
+        ("tag", bad, "prod"),
+        ("predict", bad, "a fine film"),
+        ("eval", bad, "--data", "d.txt"),
+        ("compare", bad, "sentiment", "--data", "d.txt"),
+        ("export", bad, "out"),
+        ("merge", bad, "sentiment", "--name", "m"),
+        ("serve", "--adapter", bad),
+        ("serve", "--shadow", f"sentiment={bad}"),
+        ("shadow", "report", bad),
+        ("logs", "--adapter", bad),
+    )
+    cases = dict.fromkeys(commands, refused)
+    cases[("logs", "--adapter", "sentiment@0")] = (2, "invalid version in 'sentiment@0'")
+    cases[("logs", "--adapter", "Bad Name")] = (2, "invalid adapter name 'Bad Name'")
+    assert_refused_before_torch(cases, registry_dir, tmp_path)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +15,7 @@ from adapterhub.inference import Hub
 from adapterhub.registry import Registry
 from adapterhub.serving import ServeConfig, create_app
 from adapterhub.serving.prediction_log import Prediction, PredictionLog, log_folder
+from tests.cli.test_fast_refusals import assert_refused_before_torch
 from tests.inference.helpers import publish_adapter
 
 Run = Callable[..., tuple[int, str, str]]
@@ -88,3 +91,43 @@ def test_an_export_of_logged_inputs_is_data_hub_eval_reads(hub: Run, registry_di
     assert json.loads(out)["metrics"]["accuracy"] == 1.0
     code, _, err = hub("logs", "--adapter", "sentiment", "--export", str(out_file))
     assert code == 2 and "exists" in err  # never overwritten
+
+
+def test_an_export_is_private_whatever_the_umask(hub: Run, registry_dir: Path, tmp_path: Path) -> None:
+    _write(registry_dir, [_row(60, text="my private words")])
+    before = os.umask(0o022)
+    try:
+        code, _, err = hub("logs", "--adapter", "sentiment", "--export", str(tmp_path / "out.jsonl"))
+    finally:
+        os.umask(before)
+    assert code == 0, err
+    assert stat.S_IMODE((tmp_path / "out.jsonl").stat().st_mode) == 0o600
+
+
+def test_an_export_never_writes_through_a_link_at_a_temporary_name(
+    hub: Run, registry_dir: Path, tmp_path: Path
+) -> None:
+    _write(registry_dir, [_row(60, text="a fine film")])
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (tmp_path / ".out.jsonl.tmp").symlink_to(victim)  # the temporary name exports were written to first
+    code, _, err = hub("logs", "--adapter", "sentiment", "--export", str(tmp_path / "out.jsonl"))
+    assert code == 0, err
+    assert victim.read_text() == "precious"
+    assert not (tmp_path / "out.jsonl").is_symlink()
+    assert json.loads((tmp_path / "out.jsonl").read_text()) == {"text": "a fine film", "label": "positive"}
+    assert sorted(os.listdir(tmp_path)) == [".out.jsonl.tmp", "out.jsonl", "registry", "victim.txt"]  # no leftovers
+
+
+def test_a_symlinked_log_folder_is_refused_in_one_line_and_verify_reports_it(
+    hub: Run, registry_dir: Path, tmp_path: Path
+) -> None:
+    registry_dir.mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (registry_dir / ".logs").symlink_to(tmp_path / "elsewhere")
+    refused = (5, f"{registry_dir / '.logs'} is a symlink (to {tmp_path / 'elsewhere'}); a registry holds no")
+    cases = {("logs",): refused, ("serve", "--log-predictions"): refused}
+    assert_refused_before_torch(cases, registry_dir, tmp_path)  # the server, before its port opens
+    assert os.listdir(tmp_path / "elsewhere") == []
+    code, out, _ = hub("registry", "verify")
+    assert code != 0 and ".logs" in out and "is a symlink" in out

@@ -2,7 +2,8 @@
 per line when piped, progress bars on a terminal only.
 
 The commands run in subprocesses because pytest's own warning filters (pyproject's filterwarnings) would hide
-exactly what users see; the environment is a user's (no PYTHONWARNINGS, no forced terminal, no COLUMNS).
+exactly what users see; the environment is a user's (no PYTHONWARNINGS, no forced terminal, no COLUMNS), on a CPU
+with AVX512-BF16 as far as bitsandbytes can tell (see tests/cli/avx512_bf16), where it logs the most.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ import pytest
 from tests.training.conftest import write_classification, write_instructions
 
 HUB = Path(sys.executable).with_name("hub")  # the installed entry point
+AS_AVX512_BF16 = Path(__file__).with_name("avx512_bf16")  # a sitecustomize: bitsandbytes takes that CPU's path
 # Lines users should not see: Python warnings ("...: FutureWarning: ..."), transformers' logger ("[transformers]
-# ..."), deprecations, tracebacks, tqdm bars ("12.3it/s]").
-NOISE = re.compile(r"warning|deprecat|\[transformers\]|traceback|it/s\]", re.IGNORECASE)
+# ..."), deprecations, tracebacks, tqdm bars ("12.3it/s]"), libraries' notes on paths they skip or fall back from
+# (bitsandbytes' "Failed to load CPU gemm_4bit_forward ...", kernels' "Skipping publisher trust check ...").
+NOISE = re.compile(r"warning|deprecat|\[transformers\]|traceback|it/s\]|failed to load|skipping", re.IGNORECASE)
 OWN_WARNING = "warning: "  # our own line for a headline metric at or below chance, meant for users
 USER_ENV = ("PYTHONWARNINGS", "COLUMNS", "LINES", "FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR", "ADAPTERHUB_DEBUG")
 EVAL_LINE = re.compile(
@@ -46,7 +49,8 @@ class Runs:
     def __init__(self, root: Path, tiny_bert: Path, tiny_gpt2: Path) -> None:
         self.root, self.tiny_bert = root, tiny_bert
         self.env = {k: v for k, v in os.environ.items() if k not in USER_ENV}
-        self.env.update(ADAPTERHUB_REGISTRY=str(root / "registry"), HF_HUB_OFFLINE="1")
+        paths = os.pathsep.join([str(AS_AVX512_BF16), *filter(None, [os.environ.get("PYTHONPATH")])])
+        self.env.update(ADAPTERHUB_REGISTRY=str(root / "registry"), HF_HUB_OFFLINE="1", PYTHONPATH=paths)
         self.reviews = write_classification(root / "reviews.csv", n=48)
         self.pairs = write_instructions(root / "pairs.jsonl", n=16)
         self.inputs = root / "inputs.jsonl"

@@ -4,12 +4,15 @@ anything outside its root. Every case uses a real symlink to a folder of sentine
 from __future__ import annotations
 
 import os
+import re
+import stat
 from pathlib import Path
 
 import pytest
 
 from adapterhub import Registry, RegistryCorrupt
 from adapterhub.registry import Card
+from adapterhub.registry.files import create_new, temporary_path
 from tests.registry.helpers import CARD, fake_adapter
 
 
@@ -171,13 +174,32 @@ def test_a_linked_index_or_lock_is_refused_not_written_through(reg: Registry, tm
     assert not (tmp_path / "lock-target").exists()
 
 
-def test_a_link_at_a_temporary_name_is_not_written_through(reg: Registry, tmp_path: Path) -> None:
+@pytest.mark.parametrize("link", ["symlink", "hard link"])
+def test_a_link_at_a_temporary_name_is_not_written_through(reg: Registry, tmp_path: Path, link: str) -> None:
     target = tmp_path / "victim.txt"
     target.write_text("precious")
-    (reg.root / "sentiment" / f".aliases.json.{os.getpid()}.tmp").symlink_to(target)
-    with pytest.raises(RegistryCorrupt, match=r"\.aliases\.json\.\d+\.tmp is a symlink"):
-        reg.tag("sentiment@1", "prod")
-    assert target.read_text() == "precious"
+    planted = reg.root / "sentiment" / f".aliases.json.{os.getpid()}.tmp"  # the name writes took before: guessable
+    planted.symlink_to(target) if link == "symlink" else os.link(target, planted)
+    reg.tag("sentiment@1", "prod")
+    assert target.read_text() == "precious" and reg.get("sentiment:prod").version == 1
+
+
+def test_a_new_file_is_never_one_that_exists_or_a_link(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("mine")
+    (tmp_path / "link").symlink_to(tmp_path / "file")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nothing")
+    for name in ("file", "link", "dangling"):
+        with pytest.raises(FileExistsError):
+            create_new(tmp_path / name)
+    assert (tmp_path / "file").read_text() == "mine" and not (tmp_path / "nothing").exists()
+    before = os.umask(0)
+    try:
+        os.close(create_new(tmp_path / "private", private=True))
+    finally:
+        os.umask(before)
+    assert stat.S_IMODE((tmp_path / "private").stat().st_mode) == 0o600
+    names = {temporary_path(tmp_path / "aliases.json").name for _ in range(2)}
+    assert len(names) == 2 and all(re.fullmatch(r"\.aliases\.json\.[0-9a-f]{16}\.tmp", n) for n in names)
 
 
 def test_a_card_naming_another_version_is_still_refused(reg: Registry) -> None:
@@ -186,3 +208,18 @@ def test_a_card_naming_another_version_is_still_refused(reg: Registry) -> None:
     path.write_text(card.to_json().replace('"version": 1', '"version": 7'))
     with pytest.raises(RegistryCorrupt, match="its card says topic@7"):
         reg.get("topic")
+
+
+@pytest.mark.parametrize("folder", [".logs", ".tune"])
+def test_a_symlinked_log_or_tuning_folder_is_reported_by_verify(reg: Registry, elsewhere: Path, folder: str) -> None:
+    (reg.root / folder).symlink_to(elsewhere)
+    problems = reg.verify()
+    assert [(p.where, p.file) for p in problems] == [("registry", folder)]
+    assert f"{folder} is a symlink" in problems[0].problem
+    _intact(elsewhere)
+
+
+def test_a_symlink_inside_the_log_folder_is_reported_by_verify(reg: Registry, tmp_path: Path) -> None:
+    (reg.root / ".logs").mkdir()
+    (reg.root / ".logs" / "predictions.sqlite").symlink_to(tmp_path / "outside.sqlite")
+    assert [(p.where, p.file) for p in reg.verify()] == [("registry", ".logs/predictions.sqlite")]

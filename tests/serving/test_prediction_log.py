@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from adapterhub.errors import AdapterNotFound, ConfigError
+from adapterhub.errors import AdapterNotFound, ConfigError, RegistryCorrupt
 from adapterhub.registry import Registry
 from adapterhub.serving.config import ServeConfig
 from adapterhub.serving.prediction_log import (
@@ -141,3 +143,56 @@ def test_the_log_folder_is_no_adapter_and_verify_accepts_it(serve: Any, registry
     assert (registry.root / ".logs" / LOG_FILE).is_file()
     assert registry.verify() == []
     assert ".logs" not in registry.listed_names() and all(not r.name.startswith(".") for r in registry.list())
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000], ids=["umask-022", "umask-000"])
+def test_the_log_and_its_folder_are_private_whatever_the_umask(tmp_path: Path, umask: int) -> None:
+    folder = log_folder(tmp_path)
+    before = os.umask(umask)
+    try:
+        log = PredictionLog(folder, max_bytes=16 * 1024)
+        log.start()
+        log.add([_row(i, input=f"private text {i}") for i in range(400)])  # past the limit: a backup too
+        log.close()
+    finally:
+        os.umask(before)
+    assert (folder / BACKUP_FILE).is_file()
+    assert _mode(folder) == 0o700
+    assert {p.name: _mode(p) for p in folder.iterdir()} == dict.fromkeys(os.listdir(folder), 0o600)
+
+
+def test_a_log_left_readable_by_an_earlier_server_is_made_private(tmp_path: Path) -> None:
+    folder = log_folder(tmp_path)
+    log = PredictionLog(folder, max_bytes=2**20)
+    log.start()
+    log.close()
+    folder.chmod(0o755)
+    (folder / LOG_FILE).chmod(0o644)
+    log.start()
+    log.close()
+    assert (_mode(folder), _mode(folder / LOG_FILE)) == (0o700, 0o600)
+
+
+@pytest.mark.parametrize("entry", [".logs", f".logs/{LOG_FILE}", ".logs/.lock"])
+def test_a_symlink_in_the_log_folder_is_refused_never_written_through(
+    registry_dir: Path, tmp_path: Path, entry: str
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("sentinel")
+    folder = log_folder(registry_dir)
+    folder.mkdir(parents=True)
+    if entry == ".logs":
+        folder.rmdir()
+    (registry_dir / entry).symlink_to(elsewhere if entry == ".logs" else elsewhere / "keep.txt")
+    log = PredictionLog(folder, max_bytes=2**20)
+    with pytest.raises(RegistryCorrupt, match=rf"{entry} is a symlink \(to .*elsewhere.*\); a registry holds no"):
+        log.start()
+    assert sorted(os.listdir(elsewhere)) == ["keep.txt"] and (elsewhere / "keep.txt").read_text() == "sentinel"
+    if entry != ".logs/.lock":  # the reader takes no lock
+        with pytest.raises(RegistryCorrupt, match=r"is a symlink"):
+            read_predictions(folder)

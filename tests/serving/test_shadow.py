@@ -275,6 +275,19 @@ def test_a_shadow_whose_files_fail_to_load_is_counted_and_the_primary_serves(
     assert (report["errors"], errors) == (4, 4)
 
 
+def test_a_failed_shadow_is_reported_by_what_failed_never_by_where_the_server_keeps_it(
+    serve: Callable[..., Any], registry: Registry, shifted: dict[str, Any]
+) -> None:
+    primary, shadow = shifted["primary"], shifted["shadow"]
+    (registry.get(shadow).path / "adapter_model.safetensors").unlink()
+    with serve(shadows=(f"{primary}={shadow}",)) as client:
+        report = client.get(f"/v1/shadows/{primary}").json()
+        listed = client.get("/v1/shadows").json()["shadows"]
+    assert report["status"] == "failed" and listed[0]["failure"] == report["failure"]
+    assert report["failure"].startswith(f"{shadow}: cannot read adapter_model.safetensors (No such file"), report
+    assert str(registry.root) not in report["failure"] and " /" not in report["failure"]
+
+
 # ------------------------------------------------------------------------------------------ the routes
 
 
