@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated
 
@@ -38,15 +37,15 @@ def doctor(
 
     report = diagnose(ctx.obj, quantize=quantize, cuda=cuda, browser=browser)
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        fmt.echo_json(report.to_dict(), ensure_ascii=False)
     else:
         marks = MARKS if _prints("".join(MARKS.values())) else PLAIN_MARKS
         width = max(len(check.name) for check in report.checks)
         for check in report.checks:
-            typer.echo(f"{marks[check.status]} {check.name.ljust(width)}  {_clean(check.detail)}")
+            fmt.echo(f"{marks[check.status]} {check.name.ljust(width)}  {fmt.visible(check.detail, one_line=True)}")
             if check.fix and check.status != "ok":
-                typer.echo(f"{' ' * (len(marks['ok']) + width + 3)}fix: {_clean(check.fix)}")
-        typer.echo(_summary(report.count("warn"), report.count("error"), marks["error"]))
+                fmt.echo(f"{' ' * (len(marks['ok']) + width + 3)}fix: {fmt.visible(check.fix, one_line=True)}")
+        fmt.echo(_summary(report.count("warn"), report.count("error"), marks["error"]))
     if not report.ok:
         raise typer.Exit(1)
 
@@ -65,7 +64,3 @@ def _prints(text: str) -> bool:
         return False
     return True
 
-
-def _clean(text: str) -> str:
-    """Control characters (a terminal escape in a remote's URL or a file name) shown, not sent to the terminal."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
