@@ -305,13 +305,14 @@ class Registry:
         finally:
             remove_entry(folder)
 
-    def download_cache(self) -> Path:
+    def download_cache(self, *, create: bool = True) -> Path:
         """The work folder where pulls keep the files they downloaded and verified, named by sha256, until the
-        version is adopted (created with the registry if needed). Nothing in it is ever listed or served; a
-        file in it is trusted only after its sha256 is checked again."""
+        version is adopted (created with the registry if needed; with ``create=False`` it may not exist). Nothing
+        in it is ever listed or served; a file in it is trusted only after its sha256 is checked again."""
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            work_folder(self._downloads, create=True)
+            if create:
+                self.root.mkdir(parents=True, exist_ok=True)
+            work_folder(self._downloads, create=create)
         except OSError as exc:
             raise _disk_error(exc, "creating the download cache") from exc
         return self._downloads

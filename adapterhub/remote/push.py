@@ -6,7 +6,8 @@ nothing and a push that was interrupted resumes where it stopped. The card goes 
 write (S3 ``If-None-Match: *``): the version appears on the remote complete, and under the number it has
 locally. When the remote holds that number with other files (another registry published its own), the push is
 refused and nothing is overwritten or renumbered; two pushers of different versions of one name never touch
-the same object, so both succeed.
+the same object, so both succeed. On a folder remote, the temporary files of pushers that died mid-write are
+removed by the next push to the same folder (a live pusher's are left alone).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def push(
     """Push the local versions ``refs`` name (or every one) to ``remote``, in order; see the module."""
     records = local_versions(registry, refs, all_versions)
     remote.store.check()
+    remote.store.clean_temporaries("blobs")  # what pushers killed mid-write left in a folder remote
     return [push_version(record, remote, report) for record in records]
 
 
@@ -86,6 +88,7 @@ def push_version(record: AdapterRecord, remote: RemoteRegistry, report: Report |
         if report is not None:
             report(record.ref, done + 1, len(files))
     card = (record.path / CARD_FILE).read_bytes()
+    store.clean_temporaries(f"cards/{record.name}")
     if not store.create(key, card):
         raced = store.read(key)  # another pusher created it between our read and our write
         if raced is None or not same_files(parse_card(raced, record.name, record.version, name), record.card):
