@@ -1,6 +1,7 @@
 """Pulling versions from a remote into the local registry, verified, under their own version numbers.
 
-Every file is streamed into the registry's staging area, never more
+The card is checked first (:func:`~adapterhub.remote.trust.check_card`, and its base against this machine),
+before anything is read or written. Every file is then streamed into the registry's staging area, never more
 than the card's size of it (an object larger than that is refused before it is read), its sha256 taken as it
 arrives; the card is checked against its files and the base as publishing checks it; only then does the
 version appear, through the registry's atomic :meth:`~adapterhub.registry.Registry.adopt`. A flipped byte, a
@@ -27,14 +28,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from adapterhub.errors import AdapterHubError, ConfigError, IncompatibleAdapter, RegistryCorrupt
+from adapterhub.errors import AdapterHubError, AdapterNotFound, ConfigError, IncompatibleAdapter, RegistryCorrupt
 from adapterhub.names import Ref
 from adapterhub.registry import Registry
 from adapterhub.registry.card import CARD_FILE, Card, FileInfo
 from adapterhub.registry.files import CHUNK
 from adapterhub.registry.paths import remove_entry
-from adapterhub.remote.catalog import RemoteRegistry, blob_key, conflict, parse_card, same_files
+from adapterhub.remote.catalog import RemoteRegistry, blob_key, conflict, same_files
 from adapterhub.remote.store import Oversized, Store
+from adapterhub.remote.trust import base_problem
 
 Report = Callable[[str, int, int], None]  # (ref, files done, files in all)
 
@@ -75,13 +77,14 @@ def pull_version(
     registry: Registry, remote: RemoteRegistry, name: str, version: int, report: Report | None = None
 ) -> PullResult:
     """Pull ``name@version`` from ``remote``; :class:`RegistryConflict` when the local registry holds that
-    number with other files, :class:`RegistryCorrupt` naming what does not match (the card, a file)."""
+    number with other files, :class:`RegistryCorrupt` naming what does not match (the card, a file),
+    :class:`IncompatibleAdapter` for a base this machine lacks or knows with other weights."""
     ref = f"{name}@{version}"
     where = remote.remote.name
-    data = remote.card_bytes(name, version)
-    if data is None:
-        raise AdapterHubError(f"remote {where} has no {ref} (removed meanwhile?)")
-    card = parse_card(data, name, version, where)
+    try:
+        card, data = remote.checked_card(name, version)  # before anything is read or written
+    except AdapterNotFound:
+        raise AdapterHubError(f"remote {where} has no {ref} (removed meanwhile?)") from None
     store = remote.store
     before = store.transfer.downloaded_bytes
     if registry.exists() and version in registry.versions(name):
@@ -89,6 +92,9 @@ def pull_version(
             raise conflict(ref, where, "pull")
         status = "present"
     else:
+        problem = base_problem(card, registry)
+        if problem is not None:
+            raise IncompatibleAdapter(f"refusing to pull {ref} from {where}: {problem}; nothing was pulled")
         _fetch(registry, store, card, data, ref, where, report)
         status = "pulled"
     aliases = []
