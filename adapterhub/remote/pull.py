@@ -155,6 +155,8 @@ def _download(store: Store, dest: Path, filename: str, info: FileInfo, ref: str,
     with open(dest, "xb") as fh:
         try:
             size = store.copy_to(blob_key(info.sha256), _Hashing(fh, digest), limit=info.bytes)
+        except RegistryCorrupt as exc:  # a symlink in a folder remote
+            raise RegistryCorrupt(f"refusing to pull {ref} from {where}: {filename}: {exc}") from None
         except Oversized as exc:
             found = f"{exc.size} bytes" if exc.size is not None else f"more than {info.bytes} bytes"
             problem = f"{found} on the remote, the card says {info.bytes} (refused before it was read)"
