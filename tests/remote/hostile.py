@@ -4,7 +4,7 @@ Every case is an adapter name on the remote whose only version, ``@1``, is what 
 bucket or the team folder would plant there: digests that are paths, file names that climb out of a folder,
 sizes that lie, blobs that are not what their name says, files no adapter holds, symlinks (folder remotes),
 another base, a version number past any the registry uses, markup and terminal escape sequences, a card that is
-not JSON or is far too large. ``good`` beside them is an honest version, which must keep working.
+not JSON, empty or far too large. ``good`` beside them is an honest version, which must keep working.
 
 The same cases are laid on a ``file://`` folder and on the S3 server, so each consumer (``hub pull``,
 ``hub serve --remote``, ``hub list --remote``) is tried against both stores.
@@ -176,6 +176,11 @@ def _card_unreadable(t: Tamper) -> None:
     t.write_card = False
 
 
+def _card_empty(t: Tamper) -> None:
+    t.put(card_key(t.name, 1), b"")  # S3 serves no byte range of an empty object
+    t.write_card = False
+
+
 def _card_huge(t: Tamper) -> None:
     t.card["hyperparameters"]["padding"] = "x" * (20 << 20)
 
@@ -211,6 +216,7 @@ CASES = [
     Case("escape-sequence", _escape_sequence, r"data\.description .*'reviews\\x1b\]0;owned\\x07"),
     Case("html", _html, r"labels\[0\] .*'<script>"),
     Case("card-unreadable", _card_unreadable, r"unreadable card"),
+    Case("card-empty", _card_empty, r"unreadable card"),
     Case("card-huge", _card_huge, r"card\.json is larger than"),
 ]
 
