@@ -207,6 +207,7 @@ class RemoteRegistry:
         validate_name(alias, "alias")
         name, version = self.resolve(ref)
         before = self.aliases(name).get(alias)
+        self.store.clean_temporaries(f"aliases/{name}")  # what a tagger killed mid-write left in a folder remote
         self.store.put(alias_key(name, alias), json.dumps({"version": version}).encode() + b"\n")
         aliases = tuple(sorted(a for a, v in self.aliases(name).items() if v == version))
         return AdapterRecord(name, version, Path(card_key(name, version)), self.card(name, version), aliases), before
