@@ -51,6 +51,12 @@ def _row(record: AdapterRecord) -> tuple[str, ...]:
     )
 
 
+def _broken_row(where: str) -> tuple[str, ...]:
+    """A row for a remote's version (``NAME@V``) or name whose card is refused: `broken` in the TASK column."""
+    name, _, version = where.partition("@")
+    return (name, version or "-", "-", "broken", *("-" for _ in LIST_HEADERS[4:]))
+
+
 @app.command(
     "list",
     epilog=fmt.examples(
@@ -86,16 +92,22 @@ def list_(
 
         if task is not None or base is not None or sort != "name":
             raise ConfigError("--remote lists by name; leave out --task, --base and --sort")
-        records = remote_registry(ctx.obj, remote).list(name_arg or name)
+        records, broken = remote_registry(ctx.obj, remote).listing(name_arg or name)
     else:
-        records = ctx.obj.list(task=task, base=base, name=name_arg or name, sort=sort)
+        records, broken = ctx.obj.list(task=task, base=base, name=name_arg or name, sort=sort), []
     if as_json:
         fmt.echo_json([r.to_dict() for r in records])
     elif quiet:
         for record in records:
             fmt.echo(record.ref)
     else:
-        fmt.echo(fmt.table(LIST_HEADERS, [_row(r) for r in records]))
+        rows = [_row(r) for r in records]
+        if broken:  # a remote lists by name, newest version first: the broken ones take their place there
+            rows += [_broken_row(p.where) for p in broken if p.file != "aliases"]
+            rows.sort(key=lambda row: (row[0], -int(row[1]) if row[1].isdigit() else 0))
+        fmt.echo(fmt.table(LIST_HEADERS, rows))
+    for problem in broken:  # a refused card hides no other version: each is said once, on stderr
+        fmt.echo(f"broken: {problem.problem}", err=True)
 
 
 @app.command(

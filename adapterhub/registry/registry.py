@@ -65,6 +65,7 @@ from adapterhub.registry.validation import (
     content_problems,
     source_files,
     stored_file_problems,
+    version_file_problems,
 )
 
 if TYPE_CHECKING:
@@ -307,13 +308,14 @@ class Registry:
         finally:
             remove_entry(folder)
 
-    def download_cache(self) -> Path:
+    def download_cache(self, *, create: bool = True) -> Path:
         """The work folder where pulls keep the files they downloaded and verified, named by sha256, until the
-        version is adopted (created with the registry if needed). Nothing in it is ever listed or served; a
-        file in it is trusted only after its sha256 is checked again."""
+        version is adopted (created with the registry if needed; with ``create=False`` it may not exist). Nothing
+        in it is ever listed or served; a file in it is trusted only after its sha256 is checked again."""
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            work_folder(self._downloads, create=True)
+            if create:
+                self.root.mkdir(parents=True, exist_ok=True)
+            work_folder(self._downloads, create=create)
         except OSError as exc:
             raise _disk_error(exc, "creating the download cache") from exc
         return self._downloads
@@ -322,9 +324,11 @@ class Registry:
         """Publish a complete version folder that another registry wrote (its files and ``card.json``) under the
         card's own name and version number, so that ``name@version`` means the same bytes in both.
 
-        Every file is checked against the card (present, size, sha256, nothing unlisted) and the card against
-        the files and the base, as :meth:`publish` checks: a mismatch raises :class:`RegistryCorrupt` (a file)
-        or :class:`IncompatibleAdapter` (the card) naming it, and nothing is published. A version number the
+        The card must list exactly the files a version holds (config, weights, optionally a README.md: see
+        :func:`~adapterhub.registry.validation.version_file_problems`). Every file is checked against the card
+        (present, size, sha256, nothing unlisted) and the card against the files and the base, as
+        :meth:`publish` checks: a mismatch raises :class:`RegistryCorrupt` (a file) or
+        :class:`IncompatibleAdapter` (the card) naming it, and nothing is published. A version number the
         registry holds already raises :class:`RegistryConflict`. ``folder`` should be on the registry's file
         system (see :meth:`staging_folder`): it is renamed into place, so the version appears whole or not at
         all. Later versions published here are numbered above it."""
@@ -332,6 +336,9 @@ class Registry:
         card = Card.from_json((folder / CARD_FILE).read_bytes(), str(folder / CARD_FILE))
         name, version = validate_name(card.name), card.version
         where = f"{name}@{version}"
+        problems = version_file_problems(card.method, card.files)
+        if problems:
+            raise RegistryCorrupt(f"refusing {where}: {'; '.join(problems)}; nothing was published")
         problems = stored_file_problems(where, folder, card)
         if problems:
             first = problems[0]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from adapterhub.registry.records import Problem
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
 REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE)
+README_FILE = "README.md"  # a model card a person wrote, kept beside the adapter (PEFT's empty template is not)
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
 # The PEFT task type of every task preset in adapterhub.tasks (which imports torch, so it is not read here;
@@ -124,6 +126,28 @@ def stored_file_problems(where: str, directory: Path, card: Card) -> list[Proble
     for path in sorted(directory.iterdir()):
         if path.name != CARD_FILE and path.name not in card.files:
             problems.append(Problem(where, path.name, "not listed in the card"))
+    return problems
+
+
+def version_file_problems(method: str, filenames: Iterable[str]) -> list[str]:
+    """What is wrong with the file set of a version of ``method`` whose card lists ``filenames``: a version holds
+    the adapter's config and weights, and may hold a README.md, and nothing else (no code, no pickle, no
+    folder). Pulls refuse any other set; adoption refuses it too."""
+    names = sorted(filenames)
+    allowed = (*REQUIRED_FILES, README_FILE)
+    problems = []
+    if method not in PEFT_TYPES:
+        problems.append(f"method {method!r} is not one adapterhub stores ({', '.join(PEFT_TYPES)})")
+    missing = [f for f in REQUIRED_FILES if f not in names]
+    if missing:
+        problems.append(f"it lacks {', '.join(missing)}")
+    extra = [f for f in names if f not in allowed]
+    if extra:
+        listed = ", ".join(repr(f[:80]) for f in extra[:5]) + (" …" if len(extra) > 5 else "")
+        problems.append(
+            f"it lists {listed}, which no version holds (a version holds {CONFIG_FILE}, {WEIGHTS_FILE} and "
+            f"optionally {README_FILE})"
+        )
     return problems
 
 

@@ -10,6 +10,9 @@ Layout (keys under the remote's URL)::
 A version exists on a remote exactly when its card object does. Pushes upload the blobs first and the card
 last, so a card never names a blob that is not there (unless someone deletes blobs by hand, which a pull
 refuses, naming the file).
+
+Nothing read here is trusted: every card passes :func:`~adapterhub.remote.trust.check_card` before it is used,
+and every object is read with a bound on its size.
 """
 
 from __future__ import annotations
@@ -19,11 +22,14 @@ import json
 from pathlib import Path
 
 from adapterhub.errors import AdapterNotFound, RegistryConflict, RegistryCorrupt
-from adapterhub.names import Ref, is_valid_name, is_version, validate_name
+from adapterhub.names import MAX_VERSION, Ref, is_valid_name, is_version, validate_name
 from adapterhub.registry.card import Card
-from adapterhub.registry.records import AdapterRecord
+from adapterhub.registry.records import AdapterRecord, Problem
 from adapterhub.remote.config import Remote
-from adapterhub.remote.store import Store
+from adapterhub.remote.store import MAX_OBJECT_BYTES, Oversized, Store
+from adapterhub.remote.trust import card_too_large, check_card
+
+MAX_ALIAS_BYTES = 4096  # {"version": N} and a newline
 
 
 def blob_key(sha256: str) -> str:
@@ -51,8 +57,17 @@ class RemoteRegistry:
         self.store = store or remote.store()
 
     def names(self) -> list[str]:
-        """Names with at least one version, sorted."""
-        return [n for n in self.store.children("cards") if is_valid_name(n) and self.versions(n)]
+        """Names with at least one version (or whose versions cannot be listed: see :meth:`listing`), sorted."""
+        out = []
+        for name in self.store.children("cards"):
+            if not is_valid_name(name):
+                continue
+            try:
+                if self.versions(name):
+                    out.append(name)
+            except RegistryCorrupt:
+                out.append(name)
+        return out
 
     def versions(self, name: str) -> list[int]:
         """Versions of ``name`` on the remote, oldest first."""
@@ -65,16 +80,24 @@ class RemoteRegistry:
         return sorted(found)
 
     def card_bytes(self, name: str, version: int) -> bytes | None:
-        """The card object of ``name@version`` as stored, or None when the remote does not hold that version."""
-        return self.store.read(card_key(name, version))
+        """The card object of ``name@version`` as stored (unchecked), or None when the remote does not hold that
+        version; :class:`RegistryCorrupt` when it is larger than any card."""
+        try:
+            return self.store.read(card_key(name, version), limit=MAX_OBJECT_BYTES)
+        except Oversized:
+            raise card_too_large(name, version, self.remote.name, MAX_OBJECT_BYTES) from None
 
     def card(self, name: str, version: int) -> Card:
-        """The parsed card of ``name@version``; :class:`RegistryCorrupt` when it cannot be read or names another
-        version."""
+        """The card of ``name@version`` once it passes :func:`~adapterhub.remote.trust.check_card`;
+        :class:`RegistryCorrupt` naming what is wrong with it otherwise."""
+        return self.checked_card(name, version)[0]
+
+    def checked_card(self, name: str, version: int) -> tuple[Card, bytes]:
+        """The checked card of ``name@version`` and its bytes as stored (what a pull writes as card.json)."""
         data = self.card_bytes(name, version)
         if data is None:
             raise AdapterNotFound(f"remote {self.remote.name} has no {name}@{version}")
-        return parse_card(data, name, version, self.remote.name)
+        return check_card(data, name, version, self.remote.name), data
 
     def aliases(self, name: str) -> dict[str, int]:
         """Aliases of ``name`` on the remote and the versions they point to."""
@@ -90,16 +113,20 @@ class RemoteRegistry:
 
     def alias(self, name: str, alias: str) -> int | None:
         """The version ``name:alias`` points to on the remote (one read), None when the remote has no such alias."""
-        data = self.store.read(alias_key(name, alias))
-        if data is None:
-            return None
         try:
-            return int(json.loads(data)["version"])
-        except (ValueError, KeyError, TypeError) as exc:
+            data = self.store.read(alias_key(name, alias), limit=MAX_ALIAS_BYTES)
+            if data is None:
+                return None
+            version = json.loads(data)["version"]
+            if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= MAX_VERSION:
+                raise ValueError(f"version {str(version)[:40]!r} is not 1 to {MAX_VERSION}")
+            return version
+        except (ValueError, KeyError, TypeError, Oversized) as exc:
+            reason = " ".join(str(exc).split())[:120]
             raise RegistryCorrupt(
-                f"remote {self.remote.name}: unreadable alias {name}:{alias} ({exc}); set it again with "
+                f"remote {self.remote.name}: unreadable alias {name}:{alias} ({reason}); set it again with "
                 f"`hub tag {name}@VERSION {alias} --remote {self.remote.name}`"
-            ) from exc
+            ) from None
 
     def resolve(self, ref: str | Ref) -> tuple[str, int]:
         """``(name, version)`` that ``name``, ``name@V`` or ``name:ALIAS`` means on the remote."""
@@ -135,18 +162,44 @@ class RemoteRegistry:
         return ref.name, ref.version
 
     def list(self, name: str | None = None) -> list[AdapterRecord]:
-        """Every version on the remote (or of ``name``), by name, newest version first, as `hub list` shows."""
+        """Every version on the remote (or of ``name``), by name, newest version first, as `hub list` shows;
+        :class:`RegistryCorrupt` for the first one that is refused (:meth:`listing` lists the rest)."""
+        records, broken = self.listing(name)
+        if broken:
+            raise RegistryCorrupt(broken[0].problem)
+        return records
+
+    def listing(self, name: str | None = None) -> tuple[list[AdapterRecord], list[Problem]]:
+        """Every version on the remote (or of ``name``) whose card passes the checks, as :meth:`list` orders
+        them, and a :class:`Problem` for each one refused (its ``where`` the reference, NAME@VERSION, or NAME
+        when its versions cannot be listed): one damaged or hostile card hides no other version."""
         names = [validate_name(name)] if name is not None else self.names()
         if name is not None:
             self.resolve(Ref(name))  # an unknown name is refused with the names the remote holds
-        records = []
+        records: list[AdapterRecord] = []
+        broken: list[Problem] = []
         for n in names:
-            aliases = self.aliases(n)
-            for version in reversed(self.versions(n)):
-                card = self.card(n, version)
+            try:
+                versions = self.versions(n)
+            except RegistryCorrupt as exc:
+                broken.append(Problem(n, "", str(exc)))
+                continue
+            try:
+                aliases = self.aliases(n)
+            except RegistryCorrupt as exc:  # the versions list without it
+                broken.append(Problem(n, "aliases", str(exc)))
+                aliases = {}
+            for version in reversed(versions):
+                try:
+                    card = self.card(n, version)
+                except AdapterNotFound:  # removed while listing
+                    continue
+                except RegistryCorrupt as exc:
+                    broken.append(Problem(f"{n}@{version}", "card.json", str(exc)))
+                    continue
                 tags = tuple(sorted(a for a, v in aliases.items() if v == version))
                 records.append(AdapterRecord(n, version, Path(card_key(n, version)), card, tags))
-        return records
+        return records, broken
 
     def tag(self, ref: str | Ref, alias: str) -> tuple[AdapterRecord, int | None]:
         """Point ``name:alias`` on the remote at the version ``ref`` resolves to there; returns the record and the
@@ -154,21 +207,10 @@ class RemoteRegistry:
         validate_name(alias, "alias")
         name, version = self.resolve(ref)
         before = self.aliases(name).get(alias)
+        self.store.clean_temporaries(f"aliases/{name}")  # what a tagger killed mid-write left in a folder remote
         self.store.put(alias_key(name, alias), json.dumps({"version": version}).encode() + b"\n")
         aliases = tuple(sorted(a for a, v in self.aliases(name).items() if v == version))
         return AdapterRecord(name, version, Path(card_key(name, version)), self.card(name, version), aliases), before
-
-
-def parse_card(data: bytes, name: str, version: int, remote: str) -> Card:
-    """A card object read from a remote, checked to be ``name@version`` and to list only plain file names."""
-    where = f"{name}@{version} on remote {remote}"
-    card = Card.from_json(data, where)
-    if (card.name, card.version) != (name, version):
-        raise RegistryCorrupt(f"refusing {where}: card.json says {card.name}@{card.version}; the remote is damaged")
-    for filename in card.files:
-        if "/" in filename or "\\" in filename or filename.startswith(".") or filename == "card.json":
-            raise RegistryCorrupt(f"refusing {where}: card.json lists the file {filename!r}, which is not a plain name")
-    return card
 
 
 def same_files(a: Card, b: Card) -> bool:

@@ -1,10 +1,13 @@
 """Pulling versions from a remote into the local registry, verified, under their own version numbers.
 
-Every file is downloaded into the registry's staging area and checked against the card while it arrives (size
-and sha256); the card is checked against its files and the base as publishing checks it; only then does the
+The card is checked first (:func:`~adapterhub.remote.trust.check_card`, and its base against this machine),
+before anything is read or written. Every file is then streamed into the registry's staging area, never more
+than the card's size of it (an object larger than that is refused before it is read), its sha256 taken as it
+arrives; the card is checked against its files and the base as publishing checks it; only then does the
 version appear, through the registry's atomic :meth:`~adapterhub.registry.Registry.adopt`. A flipped byte, a
-truncated or missing object, or a card that does not match its files is refused with one line naming the file,
-and the local registry is unchanged. The remote's aliases of a pulled version are set locally too.
+truncated, oversized or missing object, or a card that does not match its files is refused with one line
+naming the file, and the local registry is unchanged. The remote's aliases of a pulled version are set
+locally too.
 
 A pull resumes: each file, once downloaded and verified, is also kept in the registry's download cache
 (:meth:`~adapterhub.registry.Registry.download_cache`, by sha256) until its version is adopted, so pulling again
@@ -14,20 +17,26 @@ is used only after its sha256 is checked again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
+import shutil
 import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 
-from adapterhub.errors import AdapterHubError, ConfigError, RegistryCorrupt
+from adapterhub.errors import AdapterHubError, AdapterNotFound, ConfigError, IncompatibleAdapter, RegistryCorrupt
 from adapterhub.names import Ref
 from adapterhub.registry import Registry
-from adapterhub.registry.card import CARD_FILE
+from adapterhub.registry.card import CARD_FILE, Card, FileInfo
+from adapterhub.registry.files import CHUNK
 from adapterhub.registry.paths import remove_entry
-from adapterhub.remote.catalog import RemoteRegistry, blob_key, conflict, parse_card, same_files
-from adapterhub.remote.store import Store
+from adapterhub.remote.catalog import RemoteRegistry, blob_key, conflict, same_files
+from adapterhub.remote.store import Oversized, Store
+from adapterhub.remote.trust import base_problem
 
 Report = Callable[[str, int, int], None]  # (ref, files done, files in all)
 
@@ -68,13 +77,14 @@ def pull_version(
     registry: Registry, remote: RemoteRegistry, name: str, version: int, report: Report | None = None
 ) -> PullResult:
     """Pull ``name@version`` from ``remote``; :class:`RegistryConflict` when the local registry holds that
-    number with other files, :class:`RegistryCorrupt` naming the file that does not match."""
+    number with other files, :class:`RegistryCorrupt` naming what does not match (the card, a file),
+    :class:`IncompatibleAdapter` for a base this machine lacks or knows with other weights."""
     ref = f"{name}@{version}"
     where = remote.remote.name
-    data = remote.card_bytes(name, version)
-    if data is None:
-        raise AdapterHubError(f"remote {where} has no {ref} (removed meanwhile?)")
-    card = parse_card(data, name, version, where)
+    try:
+        card, data = remote.checked_card(name, version)  # before anything is read or written
+    except AdapterNotFound:
+        raise AdapterHubError(f"remote {where} has no {ref} (removed meanwhile?)") from None
     store = remote.store
     before = store.transfer.downloaded_bytes
     if registry.exists() and version in registry.versions(name):
@@ -82,24 +92,10 @@ def pull_version(
             raise conflict(ref, where, "pull")
         status = "present"
     else:
-        cache = registry.download_cache()
-        with registry.staging_folder() as folder:
-            files = sorted(card.files.items())
-            for done, (filename, info) in enumerate(files):
-                blob = _cached(cache, info.sha256, info.bytes)
-                if blob is None:
-                    blob = _download(store, ref, where, filename, info.sha256, info.bytes)
-                    _keep(cache, folder, info.sha256, blob)
-                (folder / filename).write_bytes(blob)
-                if report is not None:
-                    report(ref, done + 1, len(files))
-            (folder / CARD_FILE).write_bytes(data)
-            try:
-                registry.adopt(folder)
-            except RegistryCorrupt as exc:
-                raise RegistryCorrupt(f"refusing to pull {ref} from {where}: {exc}") from None
-        for info in card.files.values():
-            remove_entry(cache / info.sha256)
+        problem = base_problem(card, registry)
+        if problem is not None:
+            raise IncompatibleAdapter(f"refusing to pull {ref} from {where}: {problem}; nothing was pulled")
+        _fetch(registry, store, card, data, ref, where, report)
         status = "pulled"
     aliases = []
     local = registry.aliases(name)
@@ -111,48 +107,131 @@ def pull_version(
     return PullResult(ref, status, store.transfer.downloaded_bytes - before, tuple(aliases))
 
 
-def _download(store: Store, ref: str, where: str, filename: str, sha256: str, size: int) -> bytes:
-    """The blob ``sha256`` from the remote, checked against the card; :class:`RegistryCorrupt` naming the file."""
-    blob = store.read(blob_key(sha256))
+def _fetch(
+    registry: Registry, store: Store, card: Card, data: bytes, ref: str, where: str, report: Report | None
+) -> None:
+    """Download the files of a checked ``card`` into staging, verified as they arrive, and adopt the version.
+
+    Each verified file is kept in the download cache at once (so an interrupt, even a kill, loses no finished
+    file); when the version is refused instead, what this pull kept is removed again, so a refused pull leaves
+    the registry as it found it."""
+    cache = registry.download_cache(create=False)
+    existed = cache.is_dir()
+    kept: list[Path] = []
+    try:
+        with registry.staging_folder() as folder:
+            files = sorted(card.files.items())
+            for done, (filename, info) in enumerate(files):
+                cached = _cached(cache, info)
+                if cached is None:
+                    tmp = folder / f".{info.sha256}.download"
+                    _download(store, tmp, filename, info, ref, where)
+                    cached = _keep(registry, tmp, info.sha256)
+                    kept.append(cached)
+                _place(cached, folder / filename)
+                if report is not None:
+                    report(ref, done + 1, len(files))
+            (folder / CARD_FILE).write_bytes(data)
+            try:
+                registry.adopt(folder)
+            except RegistryCorrupt as exc:
+                raise RegistryCorrupt(f"refusing to pull {ref} from {where}: {exc}") from None
+    except (RegistryCorrupt, IncompatibleAdapter):
+        for path in kept:  # the remote's version is refused: keep nothing of it
+            remove_entry(path)
+        if not existed:
+            with contextlib.suppress(OSError):  # another pull may be using it by now
+                cache.rmdir()
+        raise
+    for info in card.files.values():
+        remove_entry(cache / info.sha256)
+
+
+def _download(store: Store, dest: Path, filename: str, info: FileInfo, ref: str, where: str) -> None:
+    """The blob of ``info`` from the remote into ``dest``, streamed, never more than the card's size, its sha256
+    taken as it arrives; :class:`RegistryCorrupt` naming the file when it is not what the card says."""
+    digest = hashlib.sha256()
     problem = None
-    if blob is None:
-        problem = f"{blob_key(sha256)} is missing on the remote"
-    elif len(blob) != size:
-        problem = f"{len(blob)} bytes on the remote, the card says {size} (truncated or altered)"
-    elif hashlib.sha256(blob).hexdigest() != sha256:
-        problem = "its sha256 on the remote does not match the card (corrupt or tampered)"
+    with open(dest, "xb") as fh:
+        try:
+            size = store.copy_to(blob_key(info.sha256), _Hashing(fh, digest), limit=info.bytes)
+        except RegistryCorrupt as exc:  # a symlink in a folder remote
+            raise RegistryCorrupt(f"refusing to pull {ref} from {where}: {filename}: {exc}") from None
+        except Oversized as exc:
+            found = f"{exc.size} bytes" if exc.size is not None else f"more than {info.bytes} bytes"
+            problem = f"{found} on the remote, the card says {info.bytes} (refused before it was read)"
+        else:
+            if size is None:
+                problem = f"{blob_key(info.sha256)} is missing on the remote"
+            elif size != info.bytes:
+                problem = f"{size} bytes on the remote, the card says {info.bytes} (truncated or altered)"
+            elif digest.hexdigest() != info.sha256:
+                problem = "its sha256 on the remote does not match the card (corrupt or tampered)"
+            else:
+                fh.flush()
+                os.fsync(fh.fileno())
     if problem is not None:
         raise RegistryCorrupt(
             f"refusing to pull {ref} from {where}: {filename}: {problem}; the local registry is unchanged"
         )
-    return blob
 
 
-def _cached(cache: Path, sha256: str, size: int) -> bytes | None:
-    """The bytes an earlier, interrupted pull downloaded and verified, when they still hash to ``sha256``;
-    anything else there (damaged, not a plain file) is removed and downloaded again."""
-    path = cache / sha256
+class _Hashing(io.RawIOBase):
+    """Writes to ``out`` and feeds ``digest`` the same bytes."""
+
+    def __init__(self, out: BinaryIO, digest: Any) -> None:
+        self.out, self.digest = out, digest
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, chunk: Any) -> int:
+        self.digest.update(chunk)
+        return self.out.write(chunk)
+
+
+def _cached(cache: Path, info: FileInfo) -> Path | None:
+    """The file an earlier, interrupted pull downloaded and verified, when it still has the size and sha256 of
+    ``info``; anything else there (damaged, not a plain file) is removed and downloaded again. ``info.sha256`` is
+    a checked digest, so the path stays in the cache."""
+    path = cache / info.sha256
     try:
-        if not stat.S_ISREG(os.lstat(path).st_mode):
-            remove_entry(path)
-            return None
-        with open(path, "rb", opener=_no_follow) as fh:
-            blob = fh.read()
-    except OSError:  # gone, or unreadable: download it again (the new copy replaces this one)
+        mode = os.lstat(path)
+    except OSError:  # gone, or no cache: download it (the new copy replaces anything here)
         return None
-    if len(blob) != size or hashlib.sha256(blob).hexdigest() != sha256:
+    if not stat.S_ISREG(mode.st_mode) or mode.st_size != info.bytes:
         remove_entry(path)
         return None
-    return blob
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb", opener=_no_follow) as fh:
+            while chunk := fh.read(CHUNK):
+                digest.update(chunk)
+    except OSError:
+        return None
+    if digest.hexdigest() != info.sha256:
+        remove_entry(path)
+        return None
+    return path
 
 
-def _keep(cache: Path, staging: Path, sha256: str, blob: bytes) -> None:
-    """Put a verified blob in the download cache, whole or not at all (written in this pull's staging folder,
-    which is removed however the pull ends, then renamed), so that a rerun after an interrupt need not
-    download it again."""
-    tmp = staging / f".{sha256}.download"
-    tmp.write_bytes(blob)
-    os.replace(tmp, cache / sha256)
+def _keep(registry: Registry, tmp: Path, sha256: str) -> Path:
+    """Move a verified download into the cache, whole (a rename), creating the cache as needed."""
+    cached = registry.download_cache() / sha256
+    try:
+        os.replace(tmp, cached)
+    except FileNotFoundError:  # a refused pull in another process removed the cache, empty, meanwhile
+        os.replace(tmp, registry.download_cache() / sha256)
+    return cached
+
+
+def _place(cached: Path, dest: Path) -> None:
+    """Put a verified file of the download cache into the staging folder: a hard link (no copy of the bytes),
+    or a copy where the file system has none."""
+    try:
+        os.link(cached, dest, follow_symlinks=False)
+    except OSError:
+        shutil.copyfile(cached, dest, follow_symlinks=False)
 
 
 def _no_follow(path: str, flags: int) -> int:

@@ -6,7 +6,8 @@ nothing and a push that was interrupted resumes where it stopped. The card goes 
 write (S3 ``If-None-Match: *``): the version appears on the remote complete, and under the number it has
 locally. When the remote holds that number with other files (another registry published its own), the push is
 refused and nothing is overwritten or renumbered; two pushers of different versions of one name never touch
-the same object, so both succeed.
+the same object, so both succeed. On a folder remote, the temporary files of pushers that died mid-write are
+removed by the next push to the same folder (a live pusher's are left alone).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from adapterhub.errors import ConfigError, RegistryCorrupt
 from adapterhub.names import Ref
 from adapterhub.registry import AdapterRecord, Registry
 from adapterhub.registry.card import CARD_FILE
-from adapterhub.remote.catalog import RemoteRegistry, blob_key, card_key, conflict, parse_card, same_files
+from adapterhub.registry.validation import version_file_problems
+from adapterhub.remote.catalog import RemoteRegistry, blob_key, card_key, conflict, same_files
+from adapterhub.remote.trust import check_card
 
 Report = Callable[[str, int, int], None]  # (ref, files done, files in all)
 
@@ -60,7 +63,15 @@ def push(
 ) -> list[PushResult]:
     """Push the local versions ``refs`` name (or every one) to ``remote``, in order; see the module."""
     records = local_versions(registry, refs, all_versions)
+    for record in records:  # what a pull would refuse is not sent
+        problems = version_file_problems(record.card.method, record.card.files)
+        if problems:
+            raise ConfigError(
+                f"refusing to push {record.ref}: {'; '.join(problems)}, and a pull refuses any other; publish it "
+                "again from a folder without them. Nothing was pushed"
+            )
     remote.store.check()
+    remote.store.clean_temporaries("blobs")  # what pushers killed mid-write left in a folder remote
     return [push_version(record, remote, report) for record in records]
 
 
@@ -69,9 +80,9 @@ def push_version(record: AdapterRecord, remote: RemoteRegistry, report: Report |
     store = remote.store
     name = remote.remote.name
     key = card_key(record.name, record.version)
-    existing = store.read(key)
+    existing = remote.card_bytes(record.name, record.version)
     if existing is not None:
-        if not same_files(parse_card(existing, record.name, record.version, name), record.card):
+        if not same_files(check_card(existing, record.name, record.version, name), record.card):
             raise conflict(record.ref, name, "push")
         return PushResult(record.ref, "present", 0, 0, len(record.card.files))
     before = store.transfer.uploaded_bytes
@@ -86,9 +97,10 @@ def push_version(record: AdapterRecord, remote: RemoteRegistry, report: Report |
         if report is not None:
             report(record.ref, done + 1, len(files))
     card = (record.path / CARD_FILE).read_bytes()
+    store.clean_temporaries(f"cards/{record.name}")
     if not store.create(key, card):
-        raced = store.read(key)  # another pusher created it between our read and our write
-        if raced is None or not same_files(parse_card(raced, record.name, record.version, name), record.card):
+        raced = remote.card_bytes(record.name, record.version)  # another pusher created it after our read
+        if raced is None or not same_files(check_card(raced, record.name, record.version, name), record.card):
             raise conflict(record.ref, name, "push")
         return PushResult(record.ref, "present", store.transfer.uploaded_bytes - before, uploaded, skipped)
     return PushResult(record.ref, "pushed", store.transfer.uploaded_bytes - before, uploaded, skipped)

@@ -15,22 +15,35 @@ never both succeed.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import io
 import os
+import re
+import socket
+import stat
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 from urllib.parse import urlparse
 
-from adapterhub.errors import ConfigError, RemoteUnavailable
+from adapterhub.errors import AdapterHubError, ConfigError, RegistryCorrupt, RemoteUnavailable
+from adapterhub.registry.paths import link_target
 
 T = TypeVar("T")
 
 CONNECT_TIMEOUT_S = 3
 READ_TIMEOUT_S = 60
 SCHEMES = ("s3", "file")
+CHUNK = 8 << 20  # bytes a download reads at a time (one ranged GET on S3)
+MAX_OBJECT_BYTES = 16 << 20  # the most a card or an alias object may take; a real one takes a few kB
+STALE_TEMPORARY_S = 24 * 3600  # a temporary file of a folder remote older than this belongs to no live writer
+_HOST = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname())
+# the temporary name of a write to a folder remote: .NAME.HOST-PID-HEX.tmp (or .NAME.HEX.tmp, as written before)
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.(?:(?P<host>[A-Za-z0-9_]+)-(?P<pid>[0-9]+)-)?[0-9a-f]{32}\.tmp")
 
 
 def parse_url(url: str) -> tuple[str, str]:
@@ -60,9 +73,24 @@ class Transfer:
     downloaded_bytes: int = 0
 
 
+class Oversized(Exception):
+    """An object larger than its reader allows; ``size`` is its size when known before reading (else None: it
+    grew past the limit while being read)."""
+
+    def __init__(self, key: str, size: int | None) -> None:
+        super().__init__(f"{key}: {size if size is not None else 'more'} bytes")
+        self.key = key
+        self.size = size
+
+
 @dataclass
 class Store:
     """Keys (``a/b/c``, relative to the remote's root) mapped to bytes, on S3 or in a folder.
+
+    A folder remote is read and written without following a symlink below its root: whatever is put there is
+    someone else's, and following it could read or write anywhere (:class:`RegistryCorrupt` names the link).
+    Every read is bounded: a small object (a card, an alias) by ``MAX_OBJECT_BYTES``, a blob by the size its
+    card gives, checked before the first byte is read.
 
     Args:
         url: ``s3://bucket[/prefix]`` or ``file:///folder``.
@@ -88,17 +116,64 @@ class Store:
 
     # ---------------------------------------------------------------- reading
 
-    def read(self, key: str) -> bytes | None:
-        """The object's bytes, or None when there is no such key."""
+    def read(self, key: str, limit: int = MAX_OBJECT_BYTES) -> bytes | None:
+        """The object's bytes, or None when there is no such key; :class:`Oversized` past ``limit`` bytes."""
+        if self.scheme == "file":
+            out = io.BytesIO()
+            return out.getvalue() if self.copy_to(key, out, limit) is not None else None
+        def first_bytes(fs: Any) -> bytes:  # one ranged GET: never more than limit + 1 bytes come back
+            try:
+                return fs.cat_file(self._path(key), start=0, end=limit + 1)
+            except OSError as exc:
+                if exc.errno == errno.EINVAL and "range" in str(exc).lower():
+                    return b""  # an empty object, of which S3 has no range
+                raise
+
         try:
-            data = self._call(lambda fs: fs.cat_file(self._path(key)))
+            data = self._call(first_bytes)
         except FileNotFoundError:
             return None
         self.transfer.downloaded_bytes += len(data)
+        if len(data) > limit:
+            raise Oversized(key, None)
         return data
 
+    def copy_to(self, key: str, out: BinaryIO, limit: int) -> int | None:
+        """Write the object's bytes to ``out`` in chunks; their count, or None when there is no such key.
+
+        An object whose size is above ``limit`` raises :class:`Oversized` before any byte is read, and reading
+        stops at ``limit`` whatever the object does meanwhile, so memory and disk never take more than the
+        caller allowed."""
+        if self.scheme == "file":
+            return self._copy_local(key, out, limit)
+        path = self._path(key)
+        try:
+            info = self._call(lambda fs: fs.info(path))
+        except FileNotFoundError:
+            return None
+        if info.get("type") != "file":
+            return None
+        size = int(info["size"])
+        if size > limit:
+            raise Oversized(key, size)
+        try:
+            with self._call(lambda fs: fs.open(path, "rb", block_size=CHUNK, cache_type="none", size=size)) as fh:
+                return self._pump(key, lambda n: self._call(lambda fs: fh.read(n)), out, limit)
+        except FileNotFoundError:  # removed between the two requests
+            return None
+
     def size(self, key: str) -> int | None:
-        """The object's size in bytes, or None when there is no such key."""
+        """The object's size in bytes, or None when there is no such object (a symlink in a folder remote is
+        none: it is never followed)."""
+        if self.scheme == "file":
+            fd = self._open_local(key, folder=False, links="absent")
+            if fd is None:
+                return None
+            try:
+                mode = os.fstat(fd)
+                return mode.st_size if stat.S_ISREG(mode.st_mode) else None
+            finally:
+                os.close(fd)
         try:
             info = self._call(lambda fs: fs.info(self._path(key)))
         except FileNotFoundError:
@@ -107,6 +182,14 @@ class Store:
 
     def children(self, prefix: str) -> list[str]:
         """Names directly under ``prefix`` (objects and "folders"), sorted; empty when there are none."""
+        if self.scheme == "file":
+            fd = self._open_local(prefix, folder=True)
+            if fd is None:
+                return []
+            try:
+                return sorted(os.listdir(fd))
+            finally:
+                os.close(fd)
         path = self._path(prefix)
         try:
             entries = self._call(lambda fs: fs.ls(path, detail=False, refresh=True))
@@ -131,10 +214,12 @@ class Store:
     def put(self, key: str, data: bytes) -> None:
         """Write ``key`` whole, replacing what was there."""
         if self.scheme == "file":
-            path = Path(self._path(key))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self._temporary(path, data)
-            os.replace(tmp, path)
+            folder, name = self._local_folder(key)
+            try:
+                tmp = self._temporary(folder, name, data)
+                os.replace(tmp, name, src_dir_fd=folder, dst_dir_fd=folder)
+            finally:
+                os.close(folder)
         else:
             self._call(lambda fs: fs.pipe_file(self._path(key), data))
         self.transfer.uploaded_bytes += len(data)
@@ -145,15 +230,17 @@ class Store:
 
         Atomic against other writers: S3's ``If-None-Match: *``, or ``link`` of a complete file in a folder."""
         if self.scheme == "file":
-            path = Path(self._path(key))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self._temporary(path, data)
+            folder, name = self._local_folder(key)
             try:
-                os.link(tmp, path)
-            except FileExistsError:
-                return False
+                tmp = self._temporary(folder, name, data)
+                try:
+                    os.link(tmp, name, src_dir_fd=folder, dst_dir_fd=folder, follow_symlinks=False)
+                except FileExistsError:
+                    return False
+                finally:
+                    os.unlink(tmp, dir_fd=folder)
             finally:
-                tmp.unlink()
+                os.close(folder)
         else:
             try:
                 self._call(lambda fs: fs.pipe_file(self._path(key), data, mode="create"))
@@ -167,15 +254,131 @@ class Store:
         self.transfer.uploaded_objects += 1
         return True
 
+    def clean_temporaries(self, prefix: str) -> list[str]:
+        """Remove the temporary files that writers to the folder ``prefix`` of a folder remote left when they
+        died (killed mid-push, a power cut): those of this host's dead processes, and any older than
+        ``STALE_TEMPORARY_S``. A live writer's are left alone. The names removed (none on S3, whose writes
+        leave nothing half done)."""
+        if self.scheme != "file":
+            return []
+        fd = self._open_local(prefix, folder=True)
+        if fd is None:
+            return []
+        removed = []
+        try:
+            now = time.time()
+            for entry in os.listdir(fd):
+                match = _TEMPORARY.fullmatch(entry)
+                if match is None:
+                    continue
+                try:
+                    age = now - os.stat(entry, dir_fd=fd, follow_symlinks=False).st_mtime
+                except FileNotFoundError:
+                    continue
+                dead = match["host"] == _HOST and match["pid"] is not None and not _alive(int(match["pid"]))
+                if dead or age > STALE_TEMPORARY_S:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry, dir_fd=fd)
+                        removed.append(entry)
+        finally:
+            os.close(fd)
+        return removed
+
     # ---------------------------------------------------------------- internals
 
     def _path(self, key: str) -> str:
         return f"{self.location.rstrip('/')}/{key}" if key else self.location
 
-    def _temporary(self, path: Path, data: bytes) -> Path:
-        """``data`` in a complete, fsynced file beside ``path`` (so a rename or link publishes it whole)."""
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        with open(tmp, "xb") as fh:
+    def _pump(self, key: str, read: Callable[[int], bytes], out: BinaryIO, limit: int) -> int:
+        """Copy chunks from ``read`` to ``out`` until the end; :class:`Oversized` past ``limit`` bytes."""
+        total = 0
+        while chunk := read(min(CHUNK, limit + 1 - total)):
+            total += len(chunk)
+            self.transfer.downloaded_bytes += len(chunk)
+            if total > limit:
+                raise Oversized(key, None)
+            out.write(chunk)
+        return total
+
+    def _copy_local(self, key: str, out: BinaryIO, limit: int) -> int | None:
+        fd = self._open_local(key, folder=False)
+        if fd is None:
+            return None
+        with open(fd, "rb", buffering=0) as fh:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                return None
+            if info.st_size > limit:
+                raise Oversized(key, info.st_size)
+            return self._pump(key, fh.read, out, limit)
+
+    def _open_local(self, key: str, *, folder: bool, links: str = "refuse") -> int | None:
+        """A descriptor of ``key`` under the folder remote's root, reached without following any symlink below
+        the root (the root itself may be one: a mounted share); None when it does not exist. A symlink on the
+        way raises :class:`RegistryCorrupt` naming it, or counts as absent with ``links="absent"``."""
+        parts = [p for p in key.split("/") if p]
+        if any(p in (".", "..") for p in parts):
+            raise ValueError(f"not a key of a remote: {key!r}")
+        try:
+            fd = os.open(self.location, os.O_RDONLY | os.O_DIRECTORY)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise _unavailable(self, exc) from None
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            # O_NONBLOCK: a fifo planted as an object must not hang the reader (reads of files ignore it)
+            flags = os.O_RDONLY | os.O_NOFOLLOW | (os.O_DIRECTORY if folder or not last else os.O_NONBLOCK)
+            try:
+                inner = os.open(part, flags, dir_fd=fd)
+            except OSError as exc:
+                link = exc.errno in (errno.ELOOP, errno.ENOTDIR) and _is_link(part, fd)
+                os.close(fd)
+                if link and links == "refuse":
+                    raise self._link(parts[: i + 1]) from None
+                if link or isinstance(exc, (FileNotFoundError, NotADirectoryError)) or exc.errno == errno.ENOTDIR:
+                    return None
+                raise _unavailable(self, exc) from None
+            os.close(fd)
+            fd = inner
+        return fd
+
+    def _local_folder(self, key: str) -> tuple[int, str]:
+        """(descriptor of the folder that holds ``key``, created as needed without following a link, the key's
+        last part): where a write of ``key`` goes."""
+        *parents, name = [p for p in key.split("/") if p]
+        fd = os.open(self.location, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for i, part in enumerate(parents):
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, dir_fd=fd)
+                try:
+                    inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                except OSError as exc:
+                    if exc.errno in (errno.ELOOP, errno.ENOTDIR) and _is_link(part, fd):
+                        raise self._link(parents[: i + 1]) from None
+                    raise
+                os.close(fd)
+                fd = inner
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, name
+
+    def _link(self, parts: list[str]) -> RegistryCorrupt:
+        key = "/".join(parts)
+        target = link_target(Path(self.location, key))
+        return RegistryCorrupt(
+            f"remote {self.url}: {key} is a symlink (to {target}); a remote holds no symlinks and none is followed: "
+            "replace it with what it points to, or remove it"
+        )
+
+    def _temporary(self, folder: int, name: str, data: bytes) -> str:
+        """``data`` in a complete, fsynced file beside ``name`` in ``folder`` (so a rename or link publishes it
+        whole); its name says which host and process wrote it, for :meth:`clean_temporaries`."""
+        tmp = f".{name}.{_HOST}-{os.getpid()}-{uuid.uuid4().hex}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=folder)
+        with open(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -209,7 +412,7 @@ class Store:
         ``FileNotFoundError`` and ``FileExistsError`` pass through: callers decide what absence means."""
         try:
             return action(self._filesystem())
-        except (FileNotFoundError, FileExistsError):
+        except (FileNotFoundError, FileExistsError, AdapterHubError):
             raise
         except PermissionError as exc:
             raise RemoteUnavailable(
@@ -261,3 +464,20 @@ def _quiet_orphaned_writes(loop: Any) -> None:
         loop.default_exception_handler(context)
 
     loop.set_exception_handler(handler)
+
+
+def _is_link(name: str, folder: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

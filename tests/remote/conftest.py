@@ -4,17 +4,19 @@ chosen request."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from adapterhub.registry import Registry
+from adapterhub.registry import BaseInfo, Registry
 from adapterhub.remote import Remote, RemoteRegistry
 from tests.cli.conftest import hub  # noqa: F401 - the command-line fixture (`hub(*args)` -> code, out, err), shared
 from tests.registry.helpers import CARD, fake_adapter
@@ -157,7 +159,18 @@ def catalog(remote: Remote) -> RemoteRegistry:
     return RemoteRegistry(remote)
 
 
+def base_folder(tmp_path: Path) -> Path:
+    """A base on this machine for :data:`CARD`'s adapters (a pull refuses one whose base is not here): a model
+    folder with only the config.json that the card's checks read."""
+    folder = tmp_path / "tiny-base"
+    if not (folder / "config.json").is_file():
+        folder.mkdir(exist_ok=True)
+        (folder / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    return folder
+
+
 def publish(registry: Registry, name: str, tmp_path: Path, fill: int, size: int = 64):
     """Publish a small valid adapter whose weights are ``fill`` bytes, as the next version of ``name``."""
     source = fake_adapter(tmp_path / f"src-{name}-{fill}-{uuid.uuid4().hex[:6]}", size=size, fill=fill)
-    return registry.publish(name, source, CARD)
+    card = replace(CARD, base=BaseInfo(str(base_folder(tmp_path)), CARD.base.fingerprint))
+    return registry.publish(name, source, card)
