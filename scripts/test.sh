@@ -34,7 +34,7 @@ grep -iE '^(torch|transformers|peft|accelerate|bitsandbytes|huggingface-hub|safe
     | sed 's/^/  /'
 ADAPTERHUB_TESTED_SET=$set_name "$venv/bin/python" -m pytest "$@"
 {
-    echo "# the $set_name releases last tested: $(date -u +%F), the suite passed ($resolution resolution)"
+    echo "# the $set_name releases last tested: $(date -u +%F), the suite passed (pytest ${*:-with no arguments}; $resolution resolution)"
     echo "# written by: bash scripts/test.sh --$set_name"
     cat "$resolved"
 } > "locks/$set_name.txt"
