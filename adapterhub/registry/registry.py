@@ -49,7 +49,7 @@ from adapterhub.errors import (
     RegistryCorrupt,
     RegistryNotFound,
 )
-from adapterhub.names import Ref, is_valid_name, is_version, validate_name
+from adapterhub.names import MAX_VERSION, Ref, is_valid_name, is_version, validate_name
 from adapterhub.registry import index
 from adapterhub.registry.aliases import TOLERANCE, Split, Target, decode, encode, versions_of
 from adapterhub.registry.card import CARD_FILE, Card, FileInfo
@@ -747,6 +747,10 @@ class Registry:
         version = last + 1
         while os.path.lexists(self._dir(name, version)):  # a counter older than the directories: never reuse
             version += 1
+        if version > MAX_VERSION:  # a version no reference could name again (one pulled at the bound, say)
+            raise RegistryConflict(
+                f"{name} has reached its last version, {name}@{MAX_VERSION}; publish under another name"
+            )
         atomic_write(counter, f"{version}\n")
         return version
 

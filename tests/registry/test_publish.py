@@ -139,3 +139,18 @@ def test_a_full_disk_during_publish_leaves_the_registry_as_it_was(
     assert reg.list() == before and reg.verify() == []
     assert not any((reg.root / ".staging").iterdir())
     assert reg.publish("sentiment", fake_adapter(tmp_path / "c"), CARD).version == 2
+
+
+def test_a_name_at_its_last_version_is_refused_and_nothing_changes(tmp_path: Path) -> None:
+    """A version pulled at the bound (999,999,999) leaves no version a reference could name: the next publish is
+    refused in one line instead of writing one that never lists."""
+    from adapterhub import RegistryConflict
+    from adapterhub.names import MAX_VERSION
+
+    reg = Registry()
+    reg.publish("sentiment", fake_adapter(tmp_path / "a"), CARD)
+    (reg.root / "sentiment" / ".last_version").write_text(f"{MAX_VERSION}\n")
+    with pytest.raises(RegistryConflict, match=r"sentiment has reached its last version, sentiment@999999999"):
+        reg.publish("sentiment", fake_adapter(tmp_path / "b", fill=2), CARD)
+    assert [r.ref for r in reg.list()] == ["sentiment@1"]
+    assert reg.verify() == []
