@@ -68,3 +68,14 @@ def remove_entry(path: Path) -> None:
     else:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine still runs (one of another user counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

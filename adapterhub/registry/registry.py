@@ -55,7 +55,7 @@ from adapterhub.registry.aliases import TOLERANCE, Split, Target, decode, encode
 from adapterhub.registry.card import CARD_FILE, Card, FileInfo
 from adapterhub.registry.files import atomic_write, check_new_directory, count_parameters, fsync_path, new_directory
 from adapterhub.registry.locking import exclusive
-from adapterhub.registry.paths import link_target, refuse_link, remove_entry, work_folder
+from adapterhub.registry.paths import link_target, process_alive, refuse_link, remove_entry, work_folder
 from adapterhub.registry.records import AdapterRecord, LoadedAdapter, Problem, RemovalPlan
 from adapterhub.registry.validation import (
     CONFIG_FILE,
@@ -885,7 +885,7 @@ class Registry:
         for entry in self._staging.iterdir():
             host, _, rest = entry.name.partition("-")
             pid = rest.partition("-")[0]
-            if host == _HOST and pid.isascii() and pid.isdigit() and not _alive(int(pid)):  # never int("²")
+            if host == _HOST and pid.isascii() and pid.isdigit() and not process_alive(int(pid)):  # never int("²")
                 remove_entry(entry)
 
     def _layout_problems(self) -> list[Problem]:
@@ -971,15 +971,6 @@ def _disk_error(exc: OSError, doing: str) -> AdapterHubError:
         )
     return AdapterHubError(f"{doing} failed: {exc.strerror or exc} ({exc.filename}); the registry is unchanged")
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _split_refs(name: str, split: Split) -> str:

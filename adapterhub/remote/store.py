@@ -31,7 +31,7 @@ from typing import Any, BinaryIO, TypeVar
 from urllib.parse import urlparse
 
 from adapterhub.errors import AdapterHubError, ConfigError, RegistryCorrupt, RemoteUnavailable
-from adapterhub.registry.paths import link_target
+from adapterhub.registry.paths import link_target, process_alive
 
 T = TypeVar("T")
 
@@ -275,7 +275,7 @@ class Store:
                     age = now - os.stat(entry, dir_fd=fd, follow_symlinks=False).st_mtime
                 except FileNotFoundError:
                     continue
-                dead = match["host"] == _HOST and match["pid"] is not None and not _alive(int(match["pid"]))
+                dead = match["host"] == _HOST and match["pid"] is not None and not process_alive(int(match["pid"]))
                 if dead or age > STALE_TEMPORARY_S:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(entry, dir_fd=fd)
@@ -472,12 +472,3 @@ def _is_link(name: str, folder: int) -> bool:
     except OSError:
         return False
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
