@@ -74,7 +74,8 @@ def _live_tensor_bytes() -> int:
     gc.collect()
     seen, total = set(), 0
     for obj in gc.get_objects():
-        if torch.is_tensor(obj) and not obj.is_meta:
+        # type(), not isinstance: a lazy proxy (openai's pandas stand-in) imports its target when asked its class
+        if issubclass(type(obj), torch.Tensor) and not obj.is_meta:
             storage = obj.untyped_storage()
             if storage.data_ptr() not in seen:
                 seen.add(storage.data_ptr())

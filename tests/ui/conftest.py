@@ -151,7 +151,7 @@ def _ui(browser: Any, server: str, request: pytest.FixtureRequest, *, key: bool,
     if key:  # as if the key had been typed into the page's dialog in this tab
         ctx.add_init_script(f"sessionStorage.setItem('adapterhub.key', {KEY!r})")
     page = ctx.new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(30_000)  # a loaded CI machine: the first answer loads the adapter
     ui = UI(page, server)
     page.on("console", lambda m: m.type == "error" and ui.errors.append(m.text))
     page.on("pageerror", lambda e: ui.errors.append(f"uncaught: {e}"))
