@@ -16,7 +16,7 @@ from typing import Any
 # newest (locks/lock.txt and `scripts/test.sh --newest`).
 CHECKED: dict[str, tuple[str, str]] = {
     "peft": ("0.21.0", "0.22.0"),
-    "transformers": ("5.18.0", "5.25.0"),
+    "transformers": ("5.23.0", "5.25.0"),
     "accelerate": ("1.0.0", "1.16.0"),
 }
 
