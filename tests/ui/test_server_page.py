@@ -7,6 +7,7 @@ Each test works on bulk adapters of its own, so the counts it reads are the requ
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 from playwright.sync_api import expect
@@ -150,3 +151,20 @@ def test_the_metrics_parser_reads_escaped_label_values(ui: UI) -> None:
         ["y_bucket", {"le": "+Inf"}, "Infinity"],
         ["z", {}, "NaN"],
     ]
+
+
+def test_a_slow_registry_list_never_replaces_the_view_the_user_went_on_to(ui: UI, server: str) -> None:
+    """The registry's list answers after the user clicked through to the server view: that view stays."""
+    held: list = []
+    ui.page.route("**/v1/adapters?*", lambda route: held.append(route))  # the list waits until released below
+    page = ui.open()
+    deadline = time.monotonic() + 20
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert held, "the registry view never asked for its list"
+    page.get_by_role("navigation", name="Pages").get_by_role("link", name="Server").click()
+    page.get_by_role("heading", name="Server", level=1).wait_for()
+    ui.page.unroute("**/v1/adapters?*")  # lets the held request go on to the server
+    page.wait_for_timeout(1500)  # the released list arrives and is drawn, if it were drawn at all
+    expect(page.get_by_role("heading", level=1)).to_have_text("Server")
+    assert page.title().startswith("Server")

@@ -185,8 +185,10 @@ function select(id, label, values) {
 }
 
 async function registryPage() {
-  document.title = "Registry · adapterhub";
+  const ticket = navigation;
   everything = await versions();
+  if (ticket !== navigation) return; // the user went on while the list loaded: leave their page as it is
+  document.title = "Registry · adapterhub";
   const rows = new Map(everything.map((a) => [a.ref, row(a)])); // built once; filtering reorders these
   const text = new Map(everything.map((a) => [a.ref, [a.ref, a.task, a.method, a.base, ...a.aliases, ...a.tags].join(" ").toLowerCase()]));
   const names = new Set(everything.map((a) => a.name));
@@ -428,7 +430,9 @@ function sideBySide(all, card) {
 
 async function adapterPage(ref) {
   const [name, version] = ref.split("@");
+  const ticket = navigation;
   const all = await versions({ name, cards: true });
+  if (ticket !== navigation) return;
   const shown = version ? all.find((a) => String(a.version) === version) : all[0];
   if (!shown) throw new Error(`${name} has no version ${version}; its versions are ${all.map((a) => a.version).join(", ")}`);
   const card = shown.card;
@@ -703,8 +707,10 @@ async function streamed(column, texts, slots, options) {
 }
 
 async function playgroundPage(picked) {
-  document.title = "Playground · adapterhub";
+  const ticket = navigation;
   everything = everything || (await versions());
+  if (ticket !== navigation) return;
+  document.title = "Playground · adapterhub";
   // every way to name an adapter: NAME (newest), NAME@VERSION and NAME:ALIAS
   const refs = new Set(everything.flatMap((a) => [a.name, a.ref, ...a.aliases.map((x) => `${a.name}:${x}`)]));
   const choices = h("datalist", { id: "adapter-choices" }, [...refs].sort().map((r) => h("option", { value: r })));
@@ -846,7 +852,12 @@ async function playgroundPage(picked) {
 
 // ---------------------------------------------------------------------------------------------- routing
 
+// Each route() is a navigation; a page that awaited the API shows itself only if no other navigation came since
+// (a slow registry list must not replace the server view the user clicked to meanwhile).
+let navigation = 0;
+
 async function route() {
+  const ticket = ++navigation;
   const path = decodeURIComponent(location.hash.replace(/^#\/?/, ""));
   try {
     if (path.startsWith("adapter/")) await adapterPage(path.slice("adapter/".length));
@@ -854,9 +865,9 @@ async function route() {
     else if (path === "playground" || path.startsWith("playground/")) await playgroundPage(path.slice("playground/".length));
     else await registryPage();
   } catch (err) {
-    failure(err);
+    if (ticket === navigation) failure(err);
   }
-  main.focus({ preventScroll: true });
+  if (ticket === navigation) main.focus({ preventScroll: true });
 }
 
 window.addEventListener("hashchange", route);
