@@ -4,8 +4,6 @@
 >>> Registry("registry").list()  # doctest: +SKIP
 """
 
-__version__ = "0.1.0"
-
 from adapterhub.errors import (
     AdapterHubError,
     AdapterNotFound,
@@ -19,6 +17,7 @@ from adapterhub.errors import (
     RegistryNotFound,
 )
 from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, Registry
+from adapterhub.version import __version__
 
 
 def __getattr__(name: str):  # heavy parts (torch, transformers) load on first use, keeping `hub list` instant
@@ -46,8 +45,12 @@ def __getattr__(name: str):  # heavy parts (torch, transformers) load on first u
         from adapterhub.merging import merge
 
         return merge
+    if name in ("attach", "load_base_for"):
+        import adapterhub.export.attach
+
+        return getattr(adapterhub.export.attach, name)
     if name == "export_merged":
-        from adapterhub.merged_export import export_merged
+        from adapterhub.export.merged import export_merged
 
         return export_merged
     raise AttributeError(f"module 'adapterhub' has no attribute {name!r}")
@@ -77,9 +80,11 @@ __all__ = [
     "TrainConfig",
     "TuneSettings",
     "__version__",
+    "attach",
     "compare",
     "evaluate",
     "export_merged",
+    "load_base_for",
     "merge",
     "train",
     "tune",

@@ -51,8 +51,8 @@ def merge(
     from peft import get_peft_model_state_dict
     from safetensors.torch import save_file
 
-    from adapterhub.attach import attach
     from adapterhub.base import fingerprint
+    from adapterhub.export.attach import attach
     from adapterhub.tasks import get_task
 
     loaded = [registry.load(ref) for ref in adapters]

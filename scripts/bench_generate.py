@@ -270,8 +270,18 @@ def run(args, measured: dict) -> None:
         raise SystemExit("the Hub's LoRA + prefix batch did not run each row's adapter: the numbers would mislead")
 
     # ------------------------------------------------------------------ throughput, each contender in its process
-    command = [sys.executable, __file__, "--registry", str(registry.root), "--reps", str(args.reps),
-               "--prompts", str(count), "--new-tokens", str(new)]
+    command = [
+        sys.executable,
+        __file__,
+        "--registry",
+        str(registry.root),
+        "--reps",
+        str(args.reps),
+        "--prompts",
+        str(count),
+        "--new-tokens",
+        str(new),
+    ]
     if args.threads:
         command += ["--threads", str(args.threads)]
     results = in_processes(command, list(CONTENDERS), rounds, names_of.__getitem__)

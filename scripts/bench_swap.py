@@ -88,8 +88,14 @@ def publish_adapters(registry, count: int, base_id: str | None = None) -> list[s
             for param in model.parameters():
                 if param.requires_grad:
                     param.copy_(torch.randn(param.shape, generator=generator) * 0.02)
-        card = Card(task="sentiment", task_type="SEQ_CLS", method="lora", base=base, labels=("negative", "positive"),
-                    hyperparameters={"max_length": 128})
+        card = Card(
+            task="sentiment",
+            task_type="SEQ_CLS",
+            method="lora",
+            base=base,
+            labels=("negative", "positive"),
+            hyperparameters={"max_length": 128},
+        )
         with tempfile.TemporaryDirectory() as out:
             model.save_pretrained(out)
             registry.publish(f"a{i}", out, card)
@@ -114,13 +120,19 @@ def percentile(values: list[float], q: float) -> float:
 
 def summary(values: list[float]) -> dict[str, float]:
     """p50/p95/p99 in milliseconds and the number of samples, for ``--json``."""
-    return {"p50_ms": statistics.median(values) * 1e3, "p95_ms": percentile(values, 0.95) * 1e3,
-            "p99_ms": percentile(values, 0.99) * 1e3, "n": len(values)}
+    return {
+        "p50_ms": statistics.median(values) * 1e3,
+        "p95_ms": percentile(values, 0.95) * 1e3,
+        "p99_ms": percentile(values, 0.99) * 1e3,
+        "n": len(values),
+    }
 
 
 def ms(values: list[float]) -> str:
-    return (f"p50 {statistics.median(values) * 1e3:8.3f} ms   p95 {percentile(values, 0.95) * 1e3:8.3f} ms   "
-            f"p99 {percentile(values, 0.99) * 1e3:8.3f} ms")
+    return (
+        f"p50 {statistics.median(values) * 1e3:8.3f} ms   p95 {percentile(values, 0.95) * 1e3:8.3f} ms   "
+        f"p99 {percentile(values, 0.99) * 1e3:8.3f} ms"
+    )
 
 
 def rss() -> int:
@@ -134,17 +146,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    parser.add_argument("--remote-loads", type=int, default=0,
-                        help="loads from the remote (default 100; 30 with --quick)")
+    parser.add_argument(
+        "--remote-loads", type=int, default=0, help="loads from the remote (default 100; 30 with --quick)"
+    )
     parser.add_argument("--latency-only", action="store_true", help="only the swap latency rows")
-    parser.add_argument("--throughput-only", action="store_true",
-                        help="only the memory and throughput rows (no swap latency, no remote: no moto server)")
+    parser.add_argument(
+        "--throughput-only",
+        action="store_true",
+        help="only the memory and throughput rows (no swap latency, no remote: no moto server)",
+    )
     parser.add_argument("--rounds", type=int, default=0, help="measured throughput rounds (default 5; 3 with --quick)")
     parser.add_argument("--reps", type=int, default=2, help="timed passes per contender process and round")
     parser.add_argument("--contender", help=argparse.SUPPRESS)  # run in a child process: one contender's passes
     parser.add_argument("--registry", help=argparse.SUPPRESS)
-    parser.add_argument("--json", action="store_true",
-                        help="print the numbers as one JSON object on stdout (the report goes to stderr)")
+    parser.add_argument(
+        "--json", action="store_true", help="print the numbers as one JSON object on stdout (the report goes to stderr)"
+    )
     args = parser.parse_args()
     if args.latency_only and args.throughput_only:
         parser.error("--latency-only and --throughput-only exclude each other; give one, or neither for both")
@@ -165,8 +182,10 @@ def run(args, measured: dict) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-swap-"))
     registry = Registry(tmp / "registry")
     names = publish_adapters(registry, 100 if args.latency_only else 256)
-    print(f"published {len(names)} rank-8 adapters of all-MiniLM-L6-v2 ({sys.platform}, {torch.get_num_threads()} "
-          "torch threads)\n")
+    print(
+        f"published {len(names)} rank-8 adapters of all-MiniLM-L6-v2 ({sys.platform}, {torch.get_num_threads()} "
+        "torch threads)\n"
+    )
     measured["torch_threads"] = torch.get_num_threads()
 
     # ---------------------------------------------------------------------------------------------- latency
@@ -192,14 +211,19 @@ def run(args, measured: dict) -> None:
         ours = base_bytes + adapters
         merged = count * base_bytes
         grown = rss() - before
-        print(f"  {count:8d}   {ours / 1e6:10.1f} MB       {grown / 1e6:8.1f} MB  {merged / 1e6:10.1f} MB"
-              f"   {merged / ours:8.1f}x")
-        measured.setdefault("memory", []).append({"adapters": count, "hub_bytes": ours, "merged_bytes": merged,
-                                                  "rss_growth_bytes": grown})
+        print(
+            f"  {count:8d}   {ours / 1e6:10.1f} MB       {grown / 1e6:8.1f} MB  {merged / 1e6:10.1f} MB"
+            f"   {merged / ours:8.1f}x"
+        )
+        measured.setdefault("memory", []).append(
+            {"adapters": count, "hub_bytes": ours, "merged_bytes": merged, "rss_growth_bytes": grown}
+        )
     hot = len(hub.loaded)
     measured["hot_adapter_bytes"] = {"accounted": adapters / hot, "rss_growth": grown / hot, "adapters": hot}
-    print(f"  per hot adapter ({hot} hot): {adapters / hot / 1e3:.1f} kB accounted (tensor bytes), "
-          f"{grown / hot / 1e3:.1f} kB RSS growth")
+    print(
+        f"  per hot adapter ({hot} hot): {adapters / hot / 1e3:.1f} kB accounted (tensor bytes), "
+        f"{grown / hot / 1e3:.1f} kB RSS growth"
+    )
 
     # ---------------------------------------------------------------------------------------------- throughput
     texts = sentences(256)
@@ -220,20 +244,31 @@ def run(args, measured: dict) -> None:
         peft_set_adapter_per_s=best["PEFT set_adapter per request"],
         throughput_rounds=rounds,
     )
-    print(f"\nthroughput: {len(texts)} SST-2 sentences, batches of 32 (best of {rounds} alternating rounds x "
-          f"{args.reps} passes, each contender in its own process; samples/s, median after)")
+    print(
+        f"\nthroughput: {len(texts)} SST-2 sentences, batches of 32 (best of {rounds} alternating rounds x "
+        f"{args.reps} passes, each contender in its own process; samples/s, median after)"
+    )
     for label, value in best.items():
-        print(f"  {label:34s} {value:8.1f}/s   {value / base:5.2f} of base   (median "
-              f"{statistics.median(results[label]):7.1f})")
+        print(
+            f"  {label:34s} {value:8.1f}/s   {value / base:5.2f} of base   (median "
+            f"{statistics.median(results[label]):7.1f})"
+        )
     ours = hub_rates["8"]
-    print(f"  hub 8 adapters / PEFT set_adapter per request: {ours / best['PEFT set_adapter per request']:.2f}x "
-          "(goal >= 3)")
+    print(
+        f"  hub 8 adapters / PEFT set_adapter per request: {ours / best['PEFT set_adapter per request']:.2f}x "
+        "(goal >= 3)"
+    )
     print(f"  hub 8 adapters / PEFT mixed batch:             {ours / best['PEFT mixed batch (adapter_names)']:.2f}x")
     print(f"  hub 64 / 1 adapters:                           {hub_rates['64'] / hub_rates['1']:.2f} (1.00 = flat)")
-    print(f"  hub 256 / 1 adapters: {hub_rates['256'] / hub_rates['1']:.2f} (goal >= 0.90)   "
-          f"hub 8 / base: {ours / base:.2f} (goal >= 0.95)")
-    measured["ratios"] = {"hub_256_over_hub_1": hub_rates["256"] / hub_rates["1"], "hub_8_over_base": ours / base,
-                          "hub_64_over_hub_1": hub_rates["64"] / hub_rates["1"]}
+    print(
+        f"  hub 256 / 1 adapters: {hub_rates['256'] / hub_rates['1']:.2f} (goal >= 0.90)   "
+        f"hub 8 / base: {ours / base:.2f} (goal >= 0.95)"
+    )
+    measured["ratios"] = {
+        "hub_256_over_hub_1": hub_rates["256"] / hub_rates["1"],
+        "hub_8_over_base": ours / base,
+        "hub_64_over_hub_1": hub_rates["64"] / hub_rates["1"],
+    }
 
 
 SPREADS = (1, 8, 64, 256)
@@ -243,8 +278,12 @@ def _hub_label(n: int) -> str:
     return f"hub mixed batch, {n} adapter{'s' if n > 1 else ''}"
 
 
-CONTENDERS = ("base alone (no adapter)", "PEFT set_adapter per request", "PEFT mixed batch (adapter_names)",
-              *(_hub_label(n) for n in SPREADS))
+CONTENDERS = (
+    "base alone (no adapter)",
+    "PEFT set_adapter per request",
+    "PEFT mixed batch (adapter_names)",
+    *(_hub_label(n) for n in SPREADS),
+)
 
 
 def contender(args) -> list[float]:
@@ -373,8 +412,11 @@ def s3_server():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -403,8 +445,9 @@ def base_alone(host, texts: list[str]) -> None:
 
     with torch_inference():
         for start in range(0, len(texts), 32):
-            enc = host.tokenizer(texts[start : start + 32], padding=True, truncation=True, max_length=128,
-                                 return_tensors="pt")
+            enc = host.tokenizer(
+                texts[start : start + 32], padding=True, truncation=True, max_length=128, return_tensors="pt"
+            )
             states = host.root.body(**enc).last_hidden_state
             pool(states, enc["attention_mask"], "mean")
 
@@ -426,8 +469,13 @@ def peft_baseline(count: int):
 
     with quiet_transformers():
         model = AutoModelForSequenceClassification.from_pretrained(resolve_base(None), num_labels=2)
-    config = LoraConfig(task_type="SEQ_CLS", r=8, lora_alpha=16, target_modules=["query", "key", "value", "dense"],
-                        init_lora_weights=False)
+    config = LoraConfig(
+        task_type="SEQ_CLS",
+        r=8,
+        lora_alpha=16,
+        target_modules=["query", "key", "value", "dense"],
+        init_lora_weights=False,
+    )
     torch.manual_seed(0)
     model = get_peft_model(model, config, adapter_name="p0")
     for i in range(1, count):
@@ -445,8 +493,9 @@ def peft_per_request(model, host, texts: list[str], adapters: list[str]) -> None
 def peft_mixed(model, host, texts: list[str], adapters: list[str]) -> None:
     with torch_inference():
         for start in range(0, len(texts), 32):
-            enc = host.tokenizer(texts[start : start + 32], padding=True, truncation=True, max_length=128,
-                                 return_tensors="pt")
+            enc = host.tokenizer(
+                texts[start : start + 32], padding=True, truncation=True, max_length=128, return_tensors="pt"
+            )
             model(**enc, adapter_names=adapters[start : start + 32])
 
 

@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/uv.sh
 ensure_uv .venv
-.venv/bin/uv pip compile -q pyproject.toml --extra dev --extra quantize --generate-hashes --python-version 3.11 \
+.venv/bin/uv pip compile -q pyproject.toml --extra dev --extra quantize --extra docs --generate-hashes --python-version 3.11 \
     --python-platform x86_64-manylinux_2_28 "${TORCH_SOURCE[@]}" --constraint locks/torch.txt \
     --no-emit-package adapterhub --custom-compile-command "bash scripts/lock.sh" -o locks/lock.txt "$@"

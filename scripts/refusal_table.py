@@ -63,8 +63,10 @@ def prepare(work: Path) -> dict[str, str]:
     for extra in ([], [], prefix):  # rev@1, rev@2 (LoRA), rev@3 (prefix)
         run([*train, "--name", "rev", *extra], env)
     run(["tag", "rev@2", "prod"], env)
-    run(["train", "--task", "generate", "--base", "gpt2", "--data", "poems.jsonl", "--name", "poet", "--epochs", "1"],
-        env)
+    run(
+        ["train", "--task", "generate", "--base", "gpt2", "--data", "poems.jsonl", "--name", "poet", "--epochs", "1"],
+        env,
+    )
     return env
 
 
@@ -100,35 +102,112 @@ def clip(text: str, width: int = 330) -> str:
 
 def cli_cases(work: Path, env: dict[str, str]) -> None:
     online = {k: v for k, v in env.items() if k != "HF_HUB_OFFLINE"}
-    case("HF_HUB_OFFLINE=1 hub train --task classify --data reviews.csv --base bert-base-uncasd",
-         ["train", "--task", "classify", "--data", "reviews.csv", "--base", "bert-base-uncasd"], env)
-    case("hub train --task classify --data reviews.csv --base bert-base-uncasd  (online, hub unreachable)",
-         ["train", "--task", "classify", "--data", "reviews.csv", "--base", "bert-base-uncasd"], online)
-    case("hub train --task classify --data reviews.csv --base ./models/my-bert",
-         ["train", "--task", "classify", "--data", "reviews.csv", "--base", "./models/my-bert"], env)
-    case("hub train --data reviews.csv --config bad.yaml  (lr: abc, epohcs: 2)",
-         ["train", "--data", "reviews.csv", "--config", "bad.yaml"], env)
+    case(
+        "HF_HUB_OFFLINE=1 hub train --task classify --data reviews.csv --base bert-base-uncasd",
+        ["train", "--task", "classify", "--data", "reviews.csv", "--base", "bert-base-uncasd"],
+        env,
+    )
+    case(
+        "hub train --task classify --data reviews.csv --base bert-base-uncasd  (online, hub unreachable)",
+        ["train", "--task", "classify", "--data", "reviews.csv", "--base", "bert-base-uncasd"],
+        online,
+    )
+    case(
+        "hub train --task classify --data reviews.csv --base ./models/my-bert",
+        ["train", "--task", "classify", "--data", "reviews.csv", "--base", "./models/my-bert"],
+        env,
+    )
+    case(
+        "hub train --data reviews.csv --config bad.yaml  (lr: abc, epohcs: 2)",
+        ["train", "--data", "reviews.csv", "--config", "bad.yaml"],
+        env,
+    )
     case("hub train --task clasify --data reviews.csv", ["train", "--task", "clasify", "--data", "reviews.csv"], env)
     case("hub train --task classify --data missing.txt", ["train", "--task", "classify", "--data", "missing.txt"], env)
     case("hub train --method lroa --data reviews.csv", ["train", "--method", "lroa", "--data", "reviews.csv"], env)
-    case("hub train --task classify --data numbered.csv --labels a,b,c --base bert",
-         ["train", "--task", "classify", "--data", "numbered.csv", "--labels", "a,b,c", "--base", "bert"], env)
-    case("hub train --task classify --data numbered.csv --labels neg,pos --base bert --epochs 1 --name num --json",
-         ["train", "--task", "classify", "--data", "numbered.csv", "--labels", "neg,pos", "--base", "bert",
-          "--epochs", "1", "--name", "num", "--json"], env, pick="stdout")
-    case("hub train --base bert --data reviews.csv --epochs 1 --lr 1e-9 --name weak",
-         ["train", "--base", "bert", "--data", "reviews.csv", "--epochs", "1", "--lr", "1e-9", "--name", "weak"], env,
-         pick="warning")
-    case("hub train --base bert --data reviews.csv --epochs 1 --min-metric 0.99 --name strict",
-         ["train", "--base", "bert", "--data", "reviews.csv", "--epochs", "1", "--min-metric", "0.99",
-          "--name", "strict"], env)
-    case("hub train --task generate --base gpt2 --data poems.jsonl --method prefix --prefix-tokens 4 --name verse",
-         ["train", "--task", "generate", "--base", "gpt2", "--data", "poems.jsonl", "--method", "prefix",
-          "--prefix-tokens", "4", "--name", "verse", "--epochs", "1"], env, pick="noise")
-    case("hub predict rev 'a fine film' 'dull' (stderr read for warnings)",
-         ["predict", "rev", "a fine film", "dull"], env, pick="noise")
-    case("hub eval rev --data reviews.csv --no-record (stderr read for warnings)",
-         ["eval", "rev", "--data", "reviews.csv", "--no-record"], env, pick="noise")
+    case(
+        "hub train --task classify --data numbered.csv --labels a,b,c --base bert",
+        ["train", "--task", "classify", "--data", "numbered.csv", "--labels", "a,b,c", "--base", "bert"],
+        env,
+    )
+    case(
+        "hub train --task classify --data numbered.csv --labels neg,pos --base bert --epochs 1 --name num --json",
+        [
+            "train",
+            "--task",
+            "classify",
+            "--data",
+            "numbered.csv",
+            "--labels",
+            "neg,pos",
+            "--base",
+            "bert",
+            "--epochs",
+            "1",
+            "--name",
+            "num",
+            "--json",
+        ],
+        env,
+        pick="stdout",
+    )
+    case(
+        "hub train --base bert --data reviews.csv --epochs 1 --lr 1e-9 --name weak",
+        ["train", "--base", "bert", "--data", "reviews.csv", "--epochs", "1", "--lr", "1e-9", "--name", "weak"],
+        env,
+        pick="warning",
+    )
+    case(
+        "hub train --base bert --data reviews.csv --epochs 1 --min-metric 0.99 --name strict",
+        [
+            "train",
+            "--base",
+            "bert",
+            "--data",
+            "reviews.csv",
+            "--epochs",
+            "1",
+            "--min-metric",
+            "0.99",
+            "--name",
+            "strict",
+        ],
+        env,
+    )
+    case(
+        "hub train --task generate --base gpt2 --data poems.jsonl --method prefix --prefix-tokens 4 --name verse",
+        [
+            "train",
+            "--task",
+            "generate",
+            "--base",
+            "gpt2",
+            "--data",
+            "poems.jsonl",
+            "--method",
+            "prefix",
+            "--prefix-tokens",
+            "4",
+            "--name",
+            "verse",
+            "--epochs",
+            "1",
+        ],
+        env,
+        pick="noise",
+    )
+    case(
+        "hub predict rev 'a fine film' 'dull' (stderr read for warnings)",
+        ["predict", "rev", "a fine film", "dull"],
+        env,
+        pick="noise",
+    )
+    case(
+        "hub eval rev --data reviews.csv --no-record (stderr read for warnings)",
+        ["eval", "rev", "--data", "reviews.csv", "--no-record"],
+        env,
+        pick="noise",
+    )
 
     publish_bare_card(work, env)
     plant_bare_card(work)
@@ -169,8 +248,11 @@ def cli_cases(work: Path, env: dict[str, str]) -> None:
 
     case("hub predict nope 'a text'", ["predict", "nope", "a text"], env)
     case("hub predict rev $'\\xff'", ["predict", "rev", "\udcff"], env)
-    case("hub predict poet 'the sea' --max-new-tokens 200", ["predict", "poet", "the sea", "--max-new-tokens", "200"],
-         env)
+    case(
+        "hub predict poet 'the sea' --max-new-tokens 200",
+        ["predict", "poet", "the sea", "--max-new-tokens", "200"],
+        env,
+    )
     case("hub serve --max-queue 8", ["serve", "--max-queue", "8"], env)
     case("hub serve --adapter nope", ["serve", "--adapter", "nope"], env)
     case("hub --version", ["--version"], env)
@@ -288,61 +370,150 @@ def requests(client, work: Path, pid: int) -> None:
     threads = [threading.Thread(target=innocent, args=(i,)) for i in range(50)]
     for thread in threads[:25]:
         thread.start()
-    request(client, 'POST /v1/predict {"adapter":"rev","inputs":["ok","ok","ok","\\udc80x"]}', "POST", "/v1/predict",
-            content=surrogate.encode(), headers=json_type)
+    request(
+        client,
+        'POST /v1/predict {"adapter":"rev","inputs":["ok","ok","ok","\\udc80x"]}',
+        "POST",
+        "/v1/predict",
+        content=surrogate.encode(),
+        headers=json_type,
+    )
     for thread in threads[25:]:
         thread.start()
     for thread in threads:
         thread.join()
-    ROWS.append(("`50 concurrent innocent POST /v1/predict beside it`", f"{statuses.count(200)}×200",
-                 f"other statuses: {sorted(s for s in statuses if s != 200)}", "-"))
+    ROWS.append(
+        (
+            "`50 concurrent innocent POST /v1/predict beside it`",
+            f"{statuses.count(200)}×200",
+            f"other statuses: {sorted(s for s in statuses if s != 200)}",
+            "-",
+        )
+    )
 
     completion = {"model": "poet", "prompt": "the sea", "max_tokens": 200}
-    request(client, 'POST /v1/completions {"model":"poet","prompt":"the sea","max_tokens":200}', "POST",
-            "/v1/completions", json=completion)
+    request(
+        client,
+        'POST /v1/completions {"model":"poet","prompt":"the sea","max_tokens":200}',
+        "POST",
+        "/v1/completions",
+        json=completion,
+    )
     request(client, "the same with stream: true", "POST", "/v1/completions", json={**completion, "stream": True})
-    request(client, 'POST /v1/completions {..., "max_tokens": 8, "temperature": 1e-300}', "POST", "/v1/completions",
-            json={"model": "poet", "prompt": "the sea", "max_tokens": 8, "temperature": 1e-300})
-    streamed = client.post("/v1/completions", json={"model": "poet", "prompt": "the sea", "max_tokens": 4,
-                                                    "stream": True})
+    request(
+        client,
+        'POST /v1/completions {..., "max_tokens": 8, "temperature": 1e-300}',
+        "POST",
+        "/v1/completions",
+        json={"model": "poet", "prompt": "the sea", "max_tokens": 8, "temperature": 1e-300},
+    )
+    streamed = client.post(
+        "/v1/completions", json={"model": "poet", "prompt": "the sea", "max_tokens": 4, "stream": True}
+    )
     models = {json.loads(x[6:])["model"] for x in streamed.text.splitlines() if x.startswith("data: {")}
-    ROWS.append(("`POST /v1/completions {\"model\":\"poet\",...,\"stream\":true}`", str(streamed.status_code),
-                 f"every chunk's model: {sorted(models)}", "-"))
-    request(client, 'POST /v1/predict {"adapter":"poet","inputs":["x"],"options":{"seed":10**30}}', "POST",
-            "/v1/predict", content=b'{"adapter":"poet","inputs":["x"],"options":{"seed":' + b"1" + b"0" * 30 + b"}}",
-            headers=json_type)
+    ROWS.append(
+        (
+            '`POST /v1/completions {"model":"poet",...,"stream":true}`',
+            str(streamed.status_code),
+            f"every chunk's model: {sorted(models)}",
+            "-",
+        )
+    )
+    request(
+        client,
+        'POST /v1/predict {"adapter":"poet","inputs":["x"],"options":{"seed":10**30}}',
+        "POST",
+        "/v1/predict",
+        content=b'{"adapter":"poet","inputs":["x"],"options":{"seed":' + b"1" + b"0" * 30 + b"}}",
+        headers=json_type,
+    )
     for spelled in ("rev@²", "rev@١", "rev@" + "9" * 5000):
         shown = spelled if len(spelled) < 20 else "rev@<5,000 digits>"
-        request(client, f'POST /v1/predict {{"adapter":"{shown}",...}}', "POST", "/v1/predict",
-                json={"adapter": spelled, "inputs": ["x"]})
+        request(
+            client,
+            f'POST /v1/predict {{"adapter":"{shown}",...}}',
+            "POST",
+            "/v1/predict",
+            json={"adapter": spelled, "inputs": ["x"]},
+        )
 
     before = rss_mib(pid)
     started = time.perf_counter()
     codes = [client.post(f"/v1/adapters/rev@{'0' * (i % 9)}3/load").status_code for i in range(2000)]
-    ROWS.append(("`2,000 POST /v1/adapters/rev@0…03/load, zero padding varied`", f"{codes.count(200)}×200",
-                 f"server RSS {before:.0f} -> {rss_mib(pid):.0f} MiB", f"{time.perf_counter() - started:.1f}"))
-    request(client, 'POST /v1/predict {"adapter":"reb","inputs":["x"]}', "POST", "/v1/predict",
-            json={"adapter": "reb", "inputs": ["x"]})
+    ROWS.append(
+        (
+            "`2,000 POST /v1/adapters/rev@0…03/load, zero padding varied`",
+            f"{codes.count(200)}×200",
+            f"server RSS {before:.0f} -> {rss_mib(pid):.0f} MiB",
+            f"{time.perf_counter() - started:.1f}",
+        )
+    )
+    request(
+        client,
+        'POST /v1/predict {"adapter":"reb","inputs":["x"]}',
+        "POST",
+        "/v1/predict",
+        json={"adapter": "reb", "inputs": ["x"]},
+    )
     request(client, "GET /v1/adapters?limit=2", "GET", "/v1/adapters", params={"limit": 2})
     chat = {"model": "poet", "messages": [{"role": "user", "content": "the sea"}]}
-    request(client, 'POST /v1/chat/completions {..., "max_completion_tokens": 3}', "POST", "/v1/chat/completions",
-            json={**chat, "max_completion_tokens": 3})
-    request(client, 'POST /v1/chat/completions {..., "tool_choice": "auto"}', "POST", "/v1/chat/completions",
-            json={**chat, "tool_choice": "auto"})
+    request(
+        client,
+        'POST /v1/chat/completions {..., "max_completion_tokens": 3}',
+        "POST",
+        "/v1/chat/completions",
+        json={**chat, "max_completion_tokens": 3},
+    )
+    request(
+        client,
+        'POST /v1/chat/completions {..., "tool_choice": "auto"}',
+        "POST",
+        "/v1/chat/completions",
+        json={**chat, "tool_choice": "auto"},
+    )
     request(client, "GET /v1/models/poet", "GET", "/v1/models/poet")
-    request(client, "POST /v1/predict with a 3 MB body", "POST", "/v1/predict",
-            content=b'{"adapter":"rev","inputs":["' + b"x" * 3_000_000 + b'"]}', headers=json_type)
-    request(client, "POST /v1/predict with the byte 0xff in the body", "POST", "/v1/predict",
-            content=b'{"adapter":"rev","inputs":["\xff"]}', headers=json_type)
-    request(client, "POST /v1/predict with [ x 1000 ] x 1000", "POST", "/v1/predict",
-            content=b"[" * 1000 + b"]" * 1000, headers=json_type)
+    request(
+        client,
+        "POST /v1/predict with a 3 MB body",
+        "POST",
+        "/v1/predict",
+        content=b'{"adapter":"rev","inputs":["' + b"x" * 3_000_000 + b'"]}',
+        headers=json_type,
+    )
+    request(
+        client,
+        "POST /v1/predict with the byte 0xff in the body",
+        "POST",
+        "/v1/predict",
+        content=b'{"adapter":"rev","inputs":["\xff"]}',
+        headers=json_type,
+    )
+    request(
+        client,
+        "POST /v1/predict with [ x 1000 ] x 1000",
+        "POST",
+        "/v1/predict",
+        content=b"[" * 1000 + b"]" * 1000,
+        headers=json_type,
+    )
     request(client, "GET /v1/predict", "GET", "/v1/predict")
-    request(client, "GET /v1/adapters -H 'Host: evil.example'", "GET", "/v1/adapters",
-            headers={"host": "evil.example"})
-    request(client, "POST /v1/predict -H 'Origin: http://evil.example'", "POST", "/v1/predict",
-            json={"adapter": "rev", "inputs": ["x"]}, headers={"origin": "http://evil.example"})
-    request(client, "POST /v1/predict -H 'content-type: text/plain'", "POST", "/v1/predict",
-            content=b'{"adapter":"rev","inputs":["x"]}', headers={"content-type": "text/plain"})
+    request(client, "GET /v1/adapters -H 'Host: evil.example'", "GET", "/v1/adapters", headers={"host": "evil.example"})
+    request(
+        client,
+        "POST /v1/predict -H 'Origin: http://evil.example'",
+        "POST",
+        "/v1/predict",
+        json={"adapter": "rev", "inputs": ["x"]},
+        headers={"origin": "http://evil.example"},
+    )
+    request(
+        client,
+        "POST /v1/predict -H 'content-type: text/plain'",
+        "POST",
+        "/v1/predict",
+        content=b'{"adapter":"rev","inputs":["x"]}',
+        headers={"content-type": "text/plain"},
+    )
     weights = work / "reg" / "rev" / "3" / "adapter_model.safetensors"
     data = bytearray(weights.read_bytes())
     data[len(data) // 2] ^= 1
@@ -350,8 +521,13 @@ def requests(client, work: Path, pid: int) -> None:
     request(client, "POST /v1/adapters/rev/load  (one byte of rev@3 flipped on disk)", "POST", "/v1/adapters/rev/load")
     index = work / "reg" / ".index.sqlite"
     index.write_bytes(b"not a database" * 100)
-    request(client, "GET /v1/adapters?limit=1  (.index.sqlite overwritten with junk)", "GET", "/v1/adapters",
-            params={"limit": 1})
+    request(
+        client,
+        "GET /v1/adapters?limit=1  (.index.sqlite overwritten with junk)",
+        "GET",
+        "/v1/adapters",
+        params={"limit": 1},
+    )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ venv=.venv-$set_name
 resolution=$([ "$set_name" = newest ] && echo highest || echo lowest-direct)
 ensure_uv "$venv"
 resolved=$venv/resolved.txt
-"$venv/bin/uv" pip compile -q pyproject.toml --extra dev --extra quantize --resolution "$resolution" \
+"$venv/bin/uv" pip compile -q pyproject.toml --extra dev --extra quantize --extra docs --resolution "$resolution" \
     --python-version 3.11 "${TORCH_SOURCE[@]}" --constraint locks/torch.txt --no-emit-package adapterhub \
     --no-header --no-annotate -o "$resolved"
 "$venv/bin/uv" pip sync -q --python "$venv/bin/python" "${TORCH_SOURCE[@]}" "$resolved"

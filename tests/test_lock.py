@@ -14,7 +14,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
-EXTRAS = ("dev", "quantize")  # what scripts/lock.sh resolves
+EXTRAS = ("dev", "quantize", "docs")  # what scripts/lock.sh resolves
 # Installed beside the locked set by scripts/setup.sh: the installer, pip (every venv has it) and the project.
 NOT_LOCKED = {"uv", "pip", "adapterhub"}
 

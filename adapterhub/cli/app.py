@@ -9,11 +9,11 @@ from typing import Annotated
 
 import typer
 
-from adapterhub import __version__
 from adapterhub.cli import formatting as fmt
 from adapterhub.cli.formatting import examples
 from adapterhub.errors import AdapterHubError
 from adapterhub.library_warnings import silence_library_internals
+from adapterhub.version import __version__
 
 app = typer.Typer(
     name="hub",

@@ -63,4 +63,3 @@ def _prints(text: str) -> bool:
     except (UnicodeEncodeError, LookupError):
         return False
     return True
-

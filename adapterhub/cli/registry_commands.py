@@ -342,7 +342,7 @@ def import_(
 ) -> None:
     """Import an existing PEFT adapter, from a folder or the Hugging Face Hub, checked against its base and
     fingerprinted."""
-    from adapterhub.importing import HF_SCHEME, default_name, import_adapter
+    from adapterhub.export.importing import HF_SCHEME, default_name, import_adapter
 
     hub = source.startswith(HF_SCHEME)
     if name is None:
@@ -393,7 +393,7 @@ def export(
     if for_ == "hf":
         if len(args) != 2 or repo is None or merged is not None or out is not None:
             raise ConfigError("use `hub export REF DEST --for hf --repo ORG/NAME [--base-model ID]`")
-        from adapterhub.peft_export import HubTarget
+        from adapterhub.export.peft import HubTarget
 
         record = ctx.obj.export(args[0], Path(args[1]), hub=HubTarget(repo, base_model))
         fmt.echo(f"exported {record.ref} to {args[1]} for {repo}; upload it with `hf upload {repo} {args[1]}`")
@@ -401,7 +401,7 @@ def export(
     if for_ is not None:
         if for_ != "vllm" or out is None or merged is not None:
             raise ConfigError("use `hub export REF [REF...] --for vllm --out DIR` or `hub export REF DEST --for hf`")
-        from adapterhub.vllm_export import export_for_vllm
+        from adapterhub.export.vllm import export_for_vllm
 
         result = export_for_vllm(args, out, registry=ctx.obj)
         for ref, path in result.modules:
@@ -412,7 +412,7 @@ def export(
         if len(args) != 1:
             raise ConfigError("use `hub export REF --merged DIR` (one adapter, no DEST)")
         from adapterhub.cli.progress import WorkProgress
-        from adapterhub.merged_export import export_merged
+        from adapterhub.export.merged import export_merged
 
         with WorkProgress() as progress:
             record = export_merged(args[0], merged, registry=ctx.obj, report=progress.report)

@@ -170,8 +170,8 @@ def perplexity(
     which checks the base fingerprint and the tensor keys as the Hub does)."""
     import torch
 
-    from adapterhub.attach import attach
     from adapterhub.base import load_tokenizer
+    from adapterhub.export.attach import attach
     from adapterhub.training.batching import by_length
 
     task = task_for(record.card)

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from adapterhub.attach import require_base
 from adapterhub.base import cache_argument, fingerprint, load_base, load_tokenizer
+from adapterhub.export.attach import require_base
 from adapterhub.inference.decoding import GenerationOptions, decode
 from adapterhub.inference.inputs import check_context, context_length
 from adapterhub.inference.lora_bank import LoraBank

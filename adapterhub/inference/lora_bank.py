@@ -308,7 +308,11 @@ class LoraBank:
 
 
 def _run_product(
-    run: _Run, path: str, gathered: tuple[torch.Tensor, torch.Tensor] | None, x: torch.Tensor, out: torch.Tensor,
+    run: _Run,
+    path: str,
+    gathered: tuple[torch.Tensor, torch.Tensor] | None,
+    x: torch.Tensor,
+    out: torch.Tensor,
     scale: int,
 ) -> None:
     """``out[rows] += x[rows] @ A.T @ B.T`` for each segment of ``run`` at layer ``path``, in place; ``scale``

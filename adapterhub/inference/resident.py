@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from adapterhub.attach import key_sample
 from adapterhub.compat import module_is_targeted
 from adapterhub.errors import IncompatibleAdapter
+from adapterhub.export.attach import key_sample
 from adapterhub.methods.prefix import NO_PREFIX, prefix_layout, prefix_mismatch
 from adapterhub.tasks import task_for
 

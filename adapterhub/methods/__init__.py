@@ -1,11 +1,34 @@
-"""Adapter methods: one settings dataclass and its PEFT config per method, one file each."""
+"""Adapter methods as plug-ins: one module per method, each with its settings dataclass and one ``METHOD``.
+
+:data:`METHODS` maps a method's name to its :class:`~adapterhub.methods.method.Method`, in the order
+``hub train -h`` lists them; adding a method is a new module here and its line below.
+"""
 
 from __future__ import annotations
 
+from adapterhub.errors import ConfigError
+from adapterhub.methods import head, lora, prefix
 from adapterhub.methods.head import HeadSettings
 from adapterhub.methods.lora import LoraSettings
+from adapterhub.methods.method import Method
 from adapterhub.methods.prefix import PrefixSettings
+from adapterhub.suggest import did_you_mean
 
-METHODS = ("lora", "prefix", "head")
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        lora.METHOD,
+        prefix.METHOD,
+        head.METHOD,
+    )
+}
 
-__all__ = ["METHODS", "HeadSettings", "LoraSettings", "PrefixSettings"]
+
+def get_method(name: str) -> Method:
+    """The registered method called ``name``; a :class:`ConfigError` naming the known ones otherwise."""
+    if name not in METHODS:
+        raise ConfigError(f"--method must be one of {', '.join(METHODS)} (got {name!r}){did_you_mean(name, METHODS)}")
+    return METHODS[name]
+
+
+__all__ = ["METHODS", "HeadSettings", "LoraSettings", "Method", "PrefixSettings", "get_method"]

@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapterhub.methods.lora import LoraSettings
+from adapterhub.methods.method import Method
 
 
 @dataclass(frozen=True)
 class HeadSettings:
+    """Head only has no settings of its own."""
+
     def peft_config(self, task_type: str, model: Any) -> Any:
         from peft import LoraConfig
 
@@ -34,3 +37,12 @@ class HeadSettings:
 
     def card(self, model: Any) -> dict[str, Any]:
         return {"trained": "task head only"}
+
+
+METHOD = Method(
+    name="head",
+    summary="the body frozen as a feature extractor; only the task head trains",
+    settings=HeadSettings,
+    default_lr=1e-2,
+    peft_type="LORA",
+)

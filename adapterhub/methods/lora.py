@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from adapterhub.compat import linear_layer_types, lora_default_targets
 from adapterhub.errors import ConfigError
+from adapterhub.methods.method import Method
 from adapterhub.typed_fields import type_problems
 
 _GATED_MLP = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]  # Llama's layout
@@ -63,10 +64,16 @@ _FLAGS = {"r": "--lora-r", "alpha": "--lora-alpha", "dropout": "--lora-dropout",
 class LoraSettings:
     """LoRA hyper-parameters; ``target_modules`` None picks the architecture's default."""
 
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.1
-    target_modules: tuple[str, ...] | None = None
+    r: int = field(default=8, metadata={"help": "LoRA rank"})
+    alpha: int = field(default=16, metadata={"help": "LoRA alpha: the update is scaled by alpha / r"})
+    dropout: float = field(default=0.1, metadata={"help": "LoRA dropout on the adapted layers' inputs"})
+    target_modules: tuple[str, ...] | None = field(
+        default=None,
+        metadata={
+            "help": "LoRA targets: module names, comma-separated or repeated [the architecture's attention and MLP]",
+            "flag": "--target-modules",
+        },
+    )
 
     def __post_init__(self) -> None:
         wrong_type = type_problems(type(self), vars(self), _FLAGS.__getitem__)
@@ -132,3 +139,12 @@ def linear_layer_names(model: Any) -> list[str]:
         if isinstance(module, layer_types) and not heads & set(name.split("."))
     }
     return sorted(found)
+
+
+METHOD = Method(
+    name="lora",
+    summary="low-rank updates on the body's linear layers",
+    settings=LoraSettings,
+    default_lr=1e-3,
+    peft_type="LORA",
+)

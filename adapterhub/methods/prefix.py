@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from adapterhub.errors import ConfigError
+from adapterhub.methods.method import Method
 from adapterhub.typed_fields import type_problems
 
 # model_type -> the family's name, for families whose attention takes no key/value cache (their forward has no
@@ -156,7 +157,11 @@ def takes_cache(model: Any) -> bool:
 
 @dataclass(frozen=True)
 class PrefixSettings:
-    num_virtual_tokens: int = 20
+    """Prefix-tuning hyper-parameters."""
+
+    num_virtual_tokens: int = field(
+        default=20, metadata={"help": "Prefix tuning: virtual tokens", "flag": "--prefix-tokens"}
+    )
 
     def __post_init__(self) -> None:
         wrong_type = type_problems(type(self), vars(self), lambda _: "--prefix-tokens")
@@ -200,3 +205,12 @@ def _first(config: Mapping[str, Any], *keys: str) -> int | None:
         if isinstance(config.get(key), int) and not isinstance(config.get(key), bool):
             return config[key]
     return None
+
+
+METHOD = Method(
+    name="prefix",
+    summary="trained key/value vectors prepended at every layer",
+    settings=PrefixSettings,
+    default_lr=1e-2,
+    peft_type="PREFIX_TUNING",
+)

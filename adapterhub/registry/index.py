@@ -66,9 +66,7 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
         with closing(sqlite3.connect(path, timeout=60, isolation_level=None)) as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             for number in range(version, len(MIGRATIONS)):
-                db.executescript(
-                    f"BEGIN IMMEDIATE; {MIGRATIONS[number]}; PRAGMA user_version = {number + 1}; COMMIT;"
-                )
+                db.executescript(f"BEGIN IMMEDIATE; {MIGRATIONS[number]}; PRAGMA user_version = {number + 1}; COMMIT;")
             db.execute("BEGIN")
             try:
                 yield db

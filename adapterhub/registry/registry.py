@@ -39,7 +39,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from adapterhub import __version__
 from adapterhub.errors import (
     AdapterHubError,
     AdapterNotFound,
@@ -67,9 +66,10 @@ from adapterhub.registry.validation import (
     stored_file_problems,
     version_file_problems,
 )
+from adapterhub.version import __version__
 
 if TYPE_CHECKING:
-    from adapterhub.peft_export import HubTarget
+    from adapterhub.export.peft import HubTarget
 
 T = TypeVar("T")
 
@@ -559,9 +559,9 @@ class Registry:
 
     def export(self, ref: str | Ref, dest: str | os.PathLike[str], *, hub: HubTarget | None = None) -> AdapterRecord:
         """Write a version's verified files to the new folder ``dest`` as transformers + PEFT load them, with its
-        card and a README model card (the layout by task is in :mod:`adapterhub.peft_export`); with ``hub``, as
+        card and a README model card (the layout by task is in :mod:`adapterhub.export.peft`); with ``hub``, as
         the Hugging Face Hub repo it names will hold them (no path of this machine in any file)."""
-        from adapterhub.peft_export import write_export
+        from adapterhub.export.peft import write_export
 
         record = self._get_one(ref)
         check_new_directory(Path(dest))
@@ -970,7 +970,6 @@ def _disk_error(exc: OSError, doing: str) -> AdapterHubError:
             f"no space left on device while {doing}; the registry is unchanged. Free space and retry"
         )
     return AdapterHubError(f"{doing} failed: {exc.strerror or exc} ({exc.filename}); the registry is unchanged")
-
 
 
 def _split_refs(name: str, split: Split) -> str:

@@ -156,8 +156,7 @@ class RemoteRegistry:
             return ref.name, versions[-1]
         if ref.version not in versions:
             raise AdapterNotFound(
-                f"remote {self.remote.name} has no {ref.name}@{ref.version} (versions: "
-                f"{', '.join(map(str, versions))})"
+                f"remote {self.remote.name} has no {ref.name}@{ref.version} (versions: {', '.join(map(str, versions))})"
             )
         return ref.name, ref.version
 

@@ -121,6 +121,7 @@ class Store:
         if self.scheme == "file":
             out = io.BytesIO()
             return out.getvalue() if self.copy_to(key, out, limit) is not None else None
+
         def first_bytes(fs: Any) -> bytes:  # one ranged GET: never more than limit + 1 bytes come back
             try:
                 return fs.cat_file(self._path(key), start=0, end=limit + 1)
@@ -471,4 +472,3 @@ def _is_link(name: str, folder: int) -> bool:
         return stat.S_ISLNK(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode)
     except OSError:
         return False
-

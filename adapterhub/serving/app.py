@@ -85,8 +85,8 @@ _COMMON = {
 def create_app(hub: Hub, config: ServeConfig | None = None) -> FastAPI:
     """The server's ASGI app. Its lifespan starts the batcher, preloads ``config.adapters`` and, on shutdown,
     finishes every queued request before it returns."""
-    from adapterhub import __version__
     from adapterhub.serving import native_routes, openai_routes, shadow_routes, ui_routes
+    from adapterhub.version import __version__
 
     config = config or ServeConfig()
     state = ServerState(hub, config)

@@ -133,9 +133,7 @@ async def adapters(
     )
 
 
-def _page(
-    state: ServerState, task: str | None, name: str | None, after: Ref | None, limit: int
-) -> list[AdapterRecord]:
+def _page(state: ServerState, task: str | None, name: str | None, after: Ref | None, limit: int) -> list[AdapterRecord]:
     """Up to ``limit`` versions past ``after`` (of ``name`` only, when given): one indexed query, or, with
     --only-preloaded, the allowed versions (a handful) sorted the same way."""
     registry = state.hub.registry

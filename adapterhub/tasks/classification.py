@@ -144,6 +144,6 @@ class SequenceClassification:
     def save_merged(self, model: torch.nn.Module, record: AdapterRecord, out: Path) -> None:
         """The merged encoder (``AutoModel``), the head beside it and a README with the lines that apply it:
         transformers has no sequence-classification head on mean-pooled states."""
-        from adapterhub.merged_export import write_sequence_classifier
+        from adapterhub.export.merged import write_sequence_classifier
 
         write_sequence_classifier(model, record, out)

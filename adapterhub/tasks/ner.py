@@ -172,7 +172,7 @@ class TokenClassification:
 
     def save_merged(self, model: torch.nn.Module, record: AdapterRecord, out: Path) -> None:
         """A plain ``AutoModelForTokenClassification`` directory, the labels in its ``id2label``."""
-        from adapterhub.merged_export import write_token_classifier
+        from adapterhub.export.merged import write_token_classifier
 
         write_token_classifier(model, record, out)
 

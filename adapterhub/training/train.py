@@ -80,7 +80,7 @@ def train(
     from transformers import AutoConfig
 
     from adapterhub.base import load_tokenizer, quantization_config
-    from adapterhub.importing import canonical_base_id
+    from adapterhub.export.importing import canonical_base_id
     from adapterhub.inference.inputs import context_length
     from adapterhub.training.loop import agree, process_state
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from adapterhub import Registry, train
+from tests.export.test_peft import FAST, compare_with_hub, readme_parts, run_readme_code
 from tests.hf_cache import offline_cache, put_in_cache
-from tests.test_peft_export import FAST, compare_with_hub, readme_parts, run_readme_code
 from tests.tiny import make_lora_adapter
 from tests.training.conftest import write_classification, write_instructions
 

@@ -22,8 +22,18 @@ def test_quantized_hub_serves_mixed_batches(bits: str, registry, tiny_gpt2: Path
     pytest.importorskip("bitsandbytes")
     data = str(write_instructions(tmp_path / "i.jsonl"))
     for seed in (1, 2):
-        train(task="generate", name=f"g{seed}", base=str(tiny_gpt2), data=data, quantize=bits, epochs=1,
-              batch_size=4, max_length=64, seed=seed, registry=registry)
+        train(
+            task="generate",
+            name=f"g{seed}",
+            base=str(tiny_gpt2),
+            data=data,
+            quantize=bits,
+            epochs=1,
+            batch_size=4,
+            max_length=64,
+            seed=seed,
+            registry=registry,
+        )
     hub = Hub(registry, quantize=bits)
     prompts = ["write a short poem about the sea", "the sea"]
     mixed = hub.predict(prompts, adapter=["g1", "g2"], max_new_tokens=6)

@@ -192,7 +192,7 @@ def test_equals_peft(run: Callable[[str], FamilyRun], family: str, method: str, 
 def test_peft_export(run: Callable[[str], FamilyRun], family: str, method: str, task: str, tmp_path: Path) -> None:
     """``hub export NAME DIR``: the folder's own README code, with only transformers and PEFT, gives the Hub's
     probabilities, tags and greedy text."""
-    from tests.test_peft_export import INPUT_LINES, readme_parts, run_readme_code
+    from tests.export.test_peft import INPUT_LINES, readme_parts, run_readme_code
 
     fam = run(family)
     record = fam.record(method, task)
@@ -217,7 +217,7 @@ def test_exported(run: Callable[[str], FamilyRun], family: str, method: str, tas
     out for vLLM, loadable by PEFT from there."""
     from transformers import AutoModelForCausalLM, AutoModelForTokenClassification, AutoTokenizer
 
-    from adapterhub.merged_export import export_merged
+    from adapterhub.export.merged import export_merged
 
     fam = run(family)
     record, served = fam.record(method, task), fam.served(method, task)
@@ -250,7 +250,7 @@ def test_exported(run: Callable[[str], FamilyRun], family: str, method: str, tas
 
 
 def _check_vllm_export(fam: FamilyRun, record: Any, dest: Path) -> None:
-    from adapterhub.vllm_export import export_for_vllm
+    from adapterhub.export.vllm import export_for_vllm
 
     result = export_for_vllm([record.ref], dest, registry=fam.registry)
     ((ref, folder),) = result.modules

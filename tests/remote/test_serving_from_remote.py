@@ -87,9 +87,7 @@ def held_pulls(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, thread
     return started, release, calls
 
 
-def test_the_server_answers_for_an_adapter_only_the_remote_holds(
-    trainer: Registry, server_registry: Registry
-) -> None:
+def test_the_server_answers_for_an_adapter_only_the_remote_holds(trainer: Registry, server_registry: Registry) -> None:
     with serving(server_registry) as client:
         listed = client.get("/v1/adapters").json()
         assert (listed["adapters"], listed["remote"]) == ([], "origin")  # the list says what it covers

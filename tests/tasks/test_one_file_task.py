@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from adapterhub import Registry, train
-from adapterhub.attach import attach
 from adapterhub.base import load_tokenizer
 from adapterhub.data import Example
 from adapterhub.evaluation import evaluate
+from adapterhub.export.attach import attach
 from adapterhub.inference import Hub
 from adapterhub.registry import AdapterRecord
 from adapterhub.tasks import TASKS

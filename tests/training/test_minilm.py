@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from adapterhub import Registry, train
-from adapterhub.attach import attach
 from adapterhub.base import fingerprint, load_base
+from adapterhub.export.attach import attach
 
 pytestmark = pytest.mark.slow
 

@@ -43,8 +43,9 @@ def test_classifier_on_a_quantized_base_trains_and_serves(bits: str, tiny_bert: 
     pytest.importorskip("bitsandbytes")
     from adapterhub.inference import Hub
 
-    result = train(task="sentiment", base=str(tiny_bert), data=str(sentiment_csv), quantize=bits, epochs=2,
-                   batch_size=8, lr=1e-2)
+    result = train(
+        task="sentiment", base=str(tiny_bert), data=str(sentiment_csv), quantize=bits, epochs=2, batch_size=8, lr=1e-2
+    )
     assert result.record.card.hyperparameters["quantize"] == bits
     texts = ["a fine film", "dull and long"]
     served = Hub(quantize=bits).predict(texts, adapter="sentiment")

@@ -13,9 +13,11 @@ def _refs(page) -> list[str]:
 
 
 def _cells(page, ref: str) -> list[str]:
-    return page.locator("#registry tbody tr", has=page.get_by_role("link", name=ref, exact=True)).locator(
-        "td"
-    ).all_inner_texts()
+    return (
+        page.locator("#registry tbody tr", has=page.get_by_role("link", name=ref, exact=True))
+        .locator("td")
+        .all_inner_texts()
+    )
 
 
 def test_the_registry_table_lists_every_version_with_its_columns(ui: UI, ui_registry: Registry) -> None:

@@ -11,11 +11,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from adapterhub.attach import attach
 from adapterhub.base import DEFAULT_BASE, fingerprint, load_base, locate_base, resolve_base
 from adapterhub.errors import AdapterNotFound, ConfigError, IncompatibleAdapter
+from adapterhub.export.attach import attach
+from adapterhub.export.peft import HEAD_CONFIG, HEAD_WEIGHTS, registry_layout
 from adapterhub.names import validate_name
-from adapterhub.peft_export import HEAD_CONFIG, HEAD_WEIGHTS, registry_layout
 from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, InferenceSettings, LoadedAdapter, Registry
 from adapterhub.registry.card import CARD_FILE
 from adapterhub.registry.files import safetensors_header

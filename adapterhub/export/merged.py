@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from adapterhub.errors import ConfigError
-from adapterhub.export_card import POOL_CODE
+from adapterhub.export.card import POOL_CODE
 from adapterhub.registry import AdapterRecord, Registry
 from adapterhub.registry.files import check_new_directory, new_directory
 
@@ -78,7 +78,7 @@ def export_merged(
             f"folded into the base; export it as an adapter with `hub export {record.ref} DIR`"
         )
     locate_base(card.base.id)
-    from adapterhub.attach import attach
+    from adapterhub.export.attach import attach
 
     step(0)
     loaded = registry.load(record.ref)

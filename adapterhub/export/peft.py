@@ -157,7 +157,7 @@ def write_export(card: Card, files: Mapping[str, bytes], out: Path, folder: Path
     """Write the export of a version (``files``: its verified PEFT files by name) into the empty folder ``out``,
     which becomes ``folder`` (the README names that one, or the repo ``hub`` names, which also gets ``card.json``
     as :func:`hub_card` writes it)."""
-    from adapterhub.export_card import model_card
+    from adapterhub.export.card import model_card
 
     source = card
     if hub is not None:

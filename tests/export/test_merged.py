@@ -11,9 +11,9 @@ import torch
 from transformers import AutoModelForCausalLM, AutoModelForTokenClassification, AutoTokenizer
 
 from adapterhub.errors import ConfigError, RegistryConflict
+from adapterhub.export.merged import export_merged
 from adapterhub.inference import Hub
 from adapterhub.inference.resident import ResidentAdapter
-from adapterhub.merged_export import export_merged
 from adapterhub.registry import Registry
 from adapterhub.tasks.generate import TEMPLATE
 from tests.inference.helpers import publish_adapter

@@ -78,7 +78,7 @@ def load_base_for(adapter: LoadedAdapter, quantize: str | None = None) -> torch.
         >>> model = attach(load_base_for(loaded), loaded)
     """
     from adapterhub.base import load_base
-    from adapterhub.peft_export import HEAD_KINDS, is_task_model_layout
+    from adapterhub.export.peft import HEAD_KINDS, is_task_model_layout
 
     card = adapter.record.card
     if is_task_model_layout(card.task_type, adapter.tensors):
@@ -91,8 +91,8 @@ def load_base_for(adapter: LoadedAdapter, quantize: str | None = None) -> torch.
 
 def _require_layout(model: torch.nn.Module, adapter: LoadedAdapter) -> None:
     """Refuse a task-model adapter on a transformers model (whose head PEFT would look for under another name)."""
+    from adapterhub.export.peft import is_task_model_layout
     from adapterhub.models import TaskModel
-    from adapterhub.peft_export import is_task_model_layout
 
     inner = model.get_base_model() if hasattr(model, "get_base_model") else model
     card = adapter.record.card
@@ -100,7 +100,7 @@ def _require_layout(model: torch.nn.Module, adapter: LoadedAdapter) -> None:
         raise IncompatibleAdapter(
             f"{adapter.record.ref} is a {card.task} adapter saved on adapterhub's task model (the base's body and a "
             f"classifier head), not on a {type(inner).__name__}; put it on "
-            f"adapterhub.attach.load_base_for(loaded), or use `hub export` for plain transformers + PEFT"
+            f"adapterhub.load_base_for(loaded), or use `hub export` for plain transformers + PEFT"
         )
 
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from adapterhub import IncompatibleAdapter, Registry
-from adapterhub.attach import attach
 from adapterhub.base import fingerprint, load_base
-from adapterhub.importing import import_adapter
+from adapterhub.export.attach import attach
+from adapterhub.export.importing import import_adapter
 from tests.tiny import LABELS, inputs, make_lora_adapter, save_tiny_bert
 
 
@@ -115,7 +115,7 @@ def test_an_export_of_a_hub_trained_adapter_imports_again(tiny_bert: Path, tmp_p
 def test_import_refuses_labels_that_miss_the_head_before_loading_the_base(
     tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import adapterhub.importing as importing
+    import adapterhub.export.importing as importing
 
     source, _ = make_lora_adapter(tiny_bert, tmp_path / "adapter")
 
@@ -157,7 +157,7 @@ def test_a_repo_missing_from_the_cache_names_the_real_cause_and_its_fix(
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     from adapterhub import AdapterNotFound
-    from adapterhub.importing import fetch_from_hub
+    from adapterhub.export.importing import fetch_from_hub
 
     def unreachable(*args: object, **kwargs: object) -> str:
         raise LocalEntryNotFoundError("not in the cache, and the Hub could not be asked")

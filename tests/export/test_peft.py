@@ -138,7 +138,7 @@ def test_a_split_export_imports_as_the_adapter_it_came_from(tiny_bert: Path, tmp
     record = train(task="sentiment", method="lora", base=str(tiny_bert), data=str(data), **FAST).record
     registry = Registry()
     registry.export(record.ref, tmp_path / "export")
-    from adapterhub.importing import import_adapter
+    from adapterhub.export.importing import import_adapter
 
     copy = import_adapter(registry, tmp_path / "export", "copy")
     assert copy.card.files["adapter_model.safetensors"] == record.card.files["adapter_model.safetensors"]

@@ -13,14 +13,14 @@ import torch
 from transformers import AutoTokenizer
 
 from adapterhub import Registry, train
-from adapterhub.attach import attach, load_base_for
 from adapterhub.base import load_base
 from adapterhub.errors import IncompatibleAdapter
+from adapterhub.export.attach import attach, load_base_for
 from adapterhub.inference import Hub
 from adapterhub.tasks.generate import TEMPLATE
 from tests.training.conftest import write_classification, write_conll, write_instructions
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 TEXTS = ["great film here", "an awful meal", "a fine day, it was not"]
 WORDS = ["anna", "smith", "went", "to", "paris"]
 

@@ -12,10 +12,10 @@ from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from adapterhub.errors import ConfigError
+from adapterhub.export.vllm import export_for_vllm
 from adapterhub.inference import Hub
 from adapterhub.registry import Registry
 from adapterhub.tasks.generate import TEMPLATE
-from adapterhub.vllm_export import export_for_vllm
 from tests.inference.helpers import publish_adapter
 
 

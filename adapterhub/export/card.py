@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from adapterhub.base import AUTO_CLASSES
 
 if TYPE_CHECKING:
-    from adapterhub.peft_export import ExportSettings
+    from adapterhub.export.peft import ExportSettings
     from adapterhub.registry.card import Card
 
 PIPELINE_TAGS = {"SEQ_CLS": "text-classification", "TOKEN_CLS": "token-classification", "CAUSAL_LM": "text-generation"}
