@@ -11,6 +11,7 @@ import typer
 from adapterhub.cli import formatting as fmt
 from adapterhub.cli.app import app
 from adapterhub.errors import ConfigError
+from adapterhub.export.peft import HubTarget, export_adapter
 from adapterhub.names import Ref
 from adapterhub.registry import AdapterRecord, Registry, RemovalPlan
 from adapterhub.registry.aliases import Split, Target
@@ -393,9 +394,7 @@ def export(
     if for_ == "hf":
         if len(args) != 2 or repo is None or merged is not None or out is not None:
             raise ConfigError("use `hub export REF DEST --for hf --repo ORG/NAME [--base-model ID]`")
-        from adapterhub.export.peft import HubTarget
-
-        record = ctx.obj.export(args[0], Path(args[1]), hub=HubTarget(repo, base_model))
+        record = export_adapter(ctx.obj, args[0], Path(args[1]), hub=HubTarget(repo, base_model))
         fmt.echo(f"exported {record.ref} to {args[1]} for {repo}; upload it with `hf upload {repo} {args[1]}`")
         return
     if for_ is not None:
@@ -420,7 +419,7 @@ def export(
         return
     if len(args) != 2:
         raise ConfigError("use `hub export REF DEST` (a PEFT folder), `--merged DIR` or `--for vllm --out DIR`")
-    record = ctx.obj.export(args[0], Path(args[1]))
+    record = export_adapter(ctx.obj, args[0], Path(args[1]))
     fmt.echo(f"exported {record.ref} to {args[1]} (its README.md shows how transformers + PEFT load it)")
 
 

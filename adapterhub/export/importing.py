@@ -19,8 +19,7 @@ from adapterhub.names import validate_name
 from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, InferenceSettings, LoadedAdapter, Registry
 from adapterhub.registry.card import CARD_FILE
 from adapterhub.registry.files import safetensors_header
-from adapterhub.registry.registry import CONFIG_FILE, WEIGHTS_FILE
-from adapterhub.registry.validation import check_publishable
+from adapterhub.registry.validation import CONFIG_FILE, WEIGHTS_FILE, check_publishable
 from adapterhub.tasks import find_task, generic_task
 
 METHOD_FOR_PEFT_TYPE = {"LORA": "lora", "PREFIX_TUNING": "prefix"}

@@ -37,7 +37,10 @@ from pathlib import Path
 from typing import Any
 
 from adapterhub.errors import ConfigError, RegistryCorrupt
-from adapterhub.registry.card import Card
+from adapterhub.names import Ref
+from adapterhub.registry import AdapterRecord, Registry
+from adapterhub.registry.card import CARD_FILE, Card
+from adapterhub.registry.files import check_new_directory, disk_error, new_directory
 from adapterhub.registry.validation import is_peft_template_readme
 
 CONFIG_FILE, WEIGHTS_FILE = "adapter_config.json", "adapter_model.safetensors"
@@ -67,6 +70,36 @@ class HubTarget:
 
     repo: str
     base_model: str | None = None
+
+
+def export_adapter(
+    registry: Registry, ref: str | Ref, dest: str | os.PathLike[str], *, hub: HubTarget | None = None
+) -> AdapterRecord:
+    """Write the version ``ref`` names to the new folder ``dest`` as transformers + PEFT load it, with its card and
+    a README model card (the layout by task is above); with ``hub``, as the Hugging Face Hub repo it names will
+    hold it (no path of this machine in any file).
+
+    Every file is checked against the sha256 on the card before it is written, and ``dest`` appears complete or
+    not at all.
+
+    Raises:
+        ConfigError: ``ref`` is a weighted alias (name one version), or ``hub`` cannot be resolved by the Hub.
+        RegistryConflict: ``dest`` exists and is not an empty folder.
+        RegistryCorrupt: a file of the version does not match its card.
+        AdapterHubError: writing failed (a full disk, say); the registry is unchanged.
+    """
+    record = registry.get_one(ref)
+    dest = Path(dest)
+    check_new_directory(dest)
+    files = {filename: registry.read_verified(record, filename) for filename in record.card.files}
+    try:
+        with new_directory(dest) as tmp:
+            write_export(record.card, files, tmp, dest.resolve(), hub)
+            if hub is None:  # the Hub's export writes its own card.json
+                shutil.copyfile(record.path / CARD_FILE, tmp / CARD_FILE)
+    except OSError as exc:
+        raise disk_error(exc, f"exporting {record.ref}") from exc
+    return record
 
 
 # a path of this machine inside a card's text: "/" then no spaces or quotes, not part of a URL or a word
@@ -199,7 +232,7 @@ def write_export(card: Card, files: Mapping[str, bytes], out: Path, folder: Path
         )
     )
     if hub is not None:
-        (out / "card.json").write_text(card.to_json())
+        (out / CARD_FILE).write_text(card.to_json())
 
 
 def _split_head(weights: bytes) -> tuple[bytes, bytes]:

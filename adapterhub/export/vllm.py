@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapterhub.errors import ConfigError
+from adapterhub.export.peft import export_adapter
 from adapterhub.registry import Registry
 from adapterhub.registry.files import new_directory
 
@@ -60,7 +61,7 @@ def export_for_vllm(refs: list[str], dest: str | Path, *, registry: Registry | s
     folders = [f"{record.name}-v{record.version}" for record in records]
     with new_directory(dest) as tmp:  # all the folders appear together, or none
         for record, folder in zip(records, folders, strict=True):
-            registry.export(record.ref, tmp / folder)
+            export_adapter(registry, record.ref, tmp / folder)
         max_rank = max(_rank(tmp / folder / "adapter_config.json") for folder in folders)
     modules = [(record.ref, dest / folder) for record, folder in zip(records, folders, strict=True)]
     return VllmExport(records[0].card.base.id, tuple(modules), max_rank)

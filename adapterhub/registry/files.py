@@ -6,6 +6,7 @@ target, and the directory holding it is fsynced so the rename itself survives a 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from adapterhub.errors import RegistryConflict, RegistryCorrupt
+from adapterhub.errors import AdapterHubError, RegistryConflict, RegistryCorrupt
 
 CHUNK = 1 << 20
 MAX_HEADER = 100 << 20  # safetensors' own limit on the JSON header
@@ -73,6 +74,16 @@ def atomic_write(path: Path, data: str | bytes) -> None:
         tmp.unlink(missing_ok=True)
         raise
     fsync_path(path.parent)
+
+
+def disk_error(exc: OSError, doing: str) -> AdapterHubError:
+    """The one-line error for an ``exc`` raised while ``doing`` a write that left the registry unchanged (a full
+    disk says so, and what to do)."""
+    if exc.errno == errno.ENOSPC:
+        return AdapterHubError(
+            f"no space left on device while {doing}; the registry is unchanged. Free space and retry"
+        )
+    return AdapterHubError(f"{doing} failed: {exc.strerror or exc} ({exc.filename}); the registry is unchanged")
 
 
 def check_new_directory(dest: Path) -> None:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from adapterhub.export.peft import export_adapter
 from adapterhub.registry import Registry
 from tests.inference.helpers import publish_adapter
 
@@ -59,7 +60,7 @@ def assert_refused_before_torch(
 def test_refusals_that_need_no_model_come_before_torch(registry_dir: Path, tiny_bert: Path, tmp_path: Path) -> None:
     registry = Registry(registry_dir)
     publish_adapter(registry, tiny_bert, "sentiment")
-    registry.export("sentiment", tmp_path / "exported")
+    export_adapter(registry, "sentiment", tmp_path / "exported")
     (tmp_path / "d.txt").write_text("1 good film\n0 bad film\n1 nice one\n0 awful one\n1 great\n0 poor\n")
     (tmp_path / "bad.yaml").write_text("lr: abc\n")
     cases = {
@@ -98,7 +99,7 @@ def test_every_command_that_loads_a_base_refuses_a_missing_one_in_one_line(
     registry = Registry(registry_dir)
     publish_adapter(registry, base, "sentiment", seed=0)
     publish_adapter(registry, base, "sentiment", seed=1)
-    registry.export("sentiment@1", tmp_path / "exported")
+    export_adapter(registry, "sentiment@1", tmp_path / "exported")
     (tmp_path / "d.txt").write_text("1 a fine film\n0 a dull film\n")
     shutil.rmtree(base)  # the base the adapters were trained on is gone
     for argv in (

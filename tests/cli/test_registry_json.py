@@ -121,12 +121,12 @@ def test_unknown_names_and_aliases_suggest_the_closest(hub, reg: Registry) -> No
 
 def test_suggestions_come_from_the_index_without_reading_cards(reg: Registry, monkeypatch) -> None:
     from adapterhub import AdapterNotFound
-    from adapterhub.registry import registry as registry_module
+    from adapterhub.registry.store import Store
 
     def no_card_reads(*args, **kwargs):
         raise AssertionError("a card was read")
 
-    monkeypatch.setattr(registry_module.Registry, "_card", no_card_reads)
-    monkeypatch.setattr(registry_module.Registry, "names", no_card_reads)  # no scan of every folder either
+    monkeypatch.setattr(Store, "card", no_card_reads)
+    monkeypatch.setattr(Store, "names", no_card_reads)  # no scan of every folder either
     with pytest.raises(AdapterNotFound, match="did you mean trec"):
         reg.get("trex")

@@ -9,6 +9,7 @@ from adapterhub import IncompatibleAdapter, Registry
 from adapterhub.base import fingerprint, load_base
 from adapterhub.export.attach import attach
 from adapterhub.export.importing import import_adapter
+from adapterhub.export.peft import export_adapter
 from tests.tiny import LABELS, inputs, make_lora_adapter, save_tiny_bert
 
 
@@ -31,7 +32,7 @@ def test_an_exported_adapter_loads_in_plain_peft_with_the_same_outputs(
 ) -> None:
     from peft import PeftModel
 
-    published.export("sentiment", tmp_path / "exported")
+    export_adapter(published, "sentiment", tmp_path / "exported")
     assert {"adapter_config.json", "adapter_model.safetensors"} <= {p.name for p in (tmp_path / "exported").iterdir()}
     plain = PeftModel.from_pretrained(load_base(str(tiny_bert), "SEQ_CLS", num_labels=2), tmp_path / "exported").eval()
     with torch.no_grad():
@@ -46,12 +47,12 @@ def test_export_refuses_a_non_empty_target(published: Registry, tmp_path: Path) 
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "keep.txt").write_text("mine")
     with pytest.raises(Exception, match="not empty"):
-        published.export("sentiment", tmp_path / "full")
+        export_adapter(published, "sentiment", tmp_path / "full")
     assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
 
 
 def test_import_round_trips_an_export(published: Registry, tiny_bert: Path, tmp_path: Path) -> None:
-    published.export("sentiment", tmp_path / "exported")
+    export_adapter(published, "sentiment", tmp_path / "exported")
     record = import_adapter(published, tmp_path / "exported", "sentiment-copy")
     original = published.get("sentiment").card
     assert record.card.base == original.base
@@ -80,7 +81,7 @@ def test_import_of_a_plain_peft_directory_fingerprints_its_base(tiny_bert: Path,
 def test_import_refuses_an_adapter_made_for_another_base(
     published: Registry, other_tiny_bert: Path, tmp_path: Path
 ) -> None:
-    published.export("sentiment", tmp_path / "exported")
+    export_adapter(published, "sentiment", tmp_path / "exported")
     with pytest.raises(IncompatibleAdapter, match="was made for base"):
         import_adapter(published, tmp_path / "exported", "wrong", base=str(other_tiny_bert))
     assert [r.name for r in published.list()] == ["sentiment"]
@@ -105,7 +106,8 @@ def test_an_export_of_a_hub_trained_adapter_imports_again(tiny_bert: Path, tmp_p
 
     registry = Registry()
     record, _ = publish_adapter(registry, tiny_bert, "topic", task="classify", method=method, labels=("a", "b", "c"))
-    registry.export("topic", tmp_path / "exported")  # adapterhub's layout: body + classifier.1, not transformers'
+    # adapterhub's layout: body + classifier.1, not transformers'
+    export_adapter(registry, "topic", tmp_path / "exported")
     copy = import_adapter(registry, tmp_path / "exported", "topic-copy")
     assert (copy.card.base, copy.card.labels, copy.card.task) == (record.card.base, ("a", "b", "c"), "classify")
     assert copy.card.files["adapter_model.safetensors"] == record.card.files["adapter_model.safetensors"]
@@ -135,7 +137,7 @@ def test_import_keeps_the_inference_settings_an_export_carries(tiny_bert: Path, 
 
     registry = Registry()
     publish_adapter(registry, tiny_bert, "topic", task="classify", labels=("a", "b", "c"), pooling="mean")
-    registry.export("topic", tmp_path / "exported")
+    export_adapter(registry, "topic", tmp_path / "exported")
     copy = import_adapter(registry, tmp_path / "exported", "topic-copy")
     assert copy.card.inference == InferenceSettings(max_length=64, pooling="mean")
     source, _ = make_lora_adapter(tiny_bert, tmp_path / "plain", seed=3)

@@ -16,6 +16,7 @@ import yaml
 
 from adapterhub import Registry, train
 from adapterhub.base import DEFAULT_BASE, resolve_base
+from adapterhub.export.peft import export_adapter
 from adapterhub.inference import Hub
 from tests.training.conftest import write_classification, write_conll, write_instructions
 
@@ -107,7 +108,7 @@ def test_the_readme_code_of_an_export_predicts_what_the_hub_predicts(
     record = train(task=task, method=method, base=str(base), data=str(data), **settings).record
     registry = Registry()
     out = tmp_path / "export"
-    registry.export(record.ref, out)
+    export_adapter(registry, record.ref, out)
 
     front, code = readme_parts(out)
     assert front["library_name"] == "peft" and "base_model" not in front  # a local base is no hub id
@@ -137,7 +138,7 @@ def test_a_split_export_imports_as_the_adapter_it_came_from(tiny_bert: Path, tmp
     data = write_classification(tmp_path / "s.csv")
     record = train(task="sentiment", method="lora", base=str(tiny_bert), data=str(data), **FAST).record
     registry = Registry()
-    registry.export(record.ref, tmp_path / "export")
+    export_adapter(registry, record.ref, tmp_path / "export")
     from adapterhub.export.importing import import_adapter
 
     copy = import_adapter(registry, tmp_path / "export", "copy")
@@ -155,7 +156,7 @@ def test_an_export_on_the_default_base_names_it_by_hub_id(registry: Registry, tm
     record, _ = publish_adapter(registry, Path(DEFAULT_BASE), "reviews", method=method)  # type: ignore[arg-type]
     assert record.card.base.id == DEFAULT_BASE
     out = tmp_path / "export"
-    registry.export("reviews", out)
+    export_adapter(registry, "reviews", out)
     front, code = readme_parts(out)
     assert front["base_model"] == DEFAULT_BASE
     assert json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"] == DEFAULT_BASE

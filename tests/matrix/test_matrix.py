@@ -19,6 +19,7 @@ import pytest
 import torch
 
 from adapterhub.errors import ConfigError
+from adapterhub.export.peft import export_adapter
 from adapterhub.inference import Classification, Entities, Generation
 from tests.matrix.cells import (
     CELLS,
@@ -196,7 +197,7 @@ def test_peft_export(run: Callable[[str], FamilyRun], family: str, method: str, 
 
     fam = run(family)
     record = fam.record(method, task)
-    fam.registry.export(record.ref, tmp_path / "peft")
+    export_adapter(fam.registry, record.ref, tmp_path / "peft")
     _, code = readme_parts(tmp_path / "peft")
     kind = {"ner": "token", "generate": "generate"}.get(task, "sequence")
     given = {"token": f"words = {WORDS[0]!r}", "sequence": f"texts = {TEXTS!r}", "generate": f"prompt = {PROMPTS[0]!r}"}

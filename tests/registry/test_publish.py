@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from adapterhub import AdapterNotFound, ConfigError, InvalidName, Registry
+from adapterhub.export.peft import export_adapter
 from adapterhub.registry.card import Card
 from tests.registry.helpers import CARD, fake_adapter
 
@@ -105,7 +106,7 @@ def test_a_missing_registry_is_not_found_and_reading_creates_nothing(tmp_path: P
     with pytest.raises(RegistryNotFound):
         reg.tag("x@1", "prod")
     with pytest.raises(AdapterNotFound):  # callers that catch "not found" keep working
-        reg.export("x", tmp_path / "out")
+        export_adapter(reg, "x", tmp_path / "out")
     assert not (tmp_path / "nowhere").exists() and not (tmp_path / "out").exists()
     assert reg.publish("x", fake_adapter(tmp_path / "a"), CARD).ref == "x@1"  # publishing creates it
     assert [r.ref for r in reg.list()] == ["x@1"]

@@ -53,7 +53,7 @@ def test_a_registry_written_before_splits_still_reads(reg: Registry) -> None:
         db.execute("INSERT INTO aliases (name, alias, version) VALUES ('sentiment', 'prod', 2)")
         db.executemany(
             "INSERT INTO versions (name, version, task, base_id, card) VALUES (?, ?, ?, ?, ?)",
-            [("sentiment", v, "sentiment", "tiny", reg._card("sentiment", v).to_json()) for v in (1, 2, 3)],
+            [("sentiment", v, "sentiment", "tiny", reg.get(f"sentiment@{v}").card.to_json()) for v in (1, 2, 3)],
         )
     assert [(r.ref, r.aliases, r.weights) for r in reg.list()] == [
         ("sentiment@3", (), ()),
