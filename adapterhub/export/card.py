@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from adapterhub.base import AUTO_CLASSES
+from adapterhub.tasks import PIPELINE_TAGS
 
 if TYPE_CHECKING:
     from adapterhub.export.peft import ExportSettings
     from adapterhub.registry.card import Card
-
-PIPELINE_TAGS = {"SEQ_CLS": "text-classification", "TOKEN_CLS": "token-classification", "CAUSAL_LM": "text-generation"}
 
 HEADER = """\
 {imports}import torch

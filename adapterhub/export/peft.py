@@ -42,10 +42,11 @@ from adapterhub.registry import AdapterRecord, Registry
 from adapterhub.registry.card import CARD_FILE, Card
 from adapterhub.registry.files import check_new_directory, disk_error, new_directory
 from adapterhub.registry.validation import is_peft_template_readme
+from adapterhub.tasks import HEAD_KINDS, task_of_type
+from adapterhub.tasks.generate import TEMPLATE
 
 CONFIG_FILE, WEIGHTS_FILE = "adapter_config.json", "adapter_model.safetensors"
 HEAD_WEIGHTS, HEAD_CONFIG = "head.safetensors", "head.json"
-HEAD_KINDS = {"SEQ_CLS": "sequence", "TOKEN_CLS": "token"}
 # what `hub train` writes for a classifier: the body under `body.`, the head as `classifier.1`
 # (``base_model.model.`` for LoRA, ``base_model.`` for prompt learning, where PEFT wraps the task model directly)
 _OUR_LAYOUT = re.compile(r"^base_model\.(model\.)?(body\.|classifier\.1\.)")
@@ -164,11 +165,10 @@ def _local_name(match: re.Match[str]) -> str:
 
 def export_settings(card: Card) -> ExportSettings:
     """The card's inference settings, read as the Hub reads them (its one place in the export)."""
-    from adapterhub.tasks.generate import TEMPLATE
-
     settings = card.inference
     pooling = settings.pooling
-    if card.task_type == "SEQ_CLS" and pooling is None:  # a card from before pooling was recorded: as the base pools
+    # a sequence head's card from before pooling was recorded: as the base pools
+    if HEAD_KINDS.get(card.task_type) == "sequence" and pooling is None:
         from transformers import AutoConfig
 
         from adapterhub.base import locate_base
@@ -176,7 +176,8 @@ def export_settings(card: Card) -> ExportSettings:
 
         pooling = pooling_for(card.base.id, AutoConfig.from_pretrained(locate_base(card.base.id)))
     template = None
-    if card.task_type == "CAUSAL_LM":
+    task = task_of_type(card.task_type)
+    if task is not None and task.family == "causal":
         template = TEMPLATE if settings.prompt_template is None else settings.prompt_template
     return ExportSettings(max_length=settings.max_length, pooling=pooling, prompt_template=template)
 

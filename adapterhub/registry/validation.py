@@ -21,6 +21,7 @@ from adapterhub.registry.card import CARD_FILE, Card
 from adapterhub.registry.files import safetensors_header, sha256_file
 from adapterhub.registry.paths import link_target
 from adapterhub.registry.records import Problem
+from adapterhub.tasks import HEAD_KINDS, TASK_TYPES
 
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
@@ -28,10 +29,7 @@ REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE)
 README_FILE = "README.md"  # a model card a person wrote, kept beside the adapter (PEFT's empty template is not)
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
-# The PEFT task type of every task preset in adapterhub.tasks (which imports torch, so it is not read here;
-# tests/registry/test_validation.py checks that the two agree).
-TASK_TYPES = {"sentiment": "SEQ_CLS", "classify": "SEQ_CLS", "ner": "TOKEN_CLS", "generate": "CAUSAL_LM"}
-HEAD_TASK_TYPES = ("SEQ_CLS", "TOKEN_CLS")
+HEAD_TASK_TYPES = tuple(HEAD_KINDS)  # the PEFT task types whose adapters carry a classification head
 # PEFT saves a classification head under one of these modules (its modules_to_save for SEQ_CLS / TOKEN_CLS).
 HEAD_MODULES = ("classifier", "score")
 # card.method -> the peft_type of adapter_config.json; `head` is a LoRA config whose one factor stays zero.

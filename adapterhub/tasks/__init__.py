@@ -23,6 +23,12 @@ if TYPE_CHECKING:
 
 TASKS: dict[str, Task] = {task.name: task for task in (SENTIMENT, CLASSIFY, NER, GENERATE)}
 
+# What other layers read by PEFT task type, taken from the tasks themselves so that a task is one file:
+TASK_TYPES: dict[str, str] = {name: task.task_type for name, task in TASKS.items()}  # task name -> PEFT task type
+# the task types whose adapters carry a classification head -> the head's shape ("sequence" or "token")
+HEAD_KINDS: dict[str, str] = {t.task_type: t.head_kind for t in TASKS.values() if t.head_kind is not None}
+PIPELINE_TAGS: dict[str, str] = {t.task_type: t.pipeline_tag for t in TASKS.values()}  # the Hub's pipeline tag
+
 
 def get_task(name: str) -> Task:
     if name not in TASKS:
@@ -34,6 +40,12 @@ def get_task(name: str) -> Task:
 def generic_task(task_type: str) -> Task | None:
     """The task an adapter of PEFT's ``task_type`` runs as when nothing names one (e.g. a plain PEFT import)."""
     return next((t for t in TASKS.values() if t.generic and t.task_type == task_type), None)
+
+
+def task_of_type(task_type: str) -> Task | None:
+    """The first task whose adapters have PEFT's ``task_type`` (what it means for inference and export: a
+    sequence or token head, or generation), or None when no task has it."""
+    return next((t for t in TASKS.values() if t.task_type == task_type), None)
 
 
 def find_task(card: Card) -> Task | None:
@@ -54,4 +66,15 @@ def task_for(card: Card) -> Task:
     return task
 
 
-__all__ = ["TASKS", "Task", "find_task", "generic_task", "get_task", "task_for"]
+__all__ = [
+    "HEAD_KINDS",
+    "PIPELINE_TAGS",
+    "TASKS",
+    "TASK_TYPES",
+    "Task",
+    "find_task",
+    "generic_task",
+    "get_task",
+    "task_for",
+    "task_of_type",
+]

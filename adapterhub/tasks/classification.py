@@ -34,6 +34,8 @@ class SequenceClassification:
     needs_base: bool = False
     family: Family = "encoder"
     has_head: bool = True
+    head_kind: str | None = "sequence"
+    pipeline_tag: str = "text-classification"
     generic: bool = False  # `classify` is: a plain PEFT SEQ_CLS adapter is imported and run as one
 
     def label_names(self, labels: Sequence[str]) -> tuple[str, ...]:

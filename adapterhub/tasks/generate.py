@@ -43,6 +43,8 @@ class CausalLM:
     needs_base: bool = True
     family: Family = "causal"
     has_head: bool = False
+    head_kind: str | None = None
+    pipeline_tag: str = "text-generation"
     generic: bool = True
 
     def label_names(self, labels: Sequence[str]) -> tuple[str, ...]:
@@ -51,7 +53,7 @@ class CausalLM:
     def build_model(
         self, base: str | None, labels: Sequence[str], dropout: float, quantize: str | None = None
     ) -> torch.nn.Module:
-        return load_base(base, "CAUSAL_LM", quantize=quantize)
+        return load_base(base, self.task_type, quantize=quantize)
 
     def encode(self, example: Example, tokenizer: Any, labels: Sequence[str], max_length: int) -> Encoded | None:
         assert isinstance(example, GenerationExample)

@@ -35,6 +35,8 @@ class TokenClassification:
     needs_base: bool = False
     family: Family = "encoder"
     has_head: bool = True
+    head_kind: str | None = "token"
+    pipeline_tag: str = "token-classification"
     generic: bool = True
 
     def label_names(self, labels: Sequence[str]) -> tuple[str, ...]:

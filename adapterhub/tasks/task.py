@@ -65,6 +65,8 @@ class Task(Protocol):
     needs_base: bool  # True when the default base cannot do this task (e.g. generation needs a causal LM)
     family: Family  # what inference runs: the bare body and the adapter's head, or the causal LM generating
     has_head: bool  # its adapters carry a classification head, one row per label on the card
+    head_kind: str | None  # the head's shape: "sequence" (one row per input) or "token" (per token); None: no head
+    pipeline_tag: str  # the Hugging Face Hub's pipeline tag for its adapters' model cards
     generic: bool  # the task an adapter of its task_type runs as when its card names no known task (imports)
 
     def label_names(self, labels: Sequence[str]) -> tuple[str, ...]:

@@ -141,11 +141,17 @@ def test_a_fingerprint_that_is_not_one_is_refused(reg: Registry, tmp_path: Path)
     _refused(reg, fake_adapter(tmp_path / "a"), card, ConfigError, "is not sha256:<64 hex digits>")
 
 
-def test_the_task_table_agrees_with_the_task_presets() -> None:
-    from adapterhub.registry.validation import TASK_TYPES
-    from adapterhub.tasks import TASKS
+def test_the_task_tables_are_the_task_presets_own_and_peft_knows_their_types() -> None:
+    from peft import TaskType
 
+    from adapterhub.registry import validation
+    from adapterhub.tasks import TASK_TYPES, TASKS
+
+    assert validation.TASK_TYPES is TASK_TYPES  # one table, read from the tasks: no copy to drift
     assert {name: task.task_type for name, task in TASKS.items()} == TASK_TYPES
+    assert set(TASK_TYPES.values()) <= {t.value for t in TaskType}
+    assert set(validation.HEAD_TASK_TYPES) == {task.task_type for task in TASKS.values() if task.has_head}
+    assert {"sentiment": "SEQ_CLS", "ner": "TOKEN_CLS", "generate": "CAUSAL_LM"}.items() <= TASK_TYPES.items()
 
 
 def test_verify_reports_what_publish_refuses(reg: Registry, tmp_path: Path) -> None:
