@@ -53,6 +53,10 @@ def __getattr__(name: str):  # heavy parts (torch, transformers) load on first u
         from adapterhub.export.merged import export_merged
 
         return export_merged
+    if name == "export_adapter":
+        from adapterhub.export.peft import export_adapter
+
+        return export_adapter
     raise AttributeError(f"module 'adapterhub' has no attribute {name!r}")
 
 
@@ -83,6 +87,7 @@ __all__ = [
     "attach",
     "compare",
     "evaluate",
+    "export_adapter",
     "export_merged",
     "load_base_for",
     "merge",
