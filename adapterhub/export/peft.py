@@ -36,8 +36,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from adapterhub.cards.card import Card
 from adapterhub.errors import ConfigError, RegistryCorrupt
-from adapterhub.registry.card import Card
 from adapterhub.registry.validation import is_peft_template_readme
 
 CONFIG_FILE, WEIGHTS_FILE = "adapter_config.json", "adapter_model.safetensors"

@@ -39,6 +39,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from adapterhub.cards.card import CARD_FILE, Card, FileInfo
+from adapterhub.cards.records import AdapterRecord, LoadedAdapter, Problem, RemovalPlan
 from adapterhub.errors import (
     AdapterHubError,
     AdapterNotFound,
@@ -51,11 +53,9 @@ from adapterhub.errors import (
 from adapterhub.names import MAX_VERSION, Ref, is_valid_name, is_version, validate_name
 from adapterhub.registry import index
 from adapterhub.registry.aliases import TOLERANCE, Split, Target, decode, encode, versions_of
-from adapterhub.registry.card import CARD_FILE, Card, FileInfo
 from adapterhub.registry.files import atomic_write, check_new_directory, count_parameters, fsync_path, new_directory
 from adapterhub.registry.locking import exclusive
 from adapterhub.registry.paths import link_target, process_alive, refuse_link, remove_entry, work_folder
-from adapterhub.registry.records import AdapterRecord, LoadedAdapter, Problem, RemovalPlan
 from adapterhub.registry.validation import (
     CONFIG_FILE,
     REQUIRED_FILES,

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from adapterhub import AdapterNotFound, ConfigError, InvalidName, Registry
-from adapterhub.registry.card import Card
+from adapterhub.cards.card import Card
 from tests.registry.helpers import CARD, fake_adapter
 
 
