@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from adapterhub import version
 from adapterhub.errors import AdapterHubError
 from adapterhub.registry import Registry
 
@@ -119,9 +120,7 @@ def locks_folder() -> Path:
     """$ADAPTERHUB_LOCKS, else ``locks/`` of the source checkout adapterhub runs from (absent in a wheel install)."""
     if value := os.environ.get(LOCKS_ENV):
         return Path(value)
-    import adapterhub
-
-    return Path(adapterhub.__file__).resolve().parents[1] / "locks"
+    return Path(version.__file__).resolve().parents[1] / "locks"
 
 
 def read_tested_sets(folder: Path) -> TestedSets:
@@ -204,9 +203,7 @@ def diagnose(
 
 
 def _adapterhub() -> Check:
-    import adapterhub
-
-    return Check("adapterhub", "ok", f"{adapterhub.__version__} ({Path(adapterhub.__file__).resolve().parent})")
+    return Check("adapterhub", "ok", f"{version.__version__} ({Path(version.__file__).resolve().parent})")
 
 
 def _python() -> Check:

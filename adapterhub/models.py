@@ -155,3 +155,11 @@ def build_task_model(
     model = TaskModel(body, num_labels, kind, pooling_for(base_id, body.config), dropout)
     model.classifier.to(body.device)  # a quantized body already sits on its GPU and cannot be moved as a whole
     return model
+
+
+# the lines that pool the base's token states as the adapter's head was trained (the exports' README code)
+POOL_CODE = {
+    "mean": "mask = batch['attention_mask'].unsqueeze(-1).float()\nfeatures = (states * mask).sum(1) / mask.sum(1)",
+    "cls": "features = states[:, 0]",
+    "last": "features = states[torch.arange(len(states)), batch['attention_mask'].sum(1) - 1]",
+}

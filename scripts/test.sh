@@ -17,6 +17,7 @@ bash scripts/browser.sh  # chromium for tests/ui, when missing
 if [ "$set_name" = lock ]; then
     bash scripts/setup.sh
     .venv/bin/ruff check adapterhub tests scripts
+    .venv/bin/lint-imports --no-cache  # the layers of docs/architecture.md (contracts in pyproject.toml)
     exec .venv/bin/python -m pytest "$@"
 fi
 source scripts/uv.sh

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from adapterhub.cards.records import SCHEMA
 from adapterhub.cli import formatting as fmt
 from adapterhub.cli.app import app
 from adapterhub.errors import ConfigError
@@ -15,7 +16,6 @@ from adapterhub.export.peft import HubTarget, export_adapter
 from adapterhub.names import Ref
 from adapterhub.registry import AdapterRecord, Registry, RemovalPlan
 from adapterhub.registry.aliases import Split, Target
-from adapterhub.registry.records import SCHEMA
 
 registry_app = typer.Typer(
     help="Maintain the registry: rebuild its index, verify its files.",

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from adapterhub.cards.records import SCHEMA
 from adapterhub.cli import formatting as fmt
 from adapterhub.cli.app import app
 from adapterhub.registry import Registry
-from adapterhub.registry.records import SCHEMA
 
 if TYPE_CHECKING:  # the remote package (and s3fs) load only when a remote is used
     from adapterhub.remote import RemoteRegistry

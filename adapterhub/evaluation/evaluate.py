@@ -8,31 +8,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from adapterhub.data import Example, read_examples
-from adapterhub.data.labels import sort_labels
+from adapterhub.data import read_examples
 from adapterhub.data.split import fingerprint
 from adapterhub.errors import ConfigError
 from adapterhub.evaluation.report import Evaluation
 from adapterhub.registry import AdapterRecord, Registry
 from adapterhub.reporting import ProgressCounter, Report
-from adapterhub.tasks import get_task, task_for
+from adapterhub.tasks import task_for
+from adapterhub.tasks.task import EvalData
 
 if TYPE_CHECKING:
     from adapterhub.inference import Hub
 
 
 @dataclass(frozen=True)
-class EvalData:
-    """The examples ``hub eval`` scores on: where they came from, read with the kind of the adapter's task."""
-
-    source: str
-    examples: tuple[Example, ...]
-    fingerprint: str
-
-
-@dataclass(frozen=True)
 class Scoring:
-    """One scoring run, handed to the adapter's task (:meth:`Task.score`), which decides what it runs.
+    """One scoring run, handed to the adapter's task (:meth:`Task.score`), which decides what it runs (the
+    :class:`adapterhub.tasks.task.Scoring` protocol).
 
     Attributes:
         hub: The Hub to predict with.
@@ -51,6 +43,10 @@ class Scoring:
     combine: str | None
     batch_size: int
     counter: ProgressCounter
+
+    def perplexity(self) -> dict[str, float]:
+        """Loss and perplexity of the (one) generate adapter on the responses of the data: see :func:`perplexity`."""
+        return perplexity(self.hub, self.records[0], self.data, self.batch_size, self.counter)
 
 
 def evaluate(
@@ -194,26 +190,3 @@ def perplexity(
     with torch.no_grad():
         metrics = task.evaluate(model, batches(), ())
     return {k: round(float(v), 6) for k, v in metrics.items()}
-
-
-def label_mapping(record: AdapterRecord, gold: Sequence[str], source: str) -> dict[str, str]:
-    """Data labels -> the adapter's label names: as they are, as the training data spelled them (the card's
-    ``hyperparameters["data_labels"]``, written by ``hub train --labels``), or renamed as training renamed them
-    (0/1 -> negative/positive for sentiment)."""
-    names = set(record.card.labels)
-    raw = sort_labels(gold)
-    if set(raw) <= names:
-        return {label: label for label in raw}
-    spelled = list(record.card.hyperparameters.get("data_labels") or ())
-    if len(spelled) == len(record.card.labels) and set(raw) <= set(spelled):
-        return {label: record.card.labels[spelled.index(label)] for label in raw}
-    try:
-        renamed = get_task(record.card.task).label_names(raw)
-    except ConfigError:
-        renamed = raw
-    if len(renamed) == len(raw) and set(renamed) <= names:
-        return dict(zip(raw, renamed, strict=True))
-    raise ConfigError(
-        f"{source} has labels {', '.join(raw)}, which do not match the labels of {record.ref} "
-        f"({', '.join(record.card.labels)}); score it on data of its own label set"
-    )

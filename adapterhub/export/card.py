@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from adapterhub.base import AUTO_CLASSES
+from adapterhub.models import POOL_CODE
 from adapterhub.tasks import PIPELINE_TAGS
 
 if TYPE_CHECKING:
-    from adapterhub.export.peft import ExportSettings
-    from adapterhub.registry.card import Card
+    from adapterhub.cards.card import Card
+    from adapterhub.export.settings import ExportSettings
 
 HEADER = """\
 {imports}import torch
@@ -31,13 +32,6 @@ BASE = {base!r}  # the base model: its hub id or a local copy of it
 # how the block reads the head's files: from the folder, or through the Hugging Face cache from the repo
 LOCAL_FILE, HUB_FILE = 'f"{{DIR}}/{name}"', 'hf_hub_download(DIR, "{name}")'
 
-
-# the lines that pool the base's token states as the adapter's head was trained (the exports' README code)
-POOL_CODE = {
-    "mean": "mask = batch['attention_mask'].unsqueeze(-1).float()\nfeatures = (states * mask).sum(1) / mask.sum(1)",
-    "cls": "features = states[:, 0]",
-    "last": "features = states[torch.arange(len(states)), batch['attention_mask'].sum(1) - 1]",
-}
 
 SEQUENCE = """\
 texts = ["a fine film", "a dull film"]

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from adapterhub.base import DEFAULT_BASE, fingerprint, load_base, locate_base, resolve_base
+from adapterhub.cards.card import CARD_FILE
 from adapterhub.errors import AdapterNotFound, ConfigError, IncompatibleAdapter
 from adapterhub.export.attach import attach
 from adapterhub.export.peft import HEAD_CONFIG, HEAD_WEIGHTS, registry_layout
 from adapterhub.names import validate_name
 from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, InferenceSettings, LoadedAdapter, Registry
-from adapterhub.registry.card import CARD_FILE
 from adapterhub.registry.files import safetensors_header
 from adapterhub.registry.validation import CONFIG_FILE, WEIGHTS_FILE, check_publishable
 from adapterhub.tasks import find_task, generic_task

@@ -36,14 +36,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from adapterhub.cards.card import CARD_FILE, Card
 from adapterhub.errors import ConfigError, RegistryCorrupt
+from adapterhub.export.settings import export_settings
 from adapterhub.names import Ref
 from adapterhub.registry import AdapterRecord, Registry
-from adapterhub.registry.card import CARD_FILE, Card
 from adapterhub.registry.files import check_new_directory, disk_error, new_directory
 from adapterhub.registry.validation import is_peft_template_readme
-from adapterhub.tasks import HEAD_KINDS, task_of_type
-from adapterhub.tasks.generate import TEMPLATE
+from adapterhub.tasks import HEAD_KINDS
 
 CONFIG_FILE, WEIGHTS_FILE = "adapter_config.json", "adapter_model.safetensors"
 HEAD_WEIGHTS, HEAD_CONFIG = "head.safetensors", "head.json"
@@ -53,15 +53,6 @@ _OUR_LAYOUT = re.compile(r"^base_model\.(model\.)?(body\.|classifier\.1\.)")
 _BODY = re.compile(r"^base_model\.model\.body\.")
 _BODY_ROOT = re.compile(r"^base_model\.model\.")
 _HEAD = re.compile(r"^base_model\.(model\.)?classifier\.1\.(weight|bias)$")
-
-
-@dataclass(frozen=True)
-class ExportSettings:
-    """What inference needs besides the weights: token limit, pooling (classifiers) and prompt template."""
-
-    max_length: int
-    pooling: str | None
-    prompt_template: str | None
 
 
 @dataclass(frozen=True)
@@ -163,25 +154,6 @@ def _local_name(match: re.Match[str]) -> str:
     return Path(path).name if first and os.path.exists("/" + first) else path
 
 
-def export_settings(card: Card) -> ExportSettings:
-    """The card's inference settings, read as the Hub reads them (its one place in the export)."""
-    settings = card.inference
-    pooling = settings.pooling
-    # a sequence head's card from before pooling was recorded: as the base pools
-    if HEAD_KINDS.get(card.task_type) == "sequence" and pooling is None:
-        from transformers import AutoConfig
-
-        from adapterhub.base import locate_base
-        from adapterhub.models import pooling_for
-
-        pooling = pooling_for(card.base.id, AutoConfig.from_pretrained(locate_base(card.base.id)))
-    template = None
-    task = task_of_type(card.task_type)
-    if task is not None and task.family == "causal":
-        template = TEMPLATE if settings.prompt_template is None else settings.prompt_template
-    return ExportSettings(max_length=settings.max_length, pooling=pooling, prompt_template=template)
-
-
 def is_task_model_layout(task_type: str, keys: Any) -> bool:
     """True for a classifier or tagger saved from adapterhub's task model (``body`` + ``classifier.1``)."""
     return task_type in HEAD_KINDS and any(_OUR_LAYOUT.search(key) for key in keys)
@@ -191,7 +163,7 @@ def write_export(card: Card, files: Mapping[str, bytes], out: Path, folder: Path
     """Write the export of a version (``files``: its verified PEFT files by name) into the empty folder ``out``,
     which becomes ``folder`` (the README names that one, or the repo ``hub`` names, which also gets ``card.json``
     as :func:`hub_card` writes it)."""
-    from adapterhub.export.card import model_card
+    from adapterhub.export.card import model_card  # imports torch (adapterhub.models): not when `hub` starts
 
     source = card
     if hub is not None:

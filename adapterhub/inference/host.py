@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from adapterhub.base import cache_argument, fingerprint, load_base, load_tokenizer
+from adapterhub.base import cache_argument, context_length, fingerprint, load_base, load_tokenizer
 from adapterhub.export.attach import require_base
 from adapterhub.inference.decoding import GenerationOptions, decode
-from adapterhub.inference.inputs import check_context, context_length
+from adapterhub.inference.inputs import check_context
 from adapterhub.inference.lora_bank import LoraBank
 from adapterhub.inference.prefix_cache import prefix_cache, windowed
 from adapterhub.inference.resident import ResidentAdapter, parse_adapter

@@ -34,21 +34,6 @@ def check_texts(texts: Sequence[Any], params: Sequence[str] | None = None) -> No
         check_text(text, param)
 
 
-def context_length(config: Any) -> int | None:
-    """The most positions a causal base was built for, or None when its config declares no limit.
-
-    Learned position tables (GPT-2's ``n_positions``) end there with an ``IndexError``; rotary models
-    declare ``max_position_embeddings`` too and are held to it, since past it their output is untrained.
-    A family that declares none (no position limit) is not checked.
-    """
-    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
-    for name in ("max_position_embeddings", "n_positions", "n_ctx", "max_sequence_length", "seq_length"):
-        value = getattr(text_config, name, None)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-    return None
-
-
 def check_context(prompt: int, prefix: int, new: int, context: int | None, param: str) -> None:
     """Refuse a prompt of ``prompt`` tokens after a ``prefix``-token adapter prefix that, with ``new`` tokens
     to generate, needs more than ``context`` positions."""

@@ -1,7 +1,7 @@
 """The local adapter registry: see :class:`Registry`."""
 
-from adapterhub.registry.card import BaseInfo, Card, DataInfo, FileInfo, InferenceSettings
-from adapterhub.registry.records import AdapterRecord, LoadedAdapter, Problem, RemovalPlan
+from adapterhub.cards.card import BaseInfo, Card, DataInfo, FileInfo, InferenceSettings
+from adapterhub.cards.records import AdapterRecord, LoadedAdapter, Problem, RemovalPlan
 from adapterhub.registry.registry import Registry, default_root
 
 __all__ = [

@@ -11,14 +11,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from adapterhub.cards.card import CARD_FILE, Card
+from adapterhub.cards.records import AdapterRecord
 from adapterhub.errors import AdapterNotFound, ConfigError, IncompatibleAdapter
 from adapterhub.names import Ref, validate_name
 from adapterhub.registry.aliases import TOLERANCE, Split, Target
-from adapterhub.registry.card import CARD_FILE, Card
 from adapterhub.registry.files import atomic_write, disk_error
 from adapterhub.registry.indexing import sync_index
 from adapterhub.registry.reading import as_ref, get, get_one, settled
-from adapterhub.registry.records import AdapterRecord
 from adapterhub.registry.recovery import writing
 from adapterhub.registry.store import Store, ranges
 

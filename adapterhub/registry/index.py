@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
+from adapterhub.cards.card import Card
 from adapterhub.registry.aliases import Split, Target
-from adapterhub.registry.card import Card
 from adapterhub.registry.files import create_new, temporary_path
 
 # Numbered schema migrations: MIGRATIONS[n] takes the schema from user_version n to n + 1.

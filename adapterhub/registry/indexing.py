@@ -7,8 +7,8 @@ folders, which always say the truth.
 
 from __future__ import annotations
 
+from adapterhub.cards.card import Card
 from adapterhub.registry import index
-from adapterhub.registry.card import Card
 from adapterhub.registry.store import Store
 
 

@@ -15,13 +15,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from adapterhub.cards.card import CARD_FILE, Card, FileInfo
+from adapterhub.cards.records import AdapterRecord
 from adapterhub.errors import IncompatibleAdapter, RegistryConflict, RegistryCorrupt
 from adapterhub.names import MAX_VERSION, is_version, validate_name
-from adapterhub.registry.card import CARD_FILE, Card, FileInfo
 from adapterhub.registry.files import CHUNK, atomic_write, count_parameters, disk_error, fsync_path
 from adapterhub.registry.indexing import index_new
 from adapterhub.registry.paths import refuse_link, remove_entry, work_folder
-from adapterhub.registry.records import AdapterRecord
 from adapterhub.registry.recovery import writing
 from adapterhub.registry.store import Store
 from adapterhub.registry.validation import (

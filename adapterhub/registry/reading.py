@@ -11,10 +11,10 @@ import sqlite3
 from collections.abc import Callable
 from typing import TypeVar
 
+from adapterhub.cards.records import AdapterRecord, LoadedAdapter
 from adapterhub.errors import ConfigError, RegistryCorrupt
 from adapterhub.names import Ref, validate_name
 from adapterhub.registry import index
-from adapterhub.registry.records import AdapterRecord, LoadedAdapter
 from adapterhub.registry.recovery import recover_if_needed, reindex
 from adapterhub.registry.store import Store
 from adapterhub.registry.validation import CONFIG_FILE, REQUIRED_FILES, WEIGHTS_FILE

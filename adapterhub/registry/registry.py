@@ -34,12 +34,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from adapterhub.cards.card import Card
+from adapterhub.cards.records import AdapterRecord, LoadedAdapter, Problem, RemovalPlan
 from adapterhub.errors import ConfigError
 from adapterhub.names import Ref, validate_name
 from adapterhub.registry import editing, index, publishing, reading, recovery, removal, verification
 from adapterhub.registry.aliases import Target
-from adapterhub.registry.card import Card
-from adapterhub.registry.records import AdapterRecord, LoadedAdapter, Problem, RemovalPlan
 from adapterhub.registry.store import Store
 
 ENV_VAR = "ADAPTERHUB_REGISTRY"

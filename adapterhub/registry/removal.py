@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 
+from adapterhub.cards.records import RemovalPlan
 from adapterhub.errors import ConfigError, RegistryConflict, RegistryCorrupt
 from adapterhub.names import Ref
 from adapterhub.registry.aliases import Split, versions_of
@@ -19,7 +20,6 @@ from adapterhub.registry.files import fsync_path
 from adapterhub.registry.indexing import sync_index
 from adapterhub.registry.paths import work_folder
 from adapterhub.registry.reading import settled
-from adapterhub.registry.records import RemovalPlan
 from adapterhub.registry.recovery import empty_trash, writing
 from adapterhub.registry.store import Store, split_refs
 

@@ -17,14 +17,14 @@ import socket
 import uuid
 from pathlib import Path
 
+from adapterhub.cards.card import CARD_FILE, Card
+from adapterhub.cards.records import AdapterRecord
 from adapterhub.errors import AdapterNotFound, ConfigError, RegistryCorrupt, RegistryNotFound
 from adapterhub.names import Ref, is_valid_name, is_version
 from adapterhub.registry import index
 from adapterhub.registry.aliases import Split, Target, decode, encode, versions_of
-from adapterhub.registry.card import CARD_FILE, Card
 from adapterhub.registry.files import atomic_write
 from adapterhub.registry.paths import refuse_link
-from adapterhub.registry.records import AdapterRecord
 
 ALIASES_FILE = "aliases.json"
 # staging folders are named HOST-PID-RANDOM, so the next writer on this host can tell a dead publisher's

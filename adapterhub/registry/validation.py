@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from adapterhub.cards.card import CARD_FILE, Card
+from adapterhub.cards.records import Problem
 from adapterhub.errors import ConfigError, IncompatibleAdapter, RegistryCorrupt
 from adapterhub.methods.prefix import NO_PREFIX, prefix_layout, prefix_mismatch
-from adapterhub.registry.card import CARD_FILE, Card
 from adapterhub.registry.files import safetensors_header, sha256_file
 from adapterhub.registry.paths import link_target
-from adapterhub.registry.records import Problem
 from adapterhub.tasks import HEAD_KINDS, TASK_TYPES
 
 CONFIG_FILE = "adapter_config.json"

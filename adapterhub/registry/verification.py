@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapterhub.cards.card import CARD_FILE, Card
+from adapterhub.cards.records import Problem
 from adapterhub.errors import RegistryCorrupt
 from adapterhub.registry import index
 from adapterhub.registry.aliases import Split, Target, versions_of
-from adapterhub.registry.card import CARD_FILE, Card
 from adapterhub.registry.paths import link_target, work_folder
-from adapterhub.registry.records import Problem
 from adapterhub.registry.recovery import journal_entries, recover_if_needed
 from adapterhub.registry.store import ALIASES_FILE, Store
 from adapterhub.registry.validation import content_problems, stored_file_problems

@@ -21,10 +21,10 @@ import difflib
 import json
 from pathlib import Path
 
+from adapterhub.cards.card import Card
+from adapterhub.cards.records import AdapterRecord, Problem
 from adapterhub.errors import AdapterNotFound, RegistryConflict, RegistryCorrupt
 from adapterhub.names import MAX_VERSION, Ref, is_valid_name, is_version, validate_name
-from adapterhub.registry.card import Card
-from adapterhub.registry.records import AdapterRecord, Problem
 from adapterhub.remote.config import Remote
 from adapterhub.remote.store import MAX_OBJECT_BYTES, Oversized, Store
 from adapterhub.remote.trust import card_too_large, check_card

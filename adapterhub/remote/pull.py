@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from adapterhub.cards.card import CARD_FILE, Card, FileInfo
 from adapterhub.errors import AdapterHubError, AdapterNotFound, ConfigError, IncompatibleAdapter, RegistryCorrupt
 from adapterhub.names import Ref
 from adapterhub.registry import Registry
-from adapterhub.registry.card import CARD_FILE, Card, FileInfo
 from adapterhub.registry.files import CHUNK
 from adapterhub.registry.paths import remove_entry
 from adapterhub.remote.catalog import RemoteRegistry, blob_key, conflict, same_files

@@ -16,10 +16,10 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from adapterhub.cards.card import CARD_FILE
 from adapterhub.errors import ConfigError, RegistryCorrupt
 from adapterhub.names import Ref
 from adapterhub.registry import AdapterRecord, Registry
-from adapterhub.registry.card import CARD_FILE
 from adapterhub.registry.validation import version_file_problems
 from adapterhub.remote.catalog import RemoteRegistry, blob_key, card_key, conflict, same_files
 from adapterhub.remote.trust import check_card

@@ -24,10 +24,10 @@ import reprlib
 from pathlib import Path
 from typing import Any, NoReturn
 
+from adapterhub.cards.card import Card
 from adapterhub.errors import RegistryCorrupt
 from adapterhub.names import MAX_VERSION, is_valid_name
 from adapterhub.registry import Registry
-from adapterhub.registry.card import Card
 from adapterhub.registry.validation import (
     CONFIG_FILE,
     README_FILE,

@@ -19,7 +19,7 @@ from adapterhub.tasks.sentiment import SENTIMENT
 from adapterhub.tasks.task import Task
 
 if TYPE_CHECKING:
-    from adapterhub.registry import Card
+    from adapterhub.cards import Card
 
 TASKS: dict[str, Task] = {task.name: task for task in (SENTIMENT, CLASSIFY, NER, GENERATE)}
 

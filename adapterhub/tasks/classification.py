@@ -9,16 +9,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adapterhub.data import Example, TextExample
+from adapterhub.data.labels import sort_labels
 from adapterhub.errors import ConfigError
+from adapterhub.tasks.metrics import classification_report
 from adapterhub.tasks.padding import pad_inputs
+from adapterhub.tasks.results import Classification
 from adapterhub.tasks.task import Chance, Encoded, Family, InferenceInput, Scored
 
 if TYPE_CHECKING:
     import torch
 
-    from adapterhub.evaluation.evaluate import Scoring
-    from adapterhub.inference.results import Result
-    from adapterhub.registry import AdapterRecord
+    from adapterhub.cards import AdapterRecord
+    from adapterhub.tasks.results import Result
+    from adapterhub.tasks.task import Scoring
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,6 @@ class SequenceClassification:
         """Pooled as the card says (None: as the base pools), then the head and a softmax over the labels."""
         import torch
 
-        from adapterhub.inference.results import Classification
         from adapterhub.models import pool
 
         assert head is not None  # parsing refuses a classifier without its head
@@ -127,11 +129,9 @@ class SequenceClassification:
     def score(self, run: Scoring) -> Scored:
         """Accuracy, macro F1, the per-class table and the confusion matrix of the predicted labels; an ensemble
         (``run.combine``) is scored on its averaged probabilities."""
-        from adapterhub.evaluation.evaluate import label_mapping
-        from adapterhub.evaluation.report import classification_report
 
         texts = [e for e in run.data.examples if isinstance(e, TextExample)]
-        mapping = label_mapping(run.records[0], [e.label for e in texts], run.data.source)
+        mapping = self.label_mapping(run.records[0], [e.label for e in texts], run.data.source)
         run.counter.start(len(texts) * len(run.records))
         results = run.hub.predict(
             [e.text for e in texts],
@@ -143,9 +143,31 @@ class SequenceClassification:
         gold = [mapping[e.label] for e in texts]
         return classification_report(gold, [r.label for r in results], run.records[0].card.labels), results
 
+    def label_mapping(self, record: AdapterRecord, gold: Sequence[str], source: str) -> dict[str, str]:
+        """Data labels -> the adapter's label names: as they are, as the training data spelled them (the card's
+        ``hyperparameters["data_labels"]``, written by ``hub train --labels``), or renamed as training renamed them
+        (0/1 -> negative/positive for sentiment)."""
+        names = set(record.card.labels)
+        raw = sort_labels(gold)
+        if set(raw) <= names:
+            return {label: label for label in raw}
+        spelled = list(record.card.hyperparameters.get("data_labels") or ())
+        if len(spelled) == len(record.card.labels) and set(raw) <= set(spelled):
+            return {label: record.card.labels[spelled.index(label)] for label in raw}
+        try:
+            renamed = self.label_names(raw)
+        except ConfigError:
+            renamed = raw
+        if len(renamed) == len(raw) and set(renamed) <= names:
+            return dict(zip(raw, renamed, strict=True))
+        raise ConfigError(
+            f"{source} has labels {', '.join(raw)}, which do not match the labels of {record.ref} "
+            f"({', '.join(record.card.labels)}); score it on data of its own label set"
+        )
+
     def save_merged(self, model: torch.nn.Module, record: AdapterRecord, out: Path) -> None:
         """The merged encoder (``AutoModel``), the head beside it and a README with the lines that apply it:
         transformers has no sequence-classification head on mean-pooled states."""
-        from adapterhub.export.merged import write_sequence_classifier
+        from adapterhub.tasks.merged import write_sequence_classifier  # torch and transformers: on first use
 
         write_sequence_classifier(model, record, out)

@@ -20,9 +20,9 @@ from adapterhub.tasks.task import Chance, Encoded, Family, InferenceInput, Score
 if TYPE_CHECKING:
     import torch
 
-    from adapterhub.evaluation.evaluate import Scoring
-    from adapterhub.inference.results import Result
-    from adapterhub.registry import AdapterRecord
+    from adapterhub.cards import AdapterRecord
+    from adapterhub.tasks.results import Result
+    from adapterhub.tasks.task import Scoring
 
 TEMPLATE = "### Instruction:\n{prompt}\n\n### Response:\n"
 
@@ -117,11 +117,9 @@ class CausalLM:
 
     def score(self, run: Scoring) -> Scored:
         """Loss and perplexity on the responses (prompts in the training template); no ensembles."""
-        from adapterhub.evaluation.evaluate import perplexity
-
         if run.combine:
             raise ConfigError(f"{run.records[0].ref} is a generate adapter; ensembles average class probabilities")
-        return {"metrics": perplexity(run.hub, run.records[0], run.data, run.batch_size, run.counter)}, []
+        return {"metrics": run.perplexity()}, []
 
     def save_merged(self, model: torch.nn.Module, record: AdapterRecord, out: Path) -> None:
         """A plain ``AutoModelForCausalLM`` directory."""

@@ -12,16 +12,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adapterhub.data import Example, TokenExample
+from adapterhub.data.labels import labels_of
 from adapterhub.errors import ConfigError
+from adapterhub.tasks.metrics import entity_report
 from adapterhub.tasks.padding import pad, pad_inputs
+from adapterhub.tasks.results import Entities
 from adapterhub.tasks.task import Chance, Encoded, Family, InferenceInput, Scored
+from adapterhub.tasks.words import entities, given_words, split_words
 
 if TYPE_CHECKING:
     import torch
 
-    from adapterhub.evaluation.evaluate import Scoring
-    from adapterhub.inference.results import Result
-    from adapterhub.registry import AdapterRecord
+    from adapterhub.cards import AdapterRecord
+    from adapterhub.tasks.results import Result
+    from adapterhub.tasks.task import Scoring
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,6 @@ class TokenClassification:
         self, text: str | tuple[str, ...], tokenizer: Any, record: AdapterRecord, limit: int, where: str
     ) -> InferenceInput:
         """A text is split into words (with their spans); a word list is taken as it is."""
-        from adapterhub.inference.words import given_words, split_words
 
         words = (given_words(text) if isinstance(text, tuple) else split_words(text)) or [("", 0, 0)]
         text = " ".join(text) if isinstance(text, tuple) else text
@@ -117,9 +120,6 @@ class TokenClassification:
     ) -> list[Result]:
         """A tag per word from its first sub-token's state; words cut off by the length are tagged O."""
         import torch
-
-        from adapterhub.inference.results import Entities
-        from adapterhub.inference.words import entities
 
         assert head is not None  # parsing refuses a tagger without its head
         weight, bias = head
@@ -149,8 +149,6 @@ class TokenClassification:
 
     def score(self, run: Scoring) -> Scored:
         """Entity-level F1, precision and recall of the predicted tags (seqeval, conlleval rules)."""
-        from adapterhub.data.labels import labels_of
-        from adapterhub.evaluation.report import entity_report
 
         card = run.records[0].card
         sentences = [e for e in run.data.examples if isinstance(e, TokenExample)]
@@ -174,7 +172,7 @@ class TokenClassification:
 
     def save_merged(self, model: torch.nn.Module, record: AdapterRecord, out: Path) -> None:
         """A plain ``AutoModelForTokenClassification`` directory, the labels in its ``id2label``."""
-        from adapterhub.export.merged import write_token_classifier
+        from adapterhub.tasks.merged import write_token_classifier  # torch and transformers: on first use
 
         write_token_classifier(model, record, out)
 

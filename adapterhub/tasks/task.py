@@ -15,14 +15,55 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 if TYPE_CHECKING:
     import torch
 
+    from adapterhub.cards import AdapterRecord
     from adapterhub.data import Example, Kind
-    from adapterhub.evaluation.evaluate import Scoring
-    from adapterhub.inference.results import Result
-    from adapterhub.registry import AdapterRecord
+    from adapterhub.reporting import ProgressCounter
+    from adapterhub.tasks.results import Result
 
 Encoded = dict[str, Any]  # input_ids: list[int], labels: int | list[int], length: int
 Family = Literal["encoder", "causal"]
 Scored = tuple[dict[str, Any], list[Any]]  # an Evaluation's metric fields, and the results they came from
+
+
+@dataclass(frozen=True)
+class EvalData:
+    """The examples ``hub eval`` scores on: where they came from, read with the kind of the adapter's task."""
+
+    source: str
+    examples: tuple[Example, ...]
+    fingerprint: str
+
+
+class Predictor(Protocol):
+    """What scoring predicts with: :class:`adapterhub.Hub`'s ``predict``."""
+
+    def predict(self, inputs: Any, adapter: str | list[str], **options: Any) -> list[Result]: ...
+
+
+class Scoring(Protocol):
+    """One scoring run as :meth:`Task.score` sees it (:mod:`adapterhub.evaluation` makes it).
+
+    Attributes:
+        hub: What to predict with.
+        target: What to pass ``hub.predict`` as the adapter: one reference, or the members of an ensemble.
+        records: The adapter's record, or each member's.
+        data: The examples.
+        combine: How an ensemble is combined (``mean``), None for one adapter.
+        batch_size: Inputs per forward pass.
+        counter: Progress: the task starts it with its total, then adds as examples are scored.
+    """
+
+    hub: Predictor
+    target: str | list[str]
+    records: list[AdapterRecord]
+    data: EvalData
+    combine: str | None
+    batch_size: int
+    counter: ProgressCounter
+
+    def perplexity(self) -> dict[str, float]:
+        """Loss and perplexity of the (one) generate adapter on the data's responses, prompts in its template."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -79,9 +79,8 @@ def train(
 
     from transformers import AutoConfig
 
-    from adapterhub.base import load_tokenizer, quantization_config
+    from adapterhub.base import context_length, load_tokenizer, quantization_config
     from adapterhub.export.importing import canonical_base_id
-    from adapterhub.inference.inputs import context_length
     from adapterhub.training.loop import agree, process_state
 
     state = process_state()  # one process, or one of several under accelerate launch / torchrun

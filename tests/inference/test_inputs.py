@@ -55,7 +55,7 @@ def test_a_prefix_takes_positions_too(hub: Hub, registry, tiny_gpt2, tiny_bert) 
 
 
 def test_context_length_reads_what_the_config_declares() -> None:
-    from adapterhub.inference.inputs import context_length
+    from adapterhub.base import context_length
 
     assert context_length(GPT2Config(n_positions=128)) == 128
     assert context_length(BertConfig(max_position_embeddings=512)) == 512

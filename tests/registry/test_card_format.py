@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from adapterhub.cards.card import CARD_FILE, DEFAULT_MAX_LENGTH, FORMAT, Card
 from adapterhub.errors import ConfigError
 from adapterhub.registry import InferenceSettings, Registry
-from adapterhub.registry.card import CARD_FILE, DEFAULT_MAX_LENGTH, FORMAT, Card
 from tests.registry.helpers import CARD, fake_adapter
 
 

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 
 from adapterhub import AdapterNotFound, ConfigError, InvalidName, Registry
+from adapterhub.cards.card import Card
 from adapterhub.export.peft import export_adapter
-from adapterhub.registry.card import Card
 from tests.registry.helpers import CARD, fake_adapter
 
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
+from adapterhub.cards.card import Card
 from adapterhub.registry import Registry
-from adapterhub.registry.card import Card
 
 NAMES, VERSIONS = 1000, 2  # 2,000 versions besides the four the registry fixture publishes
 

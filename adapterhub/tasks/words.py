@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from adapterhub.inference.results import Entity
+from adapterhub.tasks.results import Entity
 
 # Words as tweet and news taggers see them: @handles and #tags whole, inner apostrophes, hyphens and dots
 # kept (don't, e-mail, U.S), any other punctuation mark a word of its own.

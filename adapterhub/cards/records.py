@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from adapterhub.cards.card import Card
 from adapterhub.errors import RegistryConflict
-from adapterhub.registry.card import Card
 
 SCHEMA = 1  # version of the JSON documents below
 
