@@ -31,4 +31,10 @@ def get_method(name: str) -> Method:
     return METHODS[name]
 
 
-__all__ = ["METHODS", "HeadSettings", "LoraSettings", "Method", "PrefixSettings", "get_method"]
+def for_peft_type(peft_type: str) -> Method | None:
+    """The first registered method whose adapters PEFT saves as ``peft_type`` (a plain PEFT LoRA adapter is a
+    ``lora`` one, not a ``head`` one), or None."""
+    return next((m for m in METHODS.values() if m.peft_type == peft_type), None)
+
+
+__all__ = ["METHODS", "HeadSettings", "LoraSettings", "Method", "PrefixSettings", "for_peft_type", "get_method"]
