@@ -1,26 +1,28 @@
 """Adapter methods as plug-ins: one module per method, each with its settings dataclass and one ``METHOD``.
 
 :data:`METHODS` maps a method's name to its :class:`~adapterhub.methods.method.Method`, in the order
-``hub train -h`` lists them; adding a method is a new module here and its line below.
+``hub train -h`` lists them; adding a method is a new module here and its line in :data:`MODULES`.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from adapterhub.errors import ConfigError
-from adapterhub.methods import head, lora, prefix
 from adapterhub.methods.head import HeadSettings
 from adapterhub.methods.lora import LoraSettings
 from adapterhub.methods.method import Method
 from adapterhub.methods.prefix import PrefixSettings
 from adapterhub.suggest import did_you_mean
 
+# The method modules, one a line, in the order `hub train -h` lists them; each defines one METHOD.
+MODULES = (
+    "lora",
+    "prefix",
+    "head",
+)
 METHODS: dict[str, Method] = {
-    m.name: m
-    for m in (
-        lora.METHOD,
-        prefix.METHOD,
-        head.METHOD,
-    )
+    m.name: m for m in (import_module(f"adapterhub.methods.{module}").METHOD for module in MODULES)
 }
 
 
