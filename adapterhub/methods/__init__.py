@@ -20,6 +20,7 @@ MODULES = (
     "lora",
     "prefix",
     "head",
+    "ia3",
 )
 METHODS: dict[str, Method] = {
     m.name: m for m in (import_module(f"adapterhub.methods.{module}").METHOD for module in MODULES)
