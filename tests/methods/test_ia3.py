@@ -313,3 +313,21 @@ def test_vllm_refuses_ia3(registry: Registry, tiny_gpt2: Path, tmp_path: Path) -
     publish_ia3(registry, tiny_gpt2, "poet", task="generate")
     with pytest.raises(ConfigError, match=r"^poet@1 is a generate ia3 adapter; vLLM serves LoRA"):
         export_for_vllm(["poet"], tmp_path / "vllm", registry=registry)
+
+
+def test_a_merged_export_folds_the_vectors_into_a_plain_causal_lm(
+    registry: Registry, tiny_gpt2: Path, tmp_path: Path
+) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from adapterhub.export.merged import export_merged
+
+    publish_ia3(registry, tiny_gpt2, "poet", task="generate")
+    export_merged("poet", tmp_path / "merged", registry=registry)
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "merged").eval()
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "merged")
+    ids = tokenizer(TEMPLATE.format(prompt="write a poem"), return_tensors="pt")["input_ids"]
+    ids = torch.cat([torch.tensor([[tokenizer.bos_token_id]]), ids], 1)
+    out = model.generate(ids, max_new_tokens=6, do_sample=False, pad_token_id=tokenizer.eos_token_id)
+    text = tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
+    assert text == Hub(registry, device="cpu").predict("write a poem", "poet", max_new_tokens=6).text
