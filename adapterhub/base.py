@@ -328,16 +328,30 @@ def forward_takes(model_class: type, keyword: str) -> bool:
 
 
 def canonical_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """The base body's tensors under their plain transformers names, PEFT layers and task head left out."""
-    if hasattr(model, "get_base_model"):  # a PeftModel
+    """The base body's tensors under their plain transformers names, PEFT layers and task head left out.
+
+    Of a layer that a PEFT tuner wrapped, whatever method it is, only its ``base_layer`` is the base's."""
+    peft_model = hasattr(model, "get_base_model")
+    if peft_model:
         model = model.get_base_model()
     body = getattr(model, "base_model", model)
+    tuned = _tuner_layers(body) if peft_model else ()
     out = {}
     for name, tensor in body.state_dict().items():
         if name.startswith("pooler.") or any(part in name for part in PEFT_PARTS):
             continue
+        layer = next((p for p in tuned if name.startswith(p)), None)
+        if layer is not None and not name[len(layer) :].startswith("base_layer."):
+            continue  # a tuner's own weights (an IA3 vector, a LoRA factor)
         out[name.replace(".base_layer.", ".").replace(".original_module.", ".")] = tensor
     return out
+
+
+def _tuner_layers(body: torch.nn.Module) -> tuple[str, ...]:
+    """The ``name.`` of every layer of ``body`` that a PEFT tuner wrapped."""
+    from peft.tuners.tuners_utils import BaseTunerLayer  # loaded already: the body is a PeftModel's
+
+    return tuple(f"{name}." for name, module in body.named_modules() if isinstance(module, BaseTunerLayer))
 
 
 def fingerprint(model: torch.nn.Module) -> str:

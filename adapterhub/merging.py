@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from adapterhub.errors import ConfigError
+from adapterhub.methods import METHODS
 from adapterhub.names import validate_name
 from adapterhub.registry import AdapterRecord, Card, DataInfo, LoadedAdapter, Registry
 
@@ -71,16 +72,30 @@ def merge(
     tensors = {k: v.contiguous() for k, v in get_peft_model_state_dict(model, adapter_name="merged").items()}
     tensors.update(_merged_head(loaded, weights, first.labels))
 
-    pairs = list(zip(loaded, weights, strict=True))
     config = model.peft_config["merged"]
     config.base_model_name_or_path = first.base.id
     config.modules_to_save = loaded[0].config.get("modules_to_save")
     config.task_type = loaded[0].config.get("task_type")
     config.inference_mode = True
-    card = Card(
+    card = _merged_card(loaded, weights, combination, config)
+    with tempfile.TemporaryDirectory(prefix="adapterhub-merge-") as out:
+        config.save_pretrained(out)
+        save_file(
+            {k: v.detach().to(torch.float32) if v.is_floating_point() else v for k, v in tensors.items()},
+            str(Path(out) / "adapter_model.safetensors"),
+            metadata={"format": "pt"},
+        )
+        return registry.publish(name, out, card)
+
+
+def _merged_card(loaded: list[LoadedAdapter], weights: Sequence[float], combination: str, config: Any) -> Card:
+    """The card of the merge of ``loaded`` (the first one's task, base and labels; the members as lineage)."""
+    first = loaded[0].record.card
+    pairs = list(zip(loaded, weights, strict=True))
+    return Card(
         task=first.task,
         task_type=first.task_type,
-        method="lora",
+        method=_combined_method(first.method),
         base=first.base,
         labels=first.labels,
         method_config={
@@ -97,23 +112,18 @@ def merge(
         data=DataInfo(description="merge of " + ", ".join(f"{x.record.ref} ({w:g})" for x, w in pairs)),
         lineage=tuple({"ref": x.record.ref, "content_hash": x.record.card.content_hash, "weight": w} for x, w in pairs),
     )
-    with tempfile.TemporaryDirectory(prefix="adapterhub-merge-") as out:
-        config.save_pretrained(out)
-        save_file(
-            {k: v.detach().to(torch.float32) if v.is_floating_point() else v for k, v in tensors.items()},
-            str(Path(out) / "adapter_model.safetensors"),
-            metadata={"format": "pt"},
-        )
-        return registry.publish(name, out, card)
 
 
 def _check_members(records: list[AdapterRecord]) -> None:
     first = records[0]
     for record in records:
         card = record.card
-        if card.method == "prefix":
+        method = METHODS.get(card.method)
+        if method is not None and method.combine_as is None:
+            combinable = [m.name for m in METHODS.values() if m.combine_as is not None]
             raise ConfigError(
-                f"{record.ref} is a prefix-tuning adapter; merging combines LoRA updates (lora and head adapters)"
+                f"{record.ref} is a {method.title} adapter; merging combines LoRA updates "
+                f"({' and '.join(combinable)} adapters)"
             )
         if card.task != first.card.task:
             raise ConfigError(
@@ -129,6 +139,12 @@ def _check_members(records: list[AdapterRecord]) -> None:
                 f"merge members disagree on labels: {first.ref} has {', '.join(first.card.labels)} but {record.ref} "
                 f"has {', '.join(card.labels)}"
             )
+
+
+def _combined_method(method: str) -> str:
+    """The method of the adapter that PEFT's weighted merge of ``method`` adapters makes."""
+    known = METHODS.get(method)
+    return known.combine_as if known is not None and known.combine_as else method
 
 
 def _without_head(adapter: LoadedAdapter) -> LoadedAdapter:

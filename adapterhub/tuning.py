@@ -16,13 +16,12 @@ from typing import Any
 
 from adapterhub.base import locate_base
 from adapterhub.errors import AdapterHubError, ConfigError
-from adapterhub.methods.prefix import check_prefix_folder
+from adapterhub.methods import METHODS
 from adapterhub.names import validate_name
 from adapterhub.registry import AdapterRecord, Registry
 from adapterhub.registry.paths import refuse_link, work_folder
 from adapterhub.training.config import TrainConfig
 
-METHODS = ("lora", "prefix", "head")
 FINISHED = ("COMPLETE", "PRUNED")
 
 
@@ -69,20 +68,15 @@ class TuneResult:
 
 def suggest(trial: Any, methods: Sequence[str]) -> dict[str, Any]:
     """One point of the search space: learning rate, warmup and the method's own settings."""
-    method = trial.suggest_categorical("method", list(methods))
-    low, high = (1e-4, 5e-3) if method == "lora" else (1e-3, 5e-2)
-    params: dict[str, Any] = {
-        "method": method,
-        "lr": trial.suggest_float(f"{method}_lr", low, high, log=True),
+    name = trial.suggest_categorical("method", list(methods))
+    method = METHODS[name]
+    low, high = method.lr_range
+    return {
+        "method": name,
+        "lr": trial.suggest_float(f"{name}_lr", low, high, log=True),
         "warmup_ratio": trial.suggest_float("warmup_ratio", 0.0, 0.2),
+        **method.search(trial),
     }
-    if method == "lora":
-        params["lora_r"] = trial.suggest_categorical("lora_r", [4, 8, 16, 32])
-        params["lora_alpha"] = params["lora_r"] * trial.suggest_categorical("alpha_per_rank", [1, 2, 4])
-        params["lora_dropout"] = trial.suggest_float("lora_dropout", 0.0, 0.3)
-    elif method == "prefix":
-        params["prefix_tokens"] = trial.suggest_categorical("prefix_tokens", [10, 20, 40])
-    return params
 
 
 def tune(
@@ -98,17 +92,16 @@ def tune(
         >>> tune(TrainConfig(task="sentiment"), TuneSettings(trials=8)).best.ref  # doctest: +SKIP
         'sentiment@2'
     """
-    if "prefix" in (settings or TuneSettings()).methods:  # refused now, not at the first trial that draws it
-        check_prefix_folder(locate_base(config.base), "drop prefix from --methods (lora and head work)")
-    import optuna
-
+    settings = settings or TuneSettings()
+    location = locate_base(config.base)
+    for method in settings.methods:  # refused now, not at the first trial that draws it
+        METHODS[method].check_base(location, f"drop {method} from --methods")
     from adapterhub.tasks import get_task
     from adapterhub.training.loop import process_state
-    from adapterhub.training.train import TrainingInterrupted, train
+    from adapterhub.training.train import TrainingInterrupted
 
     if process_state().num_processes > 1:
         raise ConfigError("hub tune runs its trials in one process; start it without accelerate launch or torchrun")
-    settings = settings or TuneSettings()
     registry = registry if isinstance(registry, Registry) else Registry(registry)
     report = report or (lambda event, values: None)
     task = get_task(config.task)
@@ -120,41 +113,13 @@ def tune(
     refuse_link(folder)
     folder.mkdir(exist_ok=True)
     scratch = Registry(folder / "trials")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        study_name=study_name,
-        storage=f"sqlite:///{folder / 'study.db'}",
-        load_if_exists=True,
-        direction="maximize" if task.greater_is_better else "minimize",
-        sampler=optuna.samplers.TPESampler(seed=config.seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=settings.startup_trials, n_warmup_steps=1),
-    )
+    study = _study(folder, study_name, task.greater_is_better, config.seed, settings.startup_trials)
     _check_same_search(study, config, settings)
-
-    def objective(trial: optuna.Trial) -> float:
-        params = suggest(trial, settings.methods)
-        evaluations = 0
-
-        def on_event(event: str, values: dict[str, Any]) -> None:
-            nonlocal evaluations
-            report(event, values)
-            if event == "eval":
-                trial.report(values[task.metric], evaluations)
-                evaluations += 1
-                trial.set_user_attr("evaluations", evaluations)
-                if trial.should_prune():
-                    raise optuna.TrialPruned(f"{task.metric} {values[task.metric]:.4f} at evaluation {evaluations}")
-
-        report("trial", {"number": trial.number, "params": params})
-        trial_config = config.merged(name=f"trial-{trial.number}", save_on_interrupt=False, **params)
-        result = train(trial_config, registry=scratch, report=on_event)
-        trial.set_user_attr("ref", result.record.ref)
-        return result.record.card.metrics[task.metric]
-
     done = sum(1 for t in study.trials if t.state.name in FINISHED)
     try:
         if done < settings.trials:
             report("note", {"text": f"study {study_name}: {done} of {settings.trials} trials done; running the rest"})
+            objective = _objective(config, settings, task.metric, scratch, report)
             study.optimize(objective, n_trials=settings.trials - done, catch=(), callbacks=[_announce(report)])
     except (TrainingInterrupted, KeyboardInterrupt) as exc:
         kept = sum(1 for t in study.trials if t.state.name in FINISHED)
@@ -171,6 +136,57 @@ def tune(
         record = _publish_best(registry, name, best_record, study_name, best.number, len(trials))
         study.set_user_attr("published", {"trial": best.number, "ref": record.ref})
     return TuneResult(record, best.number, task.metric, trials, folder)
+
+
+def _study(folder: Path, name: str, maximize: bool, seed: int, startup_trials: int) -> Any:
+    """The Optuna study stored in ``folder`` (created, or loaded to resume): TPE sampling, median pruning."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.create_study(
+        study_name=name,
+        storage=f"sqlite:///{folder / 'study.db'}",
+        load_if_exists=True,
+        direction="maximize" if maximize else "minimize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=startup_trials, n_warmup_steps=1),
+    )
+
+
+def _objective(
+    config: TrainConfig,
+    settings: TuneSettings,
+    metric: str,
+    scratch: Registry,
+    report: Callable[[str, dict[str, Any]], None],
+) -> Callable[[Any], float]:
+    """Optuna's objective: one training run at a point of the search space, published into ``scratch``, pruned
+    at an evaluation that trails the median of earlier trials there."""
+    import optuna
+
+    from adapterhub.training.train import train
+
+    def objective(trial: optuna.Trial) -> float:
+        params = suggest(trial, settings.methods)
+        evaluations = 0
+
+        def on_event(event: str, values: dict[str, Any]) -> None:
+            nonlocal evaluations
+            report(event, values)
+            if event == "eval":
+                trial.report(values[metric], evaluations)
+                evaluations += 1
+                trial.set_user_attr("evaluations", evaluations)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"{metric} {values[metric]:.4f} at evaluation {evaluations}")
+
+        report("trial", {"number": trial.number, "params": params})
+        trial_config = config.merged(name=f"trial-{trial.number}", save_on_interrupt=False, **params)
+        result = train(trial_config, registry=scratch, report=on_event)
+        trial.set_user_attr("ref", result.record.ref)
+        return result.record.card.metrics[metric]
+
+    return objective
 
 
 def _check_same_search(study: Any, config: TrainConfig, settings: TuneSettings) -> None:

@@ -10,6 +10,7 @@ import typer
 from adapterhub.cli import formatting as fmt
 from adapterhub.cli.app import app
 from adapterhub.cli.formatting import examples
+from adapterhub.methods import METHODS
 
 Opt = typer.Option
 
@@ -27,7 +28,7 @@ def train(
     task: Annotated[str | None, Opt(help="sentiment, classify, ner or generate [default: sentiment]")] = None,
     name: Annotated[str | None, Opt(help="Registry name [default: the task's name].")] = None,
     base: Annotated[str | None, Opt(help="Base model: hub id or local directory [default: all-MiniLM-L6-v2].")] = None,
-    method: Annotated[str | None, Opt(help="lora, prefix or head [default: lora].")] = None,
+    method: Annotated[str | None, Opt(help=f"{', '.join(METHODS)} [default: lora].")] = None,
     data: Annotated[str | None, Opt(help="CSV/TSV/JSONL/CoNLL file, folder, or hf:NAME[:CONFIG].")] = None,
     eval_data: Annotated[str | None, Opt(help="Evaluation data [default: a seeded split of --data].")] = None,
     eval_fraction: Annotated[float | None, Opt(help="Share of --data held out for evaluation [0.1].")] = None,

@@ -9,6 +9,7 @@ import typer
 
 from adapterhub.cli import formatting as fmt
 from adapterhub.cli.app import app
+from adapterhub.methods import METHODS
 
 Opt = typer.Option
 
@@ -25,7 +26,7 @@ def tune(
     task: Annotated[str | None, Opt(help="sentiment, classify, ner or generate [default: sentiment]")] = None,
     name: Annotated[str | None, Opt(help="Registry name for the best adapter [default: the task's name].")] = None,
     trials: Annotated[int, Opt(help="Trials to finish in the study (a resumed study counts those done).")] = 20,
-    methods: Annotated[str, Opt(help="Comma-separated methods to search over: lora, prefix, head.")] = "lora",
+    methods: Annotated[str, Opt(help=f"Comma-separated methods to search over: {', '.join(METHODS)}.")] = "lora",
     study: Annotated[str | None, Opt(help="Study name; the same name resumes it [default: NAME].")] = None,
     base: Annotated[str | None, Opt(help="Base model: hub id or local directory [default: all-MiniLM-L6-v2].")] = None,
     data: Annotated[str | None, Opt(help="CSV/TSV/JSONL/CoNLL file, folder, or hf:NAME[:CONFIG].")] = None,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from adapterhub.base import AUTO_CLASSES
+from adapterhub.methods import METHODS
 from adapterhub.models import POOL_CODE
 from adapterhub.tasks import PIPELINE_TAGS
 
@@ -236,7 +237,8 @@ def _code(card: Card, settings: ExportSettings, folder: str, split_head: bool, *
     if split_head:
         return code + TOKEN.format(max_length=settings.max_length, head_file=head_file, labels_file=labels_file)
     if card.task_type == "CAUSAL_LM":
-        decode = BY_HAND if card.method == "prefix" else BY_GENERATE
+        method = METHODS.get(card.method)
+        decode = BY_HAND if method is not None and method.generate_by_hand else BY_GENERATE
         return code + GENERATE.format(template=settings.prompt_template, max_length=settings.max_length, decode=decode)
     labels = f", num_labels={len(card.labels)}" if card.task_type in ("SEQ_CLS", "TOKEN_CLS") else ""
     return code + PLAIN.format(auto=auto, labels=labels)

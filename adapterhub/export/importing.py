@@ -16,13 +16,13 @@ from adapterhub.cards.card import CARD_FILE
 from adapterhub.errors import AdapterNotFound, ConfigError, IncompatibleAdapter
 from adapterhub.export.attach import attach
 from adapterhub.export.peft import HEAD_CONFIG, HEAD_WEIGHTS, registry_layout
+from adapterhub.methods import for_peft_type
 from adapterhub.names import validate_name
 from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, InferenceSettings, LoadedAdapter, Registry
 from adapterhub.registry.files import safetensors_header
 from adapterhub.registry.validation import CONFIG_FILE, WEIGHTS_FILE, check_publishable
 from adapterhub.tasks import find_task, generic_task
 
-METHOD_FOR_PEFT_TYPE = {"LORA": "lora", "PREFIX_TUNING": "prefix"}
 _OUR_LAYOUT = re.compile(r"^base_model\.(model\.)?(body\.|classifier\.1\.)")
 _NOT_YET_KNOWN = "sha256:" + "0" * 64  # a well-formed placeholder for the checks made before the base loads
 HF_SCHEME = "hf://"
@@ -42,7 +42,8 @@ def canonical_base_id(base_id: str) -> str:
 def method_summary(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """Our method name and its hyper-parameters, from a PEFT adapter config."""
     peft_type = str(config.get("peft_type", ""))
-    method = METHOD_FOR_PEFT_TYPE.get(peft_type, peft_type.lower())
+    known = for_peft_type(peft_type)
+    method = known.name if known else peft_type.lower()
     summary = {k: config[k] for k in METHOD_KEYS if config.get(k) is not None}
     if isinstance(summary.get("target_modules"), list):
         summary["target_modules"] = sorted(summary["target_modules"])

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from adapterhub.errors import ConfigError
+from adapterhub.methods import METHODS
 from adapterhub.registry import AdapterRecord, Registry
 from adapterhub.registry.files import check_new_directory, new_directory
 
@@ -51,10 +52,11 @@ def export_merged(
 
     record = registry.get(ref)  # the card alone: refusals come before torch is imported
     card = record.card
-    if card.method == "prefix":
+    method = METHODS.get(card.method)
+    if method is not None and method.unmergeable:
         raise ConfigError(
-            f"{record.ref} is a prefix-tuning adapter: its virtual tokens are not a weight update and cannot be "
-            f"folded into the base; export it as an adapter with `hub export {record.ref} DIR`"
+            f"{record.ref} is {method.unmergeable} and cannot be folded into the base; export it as an adapter "
+            f"with `hub export {record.ref} DIR`"
         )
     locate_base(card.base.id)
     from adapterhub.export.attach import attach

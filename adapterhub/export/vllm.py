@@ -16,6 +16,7 @@ from pathlib import Path
 
 from adapterhub.errors import ConfigError
 from adapterhub.export.peft import export_adapter
+from adapterhub.methods import METHODS
 from adapterhub.registry import Registry
 from adapterhub.registry.files import new_directory
 
@@ -45,7 +46,8 @@ def export_for_vllm(refs: list[str], dest: str | Path, *, registry: Registry | s
     records = [registry.get(ref) for ref in refs]
     for record in records:
         card = record.card
-        if card.task_type != "CAUSAL_LM" or card.method != "lora":
+        method = METHODS.get(card.method)
+        if card.task_type != "CAUSAL_LM" or method is None or not method.vllm:
             raise ConfigError(
                 f"{record.ref} is a {card.task} {card.method} adapter; vLLM serves LoRA adapters of causal LMs "
                 "(generate), so export it with `hub export NAME DIR` or serve it with `hub serve`"

@@ -24,7 +24,8 @@ two ways, chosen once per batch by :func:`plan`:
 Either way there is no Python loop over adapters per layer, and the factors a batch needs are gathered once
 per batch and reused by every forward pass within it: each step of a decode loop costs the products alone.
 With no batch routed the hooks leave the base's output untouched, so the base's own outputs stay bit-identical
-however many adapters come and go.
+however many adapters come and go. Adapters served by layer edits rather than factors are routed along, by the
+bank's :class:`~adapterhub.inference.row_edits.RowEdits`, over the same segments.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import torch
 from torch import nn
 
 from adapterhub.inference.resident import LoraFactors
+from adapterhub.inference.row_edits import RowEdits
 
 if TYPE_CHECKING:
     from adapterhub.inference.resident import ResidentAdapter
@@ -154,11 +156,12 @@ class LoraBank:
         self._slots: list[ResidentAdapter | None] = [None] * (INITIAL_SLOTS + 1)  # [0] is the zero slot
         self._slot_of: dict[int, int] = {}
         self._plan: Plan | None = None
+        self.edits = RowEdits(root)
 
     @property
     def hooked(self) -> int:
-        """Layers the bank adapts now (each with a hook and its tensors)."""
-        return len(self._layers)
+        """Layers the bank adapts now (each with a hook and its tensors), and layers hot adapters edit."""
+        return len(self._layers) + self.edits.hooked
 
     @property
     def capacity(self) -> int:
@@ -175,7 +178,9 @@ class LoraBank:
         return self._slot_of.get(id(adapter))
 
     def register(self, adapter: ResidentAdapter) -> None:
-        """Give ``adapter`` a slot and copy its factors in; its ``lora`` entries then view the bank."""
+        """Give ``adapter`` a slot and copy its factors in; its ``lora`` entries then view the bank. Its layer
+        edits, if any, are hooked."""
+        self.edits.register(adapter)
         if id(adapter) in self._slot_of or not adapter.lora:
             return
         if None not in self._slots[1:]:
@@ -196,7 +201,9 @@ class LoraBank:
 
     def release(self, adapter: ResidentAdapter) -> None:
         """Undo :meth:`register`: ``adapter`` gets its factors back as tensors of its own and its slot is
-        zeroed and freed; a layer no hot adapter updates loses its tensors and its hook."""
+        zeroed and freed; a layer no hot adapter updates loses its tensors and its hook; its layer edits are
+        unhooked."""
+        self.edits.release(adapter)
         slot = self._slot_of.pop(id(adapter), None)
         if slot is None:
             return
@@ -220,7 +227,8 @@ class LoraBank:
         device = next(iter(self._layers.values())).a.device if self._layers else torch.device("cpu")
         self._plan = plan(segments, self._slot_of, device)
         try:
-            yield self._plan
+            with self.edits.route(segments):
+                yield self._plan
         finally:
             self._plan = None
 

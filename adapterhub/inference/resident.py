@@ -1,4 +1,5 @@
-"""An adapter made ready for inference on one base: LoRA factors per module, prefix key/values, task head.
+"""An adapter made ready for inference on one base: LoRA factors per module, prefix key/values, layer edits
+(for a method whose :attr:`~adapterhub.methods.method.Method.serving` is ``"edits"``), task head.
 
 Parsing checks the adapter against the base it will run on and refuses every mismatch (a tensor for a module
 the base lacks, a targeted module without tensors, wrong shapes, a head of the wrong width): a mismatched
@@ -17,6 +18,8 @@ from torch import nn
 from adapterhub.compat import module_is_targeted
 from adapterhub.errors import IncompatibleAdapter
 from adapterhub.export.attach import key_sample
+from adapterhub.methods import METHODS, for_peft_type
+from adapterhub.methods.method import LayerEdit
 from adapterhub.methods.prefix import NO_PREFIX, prefix_layout, prefix_mismatch
 from adapterhub.tasks import task_for
 
@@ -56,6 +59,7 @@ class ResidentAdapter:
     lora: dict[str, LoraFactors] = field(default_factory=dict)  # module path (relative to the host root) ->
     prefix: torch.Tensor | None = None  # (layers, 2, key/value heads, P, head_dim)
     head: tuple[torch.Tensor, torch.Tensor] | None = None  # weight (C, H), bias (C,)
+    edits: dict[str, LayerEdit] = field(default_factory=dict)  # module path -> what it does to its rows there
 
     @property
     def ref(self) -> str:
@@ -90,6 +94,7 @@ class ResidentAdapter:
         out = [t for f in self.lora.values() for t in (f.a, f.b_t)]
         out += [self.prefix] if self.prefix is not None else []
         out += list(self.head) if self.head is not None else []
+        out += [t for edit in self.edits.values() for t in edit.tensors()]
         return out
 
     @property
@@ -110,6 +115,7 @@ class ResidentAdapter:
             lora={p: LoraFactors(f.a.to(device), f.b_t.to(device)) for p, f in self.lora.items()},
             prefix=None if self.prefix is None else self.prefix.to(device),
             head=None if self.head is None else (self.head[0].to(device), self.head[1].to(device)),
+            edits={p: edit.to(device) for p, edit in self.edits.items()},
         )
 
 
@@ -145,16 +151,26 @@ def parse_adapter(
     elif head:
         unexpected += [k for k in tensors if _HEAD_KEY.match(k)]
 
-    if peft_type == "LORA":
+    method = METHODS.get(record.card.method)
+    if method is None or method.peft_type != peft_type:
+        method = for_peft_type(peft_type)
+    if method is None:
+        served = list(dict.fromkeys(m.peft_type for m in METHODS.values()))
+        raise IncompatibleAdapter(
+            f"{record.ref} is a {peft_type or 'unknown'} adapter; hub inference runs "
+            f"{', '.join(served[:-1])} and {served[-1]} adapters"
+        )
+    if method.serving == "bank":
         adapter.lora, bad = _lora(record.ref, config, tensors, root, move)
         unexpected += bad
-    elif peft_type == "PREFIX_TUNING":
+    elif method.serving == "cache":
         adapter.prefix = _prefix(record.ref, config, tensors.get(_PREFIX_KEY), root.config).to(**move)
         unexpected += [k for k in tensors if k != _PREFIX_KEY and not _HEAD_KEY.match(k)]
     else:
-        raise IncompatibleAdapter(
-            f"{record.ref} is a {peft_type or 'unknown'} adapter; hub inference runs LORA and PREFIX_TUNING adapters"
-        )
+        body = {k: t for k, t in tensors.items() if not _HEAD_KEY.match(k)}
+        edits, bad = method.layer_edits(record.ref, config, body, root)
+        adapter.edits = {path: edit.to(device, dtype) for path, edit in edits.items()}
+        unexpected += bad
     if unexpected:
         raise IncompatibleAdapter(
             f"{record.ref} does not match base {record.card.base.id!r}: {len(unexpected)} unexpected key(s) "

@@ -1,26 +1,29 @@
 """Adapter methods as plug-ins: one module per method, each with its settings dataclass and one ``METHOD``.
 
 :data:`METHODS` maps a method's name to its :class:`~adapterhub.methods.method.Method`, in the order
-``hub train -h`` lists them; adding a method is a new module here and its line below.
+``hub train -h`` lists them; adding a method is a new module here and its line in :data:`MODULES`.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from adapterhub.errors import ConfigError
-from adapterhub.methods import head, lora, prefix
 from adapterhub.methods.head import HeadSettings
 from adapterhub.methods.lora import LoraSettings
 from adapterhub.methods.method import Method
 from adapterhub.methods.prefix import PrefixSettings
 from adapterhub.suggest import did_you_mean
 
+# The method modules, one a line, in the order `hub train -h` lists them; each defines one METHOD.
+MODULES = (
+    "lora",
+    "prefix",
+    "head",
+    "ia3",
+)
 METHODS: dict[str, Method] = {
-    m.name: m
-    for m in (
-        lora.METHOD,
-        prefix.METHOD,
-        head.METHOD,
-    )
+    m.name: m for m in (import_module(f"adapterhub.methods.{module}").METHOD for module in MODULES)
 }
 
 
@@ -31,4 +34,10 @@ def get_method(name: str) -> Method:
     return METHODS[name]
 
 
-__all__ = ["METHODS", "HeadSettings", "LoraSettings", "Method", "PrefixSettings", "get_method"]
+def for_peft_type(peft_type: str) -> Method | None:
+    """The first registered method whose adapters PEFT saves as ``peft_type`` (a plain PEFT LoRA adapter is a
+    ``lora`` one, not a ``head`` one), or None."""
+    return next((m for m in METHODS.values() if m.peft_type == peft_type), None)
+
+
+__all__ = ["METHODS", "HeadSettings", "LoraSettings", "Method", "PrefixSettings", "for_peft_type", "get_method"]

@@ -7,11 +7,12 @@ and plain PEFT loads the directory like any LoRA adapter. The head itself is PEF
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from adapterhub.methods.lora import LoraSettings
-from adapterhub.methods.method import Method
+from adapterhub.methods.lora import LoraSettings, lora_file_problems
+from adapterhub.methods.method import Method, Tensor
 
 
 @dataclass(frozen=True)
@@ -39,10 +40,33 @@ class HeadSettings:
         return {"trained": "task head only"}
 
 
-METHOD = Method(
+class HeadMethod(Method):
+    """Head only's answers: the LoRA pair PEFT needs stays frozen, so only the head trains."""
+
+    def attach(self, model: Any, settings: Any, task_type: str) -> Any:
+        model = super().attach(model, settings, task_type)
+        for name, param in model.named_parameters():
+            if "lora_" in name:
+                param.requires_grad_(False)
+        return model
+
+    def file_problems(
+        self,
+        method_config: Mapping[str, Any],
+        config: Mapping[str, Any],
+        body: Sequence[Tensor],
+        base: Mapping[str, Any] | None,
+    ) -> list[str]:
+        return lora_file_problems(method_config, config, body)
+
+
+METHOD = HeadMethod(
     name="head",
     summary="the body frozen as a feature extractor; only the task head trains",
     settings=HeadSettings,
     default_lr=1e-2,
     peft_type="LORA",
+    title="head-only",
+    serving="bank",
+    combine_as="lora",
 )

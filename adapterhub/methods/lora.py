@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from adapterhub.compat import linear_layer_types, lora_default_targets
 from adapterhub.errors import ConfigError
-from adapterhub.methods.method import Method
+from adapterhub.methods.method import Method, Tensor, sample
 from adapterhub.typed_fields import type_problems
 
 _GATED_MLP = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]  # Llama's layout
@@ -56,6 +58,11 @@ TARGETS = {
     "mixtral": _MOE_ATTENTION,
     "qwen3_moe": _MOE_ATTENTION,
 }
+
+# A LoRA factor's key in a saved adapter, and PEFT's own tensors beside the factors (DoRA magnitudes, trainable
+# tokens)
+LORA_KEY = re.compile(r"^(?P<module>.+)\.lora_(?:embedding_)?(?P<part>A|B)(?:\.weight)?$")
+_LORA_EXTRA = re.compile(r"(^|\.)(lora_magnitude_vector|trainable_tokens_\w+)(\.|$)")
 
 _FLAGS = {"r": "--lora-r", "alpha": "--lora-alpha", "dropout": "--lora-dropout", "target_modules": "--target-modules"}
 
@@ -141,10 +148,114 @@ def linear_layer_names(model: Any) -> list[str]:
     return sorted(found)
 
 
-METHOD = Method(
+class LoraMethod(Method):
+    """LoRA's answers: its search space, LoRA+ and what a saved LoRA adapter must hold."""
+
+    def search(self, trial: Any) -> dict[str, Any]:
+        r = trial.suggest_categorical("lora_r", [4, 8, 16, 32])
+        return {
+            "lora_r": r,
+            "lora_alpha": r * trial.suggest_categorical("alpha_per_rank", [1, 2, 4]),
+            "lora_dropout": trial.suggest_float("lora_dropout", 0.0, 0.3),
+        }
+
+    def optimizer(self, model: Any, config: Any) -> Any | None:
+        """LoRA+ (``config.loraplus_ratio`` above 1): the B matrices learn that many times faster (PEFT's)."""
+        if config.loraplus_ratio <= 1:
+            return None
+        import torch  # training is under way: importing methods stays light
+        from peft.optimizers import create_loraplus_optimizer
+
+        return create_loraplus_optimizer(
+            model,
+            torch.optim.AdamW,
+            lr=config.learning_rate,
+            loraplus_lr_ratio=config.loraplus_ratio,
+            loraplus_weight_decay=config.weight_decay,
+        )
+
+    def file_problems(
+        self,
+        method_config: Mapping[str, Any],
+        config: Mapping[str, Any],
+        body: Sequence[Tensor],
+        base: Mapping[str, Any] | None,
+    ) -> list[str]:
+        return lora_file_problems(method_config, config, body)
+
+
+def _targets(module: str, targets: Any) -> bool:
+    if isinstance(targets, str):
+        return re.fullmatch(targets, module) is not None
+    return any(module == t or module.endswith(f".{t}") for t in targets)
+
+
+def lora_file_problems(
+    method_config: Mapping[str, Any], config: Mapping[str, Any], body: Sequence[Tensor]
+) -> list[str]:
+    """Where a LoRA adapter's tensors (``body``: all but the task head) disagree with its config and card: every
+    factor paired, of rank ``r``, on a targeted module, every target with factors, nothing else unsaved."""
+    problems = []
+    targets = config.get("target_modules")
+    saved = [m for m in config.get("modules_to_save") or () if isinstance(m, str)]
+    pairs: dict[str, dict[str, Tensor]] = {}
+    others = []
+    for tensor in body:
+        if match := LORA_KEY.match(tensor.key):
+            pairs.setdefault(match.group("module"), {})[match.group("part")] = tensor
+        elif _LORA_EXTRA.search(tensor.key):
+            continue  # DoRA magnitudes, trainable tokens: PEFT's own, beside the factors
+        elif not any(p in saved for p in tensor.key.split(".")[:-1]):
+            others.append(tensor.key)
+    if not pairs:
+        problems.append("a LoRA adapter without lora_A/lora_B tensors")
+    if others and (config.get("bias") or "none") == "none":
+        problems.append(
+            f"{len(others)} tensor(s) that are neither LoRA factors nor in modules_to_save: {sample(others)}"
+        )
+    halves = sorted(f"{m}.lora_{'B' if 'A' in p else 'A'}" for m, p in pairs.items() if len(p) < 2)
+    if halves:
+        problems.append(f"{len(halves)} LoRA factor(s) missing their pair: {sample(halves)}")
+    if isinstance(targets, str | list) and targets != "all-linear":
+        stray = sorted(m for m in pairs if not _targets(m, targets))
+        if stray:
+            problems.append(
+                f"{len(stray)} module(s) with LoRA tensors that target_modules does not list: {sample(stray)}"
+            )
+        if isinstance(targets, list):
+            unused = sorted(t for t in targets if not any(_targets(m, [t]) for m in pairs))
+            if unused:
+                problems.append(f"target module(s) {unused} have no lora_A/lora_B tensors")
+    rank = config.get("r")
+    if not config.get("rank_pattern"):
+        wrong = sorted(
+            m for m, p in pairs.items() if len(p) == 2 and (p["A"].shape[:1] != (rank,) or p["B"].shape[-1:] != (rank,))
+        )
+        if wrong:
+            shapes = {p: list(t.shape) for p, t in pairs[wrong[0]].items()}
+            problems.append(f"{len(wrong)} module(s) whose LoRA rank is not r={rank}: {wrong[0]} has {shapes}")
+    for ours, theirs in (("r", "r"), ("alpha", "lora_alpha"), ("lora_alpha", "lora_alpha")):
+        if ours in method_config and method_config[ours] != config.get(theirs):
+            problems.append(
+                f"the card's {ours}={method_config[ours]} but adapter_config.json has {theirs}={config.get(theirs)}"
+            )
+    listed = method_config.get("target_modules")
+    if isinstance(listed, list) and isinstance(targets, list) and set(listed) != set(targets):
+        problems.append(
+            f"the card's target_modules {sorted(listed)} differ from adapter_config.json's {sorted(targets)}"
+        )
+    return problems
+
+
+METHOD = LoraMethod(
     name="lora",
     summary="low-rank updates on the body's linear layers",
     settings=LoraSettings,
     default_lr=1e-3,
     peft_type="LORA",
+    title="LoRA",
+    lr_range=(1e-4, 5e-3),
+    serving="bank",
+    combine_as="lora",
+    vllm=True,
 )

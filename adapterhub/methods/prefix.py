@@ -11,12 +11,12 @@ key/value cache at all: prefix tuning cannot work on them, and ``hub train --met
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from adapterhub.errors import ConfigError
-from adapterhub.methods.method import Method
+from adapterhub.methods.method import Method, Tensor, sample
 from adapterhub.typed_fields import type_problems
 
 # model_type -> the family's name, for families whose attention takes no key/value cache (their forward has no
@@ -207,10 +207,67 @@ def _first(config: Mapping[str, Any], *keys: str) -> int | None:
     return None
 
 
-METHOD = Method(
+class PrefixMethod(Method):
+    """Prefix tuning's answers: the bases it refuses, its virtual tokens, its search space, its files."""
+
+    def check_base(self, location: str, instead: str = "") -> None:
+        check_prefix_folder(location, instead or INSTEAD)
+
+    def virtual_tokens(self, settings: Any) -> int:
+        return settings.num_virtual_tokens
+
+    def search(self, trial: Any) -> dict[str, Any]:
+        return {"prefix_tokens": trial.suggest_categorical("prefix_tokens", [10, 20, 40])}
+
+    def file_problems(
+        self,
+        method_config: Mapping[str, Any],
+        config: Mapping[str, Any],
+        body: Sequence[Tensor],
+        base: Mapping[str, Any] | None,
+    ) -> list[str]:
+        """The prompt embeddings alone, sized by the config, on a base that caches keys and values of the
+        shape PEFT sizes the prefix for."""
+        problems = []
+        tokens, layers, dim = (config.get(k) for k in ("num_virtual_tokens", "num_layers", "token_dim"))
+        embeddings = next((t for t in body if t.key == "prompt_embeddings"), None)
+        if embeddings is None:
+            problems.append("a prefix adapter without prompt_embeddings")
+        elif embeddings.shape[:1] != (tokens,):
+            problems.append(f"prompt_embeddings has shape {list(embeddings.shape)} but num_virtual_tokens is {tokens}")
+        elif isinstance(layers, int) and isinstance(dim, int) and embeddings.shape[1:] != (layers * 2 * dim,):
+            problems.append(
+                f"prompt_embeddings has shape {list(embeddings.shape)}, expected [{tokens}, {layers * 2 * dim}] "
+                f"for {layers} layers of {dim} dims"
+            )
+        others = [t.key for t in body if t.key != "prompt_embeddings"]
+        if others:
+            problems.append(f"{len(others)} tensor(s) a prefix adapter does not have: {sample(others)}")
+        if "num_virtual_tokens" in method_config and method_config["num_virtual_tokens"] != tokens:
+            problems.append(
+                f"the card's num_virtual_tokens={method_config['num_virtual_tokens']} but adapter_config.json "
+                f"has {tokens}"
+            )
+        family = NO_PREFIX.get(str((base or {}).get("model_type") or ""))
+        if family:
+            problems.append(
+                f"a prefix adapter on a {family} base, whose attention takes no key/value cache to put it in"
+            )
+        layout = prefix_layout(base) if base is not None else None
+        mismatch = prefix_mismatch(config, layout) if layout is not None else None
+        if mismatch:
+            problems.append(f"{mismatch} (as PEFT sizes prefixes for it)")
+        return problems
+
+
+METHOD = PrefixMethod(
     name="prefix",
     summary="trained key/value vectors prepended at every layer",
     settings=PrefixSettings,
     default_lr=1e-2,
     peft_type="PREFIX_TUNING",
+    title="prefix-tuning",
+    serving="cache",
+    unmergeable="a prefix-tuning adapter: its virtual tokens are not a weight update",
+    generate_by_hand=True,
 )

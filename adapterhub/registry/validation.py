@@ -11,14 +11,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from adapterhub.cards.card import CARD_FILE, Card
 from adapterhub.cards.records import Problem
 from adapterhub.errors import ConfigError, IncompatibleAdapter, RegistryCorrupt
-from adapterhub.methods.prefix import NO_PREFIX, prefix_layout, prefix_mismatch
+from adapterhub.methods import METHODS, for_peft_type
+from adapterhub.methods.lora import LORA_KEY
+from adapterhub.methods.method import Tensor
 from adapterhub.registry.files import safetensors_header, sha256_file
 from adapterhub.registry.paths import link_target
 from adapterhub.tasks import HEAD_KINDS, TASK_TYPES
@@ -32,21 +33,9 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 HEAD_TASK_TYPES = tuple(HEAD_KINDS)  # the PEFT task types whose adapters carry a classification head
 # PEFT saves a classification head under one of these modules (its modules_to_save for SEQ_CLS / TOKEN_CLS).
 HEAD_MODULES = ("classifier", "score")
-# card.method -> the peft_type of adapter_config.json; `head` is a LoRA config whose one factor stays zero.
-PEFT_TYPES = {"lora": "LORA", "head": "LORA", "prefix": "PREFIX_TUNING"}
 _FINGERPRINT = re.compile(r"sha256:[0-9a-f]{64}")
-_LORA_KEY = re.compile(r"^(?P<module>.+)\.lora_(?:embedding_)?(?P<part>A|B)(?:\.weight)?$")
-_LORA_EXTRA = re.compile(r"(^|\.)(lora_magnitude_vector|trainable_tokens_\w+)(\.|$)")
 _KEY_PREFIXES = ("base_model.model.", "base_model.")
 _DIGITS = re.compile(r"(\d+)")
-
-
-@dataclass(frozen=True)
-class Tensor:
-    """A tensor as the safetensors header describes it."""
-
-    key: str  # with PEFT's ``base_model.model.`` prefix removed
-    shape: tuple[int, ...]
 
 
 def source_files(source: Path) -> list[Path]:
@@ -134,8 +123,8 @@ def version_file_problems(method: str, filenames: Iterable[str]) -> list[str]:
     names = sorted(filenames)
     allowed = (*REQUIRED_FILES, README_FILE)
     problems = []
-    if method not in PEFT_TYPES:
-        problems.append(f"method {method!r} is not one adapterhub stores ({', '.join(PEFT_TYPES)})")
+    if method not in METHODS:
+        problems.append(f"method {method!r} is not one adapterhub stores ({', '.join(METHODS)})")
     missing = [f for f in REQUIRED_FILES if f not in names]
     if missing:
         problems.append(f"it lacks {', '.join(missing)}")
@@ -202,7 +191,8 @@ def file_problems(
     tensors = _tensors(header)
     peft_type = str(config.get("peft_type") or "")
     problems = []
-    want = PEFT_TYPES.get(card.method, card.method.upper())
+    method = METHODS.get(card.method)
+    want = method.peft_type if method else card.method.upper()
     if peft_type != want:
         problems.append(f"the card's method {card.method} is a {want} adapter, but adapter_config.json has {peft_type}")
     config_task_type = config.get("task_type") or ""
@@ -212,10 +202,10 @@ def file_problems(
             f"{config_task_type or 'none'!r}"
         )
     problems += _head_problems(card, tensors, base_config)
-    if peft_type == "LORA":
-        problems += _lora_problems(card, config, tensors)
-    elif peft_type == "PREFIX_TUNING":
-        problems += _prefix_problems(card, config, tensors, base_config)
+    checks = method if method and method.peft_type == peft_type else for_peft_type(peft_type)
+    if checks is not None:
+        body = [t for t in tensors if not _is_head(t.key)]
+        problems += checks.file_problems(card.method_config, config, body, base_config)
     return problems
 
 
@@ -264,7 +254,7 @@ def _tensors(header: dict[str, Any]) -> list[Tensor]:
 
 
 def _is_head(key: str) -> bool:
-    return any(part in HEAD_MODULES for part in key.split(".")[:-1]) and not _LORA_KEY.match(key)
+    return any(part in HEAD_MODULES for part in key.split(".")[:-1]) and not LORA_KEY.match(key)
 
 
 def _natural(key: str) -> list[Any]:
@@ -304,105 +294,8 @@ def _head_problems(card: Card, tensors: list[Tensor], base: dict[str, Any] | Non
     return problems
 
 
-def _targets(module: str, targets: Any) -> bool:
-    if isinstance(targets, str):
-        return re.fullmatch(targets, module) is not None
-    return any(module == t or module.endswith(f".{t}") for t in targets)
-
-
-def _lora_problems(card: Card, config: dict[str, Any], tensors: list[Tensor]) -> list[str]:
-    problems = []
-    targets = config.get("target_modules")
-    saved = [m for m in config.get("modules_to_save") or () if isinstance(m, str)]
-    pairs: dict[str, dict[str, Tensor]] = {}
-    others = []
-    for tensor in tensors:
-        if match := _LORA_KEY.match(tensor.key):
-            pairs.setdefault(match.group("module"), {})[match.group("part")] = tensor
-        elif _LORA_EXTRA.search(tensor.key):
-            continue  # DoRA magnitudes, trainable tokens: PEFT's own, beside the factors
-        elif not _is_head(tensor.key) and not any(p in saved for p in tensor.key.split(".")[:-1]):
-            others.append(tensor.key)
-    if not pairs:
-        problems.append("a LoRA adapter without lora_A/lora_B tensors")
-    if others and (config.get("bias") or "none") == "none":
-        problems.append(
-            f"{len(others)} tensor(s) that are neither LoRA factors nor in modules_to_save: {_sample(others)}"
-        )
-    halves = sorted(f"{m}.lora_{'B' if 'A' in p else 'A'}" for m, p in pairs.items() if len(p) < 2)
-    if halves:
-        problems.append(f"{len(halves)} LoRA factor(s) missing their pair: {_sample(halves)}")
-    if isinstance(targets, str | list) and targets != "all-linear":
-        stray = sorted(m for m in pairs if not _targets(m, targets))
-        if stray:
-            problems.append(
-                f"{len(stray)} module(s) with LoRA tensors that target_modules does not list: {_sample(stray)}"
-            )
-        if isinstance(targets, list):
-            unused = sorted(t for t in targets if not any(_targets(m, [t]) for m in pairs))
-            if unused:
-                problems.append(f"target module(s) {unused} have no lora_A/lora_B tensors")
-    rank = config.get("r")
-    if not config.get("rank_pattern"):
-        wrong = sorted(
-            m for m, p in pairs.items() if len(p) == 2 and (p["A"].shape[:1] != (rank,) or p["B"].shape[-1:] != (rank,))
-        )
-        if wrong:
-            shapes = {p: list(t.shape) for p, t in pairs[wrong[0]].items()}
-            problems.append(f"{len(wrong)} module(s) whose LoRA rank is not r={rank}: {wrong[0]} has {shapes}")
-    settings = card.method_config
-    for ours, theirs in (("r", "r"), ("alpha", "lora_alpha"), ("lora_alpha", "lora_alpha")):
-        if ours in settings and settings[ours] != config.get(theirs):
-            problems.append(
-                f"the card's {ours}={settings[ours]} but adapter_config.json has {theirs}={config.get(theirs)}"
-            )
-    listed = settings.get("target_modules")
-    if isinstance(listed, list) and isinstance(targets, list) and set(listed) != set(targets):
-        problems.append(
-            f"the card's target_modules {sorted(listed)} differ from adapter_config.json's {sorted(targets)}"
-        )
-    return problems
-
-
-def _prefix_problems(
-    card: Card, config: dict[str, Any], tensors: list[Tensor], base: dict[str, Any] | None
-) -> list[str]:
-    problems = []
-    tokens, layers, dim = (config.get(k) for k in ("num_virtual_tokens", "num_layers", "token_dim"))
-    embeddings = next((t for t in tensors if t.key == "prompt_embeddings"), None)
-    if embeddings is None:
-        problems.append("a prefix adapter without prompt_embeddings")
-    elif embeddings.shape[:1] != (tokens,):
-        problems.append(f"prompt_embeddings has shape {list(embeddings.shape)} but num_virtual_tokens is {tokens}")
-    elif isinstance(layers, int) and isinstance(dim, int) and embeddings.shape[1:] != (layers * 2 * dim,):
-        problems.append(
-            f"prompt_embeddings has shape {list(embeddings.shape)}, expected [{tokens}, {layers * 2 * dim}] "
-            f"for {layers} layers of {dim} dims"
-        )
-    others = [t.key for t in tensors if t.key != "prompt_embeddings" and not _is_head(t.key)]
-    if others:
-        problems.append(f"{len(others)} tensor(s) a prefix adapter does not have: {_sample(others)}")
-    if "num_virtual_tokens" in card.method_config and card.method_config["num_virtual_tokens"] != tokens:
-        problems.append(
-            f"the card's num_virtual_tokens={card.method_config['num_virtual_tokens']} but adapter_config.json "
-            f"has {tokens}"
-        )
-    family = NO_PREFIX.get(str((base or {}).get("model_type") or ""))
-    if family:
-        problems.append(f"a prefix adapter on a {family} base, whose attention takes no key/value cache to put it in")
-    layout = prefix_layout(base) if base is not None else None
-    mismatch = prefix_mismatch(config, layout) if layout is not None else None
-    if mismatch:
-        problems.append(f"{mismatch} (as PEFT sizes prefixes for it)")
-    return problems
-
-
 def _first(config: dict[str, Any] | None, *keys: str) -> int | None:
     for key in keys:
         if config and isinstance(config.get(key), int):
             return config[key]
     return None
-
-
-def _sample(items: list[str]) -> str:
-    return "[" + ", ".join(items[:3]) + (", …" if len(items) > 3 else "") + "]"

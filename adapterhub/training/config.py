@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from adapterhub.errors import ConfigError
-from adapterhub.methods import METHODS, HeadSettings, LoraSettings, PrefixSettings
+from adapterhub.methods import METHODS, LoraSettings, PrefixSettings
 from adapterhub.suggest import did_you_mean
 from adapterhub.typed_fields import from_plain, type_problems
 
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 Schedule = Literal["linear", "cosine"]
-DEFAULT_LR = {"lora": 1e-3, "prefix": 1e-2, "head": 1e-2}
 
 
 @dataclass(frozen=True)
@@ -120,10 +119,10 @@ class TrainConfig:
 
     @property
     def learning_rate(self) -> float:
-        return self.lr if self.lr is not None else DEFAULT_LR[self.method]
+        return self.lr if self.lr is not None else METHODS[self.method].default_lr
 
-    def method_settings(self) -> LoraSettings | PrefixSettings | HeadSettings:
-        return {"lora": self.lora, "prefix": self.prefix, "head": HeadSettings()}[self.method]
+    def method_settings(self) -> Any:
+        return METHODS[self.method].settings_of(self)
 
     def hyperparameters(self) -> dict[str, Any]:
         """What the card records about the run (data paths and registry bookkeeping left out)."""

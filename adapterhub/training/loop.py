@@ -18,6 +18,7 @@ import torch
 
 from adapterhub.compat import import_dynamo_first, reset_accelerate_state
 from adapterhub.errors import ConfigError
+from adapterhub.methods import METHODS
 from adapterhub.tasks.task import Encoded, Task
 from adapterhub.training.averaging import WeightAverage
 from adapterhub.training.batching import by_length, length_grouped
@@ -56,16 +57,11 @@ def mixed_precision(precision: str, device: torch.device) -> str:
 
 
 def _optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    if config.method == "lora" and config.loraplus_ratio > 1:  # LoRA+: B matrices learn ratio x faster (PEFT)
-        from peft.optimizers import create_loraplus_optimizer
-
-        return create_loraplus_optimizer(
-            model,
-            torch.optim.AdamW,
-            lr=config.learning_rate,
-            loraplus_lr_ratio=config.loraplus_ratio,
-            loraplus_weight_decay=config.weight_decay,
-        )
+    """The method's own optimizer (LoRA+ for LoRA with ``--loraplus-ratio``), else AdamW with weight decay on
+    the trainable matrices."""
+    own = METHODS[config.method].optimizer(model, config)
+    if own is not None:
+        return own
     decay, no_decay = [], []
     for name, param in model.named_parameters():
         if param.requires_grad:
@@ -99,8 +95,41 @@ def fit(
     best weights and reports; its early-stopping decision is sent to the others. Sharded (FSDP), every process
     evaluates, since each forward pass needs them all, and each keeps its shard of the best weights.
     """
-    from accelerate import Accelerator
     from transformers import get_scheduler
+
+    accelerator, sharded = _accelerator(config, report)
+    if sharded:  # every process holds a shard; accelerate must not wrap the model in DDP as well
+        shard(model, accelerator.device)
+    optimizer = _optimizer(model, config)
+    batches_per_epoch = -(-len(train) // config.batch_size)
+    # accelerate steps the optimizer every grad_accum batches, counting across epoch boundaries
+    total_steps = max(1, batches_per_epoch * config.epochs // config.grad_accum)
+    scheduler = get_scheduler(
+        config.schedule,
+        optimizer,
+        num_warmup_steps=int(config.warmup_ratio * total_steps),
+        num_training_steps=total_steps,
+    )
+    # the scheduler stays unprepared: accelerate would step it once per process, and steps here are global
+    if sharded:
+        optimizer = accelerator.prepare(optimizer)
+    else:
+        model, optimizer = accelerator.prepare(model, optimizer)
+    loop = _Loop(
+        model, optimizer, scheduler, accelerator, task, config, pad_id, report, train, evaluation, labels, total_steps
+    )
+    loop.result.sharded = sharded
+    model.train()
+    loop.run()
+    loop.restore_best()
+    model.eval()
+    return loop.result
+
+
+def _accelerator(config: TrainConfig, report: Callable[[str, dict[str, Any]], None]) -> tuple[Any, bool]:
+    """accelerate's ``Accelerator`` for the run, and whether the model is to be sharded (FSDP over several
+    processes); a :class:`ConfigError` for an accelerate config that training here does not run."""
+    from accelerate import Accelerator
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     sharded = fsdp_requested(config.fsdp) and process_state().num_processes > 1
@@ -121,125 +150,143 @@ def fit(
             f"this accelerate config runs {kind}, which training here does not: use a data-parallel config, "
             "or distributed_type: FSDP with fsdp_version: 2 (see configs/accelerate/fsdp.yaml)"
         )
-    if sharded:  # every process holds a shard; accelerate must not wrap the model in DDP as well
-        shard(model, accelerator.device)
-    optimizer = _optimizer(model, config)
-    batches_per_epoch = -(-len(train) // config.batch_size)
-    # accelerate steps the optimizer every grad_accum batches, counting across epoch boundaries
-    total_steps = max(1, batches_per_epoch * config.epochs // config.grad_accum)
-    steps_per_epoch = max(1, batches_per_epoch // config.grad_accum)
-    scheduler = get_scheduler(
-        config.schedule,
-        optimizer,
-        num_warmup_steps=int(config.warmup_ratio * total_steps),
-        num_training_steps=total_steps,
-    )
-    # the scheduler stays unprepared: accelerate would step it once per process, and steps here are global
-    if sharded:
-        optimizer = accelerator.prepare(optimizer)
-    else:
-        model, optimizer = accelerator.prepare(model, optimizer)
-    world, rank = accelerator.num_processes, accelerator.process_index
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    eval_every = config.eval_every or steps_per_epoch
-    result = FitResult(processes=world, sharded=sharded)
-    sign = 1 if task.greater_is_better else -1
-    best_score, bad_evals, best_state = None, 0, None
-    lengths = [e["length"] for e in train]
-    average = WeightAverage(accelerator.unwrap_model(model), config.ema) if config.ema else None
-    recent_losses: list[float] = []
+    return accelerator, sharded
 
-    def evaluate() -> bool:
+
+class _Loop:
+    """One run's state: the prepared model and optimizer, the steps taken, the best evaluation so far."""
+
+    def __init__(
+        self,
+        model: Any,
+        optimizer: Any,
+        scheduler: Any,
+        accelerator: Any,
+        task: Task,
+        config: TrainConfig,
+        pad_id: int,
+        report: Callable[[str, dict[str, Any]], None],
+        train: Sequence[Encoded],
+        evaluation: Sequence[Encoded],
+        labels: Sequence[str],
+        total_steps: int,
+    ) -> None:
+        self.model, self.optimizer, self.scheduler, self.accelerator = model, optimizer, scheduler, accelerator
+        self.task, self.config, self.pad_id, self.report = task, config, pad_id, report
+        self.train, self.evaluation, self.labels, self.total_steps = train, evaluation, labels, total_steps
+        self.world, self.rank = accelerator.num_processes, accelerator.process_index
+        self.result = FitResult(processes=self.world)
+        self.trainable = [p for p in model.parameters() if p.requires_grad]
+        steps_per_epoch = max(1, -(-len(train) // config.batch_size) // config.grad_accum)
+        self.eval_every = config.eval_every or steps_per_epoch
+        self.sign = 1 if task.greater_is_better else -1
+        self.best_score: float | None = None
+        self.bad_evals = 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.average = WeightAverage(accelerator.unwrap_model(model), config.ema) if config.ema else None
+        self.recent_losses: list[float] = []
+        self.started = 0.0
+
+    def run(self) -> None:
+        """Every epoch's batches, until the last, early stopping or Ctrl-C (noted in the result)."""
+        config, lengths = self.config, [e["length"] for e in self.train]
+        self.started = time.perf_counter()
+        try:
+            for epoch in range(config.epochs):
+                for batch_ids in length_grouped(lengths, config.batch_size, config.seed + epoch):
+                    if self._step(batch_ids):
+                        self.result.stopped_early = True
+                        raise StopIteration
+        except StopIteration:
+            pass
+        except KeyboardInterrupt:
+            self.result.interrupted = True
+        self.result.train_seconds = time.perf_counter() - self.started
+
+    def _step(self, batch_ids: list[int]) -> bool:
+        """One batch (this process's share of it); True when an evaluation after it says to stop."""
+        accelerator, config, result, world = self.accelerator, self.config, self.result, self.world
+        mine = batch_ids[self.rank :: world]
+        batch = _to(self.task.collate([self.train[i] for i in mine or batch_ids[:1]], self.pad_id), accelerator.device)
+        with accelerator.accumulate(self.model), accelerator.autocast():
+            loss = rdrop_loss(self.model, batch, config.rdrop) if config.rdrop else self.model(**batch).loss
+            if world > 1:  # this share's mean, weighted so that DDP's average is the global mean
+                count = _targets(batch, self.task) if mine else 0
+                total = accelerator.reduce(torch.tensor(float(count), device=accelerator.device), "sum")
+                loss = loss * (count * world / total.clamp(min=1))
+            accelerator.backward(loss)
+            if accelerator.sync_gradients and config.max_grad_norm:
+                accelerator.clip_grad_norm_(self.trainable, config.max_grad_norm)
+            self.optimizer.step()
+            if accelerator.sync_gradients and not accelerator.optimizer_step_was_skipped:
+                self.scheduler.step()
+            self.optimizer.zero_grad()
+        result.samples += len(batch_ids)
+        if not accelerator.sync_gradients:
+            return False
+        result.steps += 1
+        if self.average:
+            self.average.update()
+        step_loss = float(loss.detach() if world == 1 else accelerator.reduce(loss.detach() / world, "sum"))
+        self.recent_losses.append(step_loss)
+        self.report(
+            "step",
+            {
+                "loss": step_loss,
+                "lr": self.scheduler.get_last_lr()[0],
+                "samples_per_second": result.samples / (time.perf_counter() - self.started),
+                "step": result.steps,
+                "total_steps": self.total_steps,
+            },
+        )
+        if result.steps % self.eval_every and result.steps != self.total_steps:
+            return False
+        eval_started = time.perf_counter()
+        stop = agree(self.evaluate() if accelerator.is_main_process or result.sharded else False)
+        self.started += time.perf_counter() - eval_started  # samples/s counts training time only
+        return bool(stop)
+
+    def evaluate(self) -> bool:
         """Evaluate (the averaged weights with --ema), keep the best; True when early stopping says to stop."""
-        nonlocal best_score, bad_evals, best_state
+        result, config = self.result, self.config
         # unsharded, only the main process evaluates (no collective calls); sharded, every process runs every batch
-        plain = model if sharded else accelerator.unwrap_model(model)
+        plain = self.model if result.sharded else self.accelerator.unwrap_model(self.model)
         plain.eval()
-        with average.applied() if average else contextlib.nullcontext():
-            with torch.no_grad(), accelerator.autocast():
+        with self.average.applied() if self.average else contextlib.nullcontext():
+            with torch.no_grad(), self.accelerator.autocast():
                 batches = (
-                    _to(task.collate([evaluation[i] for i in b], pad_id), accelerator.device)
-                    for b in by_length([e["length"] for e in evaluation], config.batch_size * 2)
+                    _to(self.task.collate([self.evaluation[i] for i in b], self.pad_id), self.accelerator.device)
+                    for b in by_length([e["length"] for e in self.evaluation], config.batch_size * 2)
                 )
-                metrics = task.evaluate(plain, batches, labels)
+                metrics = self.task.evaluate(plain, batches, self.labels)
             evaluated = trainable_state(plain)
-        model.train()
+        self.model.train()
         metrics = {
             **metrics,
             "step": result.steps,
-            "epoch": round(result.samples / max(len(train), 1), 3),
-            "train_loss": sum(recent_losses) / max(len(recent_losses), 1),
+            "epoch": round(result.samples / max(len(self.train), 1), 3),
+            "train_loss": sum(self.recent_losses) / max(len(self.recent_losses), 1),
         }
-        recent_losses.clear()
+        self.recent_losses.clear()
         result.history.append(metrics)
-        score = sign * metrics[task.metric]
-        if best_score is None or score > best_score:
-            best_score, bad_evals, best_state = score, 0, evaluated
+        score = self.sign * metrics[self.task.metric]
+        if self.best_score is None or score > self.best_score:
+            self.best_score, self.bad_evals, self.best_state = score, 0, evaluated
             result.best_metrics, result.best_step = metrics, result.steps
         else:
-            bad_evals += 1
-        report("eval", metrics)
-        return bool(config.patience) and bad_evals >= config.patience
+            self.bad_evals += 1
+        self.report("eval", metrics)
+        return bool(config.patience) and self.bad_evals >= config.patience
 
-    model.train()
-    started = time.perf_counter()
-    try:
-        for epoch in range(config.epochs):
-            for batch_ids in length_grouped(lengths, config.batch_size, config.seed + epoch):
-                mine = batch_ids[rank::world]
-                batch = _to(task.collate([train[i] for i in mine or batch_ids[:1]], pad_id), accelerator.device)
-                with accelerator.accumulate(model), accelerator.autocast():
-                    loss = rdrop_loss(model, batch, config.rdrop) if config.rdrop else model(**batch).loss
-                    if world > 1:  # this share's mean, weighted so that DDP's average is the global mean
-                        count = _targets(batch, task) if mine else 0
-                        total = accelerator.reduce(torch.tensor(float(count), device=accelerator.device), "sum")
-                        loss = loss * (count * world / total.clamp(min=1))
-                    accelerator.backward(loss)
-                    if accelerator.sync_gradients and config.max_grad_norm:
-                        accelerator.clip_grad_norm_(trainable, config.max_grad_norm)
-                    optimizer.step()
-                    if accelerator.sync_gradients and not accelerator.optimizer_step_was_skipped:
-                        scheduler.step()
-                    optimizer.zero_grad()
-                result.samples += len(batch_ids)
-                if not accelerator.sync_gradients:
-                    continue
-                result.steps += 1
-                if average:
-                    average.update()
-                step_loss = float(loss.detach() if world == 1 else accelerator.reduce(loss.detach() / world, "sum"))
-                recent_losses.append(step_loss)
-                seconds = time.perf_counter() - started
-                report(
-                    "step",
-                    {
-                        "loss": step_loss,
-                        "lr": scheduler.get_last_lr()[0],
-                        "samples_per_second": result.samples / seconds,
-                        "step": result.steps,
-                        "total_steps": total_steps,
-                    },
-                )
-                if result.steps % eval_every == 0 or result.steps == total_steps:
-                    eval_started = time.perf_counter()
-                    stop = agree(evaluate() if accelerator.is_main_process or sharded else False)
-                    started += time.perf_counter() - eval_started  # samples/s counts training time only
-                    if stop:
-                        result.stopped_early = True
-                        raise StopIteration
-    except StopIteration:
-        pass
-    except KeyboardInterrupt:
-        result.interrupted = True
-    result.train_seconds = time.perf_counter() - started
-    if best_state is not None:
-        unwrapped = accelerator.unwrap_model(model)
+    def restore_best(self) -> None:
+        """Put the best evaluation's trainable weights back into the model."""
+        if self.best_state is None:
+            return
+        unwrapped = self.accelerator.unwrap_model(self.model)
         with torch.no_grad():
             params = dict(unwrapped.named_parameters())
-            for name, value in best_state.items():
+            for name, value in self.best_state.items():
                 params[name].copy_(value)
-    model.eval()
-    return result
 
 
 def _targets(batch: dict[str, torch.Tensor], task: Task) -> int:

@@ -20,7 +20,7 @@ from adapterhub.base import DEFAULT_BASE, locate_base
 from adapterhub.data import DataSplit, Example, load_data
 from adapterhub.data.labels import order_labels
 from adapterhub.errors import AdapterHubError, ConfigError, MetricBelowMinimum
-from adapterhub.methods.prefix import check_prefix_folder
+from adapterhub.methods import METHODS
 from adapterhub.names import validate_name
 from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, InferenceSettings, Registry
 from adapterhub.tasks import Task, get_task
@@ -77,10 +77,7 @@ def train(
     registry = registry if isinstance(registry, Registry) else Registry(registry)
     task, split, names = _checked(config)
 
-    from transformers import AutoConfig
-
-    from adapterhub.base import context_length, load_tokenizer, quantization_config
-    from adapterhub.export.importing import canonical_base_id
+    from adapterhub.base import load_tokenizer, quantization_config
     from adapterhub.training.loop import agree, process_state
 
     state = process_state()  # one process, or one of several under accelerate launch / torchrun
@@ -89,33 +86,8 @@ def train(
         quantization_config(config.quantize)  # refuse at once, before the base loads, without CUDA or bitsandbytes
     report("data", {"train": len(split.train), "eval": len(split.eval), "labels": names})
     tokenizer = load_tokenizer(config.base)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-
-    def encode(examples: Sequence[Example]) -> list[Encoded]:
-        return [e for e in (task.encode(x, tokenizer, split.labels, config.max_length) for x in examples) if e]
-
-    train_set, eval_set = encode(split.train), encode(split.eval)
-    if not train_set or not eval_set:
-        raise ConfigError(f"no example fits in --max-length {config.max_length}; raise it")
-    check_positions(
-        context_length(AutoConfig.from_pretrained(locate_base(config.base))),
-        max(len(e["input_ids"]) for e in (*train_set, *eval_set)),
-        config.max_length,
-        config.prefix.num_virtual_tokens if config.method == "prefix" else 0,
-    )
-    augmentation: dict[str, Any] = {}
-    if config.augment:
-        augmented = encode(
-            Augmenter.fit(split.train, config.augment_copies, config.augment_strength).augment(split.train, config.seed)
-        )
-        model, result, base_print, augmentation = _fit_augmented(
-            config, task, split.labels, (train_set, augmented), eval_set, pad_id, report
-        )
-        if augmentation.get("kept") == "augmented":
-            train_set = augmented
-    else:
-        model, result, base_print = _fit_once(config, task, split.labels, train_set, eval_set, pad_id, report)
-    if result.interrupted and not (config.save_on_interrupt and result.best_metrics):
+    run = _run(config, task, split, tokenizer, report)
+    if run.fit.interrupted and not (config.save_on_interrupt and run.fit.best_metrics):
         raise TrainingInterrupted(
             "interrupted: nothing was published"
             + (
@@ -125,7 +97,7 @@ def train(
             )
         )
 
-    score = agree(result.best_metrics.get(task.metric))  # evaluations happen on the main process
+    score = agree(run.fit.best_metrics.get(task.metric))  # evaluations happen on the main process
     chance = task.chance(split.eval, dict(zip(split.labels, names, strict=True)), len(tokenizer))
     useless = score is not None and not _better(task, score, chance.value)
     if config.min_metric is not None and score is not None and not _at_least(task, score, config.min_metric):
@@ -135,16 +107,90 @@ def train(
             f"{'' if task.greater_is_better else ' (lower perplexity is better)'}; nothing was published: train "
             "longer (--epochs), try another --lr or more data, or lower --min-metric"
         )
+    card = _card(config, task, split, names, run, chance, useless)
+    record = None
+    if state.is_main_process:  # one version, published once, by the process that evaluated
+        with tempfile.TemporaryDirectory(prefix="adapterhub-train-") as out:
+            run.model.save_pretrained(out, save_embedding_layers=False)
+            record = registry.publish(config.adapter_name, out, card)
+    ref = agree(record.ref if record else None)  # every process returns the same record
+    record = record or registry.get(ref)
+    warnings = (_below_chance(record.ref, task, score, chance),) if useless and score is not None else ()
+    return TrainResult(record=record, fit=run.fit, data=split, main_process=state.is_main_process, warnings=warnings)
+
+
+@dataclass
+class _Run:
+    """A finished run: the trained PEFT model, its fit, the base's fingerprint, the sets it saw and, with
+    ``--augment``, what augmentation did."""
+
+    model: Any
+    fit: FitResult
+    base_print: str
+    train_set: list[Encoded]
+    eval_set: list[Encoded]
+    augmentation: dict[str, Any]
+
+
+def _run(
+    config: TrainConfig, task: Task, split: DataSplit, tokenizer: Any, report: Callable[[str, dict[str, Any]], None]
+) -> _Run:
+    """Encode the data, check it fits the base's positions, and train (twice with ``--augment``)."""
+    from transformers import AutoConfig
+
+    from adapterhub.base import context_length
+
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+    def encode(examples: Sequence[Example]) -> list[Encoded]:
+        return [e for e in (task.encode(x, tokenizer, split.labels, config.max_length) for x in examples) if e]
+
+    train_set, eval_set = encode(split.train), encode(split.eval)
+    if not train_set or not eval_set:
+        raise ConfigError(f"no example fits in --max-length {config.max_length}; raise it")
+    method = METHODS[config.method]
+    check_positions(
+        context_length(AutoConfig.from_pretrained(locate_base(config.base))),
+        max(len(e["input_ids"]) for e in (*train_set, *eval_set)),
+        config.max_length,
+        method.virtual_tokens(method.settings_of(config)),
+    )
+    if not config.augment:
+        model, result, base_print = _fit_once(config, task, split.labels, train_set, eval_set, pad_id, report)
+        return _Run(model, result, base_print, train_set, eval_set, {})
+    augmented = encode(
+        Augmenter.fit(split.train, config.augment_copies, config.augment_strength).augment(split.train, config.seed)
+    )
+    model, result, base_print, augmentation = _fit_augmented(
+        config, task, split.labels, (train_set, augmented), eval_set, pad_id, report
+    )
+    kept = augmented if augmentation.get("kept") == "augmented" else train_set
+    return _Run(model, result, base_print, kept, eval_set, augmentation)
+
+
+def _card(
+    config: TrainConfig,
+    task: Task,
+    split: DataSplit,
+    names: tuple[str, ...],
+    run: _Run,
+    chance: Chance,
+    useless: bool,
+) -> Card:
+    """The card of the run's adapter; the PEFT config is pointed at the base's canonical id on the way."""
+    from adapterhub.export.importing import canonical_base_id
+
     base_id = canonical_base_id(config.base or DEFAULT_BASE)
+    model, result = run.model, run.fit
     model.peft_config["default"].base_model_name_or_path = base_id
     trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    card = Card(
+    return Card(
         task=task.name,
         task_type=task.task_type,
         method=config.method,
-        base=BaseInfo(id=base_id, fingerprint=base_print),
+        base=BaseInfo(id=base_id, fingerprint=run.base_print),
         labels=names,
-        method_config=config.method_settings().card(model.get_base_model()),
+        method_config=METHODS[config.method].settings_of(config).card(model.get_base_model()),
         hyperparameters={
             **config.hyperparameters(),
             "trained_parameters": trained,
@@ -156,7 +202,7 @@ def train(
             "chance": round(chance.value, 6),
             **({"data_labels": list(split.labels)} if tuple(split.labels) != tuple(names) else {}),
             **({"processes": result.processes, "sharded": result.sharded} if result.processes > 1 else {}),
-            **({"augmentation": augmentation} if augmentation else {}),
+            **({"augmentation": run.augmentation} if run.augmentation else {}),
         },
         inference=InferenceSettings(
             max_length=config.max_length,
@@ -169,23 +215,14 @@ def train(
         data=DataInfo(
             description=split.description,
             fingerprint=split.fingerprint,
-            train_examples=len(train_set),
-            eval_examples=len(eval_set),
+            train_examples=len(run.train_set),
+            eval_examples=len(run.eval_set),
         ),
         tags=tuple(config.tags)
         + (("interrupted",) if result.interrupted else ())
         + ((BELOW_CHANCE,) if useless else ()),
         history=tuple({k: round(v, 6) if isinstance(v, float) else v for k, v in h.items()} for h in result.history),
     )
-    record = None
-    if state.is_main_process:  # one version, published once, by the process that evaluated
-        with tempfile.TemporaryDirectory(prefix="adapterhub-train-") as out:
-            model.save_pretrained(out, save_embedding_layers=False)
-            record = registry.publish(config.adapter_name, out, card)
-    ref = agree(record.ref if record else None)  # every process returns the same record
-    record = record or registry.get(ref)
-    warnings = (_below_chance(record.ref, task, score, chance),) if useless and score is not None else ()
-    return TrainResult(record=record, fit=result, data=split, main_process=state.is_main_process, warnings=warnings)
 
 
 def _checked(config: TrainConfig) -> tuple[Task, DataSplit, tuple[str, ...]]:
@@ -212,9 +249,7 @@ def _checked(config: TrainConfig) -> tuple[Task, DataSplit, tuple[str, ...]]:
             raise ConfigError(f"--min-metric {config.min_metric:g} can never be met: {task.metric} is at least 1")
     if fsdp_requested(config.fsdp):
         check_fsdp_settings(config.quantize)
-    location = locate_base(config.base)
-    if config.method == "prefix":
-        check_prefix_folder(location)
+    METHODS[config.method].check_base(locate_base(config.base))
     split = load_data(
         task.kind,
         config.data,
@@ -288,15 +323,9 @@ def _fit_once(
 
 
 def _with_adapter(model: Any, config: TrainConfig, task: Task) -> Any:
-    """``model`` wrapped by PEFT with a fresh adapter of ``config.method`` (``head``: only the head trains)."""
-    from peft import get_peft_model
-
-    model = get_peft_model(model, config.method_settings().peft_config(task.task_type, model))
-    if config.method == "head":
-        for name, param in model.named_parameters():
-            if "lora_" in name:
-                param.requires_grad_(False)
-    return model
+    """``model`` wrapped by PEFT with a fresh adapter of ``config.method``, as the method attaches it."""
+    method = METHODS[config.method]
+    return method.attach(model, method.settings_of(config), task.task_type)
 
 
 def _unsharded(sharded: Any, config: TrainConfig, task: Task, labels: Sequence[str]) -> Any:

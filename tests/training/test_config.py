@@ -69,7 +69,9 @@ def test_python_values_of_the_wrong_type_are_config_errors_in_flag_names() -> No
         PrefixSettings(num_virtual_tokens=2.5)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=r"^--lora-dropout: True is not a number$"):
         LoraSettings(dropout=True)
-    with pytest.raises(ConfigError, match=r"--method must be one of lora, prefix, head \(got 'lroa'\) \(did you mean"):
+    with pytest.raises(
+        ConfigError, match=r"--method must be one of lora, prefix, head, ia3 \(got 'lroa'\) \(did you mean"
+    ):
         TrainConfig(method="lroa")
 
 
