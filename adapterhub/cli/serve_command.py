@@ -6,13 +6,13 @@ from typing import Annotated
 
 import typer
 
-from adapterhub.cli.app import app
+from adapterhub.cli.command import command
 from adapterhub.cli.formatting import examples
 
 Opt = typer.Option
 
 
-@app.command(
+@command(
     epilog=examples(
         "hub serve --adapter reviews --adapter poet",
         "hub serve --port 9000 --max-batch 64 --max-wait-ms 10",

@@ -8,12 +8,12 @@ from typing import Annotated, Any
 import typer
 
 from adapterhub.cli import formatting as fmt
-from adapterhub.cli.app import app
+from adapterhub.cli.command import command
 
 Opt = typer.Option
 
 
-@app.command(
+@command(
     epilog=fmt.examples(
         "hub tune --data reviews.csv --trials 20",
         "hub tune --data reviews.csv --methods lora,prefix --study reviews-search",
