@@ -26,9 +26,7 @@ from adapterhub.cli import (
     tune_command,
     ui_command,
 )
-from adapterhub.cli import (
-    formatting as fmt,
-)
+from adapterhub.cli import formatting as fmt
 from adapterhub.cli.command import commands_of
 from adapterhub.cli.formatting import examples
 from adapterhub.errors import AdapterHubError
@@ -71,11 +69,18 @@ GROUPS = {
     "remote": remote_commands.remote_app,
     "shadow": shadow_command.shadow_app,
 }
-for _module in COMMAND_MODULES:
-    for _function, _name, _settings in commands_of(_module):
-        app.command(_name, **_settings)(_function)
-for _name, _group in GROUPS.items():
-    app.add_typer(_group, name=_name)
+
+
+def _assemble(application: typer.Typer) -> None:
+    """Register every command and group on ``application``."""
+    for module in COMMAND_MODULES:
+        for function, name, settings in commands_of(module):
+            application.command(name, **settings)(function)
+    for name, group in GROUPS.items():
+        application.add_typer(group, name=name)
+
+
+_assemble(app)
 
 
 def _version(value: bool) -> None:
