@@ -21,6 +21,7 @@ from adapterhub.names import validate_name
 from adapterhub.registry import AdapterRecord, Registry
 from adapterhub.registry.paths import refuse_link, work_folder
 from adapterhub.training.config import TrainConfig
+from adapterhub.typed_fields import setting
 
 FINISHED = ("COMPLETE", "PRUNED")
 
@@ -35,10 +36,10 @@ class TuningInterrupted(AdapterHubError):
 class TuneSettings:
     """How to search: trial count, methods searched over, the study's name (default: the adapter's name)."""
 
-    trials: int = 20
-    methods: tuple[str, ...] = ("lora",)
-    study: str | None = None
-    startup_trials: int = 3  # trials that always finish, before pruning compares against their median
+    trials: int = setting(20, "Trials to finish in the study (a resumed study counts those done)")
+    methods: tuple[str, ...] = setting(("lora",), "Methods to search over, comma-separated or repeated")
+    study: str | None = setting(None, "Study name; the same name resumes it", shown_default="NAME")
+    startup_trials: int = setting(3, "Trials that always finish, before pruning compares against their median")
 
     def __post_init__(self) -> None:
         if self.trials < 1:

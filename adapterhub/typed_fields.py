@@ -4,6 +4,9 @@ Each problem is one phrase that names the key, the value and what was expected, 
 number``; the callers join every phrase of one source into one :class:`~adapterhub.errors.ConfigError`.
 The types understood are those the settings use: ``bool``, ``int``, ``float``, ``str``, ``Literal[...]``,
 ``tuple[str, ...]``, unions with ``None`` and nested settings dataclasses.
+
+Settings are written once: :func:`setting` makes a field with its default and its help (and, where needed, its
+flag), from which the command line builds its options (:mod:`adapterhub.cli.options`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,26 @@ from adapterhub.suggest import did_you_mean
 
 # PyYAML reads YAML 1.1, where `1e-3` (no dot) is text, not a number; such text is read as the number it spells
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def setting(default: Any, help: str, **more: Any) -> Any:
+    """A settings field with its default and ``metadata`` describing it.
+
+    Args:
+        default: The value when none is given (immutable: settings are frozen).
+        help: One phrase for ``-h`` and the docs; the default is added to it where it is shown.
+        **more: ``flag`` (the option's name where it is not ``--`` and the field's name in kebab case),
+            ``shown_default`` (the default in words, where the value alone says too little), ``metavar``,
+            ``split`` (for lists: False takes each value whole; ``"strict"`` keeps empty parts between commas),
+            ``cli`` (False: the command line sets it some other way; ``cli_reason`` says how).
+    """
+    return dataclasses.field(default=default, metadata={"help": help, **more})
+
+
+def flag_of(cls: type, field_name: str) -> str:
+    """The command-line flag of field ``field_name`` of settings dataclass ``cls``, e.g. ``--batch-size``."""
+    spec = next(f for f in dataclasses.fields(cls) if f.name == field_name)
+    return spec.metadata.get("flag") or "--" + field_name.replace("_", "-")
 
 
 @functools.cache

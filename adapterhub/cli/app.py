@@ -1,4 +1,8 @@
-"""The typer application, its global options and the error boundary."""
+"""The ``hub`` application: its global options, the commands it assembles and the error boundary.
+
+Command modules define plain functions marked with :func:`~adapterhub.cli.command.command` (and sub-groups of
+their own); this module alone registers them, in the order ``hub --help`` lists them.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,21 @@ from typing import Annotated
 
 import typer
 
+from adapterhub.cli import (
+    doctor_command,
+    eval_commands,
+    logs_command,
+    predict_command,
+    registry_commands,
+    remote_commands,
+    serve_command,
+    shadow_command,
+    train_command,
+    tune_command,
+    ui_command,
+)
 from adapterhub.cli import formatting as fmt
+from adapterhub.cli.command import commands_of
 from adapterhub.cli.formatting import examples
 from adapterhub.errors import AdapterHubError
 from adapterhub.library_warnings import silence_library_internals
@@ -30,6 +48,39 @@ app = typer.Typer(
     rich_markup_mode=None,  # help texts are plain: `[default: …]` and `NAME[@V]` print as written
     context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command and group
 )
+
+
+# In the order `hub --help` lists them: commands first, then the groups
+COMMAND_MODULES = (
+    registry_commands,
+    train_command,
+    eval_commands,
+    predict_command,
+    serve_command,
+    tune_command,
+    logs_command,
+    remote_commands,
+    shadow_command,
+    ui_command,
+    doctor_command,
+)
+GROUPS = {
+    "registry": registry_commands.registry_app,
+    "remote": remote_commands.remote_app,
+    "shadow": shadow_command.shadow_app,
+}
+
+
+def _assemble(application: typer.Typer) -> None:
+    """Register every command and group on ``application``."""
+    for module in COMMAND_MODULES:
+        for function, name, settings in commands_of(module):
+            application.command(name, **settings)(function)
+    for name, group in GROUPS.items():
+        application.add_typer(group, name=name)
+
+
+_assemble(app)
 
 
 def _version(value: bool) -> None:
@@ -100,15 +151,3 @@ def _exit_now(code: int | str | None) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code if isinstance(code, int) else 0 if code is None else 1)
-
-
-# The commands register themselves on import, in the order `hub --help` lists them.
-# isort: off
-from adapterhub.cli import registry_commands, train_command  # noqa: E402,F401
-from adapterhub.cli import eval_commands, predict_command, serve_command, tune_command  # noqa: E402,F401
-from adapterhub.cli import logs_command  # noqa: E402,F401
-from adapterhub.cli import remote_commands  # noqa: E402,F401
-from adapterhub.cli import shadow_command  # noqa: E402,F401
-from adapterhub.cli import ui_command  # noqa: E402,F401
-from adapterhub.cli import doctor_command  # noqa: E402,F401
-# isort: on

@@ -8,13 +8,13 @@ from typing import Annotated
 import typer
 
 from adapterhub.cli import formatting as fmt
-from adapterhub.cli.app import app
+from adapterhub.cli.command import command
 
 MARKS = {"ok": "[✓]", "warn": "[!]", "error": "[✗]"}
 PLAIN_MARKS = {"ok": "[v]", "warn": "[!]", "error": "[x]"}  # for a terminal that cannot print ✓ and ✗
 
 
-@app.command(
+@command(
     epilog=fmt.examples(
         "hub doctor",
         "hub doctor --json",

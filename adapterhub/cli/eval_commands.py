@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from adapterhub.cli import formatting as fmt
-from adapterhub.cli.app import app
+from adapterhub.cli.command import command
 
 Opt = typer.Option
 DataOpt = Annotated[str, Opt("--data", help="Labelled data of the adapters' task: file, folder or hf:NAME.")]
@@ -20,7 +20,7 @@ DeviceOpt = Annotated[str | None, Opt(help="cpu, cuda or cuda:N [default: cuda w
 DtypeOpt = Annotated[str | None, Opt(help="fp32, bf16 or fp16 (CUDA) for the base [default: as stored].")]
 
 
-@app.command(
+@command(
     "eval",
     epilog=fmt.examples(
         "hub eval reviews --data test.csv",
@@ -76,7 +76,7 @@ def eval_(
         fmt.echo(f"\nrecorded in the card of {result.adapter}")
 
 
-@app.command(
+@command(
     epilog=fmt.examples(
         "hub compare reviews@1 reviews@2 --data test.csv",
         "hub compare reviews@1 reviews@2 --combine mean --data test.csv --json",

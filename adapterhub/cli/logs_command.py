@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from adapterhub.cli import formatting as fmt
-from adapterhub.cli.app import app
+from adapterhub.cli.command import command
 from adapterhub.cli.formatting import examples, table
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ Opt = typer.Option
 INPUT_SHOWN = 60  # characters of an input a table row shows
 
 
-@app.command(
+@command(
     epilog=examples(
         "hub logs",
         "hub logs --adapter sentiment --since 1h",

@@ -10,11 +10,11 @@ from typing import Annotated, Any
 import typer
 
 from adapterhub.cli import formatting as fmt
-from adapterhub.cli.app import app
+from adapterhub.cli.command import command
 from adapterhub.errors import ConfigError
 
 
-@app.command(
+@command(
     epilog=fmt.examples(
         'hub predict reviews "a fine film" "a dull plot"',
         "hub predict reviews --file inputs.jsonl --json",

@@ -10,7 +10,7 @@ import typer
 
 from adapterhub.cards.records import SCHEMA
 from adapterhub.cli import formatting as fmt
-from adapterhub.cli.app import app
+from adapterhub.cli.command import command
 from adapterhub.errors import ConfigError
 from adapterhub.export.peft import HubTarget, export_adapter
 from adapterhub.names import Ref
@@ -26,7 +26,6 @@ registry_app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-app.add_typer(registry_app, name="registry")
 
 LIST_HEADERS = ("NAME", "VERSION", "ALIASES", "TASK", "METHOD", "BASE", "PARAMS", "SIZE", "METRIC", "CREATED")
 
@@ -58,7 +57,7 @@ def _broken_row(where: str) -> tuple[str, ...]:
     return (name, version or "-", "-", "broken", *("-" for _ in LIST_HEADERS[4:]))
 
 
-@app.command(
+@command(
     "list",
     epilog=fmt.examples(
         "hub list",
@@ -111,7 +110,7 @@ def list_(
         fmt.echo(f"broken: {problem.problem}", err=True)
 
 
-@app.command(
+@command(
     epilog=fmt.examples(
         "hub show reviews",
         "hub show reviews@2",
@@ -152,7 +151,7 @@ def show(
     fmt.echo_json(record.to_dict(), sort_keys=True)
 
 
-@app.command(
+@command(
     epilog=fmt.examples(
         "hub rm reviews@1 --dry-run",
         "hub rm reviews@1 reviews@2",
@@ -218,7 +217,7 @@ def _confirm(plan: RemovalPlan, whole: list[str]) -> None:
         raise typer.Exit(1)
 
 
-@app.command(
+@command(
     epilog=fmt.examples(
         "hub tag reviews@2 prod",
         "hub tag reviews latest-good     # the newest version",
@@ -316,7 +315,7 @@ def _print_split(name: str, alias: str, split: Split, before: Target | None, as_
     fmt.echo(f"{name}:{alias} -> {now}{moved}")
 
 
-@app.command(
+@command(
     "import",
     epilog=fmt.examples(
         "hub import ./my-peft-adapter --name reviews --labels negative,positive",
@@ -358,7 +357,7 @@ def import_(
     fmt.echo(f"imported {shown} as {record.ref} ({fmt.count(record.card.trainable_params)} parameters)")
 
 
-@app.command(
+@command(
     epilog=fmt.examples(
         "hub export reviews ./reviews-peft",
         "hub export reviews@2 --merged ./reviews-standalone",
@@ -423,7 +422,7 @@ def export(
     fmt.echo(f"exported {record.ref} to {args[1]} (its README.md shows how transformers + PEFT load it)")
 
 
-@app.command(
+@command(
     epilog=fmt.examples(
         "hub merge reviews@1 reviews@2 --name reviews-merged",
         "hub merge books films --weights 0.7,0.3 --combination linear --name media",

@@ -9,7 +9,7 @@ import typer
 
 from adapterhub.cards.records import SCHEMA
 from adapterhub.cli import formatting as fmt
-from adapterhub.cli.app import app
+from adapterhub.cli.command import command
 from adapterhub.registry import Registry
 
 if TYPE_CHECKING:  # the remote package (and s3fs) load only when a remote is used
@@ -26,7 +26,6 @@ remote_app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-app.add_typer(remote_app, name="remote")
 
 RemoteOption = Annotated[str | None, typer.Option("--remote", help="Remote name [default: origin].")]
 
@@ -97,7 +96,7 @@ def remote_rm(
     fmt.echo(f"removed remote {remote.name} ({remote.url}); nothing on it was changed")
 
 
-@app.command(
+@command(
     epilog=fmt.examples(
         "hub push sentiment@3",
         "hub push sentiment sentiment:prod --remote origin",
@@ -136,7 +135,7 @@ def push(
             )
 
 
-@app.command(
+@command(
     epilog=fmt.examples(
         "hub pull sentiment@3",
         "hub pull sentiment:prod --remote origin",

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 import typer
 
 from adapterhub.cli import formatting as fmt
-from adapterhub.cli.app import app
 from adapterhub.errors import AdapterHubError, AdapterNotFound, ConfigError, ServerUnreachable
 from adapterhub.names import Ref
 
@@ -22,7 +21,6 @@ shadow_app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-app.add_typer(shadow_app, name="shadow")
 
 TIMEOUT_S = 10.0
 INPUT_SHOWN = 60  # characters of a sample's input in the table (--json has them whole)

@@ -2,54 +2,61 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from adapterhub.cli import formatting as fmt
-from adapterhub.cli.app import app
-from adapterhub.methods import METHODS
+from adapterhub.cli.command import command
+from adapterhub.cli.options import field_options, given, takes_options
+from adapterhub.training.config import TrainConfig
+from adapterhub.tuning import TuneSettings
 
-Opt = typer.Option
+# The run's settings that `hub tune` takes as flags: what every trial shares (a YAML file gives the others; the
+# search draws the learning rate, warmup, method and the method's settings), then the search's own settings
+RUN_SETTINGS = (
+    "task",
+    "name",
+    "base",
+    "data",
+    "eval_data",
+    "eval_fraction",
+    "text_column",
+    "label_column",
+    "epochs",
+    "batch_size",
+    "max_length",
+    "eval_every",
+    "seed",
+)
+TUNE_OPTIONS = [
+    *field_options(TrainConfig, only=RUN_SETTINGS),
+    *field_options(TuneSettings),
+]
+SEARCH_KEYS = {f.name for f in fields(TuneSettings)}
 
 
-@app.command(
+@command(
     epilog=fmt.examples(
         "hub tune --data reviews.csv --trials 20",
         "hub tune --data reviews.csv --methods lora,prefix --study reviews-search",
         "hub tune --data reviews.csv --study reviews-search --trials 40   # resume, 20 more",
     )
 )
+@takes_options(TUNE_OPTIONS)
 def tune(
     ctx: typer.Context,
-    task: Annotated[str | None, Opt(help="sentiment, classify, ner or generate [default: sentiment]")] = None,
-    name: Annotated[str | None, Opt(help="Registry name for the best adapter [default: the task's name].")] = None,
-    trials: Annotated[int, Opt(help="Trials to finish in the study (a resumed study counts those done).")] = 20,
-    methods: Annotated[str, Opt(help=f"Comma-separated methods to search over: {', '.join(METHODS)}.")] = "lora",
-    study: Annotated[str | None, Opt(help="Study name; the same name resumes it [default: NAME].")] = None,
-    base: Annotated[str | None, Opt(help="Base model: hub id or local directory [default: all-MiniLM-L6-v2].")] = None,
-    data: Annotated[str | None, Opt(help="CSV/TSV/JSONL/CoNLL file, folder, or hf:NAME[:CONFIG].")] = None,
-    eval_data: Annotated[str | None, Opt(help="Evaluation data [default: a seeded split of --data].")] = None,
-    eval_fraction: Annotated[float | None, Opt(help="Share of --data held out for evaluation [0.1].")] = None,
-    text_column: Annotated[str | None, Opt(help="Column holding the text.")] = None,
-    label_column: Annotated[str | None, Opt(help="Column holding the label.")] = None,
-    epochs: Annotated[int | None, Opt(help="Passes over the training data per trial [3].")] = None,
-    batch_size: Annotated[int | None, Opt(help="Examples per batch [32].")] = None,
-    max_length: Annotated[int | None, Opt(help="Longest input in tokens [128].")] = None,
-    eval_every: Annotated[int | None, Opt(help="Evaluate (and maybe prune) every N steps [each epoch].")] = None,
-    seed: Annotated[int | None, Opt(help="Seed of the split, the runs and the sampler [13].")] = None,
-    config: Annotated[Path | None, Opt(help="YAML file of training settings; flags override it.")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML file of training settings; flags override it.")] = None,
+    **options: Any,
 ) -> None:
     """Search learning rate, rank, alpha, dropout, warmup and method; prune weak trials; publish the best."""
-    search_only = ("ctx", "trials", "methods", "study", "config")
-    settings: dict[str, Any] = {k: v for k, v in locals().items() if k not in (*search_only, "search_only")}
-    from adapterhub.training import TrainConfig
-    from adapterhub.tuning import TuneSettings
     from adapterhub.tuning import tune as run
 
-    train_config = (TrainConfig.from_yaml(config) if config else TrainConfig()).merged(**settings)
-    search = TuneSettings(trials=trials, methods=tuple(m.strip() for m in methods.split(",") if m.strip()), study=study)
+    values = given(TUNE_OPTIONS, options)
+    search = TuneSettings(**{k: values.pop(k) for k in list(values) if k in SEARCH_KEYS})
+    train_config = (TrainConfig.from_yaml(config) if config else TrainConfig()).merged(**values)
     console = _Console()
     result = run(train_config, search, registry=ctx.obj, report=console.report)
     rows = [

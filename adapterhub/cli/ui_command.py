@@ -11,14 +11,14 @@ from typing import Annotated
 import typer
 
 from adapterhub.cli import formatting as fmt
-from adapterhub.cli.app import app
+from adapterhub.cli.command import command
 from adapterhub.cli.formatting import examples
 
 Opt = typer.Option
 READY_S = 300  # how long the page waits for the server (the base loads first) before giving up on the browser
 
 
-@app.command(
+@command(
     epilog=examples(
         "hub ui",
         "hub ui --port 9000 --no-browser",

@@ -1,4 +1,7 @@
-"""``ServeConfig``: every setting of ``hub serve``, shared by the command line, the app factory and workers."""
+"""``ServeConfig``: every setting of ``hub serve``, shared by the command line, the app factory and workers.
+
+Each setting is written once, as a field with its default and its help; ``hub serve`` builds its options from them.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from adapterhub.errors import ConfigError
 from adapterhub.serving.keys import KeyDigest
+from adapterhub.typed_fields import setting
 
 if TYPE_CHECKING:
     from adapterhub.inference import Hub
@@ -27,36 +31,101 @@ class ServeConfig:
         8000
     """
 
-    registry: str | None = None  # registry directory [default: ./registry or ADAPTERHUB_REGISTRY]
-    adapters: tuple[str, ...] = ()  # preloaded at start-up (NAME, NAME@VERSION or NAME:ALIAS)
-    remote: str | None = None  # a remote of the registry (`hub remote add`): what the registry lacks is pulled
-    only_preloaded: bool = False  # refuse every adapter that was not preloaded
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1  # processes; each holds its own base and adapters and batches its own requests
-    api_key: str | None = None  # when set, `Authorization: Bearer <key>` on every route but /health
-    api_key_file: str | None = None  # a file holding the key (kept out of `ps`, unlike --api-key)
-    api_key_digest: str | None = None  # what workers get instead of the key (see adapterhub.serving.keys)
-    allowed_hosts: tuple[str, ...] = ()  # Host header names accepted besides the bound address and loopback
-    device: str | None = None
-    quantize: str | None = None
-    dtype: str | None = None  # fp32, bf16 or fp16 (CUDA): what the base computes in [default: as stored]
-    max_batch: int = 32  # inputs per forward pass; 1 turns dynamic batching off
-    max_wait_ms: float = 5.0  # how long the first queued input waits for others to join its batch
-    max_queue: int = 1024  # inputs waiting; beyond it requests get 429 with Retry-After
-    max_inputs: int = 64  # inputs per request; beyond it 413
-    max_input_chars: int = 8192  # characters per input; beyond it 413
-    max_new_tokens: int = 512  # the most tokens one generation may ask for; beyond it 413
-    max_adapters: int = 64  # hot adapters on the device (least recently used leave first)
-    shutdown_timeout_s: float = 30.0  # how long a graceful shutdown waits for in-flight requests
-    access_log: bool = False  # a log line per request (off: /metrics counts requests at a fraction of the cost)
-    metrics_max_adapters: int = 100  # adapter versions with series of their own; the least recently used fold
-    log_predictions: bool = False  # a row per input in <registry>/.logs/predictions.sqlite
-    log_inputs: bool = False  # the log keeps the input text (and outputs that reveal it); needs log_predictions
-    log_max_mb: float = 100.0  # the log's size before it is rotated (one backup is kept)
-    shadows: tuple[str, ...] = ()  # PRIMARY=SHADOW: SHADOW rides in the batch of every request naming PRIMARY
-    shadow_samples: int = 0  # disagreeing inputs each shadow keeps for its report (0: none, inputs may be private)
-    shadow_share: float = 1.0  # of each primary's requests that run its shadow too (1: every one)
+    registry: str | None = setting(
+        None,
+        "Registry directory",
+        shown_default="./registry or ADAPTERHUB_REGISTRY",
+        cli=False,
+        cli_reason="hub's own --registry option, before the command",
+    )
+    adapters: tuple[str, ...] = setting(
+        (), "Preload NAME[@V|:ALIAS] at start-up (repeatable)", flag="--adapter", metavar="NAME", split=False
+    )
+    remote: str | None = setting(
+        None,
+        "Pull adapters the registry lacks from this remote (`hub remote add`) on first request; "
+        "POST /v1/adapters/NAME/load resolves NAME there anew",
+        metavar="NAME",
+    )
+    only_preloaded: bool = setting(
+        False, "Refuse adapters that were not preloaded (or loaded through the load endpoint)"
+    )
+    host: str = setting("127.0.0.1", "Interface to listen on; 0.0.0.0 exposes the server to the network")
+    port: int = setting(8000, "TCP port")
+    workers: int = setting(
+        1, "Processes sharing the port; each loads its own base and adapters and batches its own requests"
+    )
+    api_key: str | None = setting(
+        None,
+        "Require `Authorization: Bearer KEY` on every route but /health. A key on the command line shows in `ps`: "
+        "prefer the ADAPTERHUB_API_KEY environment variable or --api-key-file",
+    )
+    api_key_file: str | None = setting(
+        None, "Read the API key from PATH (e.g. a file only you can read); as --api-key", metavar="PATH"
+    )
+    api_key_digest: str | None = setting(
+        None,
+        "What worker processes get instead of the key (see adapterhub.serving.keys)",
+        cli=False,
+        cli_reason="made from --api-key for the workers of --workers N",
+    )
+    allowed_hosts: tuple[str, ...] = setting(
+        (),
+        "Also answer requests whose Host header is NAME (repeatable; '*' for any). Without it, a server on a "
+        "loopback address answers only to localhost, 127.0.0.1 and [::1], and one on 0.0.0.0 to any Host",
+        flag="--allowed-host",
+        metavar="NAME",
+        split=False,
+    )
+    device: str | None = setting(None, "cpu, cuda or cuda:N", shown_default="cuda when present")
+    quantize: str | None = setting(None, "4bit or 8bit base through bitsandbytes (CUDA only)")
+    dtype: str | None = setting(None, "fp32, bf16 or fp16 (CUDA): what the base computes in", shown_default="as stored")
+    max_batch: int = setting(32, "Inputs per mixed-adapter batch (one forward pass); 1 turns batching off")
+    max_wait_ms: float = setting(5.0, "How long the oldest request waits for others to join its batch")
+    max_queue: int = setting(1024, "Inputs waiting before requests get 429 with Retry-After (at least --max-inputs)")
+    max_inputs: int = setting(64, "Inputs (or chat messages) per request before 413; at most --max-queue")
+    max_input_chars: int = setting(8192, "Characters per input (or chat message) before 413")
+    max_new_tokens: int = setting(
+        512, "Most tokens one generation may ask for before 413; a chat that names no limit gets as many as fit"
+    )
+    max_adapters: int = setting(64, "Adapters kept hot on the device (least recently used leave first)")
+    shutdown_timeout_s: float = setting(
+        30.0, "Seconds a graceful shutdown waits for in-flight requests", flag="--shutdown-timeout"
+    )
+    access_log: bool = setting(
+        False, "Log a line per request (off: /metrics counts requests at a fraction of the cost)"
+    )
+    metrics_max_adapters: int = setting(
+        100, "Adapter versions with /metrics series of their own; the least recently used fold into 'other'"
+    )
+    log_predictions: bool = setting(
+        False, "Keep a row per input in REGISTRY/.logs/predictions.sqlite (read it with `hub logs`)"
+    )
+    log_inputs: bool = setting(
+        False, "Also keep each input's text (and outputs that reveal it) in the log; off: lengths only"
+    )
+    log_max_mb: float = setting(
+        100.0, "Rotate the prediction log at this size (one backup is kept: about twice this on disk)"
+    )
+    shadows: tuple[str, ...] = setting(
+        (),
+        "Run SHADOW (NAME@V, or a name or alias resolved now) on every request that names PRIMARY, in the same "
+        "batch, and compare their answers; only PRIMARY answers (repeatable). See `hub shadow report`",
+        flag="--shadow",
+        metavar="PRIMARY=SHADOW",
+        split=False,
+    )
+    shadow_samples: int = setting(
+        0,
+        "Keep the last N inputs each shadow disagreed on, for `hub shadow report` (inputs may be private)",
+        metavar="N",
+    )
+    shadow_share: float = setting(
+        1.0,
+        "Run each shadow on this share of its PRIMARY's requests, evenly spread (0.25: one in four; a shadow costs "
+        "the throughput of its rows, so this bounds that cost)",
+        metavar="SHARE",
+    )
 
     def make_hub(self) -> Hub:
         """The Hub these settings describe (each worker process makes its own)."""

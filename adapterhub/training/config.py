@@ -1,5 +1,10 @@
 """``TrainConfig``: the one description of a training run, shared by the CLI flags, YAML files and Python.
 
+Every setting is written once, as a field here with its default and its help; ``hub train`` builds its options
+from them. Each registered method (:data:`adapterhub.methods.METHODS`) adds one field of its own, named after
+it and holding its settings: ``config.lora.r`` in Python, ``lora: {r: 4}`` in YAML. The flags of a method's
+settings name them as well: ``--lora-r``, ``lora_r: 4`` in YAML, ``merged(lora_r=4)`` in Python.
+
 Defaults come first, then an optional YAML file (``--config``), then flags; every problem is collected and
 reported once, in the names the user typed (``--lr`` for a flag, ``lr`` or ``lora.r`` for a YAML key). Every
 value is checked against its field's type, so a wrong type is one line naming the key, the value and the
@@ -9,65 +14,95 @@ type expected. This module imports neither torch nor transformers: a bad setting
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
 from adapterhub.errors import ConfigError
-from adapterhub.methods import METHODS, LoraSettings, PrefixSettings
+from adapterhub.methods import METHODS
 from adapterhub.suggest import did_you_mean
-from adapterhub.typed_fields import from_plain, type_problems
+from adapterhub.typed_fields import flag_of, from_plain, setting, type_problems
 
-Precision = Literal["auto", "fp32", "bf16", "fp16"]
-Schedule = Literal["linear", "cosine"]
+
+def _one_of(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else "".join(names)
+
+
+def _with_method_settings(cls: type) -> type:
+    """Add one field per registered method, named after it, holding its settings (their defaults unless given)."""
+    for method in METHODS.values():
+        if method.name in cls.__annotations__:
+            raise TypeError(f"method {method.name!r} has the name of a setting of {cls.__name__}")
+        cls.__annotations__[method.name] = method.settings
+        help_ = f"{method.name} settings: {method.summary}"
+        setattr(cls, method.name, dataclasses.field(default_factory=method.settings, metadata={"help": help_}))
+    return cls
 
 
 @dataclass(frozen=True)
+@_with_method_settings
 class TrainConfig:
     """Everything ``hub train`` and :func:`adapterhub.train` accept.
+
+    Besides the fields below, each registered method has a field named after it holding its settings
+    (``config.lora``, ``config.prefix``); :meth:`method_settings` gives those of :attr:`method`.
 
     Example:
         >>> TrainConfig(task="sentiment", epochs=2).name
         'sentiment'
     """
 
-    task: str = "sentiment"
-    name: str | None = None  # registry name; default: the task's name
-    base: str | None = None  # hub id or local directory; default: all-MiniLM-L6-v2 (embedded)
-    method: str = "lora"
-    data: str | None = None
-    eval_data: str | None = None
-    eval_fraction: float = 0.1
-    text_column: str | None = None
-    label_column: str | None = None
-    epochs: int = 3
-    lr: float | None = None  # default per method: lora 1e-3, prefix and head 1e-2
-    batch_size: int = 32
-    grad_accum: int = 1
-    max_grad_norm: float = 1.0
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.06
-    schedule: Schedule = "linear"
-    precision: Precision = "auto"
-    max_length: int = 128
-    dropout: float = 0.1
-    seed: int = 13
-    eval_every: int = 0  # optimizer steps between evaluations; 0 = once per epoch
-    patience: int = 3  # evaluations without improvement before stopping; 0 = never stop early
-    augment: bool = False  # text classification: also train on perturbed copies; kept only if it does not hurt
-    augment_copies: int = 4
-    augment_strength: float = 0.1  # share of each text's words an operation changes
-    loraplus_ratio: float = 1.0  # LoRA+: learning rate of the B matrices over that of the A matrices; 1 = plain
-    rdrop: float = 0.0  # R-Drop: weight of the KL between two dropout passes (classifiers, taggers); 0 = off
-    ema: float = 0.0  # decay of an exponential moving average of the adapter weights, evaluated and kept; 0 = off
-    quantize: Literal["4bit", "8bit"] | None = None
-    fsdp: bool = False  # several processes: shard base and adapter (FSDP2); also on under an FSDP accelerate config
-    save_on_interrupt: bool = False
-    tags: tuple[str, ...] = ()
-    labels: tuple[str, ...] | None = None  # names of the classes in class-index order (text tasks)
-    min_metric: float | None = None  # publish only if the headline metric is at least this (perplexity: at most)
-    lora: LoraSettings = field(default_factory=LoraSettings)
-    prefix: PrefixSettings = field(default_factory=PrefixSettings)
+    task: str = setting("sentiment", "sentiment, classify, ner or generate")
+    name: str | None = setting(None, "Registry name", shown_default="the task's name")
+    base: str | None = setting(None, "Base model: hub id or local directory", shown_default="all-MiniLM-L6-v2")
+    method: str = setting("lora", _one_of(list(METHODS)))
+    data: str | None = setting(None, "CSV/TSV/JSONL/CoNLL file, folder, or hf:NAME[:CONFIG]")
+    eval_data: str | None = setting(None, "Evaluation data", shown_default="a seeded split of --data")
+    eval_fraction: float = setting(0.1, "Share of --data held out for evaluation")
+    text_column: str | None = setting(None, "Column holding the text")
+    label_column: str | None = setting(None, "Column holding the label")
+    epochs: int = setting(3, "Passes over the training data")
+    lr: float | None = setting(
+        None, "Peak learning rate", shown_default=", ".join(f"{m.name} {m.default_lr:g}" for m in METHODS.values())
+    )
+    batch_size: int = setting(32, "Examples per batch")
+    grad_accum: int = setting(1, "Batches per optimizer step")
+    max_grad_norm: float = setting(1.0, "Gradient clipping norm")
+    weight_decay: float = setting(0.01, "AdamW weight decay")
+    warmup_ratio: float = setting(0.06, "Share of steps spent warming up")
+    schedule: Literal["linear", "cosine"] = setting("linear", "Decay after warmup: linear or cosine")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = setting(
+        "auto", "auto, fp32, bf16 or fp16", shown_default="auto: bf16 on a GPU that has it"
+    )
+    max_length: int = setting(128, "Longest input in tokens")
+    dropout: float = setting(0.1, "Dropout of the task head")
+    seed: int = setting(13, "Seed for the split, initialisation and batch order")
+    eval_every: int = setting(0, "Evaluate every N optimizer steps", shown_default="each epoch")
+    patience: int = setting(3, "Evaluations without improvement before stopping; 0: never stop early")
+    augment: bool = setting(
+        False, "Text classification: also train on perturbed copies (swap/delete/insert); kept only if it helps"
+    )
+    augment_copies: int = setting(4, "Perturbed copies per example with --augment")
+    augment_strength: float = setting(0.1, "Share of words each perturbation changes")
+    loraplus_ratio: float = setting(1.0, "LoRA+: the B matrices' learning rate over the A matrices', e.g. 16; 1: plain")
+    rdrop: float = setting(0.0, "R-Drop (classifiers, taggers): weight of the KL between two dropout passes; 0: off")
+    ema: float = setting(0.0, "Evaluate and keep a moving average of the adapter weights with this decay; 0: off")
+    quantize: Literal["4bit", "8bit"] | None = setting(None, "4bit or 8bit base through bitsandbytes (CUDA only)")
+    fsdp: bool = setting(
+        False,
+        "Under torchrun / accelerate launch, shard base and adapter over the processes (FSDP2); also on under an "
+        "FSDP accelerate config",
+    )
+    save_on_interrupt: bool = setting(False, "On Ctrl-C publish the best checkpoint so far")
+    tags: tuple[str, ...] = setting((), "Free-form tag for the card (repeatable)", flag="--tag", split=False)
+    labels: tuple[str, ...] | None = setting(
+        None,
+        "Class names in class-index order, comma-separated: names of labels 0..N-1, or an order of named ones",
+        split="strict",  # an empty name is kept, so that the check below names it
+    )
+    min_metric: float | None = setting(
+        None, "Publish only if the headline metric (accuracy, f1) is at least this; perplexity: at most [exit 7]"
+    )
 
     def __post_init__(self) -> None:
         wrong_type = type_problems(type(self), {f.name: getattr(self, f.name) for f in fields(self)}, _flag)
@@ -121,8 +156,15 @@ class TrainConfig:
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else METHODS[self.method].default_lr
 
+    def settings_for(self, method: str) -> Any:
+        """The settings of the registered method called ``method`` (as ``config.<method>``)."""
+        if method not in METHODS:
+            raise ConfigError(f"no method {method!r}; the methods are {', '.join(METHODS)}")
+        return getattr(self, method)
+
     def method_settings(self) -> Any:
-        return METHODS[self.method].settings_of(self)
+        """The settings of the method this run trains (:attr:`method`)."""
+        return self.settings_for(self.method)
 
     def hyperparameters(self) -> dict[str, Any]:
         """What the card records about the run (data paths and registry bookkeeping left out)."""
@@ -132,12 +174,11 @@ class TrainConfig:
             "eval_data",
             "tags",
             "labels",  # the card records the label names themselves
-            "lora",
-            "prefix",
             "save_on_interrupt",
             "text_column",
             "label_column",
             "fsdp",  # the run records whether it was sharded (and over how many processes) itself
+            *METHODS,  # the card records the method's settings as its method_config
         }
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
         out["lr"] = self.learning_rate
@@ -167,37 +208,38 @@ class TrainConfig:
         return cls.from_dict(content, str(path))
 
     def merged(self, **overrides: Any) -> TrainConfig:
-        """A copy with the given (non-None) values replaced; ``lora_*`` and ``prefix_tokens`` reach the nested
-        method settings."""
-        lora = {k[5:]: v for k, v in overrides.items() if k.startswith("lora_") and v is not None}
-        if overrides.get("target_modules"):
-            lora["target_modules"] = tuple(overrides["target_modules"])
-        top = {
-            k: v
-            for k, v in overrides.items()
-            if v is not None and not k.startswith("lora_") and k not in ("target_modules", "prefix_tokens")
-        }
-        if lora:
-            top["lora"] = dataclasses.replace(self.lora, **lora)
-        if overrides.get("prefix_tokens") is not None:
-            top["prefix"] = PrefixSettings(num_virtual_tokens=overrides["prefix_tokens"])
+        """A copy with the given (non-None) values replaced; a method's settings are given by their flags' names
+        (``lora_r``, ``prefix_tokens``, see :func:`method_setting_keys`), lists as tuples."""
+        keys = method_setting_keys()
+        top: dict[str, Any] = {}
+        nested: dict[str, dict[str, Any]] = {}
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            if key in keys:
+                method, inner = keys[key]
+                nested.setdefault(method, {})[inner] = tuple(value) if isinstance(value, list) else value
+            else:
+                top[key] = value
+        for method, values in nested.items():
+            top[method] = dataclasses.replace(top.get(method, getattr(self, method)), **values)
         return dataclasses.replace(self, **top)
 
 
-# Flags whose YAML key sits in a nested mapping: `lora_r: 4` is read as `lora: {r: 4}`
-_NESTED_FLAGS = {
-    "lora_r": ("lora", "r"),
-    "lora_alpha": ("lora", "alpha"),
-    "lora_dropout": ("lora", "dropout"),
-    "target_modules": ("lora", "target_modules"),
-    "prefix_tokens": ("prefix", "num_virtual_tokens"),
-}
+def method_setting_keys() -> dict[str, tuple[str, str]]:
+    """Each method setting's flag as a key (``--lora-r`` -> ``lora_r``) -> (method, field): the names YAML files,
+    :meth:`TrainConfig.merged` and ``hub train`` take for settings that sit in a method's own field."""
+    keys: dict[str, tuple[str, str]] = {}
+    for method in METHODS.values():
+        for spec in fields(method.settings):
+            keys[method.flag(spec.name).removeprefix("--").replace("-", "_")] = (method.name, spec.name)
+    return keys
 
 
 def _nest_flag_names(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """A YAML file may use the flags' names (``lora_r``, ``prefix_tokens``) for nested settings."""
+    """A YAML file may use the flags' names (``lora_r``, ``prefix_tokens``) for a method's settings."""
     out, problems = dict(values), []
-    for key, (group, inner) in _NESTED_FLAGS.items():
+    for key, (group, inner) in method_setting_keys().items():
         if key not in out:
             continue
         value = out.pop(key)
@@ -211,7 +253,7 @@ def _nest_flag_names(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]
 
 def _flag(field_name: str) -> str:
     """The command-line flag of a field, as problems name it."""
-    return {"tags": "--tag"}.get(field_name, "--" + field_name.replace("_", "-"))
+    return flag_of(TrainConfig, field_name)
 
 
 def _label_problems(labels: tuple[str, ...]) -> list[str]:
@@ -225,3 +267,14 @@ def _label_problems(labels: tuple[str, ...]) -> list[str]:
     if twice:
         problems.append(f"--labels names {', '.join(map(repr, twice))} more than once; each class needs its own name")
     return problems
+
+
+def _check_method_setting_keys() -> None:
+    """A method's flag must not take the name of a setting of the run (the two would be one key in YAML)."""
+    names = {f.name for f in fields(TrainConfig)}
+    taken = sorted(set(method_setting_keys()) & names)
+    if taken:
+        raise TypeError(f"method settings whose flags are settings of TrainConfig: {', '.join(taken)}")
+
+
+_check_method_setting_keys()
