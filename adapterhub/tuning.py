@@ -37,7 +37,9 @@ class TuneSettings:
     """How to search: trial count, methods searched over, the study's name (default: the adapter's name)."""
 
     trials: int = setting(20, "Trials to finish in the study (a resumed study counts those done)")
-    methods: tuple[str, ...] = setting(("lora",), "Methods to search over, comma-separated or repeated")
+    methods: tuple[str, ...] = setting(
+        ("lora",), f"Methods to search over, comma-separated or repeated: {', '.join(METHODS)}"
+    )
     study: str | None = setting(None, "Study name; the same name resumes it", shown_default="NAME")
     startup_trials: int = setting(3, "Trials that always finish, before pruning compares against their median")
 
