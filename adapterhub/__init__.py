@@ -22,39 +22,39 @@ from adapterhub.version import __version__
 
 def __getattr__(name: str):  # heavy parts (torch, transformers) load on first use, keeping `hub list` instant
     if name == "train":
-        from adapterhub.training.train import train
+        from adapterhub.training.train import train  # on first use: `hub -h` and `import adapterhub` stay light
 
         return train
     if name in ("Hub", "Classification", "Entities", "Entity", "Generation"):
-        import adapterhub.inference
+        import adapterhub.inference  # loads torch: on first use
 
         return getattr(adapterhub.inference, name)
     if name == "TrainConfig":
-        from adapterhub.training.config import TrainConfig
+        from adapterhub.training.config import TrainConfig  # on first use: `hub -h` and `import adapterhub` stay light
 
         return TrainConfig
     if name in ("evaluate", "compare"):
-        import adapterhub.evaluation
+        import adapterhub.evaluation  # on first use: `hub -h` and `import adapterhub` stay light
 
         return getattr(adapterhub.evaluation, name)
     if name in ("tune", "TuneSettings"):
-        import adapterhub.tuning
+        import adapterhub.tuning  # on first use: `hub -h` and `import adapterhub` stay light
 
         return getattr(adapterhub.tuning, name)
     if name == "merge":
-        from adapterhub.merging import merge
+        from adapterhub.merging import merge  # on first use: `hub -h` and `import adapterhub` stay light
 
         return merge
     if name in ("attach", "load_base_for"):
-        import adapterhub.export.attach
+        import adapterhub.export.attach  # on first use: `hub -h` and `import adapterhub` stay light
 
         return getattr(adapterhub.export.attach, name)
     if name == "export_merged":
-        from adapterhub.export.merged import export_merged
+        from adapterhub.export.merged import export_merged  # on first use: `hub -h` and `import adapterhub` stay light
 
         return export_merged
     if name == "export_adapter":
-        from adapterhub.export.peft import export_adapter
+        from adapterhub.export.peft import export_adapter  # on first use: `hub -h` and `import adapterhub` stay light
 
         return export_adapter
     raise AttributeError(f"module 'adapterhub' has no attribute {name!r}")

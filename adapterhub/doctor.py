@@ -34,6 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 from adapterhub import version
 from adapterhub.errors import AdapterHubError
 from adapterhub.registry import Registry
+from adapterhub.remote.config import load_remotes
 
 Status = Literal["ok", "warn", "error"]
 SCHEMA = 1  # version of :meth:`Report.to_dict`'s document
@@ -265,7 +266,7 @@ def _quantize(sets: TestedSets, *, asked: bool) -> Check:
         return verdict
     if (problem := quantize_problem()) is not None:
         return Check(QUANTIZE, "error", f"{verdict.detail}; {problem}", f"reinstall it: {extra}")
-    import torch
+    import torch  # torch: loaded on first use
 
     if not torch.cuda.is_available():
         return Check(
@@ -283,8 +284,8 @@ def _quantize(sets: TestedSets, *, asked: bool) -> Check:
 def quantize_problem() -> str | None:
     """Why bitsandbytes cannot quantize here (a 4-bit NF4 round trip on the GPU, else the CPU); None when it can."""
     try:
-        import bitsandbytes.functional as bnb
-        import torch
+        import bitsandbytes.functional as bnb  # bitsandbytes: loaded on first use
+        import torch  # torch: loaded on first use
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
         weight = torch.linspace(-1, 1, 64 * 64, device=device).reshape(64, 64)
@@ -325,7 +326,7 @@ def _same(installed: str, pinned: str) -> bool:
 def _device(*, asked: bool, torch_imports: bool) -> Check:
     if not torch_imports:
         return Check("device", "error" if asked else "warn", "unknown: torch does not import", INSTALL_LOCK)
-    import torch
+    import torch  # torch: loaded on first use
 
     if torch.cuda.is_available() and (count := torch.cuda.device_count()) > 0:
         names = sorted({torch.cuda.get_device_name(i) for i in range(count)})
@@ -351,7 +352,7 @@ def _device(*, asked: bool, torch_imports: bool) -> Check:
 
 
 def _cpu_bf16() -> bool:
-    import torch
+    import torch  # torch: loaded on first use
 
     try:
         ones = torch.ones(2, 2, dtype=torch.bfloat16)
@@ -395,7 +396,6 @@ def _chromium(*, asked: bool) -> Check:
 
 
 def _remotes(registry: Registry) -> list[Check]:
-    from adapterhub.remote.config import load_remotes
 
     try:
         remotes = load_remotes(registry.root) if registry.root.is_dir() else {}

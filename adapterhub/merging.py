@@ -16,10 +16,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from adapterhub.base import fingerprint
 from adapterhub.errors import ConfigError
+from adapterhub.export.attach import attach
 from adapterhub.methods import METHODS
 from adapterhub.names import validate_name
 from adapterhub.registry import AdapterRecord, Card, DataInfo, LoadedAdapter, Registry
+from adapterhub.tasks import get_task
 
 COMBINATIONS = ("cat", "linear", "svd")
 _HEAD = re.compile(r"(^|\.)classifier\.1\.(weight|bias)$")
@@ -48,13 +51,9 @@ def merge(
     if combination not in COMBINATIONS:
         raise ConfigError(f"--combination must be one of {', '.join(COMBINATIONS)} (got {combination!r})")
     _check_members([registry.get(ref) for ref in adapters])  # from the cards alone, before torch is imported
-    import torch
-    from peft import get_peft_model_state_dict
-    from safetensors.torch import save_file
-
-    from adapterhub.base import fingerprint
-    from adapterhub.export.attach import attach
-    from adapterhub.tasks import get_task
+    import torch  # torch: loaded on first use
+    from peft import get_peft_model_state_dict  # peft: loaded on first use
+    from safetensors.torch import save_file  # safetensors: loaded on first use
 
     loaded = [registry.load(ref) for ref in adapters]
     _check_members([x.record for x in loaded])

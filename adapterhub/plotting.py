@@ -10,10 +10,10 @@ from adapterhub.registry import AdapterRecord
 
 def plot_history(record: AdapterRecord, out: str | Path) -> Path:
     """Draw training loss and eval loss (left) and the eval metrics (right) against the optimizer step."""
-    import matplotlib
+    import matplotlib  # matplotlib: loaded on first use
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # matplotlib: loaded on first use
 
     history = record.card.history
     if not history:

@@ -10,7 +10,7 @@ under the run's name, with the search recorded in its card.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,9 @@ from adapterhub.methods import METHODS
 from adapterhub.names import validate_name
 from adapterhub.registry import AdapterRecord, Registry
 from adapterhub.registry.paths import refuse_link, work_folder
+from adapterhub.tasks import get_task
 from adapterhub.training.config import TrainConfig
+from adapterhub.training.train import TrainingInterrupted, train
 from adapterhub.typed_fields import setting
 
 FINISHED = ("COMPLETE", "PRUNED")
@@ -99,9 +101,7 @@ def tune(
     location = locate_base(config.base)
     for method in settings.methods:  # refused now, not at the first trial that draws it
         METHODS[method].check_base(location, f"drop {method} from --methods")
-    from adapterhub.tasks import get_task
-    from adapterhub.training.loop import process_state
-    from adapterhub.training.train import TrainingInterrupted
+    from adapterhub.training.loop import process_state  # loads torch: on first use
 
     if process_state().num_processes > 1:
         raise ConfigError("hub tune runs its trials in one process; start it without accelerate launch or torchrun")
@@ -143,7 +143,7 @@ def tune(
 
 def _study(folder: Path, name: str, maximize: bool, seed: int, startup_trials: int) -> Any:
     """The Optuna study stored in ``folder`` (created, or loaded to resume): TPE sampling, median pruning."""
-    import optuna
+    import optuna  # optuna: loaded on first use
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna.create_study(
@@ -165,9 +165,7 @@ def _objective(
 ) -> Callable[[Any], float]:
     """Optuna's objective: one training run at a point of the search space, published into ``scratch``, pruned
     at an evaluation that trails the median of earlier trials there."""
-    import optuna
-
-    from adapterhub.training.train import train
+    import optuna  # optuna: loaded on first use
 
     def objective(trial: optuna.Trial) -> float:
         params = suggest(trial, settings.methods)
@@ -235,7 +233,6 @@ def _trial_result(trial: Any) -> TrialResult:
 def _publish_best(
     registry: Registry, name: str, trial: AdapterRecord, study: str, number: int, count: int
 ) -> AdapterRecord:
-    from dataclasses import replace
 
     card = trial.card
     hyper = {**card.hyperparameters, "tune": {"study": study, "trial": number, "trials": count}}

@@ -6,6 +6,7 @@ their own); this module alone registers them, in the order ``hub --help`` lists 
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -100,7 +101,7 @@ def _options(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print hub's version and exit.")
     ] = False,
 ) -> None:
-    from adapterhub.registry import Registry
+    from adapterhub.registry import Registry  # on first use: `hub -h` and `import adapterhub` stay light
 
     ctx.obj = Registry(registry)
 
@@ -143,7 +144,6 @@ def _exit_now(code: int | str | None) -> None:
     and a gloo thread that frees a tensor while the interpreter shuts down aborts the process ("terminate
     called without an active exception"), after a run that finished and published: a failed exit for the
     launcher. Results are on disk and fsynced by then; only the streams need flushing."""
-    import logging
 
     if isinstance(code, str):
         fmt.echo(code, err=True)

@@ -44,8 +44,13 @@ def logs(
     ] = None,
 ) -> None:
     """The predictions a server logged (`hub serve --log-predictions`), oldest first."""
-    from adapterhub.errors import ConfigError
-    from adapterhub.serving.prediction_log import export_examples, log_folder, parse_since, read_predictions
+    from adapterhub.errors import ConfigError  # on first use: `hub -h` and `import adapterhub` stay light
+    from adapterhub.serving.prediction_log import (  # on first use: `hub -h` and `import adapterhub` stay light
+        export_examples,
+        log_folder,
+        parse_since,
+        read_predictions,
+    )
 
     if limit < 0:
         raise ConfigError(f"--limit must be 0 (all) or more, got {limit}")

@@ -60,8 +60,8 @@ def predict(
     refs = [m.strip() for m in adapter.split(",") if m.strip()] if combine is not None else [a for _, a in inputs]
     for ref in dict.fromkeys(refs):  # an unknown adapter is refused before torch is imported
         ctx.obj.get(ref)
-    from adapterhub.cli.progress import WorkProgress
-    from adapterhub.inference import Hub
+    from adapterhub.cli.progress import WorkProgress  # on first use: `hub -h` and `import adapterhub` stay light
+    from adapterhub.inference import Hub  # loads torch: on first use
 
     hub = Hub(ctx.obj, device=device, quantize=quantize, dtype=dtype, batch_size=batch_size)
     generation = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_k": top_k, "top_p": top_p}
@@ -126,7 +126,7 @@ def _clip(text: str, width: int) -> str:
 
 
 def _summary(result: Any) -> str:
-    from adapterhub.inference import Classification, Entities
+    from adapterhub.inference import Classification, Entities  # loads torch: on first use
 
     if isinstance(result, Classification):
         return f"{result.label} ({result.score:.3f})"

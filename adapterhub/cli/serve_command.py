@@ -33,14 +33,17 @@ def serve(ctx: typer.Context, **options: Any) -> None:
         for ref in settings.adapters:  # an unknown preload is refused before the base loads
             ctx.obj.get(ref)
     if settings.shadows and remote is None:  # so is a shadow that cannot be compared with its primary
-        from adapterhub.serving.shadow import check_pair
+        from adapterhub.serving.shadow import check_pair  # loads prometheus_client: on first use
 
         for primary, shadow in settings.shadow_pairs():
             check_pair(primary, ctx.obj.get(primary), ctx.obj.get(shadow))
     if settings.log_predictions:  # and a log folder the server could not write (a symlink is refused)
-        from adapterhub.serving.prediction_log import log_folder, prepare_folder
+        from adapterhub.serving.prediction_log import (  # on first use: `hub -h` and `import adapterhub` stay light
+            log_folder,
+            prepare_folder,
+        )
 
         prepare_folder(log_folder(ctx.obj.root))
-    from adapterhub.serving.runner import serve as run
+    from adapterhub.serving.runner import serve as run  # on first use: `hub -h` and `import adapterhub` stay light
 
     run(settings)

@@ -22,7 +22,7 @@ def read_hf(
     if not name.strip():
         raise ConfigError(f"{flag} {spec!r} names no data set; write hf:NAME or hf:NAME:CONFIG, e.g. hf:glue:sst2")
     try:
-        import datasets
+        import datasets  # datasets: loaded on first use
     except ImportError as exc:
         raise ConfigError(
             f"{flag} {spec} needs the Hugging Face datasets library, which is not installed: pip install datasets "

@@ -8,14 +8,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from adapterhub.base import load_tokenizer
 from adapterhub.data import read_examples
 from adapterhub.data.split import fingerprint
 from adapterhub.errors import ConfigError
 from adapterhub.evaluation.report import Evaluation
+from adapterhub.export.attach import attach
 from adapterhub.registry import AdapterRecord, Registry
 from adapterhub.reporting import ProgressCounter, Report
 from adapterhub.tasks import task_for
 from adapterhub.tasks.task import EvalData
+from adapterhub.training.batching import by_length
 
 if TYPE_CHECKING:
     from adapterhub.inference import Hub
@@ -116,7 +119,7 @@ def compare(
 
 
 def _hub(registry: Registry | str | None) -> Hub:
-    from adapterhub.inference import Hub
+    from adapterhub.inference import Hub  # loads torch: on first use
 
     return Hub(registry)
 
@@ -164,11 +167,7 @@ def perplexity(
 
     The Hub generates but computes no loss, so the adapter is put on its base through PEFT (:func:`attach`,
     which checks the base fingerprint and the tensor keys as the Hub does)."""
-    import torch
-
-    from adapterhub.base import load_tokenizer
-    from adapterhub.export.attach import attach
-    from adapterhub.training.batching import by_length
+    import torch  # torch: loaded on first use
 
     task = task_for(record.card)
     quantize = hub.quantization_for(record)  # as it was trained; a quantized base is on the GPU already

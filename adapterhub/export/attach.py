@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from adapterhub.base import fingerprint
+from adapterhub.base import fingerprint, load_base
 from adapterhub.compat import prompt_encoder_key
 from adapterhub.errors import AdapterHubError, IncompatibleAdapter
+from adapterhub.export.peft import HEAD_KINDS, is_task_model_layout
 
 if TYPE_CHECKING:
     import torch
@@ -26,7 +27,7 @@ def attach(
     layout, or when PEFT cannot load the adapter's config, keys or shapes onto it. ``base_fingerprint`` may be
     passed by callers that already computed it for this base.
     """
-    from peft import PeftConfig, PeftModel, get_peft_model, set_peft_model_state_dict
+    from peft import PeftConfig, PeftModel, get_peft_model, set_peft_model_state_dict  # peft: loaded on first use
 
     record = adapter.record
     require_base(record, base_fingerprint or fingerprint(model))
@@ -77,12 +78,10 @@ def load_base_for(adapter: LoadedAdapter, quantize: str | None = None) -> torch.
         >>> loaded = Registry().load("sentiment")
         >>> model = attach(load_base_for(loaded), loaded)
     """
-    from adapterhub.base import load_base
-    from adapterhub.export.peft import HEAD_KINDS, is_task_model_layout
 
     card = adapter.record.card
     if is_task_model_layout(card.task_type, adapter.tensors):
-        from adapterhub.models import build_task_model
+        from adapterhub.models import build_task_model  # loads torch: on first use
 
         kind = HEAD_KINDS[card.task_type]
         return build_task_model(card.base.id, len(card.labels), kind, 0.0, quantize).eval()  # type: ignore[arg-type]
@@ -91,8 +90,7 @@ def load_base_for(adapter: LoadedAdapter, quantize: str | None = None) -> torch.
 
 def _require_layout(model: torch.nn.Module, adapter: LoadedAdapter) -> None:
     """Refuse a task-model adapter on a transformers model (whose head PEFT would look for under another name)."""
-    from adapterhub.export.peft import is_task_model_layout
-    from adapterhub.models import TaskModel
+    from adapterhub.models import TaskModel  # loads torch: on first use
 
     inner = model.get_base_model() if hasattr(model, "get_base_model") else model
     card = adapter.record.card

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from adapterhub.base import AUTO_CLASSES
+from adapterhub.base import AUTO_CLASSES, DEFAULT_BASE
 from adapterhub.methods import METHODS
 from adapterhub.models import POOL_CODE
 from adapterhub.tasks import PIPELINE_TAGS
@@ -130,7 +130,6 @@ def model_card(
     a person wrote) goes at the end, and an earlier card of ours in its place is replaced. With ``repo`` (ORG/NAME),
     the card of that Hugging Face Hub repo: its code loads the adapter by repo id; ``named_base``: the version was
     trained on a local copy of the base, which its exporter named by hub id."""
-    from adapterhub.base import DEFAULT_BASE
 
     local_base = Path(card.base.id).is_absolute()
     lines = ["---", _front_matter(card, local_base).strip(), "---", "", f"# {card.name}@{card.version}", ""]
@@ -183,7 +182,7 @@ def model_card(
 
 
 def _front_matter(card: Card, local_base: bool) -> str:
-    from huggingface_hub import EvalResult, ModelCardData
+    from huggingface_hub import EvalResult, ModelCardData  # huggingface_hub: loaded on first use
 
     pipeline = PIPELINE_TAGS.get(card.task_type)
     results = [

@@ -52,7 +52,7 @@ def method_summary(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 def parse_hub_source(text: str) -> tuple[str, str | None]:
     """(repo id, revision or None) of ``hf://ORG/REPO[@REVISION]``; anything else raises :class:`ConfigError`."""
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
+    from huggingface_hub.utils import HFValidationError, validate_repo_id  # huggingface_hub: loaded on first use
 
     repo, _, revision = text.removeprefix(HF_SCHEME).partition("@")
     try:
@@ -82,8 +82,8 @@ def fetch_from_hub(source: str, into: Path) -> str:
         AdapterNotFound: No such repo or revision on the Hub, or (offline, unreachable) none in the cache.
         ConfigError: The repo holds no ``adapter_model.safetensors`` (a pickled ``.bin`` is never read).
     """
-    from huggingface_hub import constants, snapshot_download
-    from huggingface_hub.errors import (
+    from huggingface_hub import constants, snapshot_download  # huggingface_hub: loaded on first use
+    from huggingface_hub.errors import (  # huggingface_hub: loaded on first use
         GatedRepoError,
         LocalEntryNotFoundError,
         RepositoryNotFoundError,
@@ -128,7 +128,7 @@ def fetch_from_hub(source: str, into: Path) -> str:
 
 def _has_bin(snapshot: Path) -> bool:
     """Whether the snapshot (or its cached file listing) holds adapter_model.bin, which was not fetched."""
-    from huggingface_hub import get_cached_repo_tree
+    from huggingface_hub import get_cached_repo_tree  # huggingface_hub: loaded on first use
 
     if (snapshot / "adapter_model.bin").exists():
         return True
@@ -221,7 +221,7 @@ def _import_folder(
             f"{shown} was made for base {template.base.id!r} ({template.base.fingerprint[:19]}…), not for "
             f"{base_id!r} ({card.base.fingerprint[:19]}…); pass the base it was made for with --base"
         )
-    from safetensors.torch import load_file
+    from safetensors.torch import load_file  # safetensors: loaded on first use
 
     tensors = load_file(source / WEIGHTS_FILE)
     provisional = AdapterRecord(name, 0, source, card)

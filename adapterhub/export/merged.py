@@ -19,10 +19,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from adapterhub.base import load_tokenizer, locate_base, no_transformers_bars
 from adapterhub.errors import ConfigError
+from adapterhub.export.attach import attach
 from adapterhub.methods import METHODS
 from adapterhub.registry import AdapterRecord, Registry
 from adapterhub.registry.files import check_new_directory, new_directory
+from adapterhub.tasks import task_for
 
 STEPS = ("reading the adapter", "loading the base", "merging", "writing")
 
@@ -39,8 +42,6 @@ def export_merged(
     ``report("progress", {"what": ref, "done": i, "total": 4, "step": ...})`` is called as each of the
     :data:`STEPS` begins (``done`` counts the steps finished), and with ``done`` 4 at the end.
     """
-    from adapterhub.base import load_tokenizer, locate_base, no_transformers_bars
-    from adapterhub.tasks import task_for
 
     registry = registry if isinstance(registry, Registry) else Registry(registry)
     dest = Path(dest)
@@ -59,7 +60,6 @@ def export_merged(
             f"with `hub export {record.ref} DIR`"
         )
     locate_base(card.base.id)
-    from adapterhub.export.attach import attach
 
     step(0)
     loaded = registry.load(record.ref)

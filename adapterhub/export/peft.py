@@ -126,7 +126,7 @@ def hub_card(card: Card, target: HubTarget, ref: str) -> Card:
 
 
 def _check_hub_id(flag: str, value: str, what: str, *, owner: bool = False) -> None:
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
+    from huggingface_hub.utils import HFValidationError, validate_repo_id  # huggingface_hub: loaded on first use
 
     try:
         validate_repo_id(value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from adapterhub.base import locate_base
 from adapterhub.cards.card import Card
 from adapterhub.tasks import HEAD_KINDS, task_of_type
 from adapterhub.tasks.generate import TEMPLATE
@@ -26,8 +27,7 @@ def export_settings(card: Card) -> ExportSettings:
     if HEAD_KINDS.get(card.task_type) == "sequence" and pooling is None:
         from transformers import AutoConfig  # imports torch: only for such an old card, not when `hub` starts
 
-        from adapterhub.base import locate_base
-        from adapterhub.models import pooling_for
+        from adapterhub.models import pooling_for  # loads torch: on first use
 
         pooling = pooling_for(card.base.id, AutoConfig.from_pretrained(locate_base(card.base.id)))
     template = None

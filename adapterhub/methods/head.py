@@ -20,7 +20,7 @@ class HeadSettings:
     """Head only has no settings of its own."""
 
     def peft_config(self, task_type: str, model: Any) -> Any:
-        from peft import LoraConfig
+        from peft import LoraConfig  # peft: loaded on first use
 
         first = LoraSettings().targets(model)[0]
         name = next(n for n, _ in model.named_modules() if n.split(".")[-1] == first.split(".")[-1])

@@ -8,11 +8,14 @@ edits (each scales its own requests' rows), so its rows share a forward pass wit
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from adapterhub.compat import module_is_targeted
 from adapterhub.errors import ConfigError, IncompatibleAdapter
 from adapterhub.methods.method import LayerEdit, Method, Tensor, sample
 
@@ -77,7 +80,7 @@ def ia3_targets(model_type: str) -> tuple[list[str], list[str]]:
     from peft.utils import (  # the fallback only: importing methods stays light
         TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING as FEEDFORWARD,
     )
-    from peft.utils import TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING as TARGETED
+    from peft.utils import TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING as TARGETED  # peft: loaded on first use
 
     if model_type not in TARGETED:
         raise ConfigError(
@@ -130,8 +133,6 @@ class IA3Method(Method):
     """(IA)³'s answers: the bases it refuses, what its files hold, and its vectors as layer edits."""
 
     def check_base(self, location: str, instead: str = "") -> None:
-        import json
-        from pathlib import Path
 
         try:
             config = json.loads((Path(location) / "config.json").read_text())
@@ -178,9 +179,7 @@ class IA3Method(Method):
 
     def layer_edits(self, ref: str, config: Mapping[str, Any], tensors: Mapping[str, Any], root: Any) -> Any:
         from peft import PeftConfig  # serving: importing methods stays light
-        from peft.tuners.ia3 import IA3Model
-
-        from adapterhub.compat import module_is_targeted
+        from peft.tuners.ia3 import IA3Model  # peft: loaded on first use
 
         peft_config = PeftConfig.from_peft_type(**config)
         targeted = {

@@ -119,7 +119,7 @@ class LoraSettings:
         return list(found)
 
     def peft_config(self, task_type: str, model: Any) -> Any:
-        from peft import LoraConfig
+        from peft import LoraConfig  # peft: loaded on first use
 
         return LoraConfig(
             task_type=task_type,
@@ -164,7 +164,7 @@ class LoraMethod(Method):
         if config.loraplus_ratio <= 1:
             return None
         import torch  # training is under way: importing methods stays light
-        from peft.optimizers import create_loraplus_optimizer
+        from peft.optimizers import create_loraplus_optimizer  # peft: loaded on first use
 
         return create_loraplus_optimizer(
             model,

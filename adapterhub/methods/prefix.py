@@ -11,8 +11,10 @@ key/value cache at all: prefix tuning cannot work on them, and ``hub train --met
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from adapterhub.errors import ConfigError
@@ -119,8 +121,6 @@ def prefix_refusal(model_type: str, instead: str = INSTEAD) -> str | None:
 def check_prefix_folder(location: str, instead: str = INSTEAD) -> None:
     """:func:`check_prefix_base` on the ``config.json`` of a base folder, so before any weight loads; a base
     without a local config (a hub id not cached yet) is checked once its config loads, by ``PrefixSettings``."""
-    import json
-    from pathlib import Path
 
     try:
         config = json.loads((Path(location) / "config.json").read_text())
@@ -177,7 +177,7 @@ class PrefixSettings:
             ConfigError: A base prefix tuning cannot work on (see :func:`check_prefix_base`), or one whose model
                 takes no key/value cache although its family is not listed in :data:`NO_PREFIX`.
         """
-        from peft import PrefixTuningConfig
+        from peft import PrefixTuningConfig  # peft: loaded on first use
 
         check_prefix_base(model.config)
         body = getattr(model, "body", model)  # a task model passes the prefix on to its body

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from adapterhub.base import resolve_base
 from adapterhub.cards.card import CARD_FILE, Card
 from adapterhub.cards.records import Problem
 from adapterhub.errors import ConfigError, IncompatibleAdapter, RegistryCorrupt
@@ -211,7 +212,6 @@ def file_problems(
 
 def base_config(base_id: str) -> dict[str, Any] | None:
     """The base's ``config.json`` when the base is a local folder (or the embedded default), else None."""
-    from adapterhub.base import resolve_base
 
     path = Path(resolve_base(base_id)) / "config.json"
     try:

@@ -388,11 +388,11 @@ class Store:
     def _filesystem(self) -> Any:
         if self._fs is None:
             if self.scheme == "file":
-                from fsspec.implementations.local import LocalFileSystem
+                from fsspec.implementations.local import LocalFileSystem  # fsspec: loaded on first use
 
                 self._fs = LocalFileSystem()
             else:
-                import s3fs
+                import s3fs  # s3fs: loaded on first use
 
                 self._fs = s3fs.S3FileSystem(
                     profile=self.profile,
@@ -427,7 +427,7 @@ class Store:
 def _unavailable(store: Store, exc: Exception) -> RemoteUnavailable | Exception:
     """The one-line error for a failure to use ``store``, or ``exc`` itself when it is not about the remote."""
     try:
-        import botocore.exceptions as boto
+        import botocore.exceptions as boto  # botocore: loaded on first use
     except ImportError:  # file:// remotes need no botocore
         boto = None
     if boto is not None and isinstance(exc, boto.NoCredentialsError):
@@ -456,7 +456,7 @@ def _quiet_orphaned_writes(loop: Any) -> None:
     request body fails after the request itself has (and been reported as :class:`RemoteUnavailable`); asyncio
     would print that task's traceback to stderr as "Task exception was never retrieved". Only connection errors
     of such tasks are dropped, on the loop fsspec runs s3fs on; anything else goes to the default handler."""
-    import aiohttp
+    import aiohttp  # aiohttp: loaded on first use
 
     def handler(loop: Any, context: dict[str, Any]) -> None:
         error = context.get("exception")

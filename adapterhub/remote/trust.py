@@ -24,6 +24,7 @@ import reprlib
 from pathlib import Path
 from typing import Any, NoReturn
 
+from adapterhub.base import _looks_like_path, resolve_base
 from adapterhub.cards.card import Card
 from adapterhub.errors import RegistryCorrupt
 from adapterhub.names import MAX_VERSION, is_valid_name
@@ -144,10 +145,8 @@ def base_problem(card: Card, registry: Registry) -> str | None:
 
 
 def _on_this_machine(base_id: str) -> bool:
-    from huggingface_hub import try_to_load_from_cache
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
-
-    from adapterhub.base import _looks_like_path, resolve_base
+    from huggingface_hub import try_to_load_from_cache  # huggingface_hub: loaded on first use
+    from huggingface_hub.utils import HFValidationError, validate_repo_id  # huggingface_hub: loaded on first use
 
     path = Path(resolve_base(base_id))
     if path.is_dir():

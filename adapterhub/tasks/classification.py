@@ -52,7 +52,7 @@ class SequenceClassification:
     def build_model(
         self, base: str | None, labels: Sequence[str], dropout: float, quantize: str | None = None
     ) -> torch.nn.Module:
-        from adapterhub.models import build_task_model
+        from adapterhub.models import build_task_model  # loads torch: on first use
 
         return build_task_model(base, len(labels), "sequence", dropout, quantize)
 
@@ -62,7 +62,7 @@ class SequenceClassification:
         return {"input_ids": ids, "labels": labels.index(example.label), "length": len(ids)}
 
     def collate(self, batch: Sequence[Encoded], pad_id: int) -> dict[str, torch.Tensor]:
-        import torch
+        import torch  # torch: loaded on first use
 
         return {**pad_inputs(batch, pad_id), "labels": torch.tensor([b["labels"] for b in batch])}
 
@@ -79,7 +79,7 @@ class SequenceClassification:
     def evaluate(
         self, model: torch.nn.Module, batches: Iterable[dict[str, torch.Tensor]], labels: Sequence[str]
     ) -> dict[str, float]:
-        from sklearn.metrics import accuracy_score, f1_score
+        from sklearn.metrics import accuracy_score, f1_score  # sklearn: loaded on first use
 
         gold, pred, losses = [], [], []
         for batch in batches:
@@ -110,9 +110,9 @@ class SequenceClassification:
         base_pooling: str,
     ) -> list[Result]:
         """Pooled as the card says (None: as the base pools), then the head and a softmax over the labels."""
-        import torch
+        import torch  # torch: loaded on first use
 
-        from adapterhub.models import pool
+        from adapterhub.models import pool  # loads torch: on first use
 
         assert head is not None  # parsing refuses a classifier without its head
         weight, bias = head

@@ -9,10 +9,12 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from adapterhub.base import load_base
 from adapterhub.errors import ConfigError
 from adapterhub.models import POOL_CODE
 
@@ -52,7 +54,6 @@ def write_token_classifier(model: Any, record: AdapterRecord, out: Path) -> None
 
 
 def _body(model: Any, record: AdapterRecord) -> Any:
-    from adapterhub.base import load_base
 
     body = model.body
     if hasattr(body, "pooler"):
@@ -61,9 +62,8 @@ def _body(model: Any, record: AdapterRecord) -> Any:
 
 
 def _token_classifier(body: Any, head: Any, labels: tuple[str, ...]) -> Any:
-    import copy
 
-    from transformers import AutoModelForTokenClassification
+    from transformers import AutoModelForTokenClassification  # transformers: loaded on first use
 
     config = copy.deepcopy(body.config)
     config.num_labels = len(labels)
@@ -91,7 +91,7 @@ def _token_classifier(body: Any, head: Any, labels: tuple[str, ...]) -> Any:
 def _sequence_classifier(
     body: Any, head: Any, labels: tuple[str, ...], pooling: str, record: AdapterRecord, out: Path
 ) -> None:
-    from safetensors.torch import save_file
+    from safetensors.torch import save_file  # safetensors: loaded on first use
 
     body.save_pretrained(out)
     save_file(

@@ -12,7 +12,12 @@ from typing import Any
 
 def classification_report(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
     """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix (rows: gold)."""
-    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+    from sklearn.metrics import (  # sklearn: loaded on first use
+        accuracy_score,
+        confusion_matrix,
+        f1_score,
+        precision_recall_fscore_support,
+    )
 
     labels = list(labels)
     precision, recall, f1, support = precision_recall_fscore_support(gold, pred, labels=labels, zero_division=0)
@@ -36,8 +41,8 @@ def classification_report(gold: Sequence[str], pred: Sequence[str], labels: Sequ
 
 def entity_report(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict[str, Any]:
     """Entity-level precision, recall and F1 (conlleval rules, through seqeval), overall and per entity type."""
-    from seqeval.metrics import classification_report as seqeval_report
-    from seqeval.metrics import f1_score, precision_score, recall_score
+    from seqeval.metrics import classification_report as seqeval_report  # seqeval: loaded on first use
+    from seqeval.metrics import f1_score, precision_score, recall_score  # seqeval: loaded on first use
 
     gold, pred = [list(g) for g in gold], [list(p) for p in pred]
     table = seqeval_report(gold, pred, output_dict=True, zero_division=0)

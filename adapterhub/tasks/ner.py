@@ -49,7 +49,7 @@ class TokenClassification:
     def build_model(
         self, base: str | None, labels: Sequence[str], dropout: float, quantize: str | None = None
     ) -> torch.nn.Module:
-        from adapterhub.models import build_task_model
+        from adapterhub.models import build_task_model  # loads torch: on first use
 
         return build_task_model(base, len(labels), "token", dropout, quantize)
 
@@ -74,7 +74,7 @@ class TokenClassification:
     def evaluate(
         self, model: torch.nn.Module, batches: Iterable[dict[str, torch.Tensor]], labels: Sequence[str]
     ) -> dict[str, float]:
-        from seqeval.metrics import f1_score, precision_score, recall_score
+        from seqeval.metrics import f1_score, precision_score, recall_score  # seqeval: loaded on first use
 
         gold, pred, losses, words = [], [], 0.0, 0
         for batch in batches:
@@ -119,7 +119,7 @@ class TokenClassification:
         base_pooling: str,
     ) -> list[Result]:
         """A tag per word from its first sub-token's state; words cut off by the length are tagged O."""
-        import torch
+        import torch  # torch: loaded on first use
 
         assert head is not None  # parsing refuses a tagger without its head
         weight, bias = head

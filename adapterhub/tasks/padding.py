@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 def pad(sequences: Sequence[Sequence[int]], value: int) -> torch.Tensor:
     """Right-pad integer sequences into a (B, T) tensor, T the longest in the batch."""
-    import torch
+    import torch  # torch: loaded on first use
 
     width = max(len(s) for s in sequences)
     out = torch.full((len(sequences), width), value, dtype=torch.long)

@@ -197,7 +197,7 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> TrainConfig:
-        import yaml
+        import yaml  # yaml: loaded on first use
 
         path = Path(path)
         if not path.is_file():

@@ -95,7 +95,7 @@ def fit(
     best weights and reports; its early-stopping decision is sent to the others. Sharded (FSDP), every process
     evaluates, since each forward pass needs them all, and each keeps its shard of the best weights.
     """
-    from transformers import get_scheduler
+    from transformers import get_scheduler  # transformers: loaded on first use
 
     accelerator, sharded = _accelerator(config, report)
     if sharded:  # every process holds a shard; accelerate must not wrap the model in DDP as well
@@ -129,7 +129,7 @@ def fit(
 def _accelerator(config: TrainConfig, report: Callable[[str, dict[str, Any]], None]) -> tuple[Any, bool]:
     """accelerate's ``Accelerator`` for the run, and whether the model is to be sharded (FSDP over several
     processes); a :class:`ConfigError` for an accelerate config that training here does not run."""
-    from accelerate import Accelerator
+    from accelerate import Accelerator  # accelerate: loaded on first use
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     sharded = fsdp_requested(config.fsdp) and process_state().num_processes > 1
@@ -303,7 +303,7 @@ def _targets(batch: dict[str, torch.Tensor], task: Task) -> int:
 def process_state() -> Any:
     """accelerate's view of this process (rank, main or not), set up as :func:`fit` sets up its Accelerator."""
     import_dynamo_first()
-    from accelerate import PartialState
+    from accelerate import PartialState  # accelerate: loaded on first use
 
     return PartialState(cpu=not torch.cuda.is_available())
 
@@ -312,7 +312,7 @@ def agree(value: Any) -> Any:
     """The main process's ``value`` on every process (itself when there is one process)."""
     if process_state().num_processes == 1:
         return value
-    from accelerate.utils import broadcast_object_list
+    from accelerate.utils import broadcast_object_list  # accelerate: loaded on first use
 
     return broadcast_object_list([value])[0]
 

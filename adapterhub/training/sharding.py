@@ -57,9 +57,9 @@ def accelerate_without_fsdp() -> Iterator[None]:
 
 def shard(model: torch.nn.Module, device: torch.device) -> None:
     """Shard ``model`` (a PeftModel) in place over all processes, block by block, then as a whole."""
-    import torch
-    from torch.distributed.device_mesh import init_device_mesh
-    from torch.distributed.fsdp import fully_shard
+    import torch  # torch: loaded on first use
+    from torch.distributed.device_mesh import init_device_mesh  # torch: loaded on first use
+    from torch.distributed.fsdp import fully_shard  # torch: loaded on first use
 
     world = torch.distributed.get_world_size()
     modules = list(model.modules())
@@ -88,7 +88,7 @@ def is_sharded(model: torch.nn.Module) -> bool:
 
 
 def is_distributed_tensor(value: Any) -> bool:
-    from torch.distributed.tensor import DTensor
+    from torch.distributed.tensor import DTensor  # torch: loaded on first use
 
     return isinstance(value, DTensor)
 

@@ -16,18 +16,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from adapterhub.augmentation import Augmenter
-from adapterhub.base import DEFAULT_BASE, locate_base
+from adapterhub.base import DEFAULT_BASE, context_length, fingerprint, load_tokenizer, locate_base, quantization_config
 from adapterhub.data import DataSplit, Example, load_data
 from adapterhub.data.labels import order_labels
 from adapterhub.errors import AdapterHubError, ConfigError, MetricBelowMinimum
+from adapterhub.export.importing import canonical_base_id
 from adapterhub.methods import METHODS
 from adapterhub.names import validate_name
 from adapterhub.registry import AdapterRecord, BaseInfo, Card, DataInfo, InferenceSettings, Registry
 from adapterhub.tasks import Task, get_task
+from adapterhub.tasks.generate import TEMPLATE
 from adapterhub.tasks.task import Chance, Encoded
 from adapterhub.training.config import TrainConfig
 from adapterhub.training.positions import check_positions
-from adapterhub.training.sharding import check_fsdp_settings, fsdp_requested
+from adapterhub.training.sharding import check_fsdp_settings, fsdp_requested, gather_adapter, is_sharded
 
 if TYPE_CHECKING:  # the loop imports torch: it is imported once every check has passed
     from adapterhub.training.loop import FitResult
@@ -77,8 +79,7 @@ def train(
     registry = registry if isinstance(registry, Registry) else Registry(registry)
     task, split, names = _checked(config)
 
-    from adapterhub.base import load_tokenizer, quantization_config
-    from adapterhub.training.loop import agree, process_state
+    from adapterhub.training.loop import agree, process_state  # loads torch: on first use
 
     state = process_state()  # one process, or one of several under accelerate launch / torchrun
     report = report if report and state.is_main_process else (lambda event, values: None)
@@ -136,9 +137,7 @@ def _run(
     config: TrainConfig, task: Task, split: DataSplit, tokenizer: Any, report: Callable[[str, dict[str, Any]], None]
 ) -> _Run:
     """Encode the data, check it fits the base's positions, and train (twice with ``--augment``)."""
-    from transformers import AutoConfig
-
-    from adapterhub.base import context_length
+    from transformers import AutoConfig  # transformers: loaded on first use
 
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
@@ -178,7 +177,6 @@ def _card(
     useless: bool,
 ) -> Card:
     """The card of the run's adapter; the PEFT config is pointed at the base's canonical id on the way."""
-    from adapterhub.export.importing import canonical_base_id
 
     base_id = canonical_base_id(config.base or DEFAULT_BASE)
     model, result = run.model, run.fit
@@ -285,7 +283,7 @@ def _below_chance(ref: str, task: Task, score: float, chance: Chance) -> str:
 
 def fit(*args: Any, **kwargs: Any) -> FitResult:
     """:func:`adapterhub.training.loop.fit`, imported (with torch) when the first run starts."""
-    from adapterhub.training.loop import fit as run
+    from adapterhub.training.loop import fit as run  # loads torch: on first use
 
     return run(*args, **kwargs)
 
@@ -302,10 +300,7 @@ def _fit_once(
     """A fresh adapter on a freshly loaded base, trained; (PEFT model, fit result, base fingerprint).
 
     Raises :class:`BaseChanged` when a base weight moved."""
-    from transformers import set_seed
-
-    from adapterhub.base import fingerprint
-    from adapterhub.training.sharding import is_sharded
+    from transformers import set_seed  # transformers: loaded on first use
 
     set_seed(config.seed)
     model = task.build_model(config.base, labels, config.dropout, config.quantize)
@@ -331,10 +326,9 @@ def _with_adapter(model: Any, config: TrainConfig, task: Task) -> Any:
 def _unsharded(sharded: Any, config: TrainConfig, task: Task, labels: Sequence[str]) -> Any:
     """After an FSDP run: on the main process, a plain PEFT model with the trained weights, ready to save (its
     base is read again from disk, unchanged as the fingerprint just proved); the others keep their shards."""
-    import torch
+    import torch  # torch: loaded on first use
 
-    from adapterhub.training.loop import process_state
-    from adapterhub.training.sharding import gather_adapter
+    from adapterhub.training.loop import process_state  # loads torch: on first use
 
     trained = gather_adapter(sharded)  # collective: every process
     if not process_state().is_main_process:
@@ -361,7 +355,7 @@ def _fit_augmented(
 ) -> tuple[Any, FitResult, str, dict[str, Any]]:
     """A run without augmentation, then one with it; the augmented adapter is kept only when it scores at least
     as well (augmentation backs off to none when it hurts). An interrupted run ends the comparison."""
-    from adapterhub.training.loop import agree
+    from adapterhub.training.loop import agree  # loads torch: on first use
 
     plain, augmented = train_sets
     report("note", {"text": f"augment: {len(plain)} -> {len(augmented)} training examples; first a run without"})
@@ -398,6 +392,5 @@ def _prompt_template(kind: str, split: DataSplit) -> str | None:
     """For generation: the template inference must wrap prompts in ('' when trained on plain text)."""
     if kind != "generation":
         return None
-    from adapterhub.tasks.generate import TEMPLATE
 
     return TEMPLATE if any(getattr(e, "prompt", "") for e in split.train) else ""
