@@ -23,56 +23,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from adapterhub.errors import (
-    AdapterHubError,
-    AdapterNotFound,
-    ConfigError,
-    ContextTooLong,
-    IncompatibleAdapter,
-    InvalidInput,
-    InvalidName,
-    RegistryConflict,
-    RegistryCorrupt,
-    RemoteUnavailable,
-)
+from adapterhub.errors import AdapterHubError, InvalidInput
 from adapterhub.inference import Hub
 from adapterhub.library_warnings import silence_library_internals
+from adapterhub.serving import native_routes, openai_routes, shadow_routes, ui_routes
 from adapterhub.serving.config import CONFIG_ENV, ServeConfig
-from adapterhub.serving.errors import (
-    NoShadow,
-    NotServed,
-    Overloaded,
-    ShadowRefused,
-    ShuttingDown,
-    TooLarge,
-    UnknownAdapter,
-    WrongEndpoint,
-)
+from adapterhub.serving.errors import STATUSES, NotServed, Overloaded, ShuttingDown, UnknownAdapter
 from adapterhub.serving.guard import RequestGuard
 from adapterhub.serving.responses import error_response
 from adapterhub.serving.schemas import ErrorResponse
 from adapterhub.serving.state import ServerState
+from adapterhub.version import __version__
 
 log = logging.getLogger("adapterhub.serving")
-
-# error class -> (HTTP status, error type); the first match wins
-STATUSES: tuple[tuple[type[Exception], int, str], ...] = (
-    (NotServed, 404, "adapter_not_served"),
-    (NoShadow, 404, "shadow_not_found"),
-    (ShadowRefused, 409, "shadow_refused"),
-    (AdapterNotFound, 404, "adapter_not_found"),
-    (WrongEndpoint, 400, "wrong_endpoint"),
-    (InvalidName, 422, "invalid_name"),
-    (ContextTooLong, 413, "context_length_exceeded"),
-    (ConfigError, 422, "invalid_request"),
-    (TooLarge, 413, "too_large"),
-    (Overloaded, 429, "overloaded"),
-    (ShuttingDown, 503, "shutting_down"),
-    (RemoteUnavailable, 503, "remote_unavailable"),
-    (RegistryCorrupt, 409, "adapter_corrupt"),
-    (IncompatibleAdapter, 409, "adapter_incompatible"),
-    (RegistryConflict, 409, "conflict"),
-)
 
 # declared on every operation: what the request guard and the error boundary may answer anywhere
 _COMMON = {
@@ -85,9 +48,6 @@ _COMMON = {
 def create_app(hub: Hub, config: ServeConfig | None = None) -> FastAPI:
     """The server's ASGI app. Its lifespan starts the batcher, preloads ``config.adapters`` and, on shutdown,
     finishes every queued request before it returns."""
-    from adapterhub.serving import native_routes, openai_routes, shadow_routes, ui_routes
-    from adapterhub.version import __version__
-
     config = config or ServeConfig()
     state = ServerState(hub, config)
     key = config.key_digest()

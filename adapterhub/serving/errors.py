@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from adapterhub.errors import AdapterHubError, AdapterNotFound, ConfigError
+from adapterhub.errors import (
+    AdapterHubError,
+    AdapterNotFound,
+    ConfigError,
+    ContextTooLong,
+    IncompatibleAdapter,
+    InvalidName,
+    RegistryConflict,
+    RegistryCorrupt,
+    RemoteUnavailable,
+)
 
 
 class Overloaded(AdapterHubError):
@@ -46,3 +56,23 @@ class ShadowRefused(ConfigError):
 
 class NoShadow(AdapterNotFound):
     """A primary that has no shadow attached (exit 3, HTTP 404)."""
+
+
+# error class -> (HTTP status, error type); the first match wins
+STATUSES: tuple[tuple[type[Exception], int, str], ...] = (
+    (NotServed, 404, "adapter_not_served"),
+    (NoShadow, 404, "shadow_not_found"),
+    (ShadowRefused, 409, "shadow_refused"),
+    (AdapterNotFound, 404, "adapter_not_found"),
+    (WrongEndpoint, 400, "wrong_endpoint"),
+    (InvalidName, 422, "invalid_name"),
+    (ContextTooLong, 413, "context_length_exceeded"),
+    (ConfigError, 422, "invalid_request"),
+    (TooLarge, 413, "too_large"),
+    (Overloaded, 429, "overloaded"),
+    (ShuttingDown, 503, "shutting_down"),
+    (RemoteUnavailable, 503, "remote_unavailable"),
+    (RegistryCorrupt, 409, "adapter_corrupt"),
+    (IncompatibleAdapter, 409, "adapter_incompatible"),
+    (RegistryConflict, 409, "conflict"),
+)

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from adapterhub.errors import ConfigError
 from adapterhub.inference.decoding import GenerationOptions
 from adapterhub.inference.ensemble import check_members, combine_mean
-from adapterhub.names import EXACT_REF_PATTERN, NAME_PATTERN, REF_PATTERN, Ref
+from adapterhub.names import EXACT_REF_PATTERN, NAME_PATTERN, Ref
 from adapterhub.registry import AdapterRecord
+from adapterhub.serving.route_params import NOT_FOUND, PREDICT_ERRORS, NamePath, RequestKey
 from adapterhub.serving.schemas import (
     CROSS_ORIGIN,
-    NOT_JSON,
     AdapterInfo,
     AdapterList,
-    ErrorResponse,
     Health,
     LoadResponse,
     PredictRequest,
@@ -26,37 +25,13 @@ from adapterhub.serving.schemas import (
     UnloadResponse,
     result_json,
 )
-from adapterhub.serving.state import KEY_HEADER, ServerState
+from adapterhub.serving.state import ServerState
 
 public = APIRouter()
 router = APIRouter()
 
 PAGE_DEFAULT, PAGE_MAX = 100, 1000  # adapter versions per page of GET /v1/adapters
 DEFAULT_NEW_TOKENS = 64  # a generation's length when the request names none (within --max-new-tokens)
-
-_NOT_FOUND = {404: {"model": ErrorResponse, "description": "Unknown adapter; `available` lists the closest names."}}
-_PREDICT_ERRORS = {
-    **_NOT_FOUND,
-    **CROSS_ORIGIN,
-    409: {"model": ErrorResponse, "description": "The adapter's files fail verification or do not fit its base."},
-    413: {
-        "model": ErrorResponse,
-        "description": "Too many inputs, too long an input, too many tokens, or a prompt plus its new tokens past "
-        "the base's context.",
-    },
-    **NOT_JSON,
-    429: {"model": ErrorResponse, "description": "The queue is full; retry after the Retry-After header."},
-    503: {"model": ErrorResponse, "description": "The server is shutting down, or its remote cannot be reached."},
-}
-# a path's {name}: the pattern documents the naming rules; Ref.parse enforces them with a message per rule
-NamePath = Path(description="NAME, NAME@VERSION or NAME:ALIAS.", json_schema_extra={"pattern": REF_PATTERN})
-RequestKey = Header(
-    None,
-    alias=KEY_HEADER,
-    max_length=256,
-    description="The caller's id: a weighted alias (a canary) sends every request with the same key to the same "
-    "version. Without it, each request goes to a version picked at random by weight.",
-)
 
 
 def _state(request: Request) -> ServerState:
@@ -79,7 +54,7 @@ async def metrics(request: Request) -> Response:
     return Response(await run_in_threadpool(state.metrics.render), media_type=state.metrics.content_type)
 
 
-@router.get("/v1/adapters", response_model=AdapterList, responses=_NOT_FOUND, tags=["adapters"])
+@router.get("/v1/adapters", response_model=AdapterList, responses=NOT_FOUND, tags=["adapters"])
 async def adapters(
     request: Request,
     task: str | None = Query(None, description="Only adapters of this task."),
@@ -149,7 +124,7 @@ def _page(state: ServerState, task: str | None, name: str | None, after: Ref | N
     return records[:limit]
 
 
-@router.post("/v1/predict", response_model=PredictResponse, responses=_PREDICT_ERRORS, tags=["inference"])
+@router.post("/v1/predict", response_model=PredictResponse, responses=PREDICT_ERRORS, tags=["inference"])
 async def predict(body: PredictRequest, request: Request, key: str | None = RequestKey) -> JSONResponse:
     """Run inputs through an adapter. Concurrent requests, for any adapters, run as mixed batches. A weighted
     alias runs the request on one of its versions (by `X-Request-Key`, else at random by weight), and
@@ -181,7 +156,7 @@ async def _ensemble(state: ServerState, body: PredictRequest) -> JSONResponse:
     return JSONResponse({"adapter": results[0].adapter, "results": [result_json(r) for r in results]})
 
 
-@router.post("/v1/adapters/{name}/load", response_model=LoadResponse, responses=_PREDICT_ERRORS, tags=["adapters"])
+@router.post("/v1/adapters/{name}/load", response_model=LoadResponse, responses=PREDICT_ERRORS, tags=["adapters"])
 async def load(request: Request, name: str = NamePath) -> LoadResponse:
     """Resolve NAME (or NAME@VERSION, NAME:ALIAS) anew and make it resident: a newly published version is
     swapped in while traffic flows; requests already running finish on the version they started with. With a
@@ -192,7 +167,7 @@ async def load(request: Request, name: str = NamePath) -> LoadResponse:
 
 
 @router.delete(
-    "/v1/adapters/{name}", response_model=UnloadResponse, responses={**_NOT_FOUND, **CROSS_ORIGIN}, tags=["adapters"]
+    "/v1/adapters/{name}", response_model=UnloadResponse, responses={**NOT_FOUND, **CROSS_ORIGIN}, tags=["adapters"]
 )
 async def unload(request: Request, name: str = NamePath) -> UnloadResponse:
     """Free a resident adapter's memory (every loaded version of a bare name). A later request loads it again,

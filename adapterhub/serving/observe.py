@@ -20,6 +20,7 @@ from adapterhub.inference.results import Classification, Entities, Generation, R
 from adapterhub.names import Ref
 from adapterhub.registry import AdapterRecord
 from adapterhub.serving.adapter_metrics import AdapterLabels, AdapterMetrics
+from adapterhub.serving.errors import STATUSES
 from adapterhub.serving.prediction_log import Prediction, PredictionLog
 
 UNRESOLVED = "unresolved"  # version and task of a request whose adapter could not be read at all
@@ -45,8 +46,6 @@ def labels_of(record: AdapterRecord) -> AdapterLabels:
 
 def error_type(exc: BaseException) -> str:
     """The ``type`` an error gets in the server's JSON error shape (``overloaded``, ``adapter_corrupt``, …)."""
-    from adapterhub.serving.app import STATUSES
-
     if isinstance(exc, AdapterHubError):
         for cls, _, kind in STATUSES:
             if isinstance(exc, cls):

@@ -20,8 +20,7 @@ from adapterhub.inference.decoding import GenerationOptions
 from adapterhub.inference.inputs import check_texts
 from adapterhub.inference.results import Generation
 from adapterhub.names import REF_PATTERN
-from adapterhub.serving.errors import TooLarge, UnknownAdapter
-from adapterhub.serving.native_routes import _NOT_FOUND, _PREDICT_ERRORS, RequestKey
+from adapterhub.serving.errors import STATUSES, TooLarge, UnknownAdapter
 from adapterhub.serving.openai_schemas import (
     AssistantMessage,
     ChatChoice,
@@ -36,6 +35,7 @@ from adapterhub.serving.openai_schemas import (
     _Sampling,
     chat_prompt,
 )
+from adapterhub.serving.route_params import NOT_FOUND, PREDICT_ERRORS, RequestKey
 from adapterhub.serving.state import ServerState
 
 log = logging.getLogger("adapterhub.serving")
@@ -56,7 +56,7 @@ async def models(request: Request) -> ModelList:
     return ModelList(data=[_model(state, name, r) for name, r in sorted(newest.items())])
 
 
-@router.get("/v1/models/{model}", response_model=ModelCard, responses=_NOT_FOUND)
+@router.get("/v1/models/{model}", response_model=ModelCard, responses=NOT_FOUND)
 async def model(
     request: Request,
     model: str = Path(description="NAME, NAME@VERSION or NAME:ALIAS.", json_schema_extra={"pattern": REF_PATTERN}),
@@ -76,7 +76,7 @@ def _model(state: ServerState, ident: str, record: Any) -> ModelCard:
     return ModelCard(id=ident, created=_timestamp(record.card.created), root=record.ref, parent=parent)
 
 
-@router.post("/v1/completions", response_model=CompletionResponse, responses={**_PREDICT_ERRORS, **_STREAM})
+@router.post("/v1/completions", response_model=CompletionResponse, responses={**PREDICT_ERRORS, **_STREAM})
 async def completions(body: CompletionRequest, request: Request, key: str | None = RequestKey) -> Any:
     """Complete one prompt or a list of prompts with a generate adapter. A weighted alias answers each `user`
     (or `X-Request-Key`) from one version; `model` in the answer names the exact version."""
@@ -104,7 +104,7 @@ async def completions(body: CompletionRequest, request: Request, key: str | None
     )
 
 
-@router.post("/v1/chat/completions", response_model=ChatResponse, responses={**_PREDICT_ERRORS, **_STREAM})
+@router.post("/v1/chat/completions", response_model=ChatResponse, responses={**PREDICT_ERRORS, **_STREAM})
 async def chat_completions(body: ChatRequest, request: Request, key: str | None = RequestKey) -> Any:
     """Answer the last user message with a generate adapter. System messages come first in the prompt and
     earlier turns as ``User: …`` / ``Assistant: …`` lines."""
@@ -247,8 +247,6 @@ def _stream(
 def _stream_error(exc: Exception, redact: Callable[[str], str]) -> dict[str, Any]:
     """The error object of a stream that failed after its 200: the status, type and (path-free) message the same
     error gets as a response; an unexpected error is logged and named by its class only."""
-    from adapterhub.serving.app import STATUSES
-
     if isinstance(exc, AdapterHubError):
         for cls, status, kind in STATUSES:
             if isinstance(exc, cls):

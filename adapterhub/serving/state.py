@@ -33,7 +33,6 @@ from adapterhub.serving.responses import Redactor
 from adapterhub.serving.shadow import Shadow, Shadows
 
 AVAILABLE_SHOWN = 20  # names an unknown-adapter 404 lists at most: the closest to what was asked
-KEY_HEADER = "X-Request-Key"  # the caller's id a weighted alias routes by (OpenAI routes also take `user`)
 
 
 class ServerState:
