@@ -1,5 +1,5 @@
-"""``attach``: the README's recipe puts every adapter ``hub train`` makes on its base and gives the Hub's outputs;
-whatever PEFT cannot load is refused as ``IncompatibleAdapter`` in one line naming the adapter."""
+"""``attach``: the docs' recipe (docs/registry.md) puts every adapter ``hub train`` makes on its base and gives the
+Hub's outputs; whatever PEFT cannot load is refused as ``IncompatibleAdapter`` in one line naming the adapter."""
 
 from __future__ import annotations
 
@@ -20,19 +20,19 @@ from adapterhub.inference import Hub
 from adapterhub.tasks.generate import TEMPLATE
 from tests.training.conftest import write_classification, write_conll, write_instructions
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "registry.md"  # the docs page that holds the recipe
 TEXTS = ["great film here", "an awful meal", "a fine day, it was not"]
 WORDS = ["anna", "smith", "went", "to", "paris"]
 
 
-def readme_recipe(registry: Path, ref: str) -> dict[str, Any]:
-    """Run the README's attach block with the test's registry and adapter in place of its examples."""
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+def docs_recipe(registry: Path, ref: str) -> dict[str, Any]:
+    """Run the docs' attach block with the test's registry and adapter in place of its examples."""
+    blocks = re.findall(r"```python\n(.*?)```", PAGE.read_text(), re.S)
     (code,) = [b for b in blocks if "load_base_for(" in b]
     assert code.count('Registry("registry")') == 1 and code.count('"sentiment@2"') == 1
     code = code.replace('Registry("registry")', f"Registry({str(registry)!r})").replace('"sentiment@2"', repr(ref))
     scope: dict[str, Any] = {}
-    exec(compile(code, "README.md", "exec"), scope)
+    exec(compile(code, str(PAGE), "exec"), scope)
     return scope
 
 
@@ -47,11 +47,11 @@ def _train(task: str, method: str, base: Path, tmp_path: Path) -> str:
 
 
 @pytest.mark.parametrize(("task", "method"), [("sentiment", "lora"), ("sentiment", "prefix"), ("ner", "lora")])
-def test_the_readme_recipe_attaches_a_trained_classifier(
+def test_the_docs_recipe_attaches_a_trained_classifier(
     task: str, method: str, tiny_bert: Path, registry_dir: Path, tmp_path: Path
 ) -> None:
     ref = _train(task, method, tiny_bert, tmp_path)
-    model = readme_recipe(registry_dir, ref)["model"]
+    model = docs_recipe(registry_dir, ref)["model"]
     tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
     hub = Hub(Registry(), device="cpu")
     if task == "ner":
@@ -69,9 +69,9 @@ def test_the_readme_recipe_attaches_a_trained_classifier(
         torch.testing.assert_close(probs, torch.tensor(list(result.scores.values())), rtol=1e-4, atol=1e-5)
 
 
-def test_the_readme_recipe_attaches_a_trained_generator(tiny_gpt2: Path, registry_dir: Path, tmp_path: Path) -> None:
+def test_the_docs_recipe_attaches_a_trained_generator(tiny_gpt2: Path, registry_dir: Path, tmp_path: Path) -> None:
     ref = _train("generate", "lora", tiny_gpt2, tmp_path)
-    model = readme_recipe(registry_dir, ref)["model"]
+    model = docs_recipe(registry_dir, ref)["model"]
     tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2)
     ids = tokenizer(TEMPLATE.format(prompt="a poem"), return_tensors="pt")["input_ids"]
     ids = torch.cat([torch.tensor([[tokenizer.bos_token_id]]), ids], 1)
