@@ -46,7 +46,7 @@ def lora_default_targets(model_type: str) -> list[str] | None:
 
     The table lives in ``peft.utils.constants`` (public module, undocumented constant; present since 0.3).
     """
-    from peft.utils.constants import (
+    from peft.utils.constants import (  # peft: loaded on first use
         TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as table,  # peft: loaded on first use
     )
 

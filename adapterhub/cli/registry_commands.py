@@ -88,7 +88,7 @@ def list_(
     if quiet and as_json:
         raise ConfigError("--quiet prints references and --json records; choose one")
     if remote is not None:
-        from adapterhub.cli.remote_commands import (
+        from adapterhub.cli.remote_commands import (  # on first use: `hub -h` and `import adapterhub` stay light
             remote_registry,  # on first use: `hub -h` and `import adapterhub` stay light
         )
 
@@ -266,7 +266,7 @@ def tag(
         )
     ref = refs[0]
     if remote is not None:
-        from adapterhub.cli.remote_commands import (
+        from adapterhub.cli.remote_commands import (  # on first use: `hub -h` and `import adapterhub` stay light
             remote_registry,  # on first use: `hub -h` and `import adapterhub` stay light
         )
 

@@ -2,6 +2,6 @@
 
 from adapterhub.inference.decoding import GenerationOptions
 from adapterhub.inference.hub import Hub
-from adapterhub.inference.results import Classification, Entities, Entity, Generation, Result
+from adapterhub.tasks.results import Classification, Entities, Entity, Generation, Result
 
 __all__ = ["Classification", "Entities", "Entity", "Generation", "GenerationOptions", "Hub", "Result"]

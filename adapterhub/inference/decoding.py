@@ -62,7 +62,7 @@ def decode(
     place, pass after pass: each step runs the new tokens alone.
     ``on_token(row, token_id)`` is called for every token a still-running sample receives, as it is picked.
     """
-    from transformers import DynamicCache
+    from transformers import DynamicCache  # transformers: loaded on first use
 
     batch = input_ids.shape[0]
     device = input_ids.device

@@ -11,8 +11,8 @@ from collections import Counter
 from collections.abc import Sequence
 
 from adapterhub.errors import ConfigError
-from adapterhub.inference.results import Classification, Result
 from adapterhub.registry import AdapterRecord
+from adapterhub.tasks.results import Classification, Result
 
 COMBINERS = ("mean",)
 

@@ -25,11 +25,11 @@ from adapterhub.inference.inputs import check_context
 from adapterhub.inference.lora_bank import LoraBank
 from adapterhub.inference.prefix_cache import prefix_cache, windowed
 from adapterhub.inference.resident import ResidentAdapter, parse_adapter
-from adapterhub.inference.results import Generation, Result
 from adapterhub.models import pooling_for
 from adapterhub.registry import LoadedAdapter
 from adapterhub.tasks import task_for
 from adapterhub.tasks.padding import pad
+from adapterhub.tasks.results import Generation, Result
 from adapterhub.tasks.task import InferenceInput
 
 ENCODER, CAUSAL = "encoder", "causal"

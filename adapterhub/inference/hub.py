@@ -36,11 +36,12 @@ from adapterhub.inference.host import Host
 from adapterhub.inference.inputs import check_texts
 from adapterhub.inference.residency import DTYPES, HotAdapter, Residency, compute_dtype, pick_device
 from adapterhub.inference.resident import ResidentAdapter
-from adapterhub.inference.results import Classification, Result
 from adapterhub.inference.routing import ALIAS_RECHECK_S, Routing, canonical
 from adapterhub.inference.target import AdapterTarget
 from adapterhub.names import Ref
 from adapterhub.registry import AdapterRecord, Registry
+from adapterhub.remote import RemoteTier
+from adapterhub.tasks.results import Classification, Result
 
 if TYPE_CHECKING:  # the remote package (and s3fs) load only when a remote is used
     from adapterhub.remote import Remote, RemoteRegistry
@@ -94,8 +95,6 @@ class Hub:
         )
         tier = None
         if remote is not None:  # adapters the registry lacks are pulled from it, outside the residency's lock
-            from adapterhub.remote import RemoteTier  # only with a remote: s3fs and friends stay unloaded
-
             tier = RemoteTier(self.registry, remote)
         self.routing = Routing(self.registry, self.residency, tier)
         # the residency's tables, under the names benchmarks and tests read them by

@@ -24,7 +24,7 @@ def prefix_cache(
     before it are zeros the mask hides; a sample whose adapter has no prefix (LoRA, a head) gets P hidden
     positions. For Gemma 2 (and the Gemma types PEFT treats alike) PEFT builds the cache from the base's config,
     so sliding-window layers get a sliding-window cache; every other type gets plain layers."""
-    from transformers import DynamicCache
+    from transformers import DynamicCache  # transformers: loaded on first use
 
     lengths = [adapter.prefix_length for adapter in adapters]
     longest = max(lengths)

@@ -198,7 +198,7 @@ def _features(module: nn.Module) -> tuple[int, int] | None:
 def _lora(
     ref: str, config: dict[str, Any], tensors: dict[str, torch.Tensor], root: nn.Module, move: dict[str, Any]
 ) -> tuple[dict[str, LoraFactors], list[str]]:
-    from peft import PeftConfig
+    from peft import PeftConfig  # peft: loaded on first use
 
     pairs: dict[str, dict[str, torch.Tensor]] = {}
     unexpected = []

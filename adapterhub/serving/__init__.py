@@ -12,7 +12,7 @@ __all__ = ["ServeConfig", "create_app"]
 
 def __getattr__(name: str):  # the app imports the web framework and torch; `ServeConfig` alone needs neither
     if name == "create_app":
-        from adapterhub.serving.app import create_app
+        from adapterhub.serving.app import create_app  # loads torch: on first use
 
         return create_app
     raise AttributeError(f"module 'adapterhub.serving' has no attribute {name!r}")

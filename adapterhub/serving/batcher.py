@@ -31,12 +31,12 @@ from typing import Any
 from adapterhub.errors import AdapterHubError
 from adapterhub.inference import Hub
 from adapterhub.inference.decoding import GenerationOptions
-from adapterhub.inference.results import Result
 from adapterhub.registry import AdapterRecord
 from adapterhub.serving.errors import Overloaded, ShuttingDown
 from adapterhub.serving.metrics import Metrics
 from adapterhub.serving.observe import Observer, Outcome
 from adapterhub.serving.shadow import Shadow, Shadows
+from adapterhub.tasks.results import Result
 
 log = logging.getLogger("adapterhub.serving")
 

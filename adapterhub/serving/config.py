@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adapterhub.errors import ConfigError
+from adapterhub.errors import AdapterHubError, ConfigError
 from adapterhub.serving.keys import KeyDigest
 from adapterhub.typed_fields import setting
 
@@ -129,7 +129,7 @@ class ServeConfig:
 
     def make_hub(self) -> Hub:
         """The Hub these settings describe (each worker process makes its own)."""
-        from adapterhub.inference import Hub
+        from adapterhub.inference import Hub  # loads torch: on first use
 
         return Hub(
             self.registry,
@@ -176,13 +176,16 @@ class ServeConfig:
 
     def shadow_pairs(self) -> list[tuple[str, str]]:
         """``--shadow`` as (primary, shadow) pairs."""
-        from adapterhub.serving.shadow import parse_pair
+        from adapterhub.serving.shadow import parse_pair  # loads prometheus_client: on first use
 
         return [parse_pair(text) for text in self.shadows]
 
     def _shadow_problems(self) -> list[str]:
-        from adapterhub.errors import AdapterHubError
-        from adapterhub.serving.shadow import canonical, check_share, parse_pair
+        from adapterhub.serving.shadow import (  # loads prometheus_client: on first use
+            canonical,
+            check_share,
+            parse_pair,
+        )
 
         problems, primaries = [], set()
         for text in self.shadows:

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 from adapterhub.errors import AdapterHubError, InvalidName
 from adapterhub.inference import Hub
-from adapterhub.inference.results import Classification, Entities, Generation, Result
 from adapterhub.names import Ref
 from adapterhub.registry import AdapterRecord
 from adapterhub.serving.adapter_metrics import AdapterLabels, AdapterMetrics
 from adapterhub.serving.errors import STATUSES
 from adapterhub.serving.prediction_log import Prediction, PredictionLog
+from adapterhub.tasks.results import Classification, Entities, Generation, Result
 
 UNRESOLVED = "unresolved"  # version and task of a request whose adapter could not be read at all
 

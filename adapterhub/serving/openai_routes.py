@@ -9,6 +9,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Path, Request
@@ -18,7 +19,6 @@ from starlette.concurrency import run_in_threadpool
 from adapterhub.errors import AdapterHubError
 from adapterhub.inference.decoding import GenerationOptions
 from adapterhub.inference.inputs import check_texts
-from adapterhub.inference.results import Generation
 from adapterhub.names import REF_PATTERN
 from adapterhub.serving.errors import STATUSES, TooLarge, UnknownAdapter
 from adapterhub.serving.openai_schemas import (
@@ -37,6 +37,7 @@ from adapterhub.serving.openai_schemas import (
 )
 from adapterhub.serving.route_params import NOT_FOUND, PREDICT_ERRORS, RequestKey
 from adapterhub.serving.state import ServerState
+from adapterhub.tasks.results import Generation
 
 log = logging.getLogger("adapterhub.serving")
 router = APIRouter(tags=["openai"])
@@ -273,7 +274,6 @@ def _usage(results: list[Any]) -> Usage:
 
 
 def _timestamp(created: str) -> int:
-    from datetime import datetime
 
     try:
         return int(datetime.fromisoformat(created).timestamp())

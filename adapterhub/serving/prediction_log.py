@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -363,7 +364,6 @@ def _example(row: Prediction) -> dict[str, Any]:
 def parse_since(text: str, now: float | None = None) -> float:
     """Unix seconds of ``--since``: a duration back from now (``30s``, ``15m``, ``1h``, ``2d``, ``1w``) or an ISO
     8601 date or time (``2026-12-01``, ``2026-12-01T09:30``, local time unless it names a zone)."""
-    from datetime import datetime
 
     now = time.time() if now is None else now
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

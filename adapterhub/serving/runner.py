@@ -7,7 +7,10 @@ import sys
 from typing import TYPE_CHECKING
 
 from adapterhub.errors import ConfigError
+from adapterhub.registry import Registry
+from adapterhub.remote import RemoteTier
 from adapterhub.serving.config import API_KEY_ENV, CONFIG_ENV, ServeConfig
+from adapterhub.serving.prediction_log import log_folder, prepare_folder
 
 if TYPE_CHECKING:
     from adapterhub.registry import AdapterRecord
@@ -20,10 +23,9 @@ def serve(config: ServeConfig) -> None:
     ends the command with a one-line error. With ``workers > 1`` each process loads its own copy of everything
     (memory grows with the worker count) and batches only its own requests; the port is shared.
     """
-    import uvicorn
+    import uvicorn  # uvicorn: loaded on first use
 
-    from adapterhub.registry import Registry
-    from adapterhub.serving.app import create_app
+    from adapterhub.serving.app import create_app  # loads torch: on first use
 
     config = config.with_environment()
     os.environ.pop(API_KEY_ENV, None)  # read: no process started from here (a worker) inherits the key
@@ -31,8 +33,6 @@ def serve(config: ServeConfig) -> None:
         raise ConfigError("--only-preloaded serves nothing without --adapter NAME (repeatable)")
     registry = Registry(config.registry)
     if config.remote is not None:
-        from adapterhub.remote import RemoteTier
-
         tier = RemoteTier(registry, config.remote)  # an unknown remote name fails here
         tier.remote.store.check()  # so does a remote that cannot be reached: before the base loads
         for spec in config.adapters:
@@ -45,8 +45,6 @@ def serve(config: ServeConfig) -> None:
         for spec in config.adapters:
             registry.get(spec)  # unknown names fail here, before anything loads
     if config.log_predictions:
-        from adapterhub.serving.prediction_log import log_folder, prepare_folder
-
         prepare_folder(log_folder(registry.root))  # a symlinked .logs fails here in one line, not in the lifespan
     settings = dict(
         host=config.host,

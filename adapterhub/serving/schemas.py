@@ -6,8 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from adapterhub.inference.results import Classification, Entities, Generation, Result
 from adapterhub.names import REF_PATTERN
+from adapterhub.tasks.results import Classification, Entities, Generation, Result
 
 
 def _integral(value: Any) -> Any:

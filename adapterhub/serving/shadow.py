@@ -42,10 +42,11 @@ from adapterhub.errors import AdapterHubError, ConfigError, IncompatibleAdapter,
 from adapterhub.names import Ref
 from adapterhub.registry import AdapterRecord
 from adapterhub.serving.errors import NoShadow, ShadowRefused, UnknownAdapter
+from adapterhub.tasks.results import Classification, Entities, Generation
 
 if TYPE_CHECKING:
     from adapterhub.inference import Hub
-    from adapterhub.inference.results import Result
+    from adapterhub.tasks.results import Result
 
 log = logging.getLogger("adapterhub.serving")
 
@@ -372,7 +373,6 @@ class Shadows:
 
 def compare(primary: Result, shadow: Result) -> tuple[bool, float | None]:
     """Whether ``shadow`` disagrees with ``primary``, and for classifiers the |Δp| of their probabilities."""
-    from adapterhub.inference.results import Classification, Entities, Generation
 
     if isinstance(primary, Classification) and isinstance(shadow, Classification):
         labels = primary.scores.keys() | shadow.scores.keys()
@@ -387,7 +387,6 @@ def compare(primary: Result, shadow: Result) -> tuple[bool, float | None]:
 
 def answer(result: Result) -> str:
     """What a sample shows of one answer: the label, the tags, or the generated text."""
-    from adapterhub.inference.results import Classification, Entities
 
     if isinstance(result, Classification):
         return result.label

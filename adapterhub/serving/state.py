@@ -12,7 +12,6 @@ from adapterhub.errors import AdapterNotFound
 from adapterhub.inference import Hub
 from adapterhub.inference.decoding import GenerationOptions
 from adapterhub.inference.inputs import check_texts
-from adapterhub.inference.results import Result
 from adapterhub.names import Ref
 from adapterhub.registry import AdapterRecord
 from adapterhub.serving.batcher import Batcher
@@ -31,6 +30,7 @@ from adapterhub.serving.observe import Observer, labels_of
 from adapterhub.serving.prediction_log import PredictionLog, log_folder
 from adapterhub.serving.responses import Redactor
 from adapterhub.serving.shadow import Shadow, Shadows
+from adapterhub.tasks.results import Result
 
 AVAILABLE_SHOWN = 20  # names an unknown-adapter 404 lists at most: the closest to what was asked
 

@@ -226,6 +226,7 @@ def copy(workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pa
     return tmp_path
 
 
+@pytest.mark.docs
 @pytest.mark.parametrize("block", RUN, ids=[b.id for b in RUN])
 def test_the_block_runs(block: Block, copy: Path) -> None:
     if block.language == "python":
