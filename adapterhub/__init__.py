@@ -22,7 +22,7 @@ from adapterhub.version import __version__
 
 def __getattr__(name: str):  # heavy parts (torch, transformers) load on first use, keeping `hub list` instant
     if name == "train":
-        from adapterhub.training.train import train  # on first use: `hub -h` and `import adapterhub` stay light
+        from adapterhub.training.train import train  # on first use: start-up stays light
 
         return train
     if name in ("Hub", "Classification", "Entities", "Entity", "Generation"):
@@ -30,31 +30,31 @@ def __getattr__(name: str):  # heavy parts (torch, transformers) load on first u
 
         return getattr(adapterhub.inference, name)
     if name == "TrainConfig":
-        from adapterhub.training.config import TrainConfig  # on first use: `hub -h` and `import adapterhub` stay light
+        from adapterhub.training.config import TrainConfig  # on first use: start-up stays light
 
         return TrainConfig
     if name in ("evaluate", "compare"):
-        import adapterhub.evaluation  # on first use: `hub -h` and `import adapterhub` stay light
+        import adapterhub.evaluation  # on first use: start-up stays light
 
         return getattr(adapterhub.evaluation, name)
     if name in ("tune", "TuneSettings"):
-        import adapterhub.tuning  # on first use: `hub -h` and `import adapterhub` stay light
+        import adapterhub.tuning  # on first use: start-up stays light
 
         return getattr(adapterhub.tuning, name)
     if name == "merge":
-        from adapterhub.merging import merge  # on first use: `hub -h` and `import adapterhub` stay light
+        from adapterhub.merging import merge  # on first use: start-up stays light
 
         return merge
     if name in ("attach", "load_base_for"):
-        import adapterhub.export.attach  # on first use: `hub -h` and `import adapterhub` stay light
+        import adapterhub.export.attach  # on first use: start-up stays light
 
         return getattr(adapterhub.export.attach, name)
     if name == "export_merged":
-        from adapterhub.export.merged import export_merged  # on first use: `hub -h` and `import adapterhub` stay light
+        from adapterhub.export.merged import export_merged  # on first use: start-up stays light
 
         return export_merged
     if name == "export_adapter":
-        from adapterhub.export.peft import export_adapter  # on first use: `hub -h` and `import adapterhub` stay light
+        from adapterhub.export.peft import export_adapter  # on first use: start-up stays light
 
         return export_adapter
     raise AttributeError(f"module 'adapterhub' has no attribute {name!r}")

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adapterhub.compat import PEFT_PARTS
+from adapterhub.compat import PEFT_PARTS, tuner_layer_type
 from adapterhub.errors import BaseNotFound, ConfigError
 
 if TYPE_CHECKING:
@@ -349,9 +349,8 @@ def canonical_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def _tuner_layers(body: torch.nn.Module) -> tuple[str, ...]:
     """The ``name.`` of every layer of ``body`` that a PEFT tuner wrapped."""
-    from peft.tuners.tuners_utils import BaseTunerLayer  # loaded already: the body is a PeftModel's
-
-    return tuple(f"{name}." for name, module in body.named_modules() if isinstance(module, BaseTunerLayer))
+    tuner_layer = tuner_layer_type()  # peft is loaded already: the body is a PeftModel's
+    return tuple(f"{name}." for name, module in body.named_modules() if isinstance(module, tuner_layer))
 
 
 def fingerprint(model: torch.nn.Module) -> str:

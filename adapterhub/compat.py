@@ -47,7 +47,7 @@ def lora_default_targets(model_type: str) -> list[str] | None:
     The table lives in ``peft.utils.constants`` (public module, undocumented constant; present since 0.3).
     """
     from peft.utils.constants import (  # peft: loaded on first use
-        TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as table,  # peft: loaded on first use
+        TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as table,
     )
 
     found = table.get(model_type)
@@ -60,6 +60,37 @@ def module_is_targeted(peft_config: Any, name: str) -> bool:
     from peft.tuners.tuners_utils import check_target_module_exists  # peft: loaded on first use
 
     return bool(check_target_module_exists(peft_config, name))
+
+
+def ia3_default_targets(model_type: str) -> tuple[list[str], list[str]] | None:
+    """PEFT's default IA³ target modules and, of those, its feed-forward ones for a transformers ``model_type``,
+    or None when it has none. The tables live in ``peft.utils.constants`` (public module, undocumented
+    constants; present since 0.4)."""
+    from peft.utils.constants import (  # peft: loaded on first use
+        TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING as feedforward,
+    )
+    from peft.utils.constants import TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING as targets  # peft: ditto
+
+    if model_type not in targets:
+        return None
+    return list(targets[model_type]), list(feedforward.get(model_type, []))
+
+
+def ia3_is_feedforward(peft_config: Any, name: str) -> bool:
+    """Whether PEFT rescales the input (a feed-forward layer) rather than the output of the module called
+    ``name`` under an IA³ ``peft_config``: ``IA3Model._check_target_module_feedforward``, the rule PEFT itself
+    applies when it builds the layer."""
+    from peft.tuners.ia3 import IA3Model  # peft: loaded on first use
+
+    return bool(IA3Model._check_target_module_feedforward(peft_config, name))
+
+
+def tuner_layer_type() -> type:
+    """The base class of every layer a PEFT tuner wraps (LoRA, IA³, ...): ``peft.tuners.tuners_utils.BaseTunerLayer``,
+    whose ``base_layer`` holds the layer it wrapped."""
+    from peft.tuners.tuners_utils import BaseTunerLayer  # peft: loaded on first use
+
+    return BaseTunerLayer
 
 
 def reset_accelerate_state() -> None:

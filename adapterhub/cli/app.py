@@ -101,7 +101,7 @@ def _options(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print hub's version and exit.")
     ] = False,
 ) -> None:
-    from adapterhub.registry import Registry  # on first use: `hub -h` and `import adapterhub` stay light
+    from adapterhub.registry import Registry  # on first use: start-up stays light
 
     ctx.obj = Registry(registry)
 

@@ -33,7 +33,7 @@ def doctor(
     """Check that this install can work: Python and the libraries (each against the tested lock and the newest
     tested set), the device and its dtypes, the registry (verified), chromium and the remotes (never contacted).
     Exit 1 when something cannot work; warnings alone exit 0."""
-    from adapterhub.doctor import diagnose  # on first use: `hub -h` and `import adapterhub` stay light
+    from adapterhub.doctor import diagnose  # on first use: start-up stays light
 
     report = diagnose(ctx.obj, quantize=quantize, cuda=cuda, browser=browser)
     if as_json:

@@ -45,8 +45,8 @@ def eval_(
 ) -> None:
     """Score an adapter on labelled data: metrics, per-class table, confusion matrix; kept in its card."""
     _check(ctx, adapters, data)
-    from adapterhub.cli.progress import WorkProgress  # on first use: `hub -h` and `import adapterhub` stay light
-    from adapterhub.evaluation import evaluate  # on first use: `hub -h` and `import adapterhub` stay light
+    from adapterhub.cli.progress import WorkProgress  # on first use: start-up stays light
+    from adapterhub.evaluation import evaluate  # on first use: start-up stays light
 
     target = adapters[0] if len(adapters) == 1 else adapters
     with WorkProgress() as progress:
@@ -97,8 +97,8 @@ def compare(
 ) -> None:
     """Score several adapters (or versions) on one data set, side by side."""
     _check(ctx, adapters, data)
-    from adapterhub.cli.progress import WorkProgress  # on first use: `hub -h` and `import adapterhub` stay light
-    from adapterhub.evaluation import compare as run  # on first use: `hub -h` and `import adapterhub` stay light
+    from adapterhub.cli.progress import WorkProgress  # on first use: start-up stays light
+    from adapterhub.evaluation import compare as run  # on first use: start-up stays light
 
     with WorkProgress() as progress:
         results = run(
@@ -118,7 +118,7 @@ def compare(
 
 def _check(ctx: typer.Context, adapters: list[str], data: str) -> None:
     """Unknown adapters and a missing --data file are refused before torch is imported."""
-    from adapterhub.data.text_files import data_files  # on first use: `hub -h` and `import adapterhub` stay light
+    from adapterhub.data.text_files import data_files  # on first use: start-up stays light
 
     for ref in adapters:
         ctx.obj.get(ref)

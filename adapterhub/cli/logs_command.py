@@ -44,8 +44,8 @@ def logs(
     ] = None,
 ) -> None:
     """The predictions a server logged (`hub serve --log-predictions`), oldest first."""
-    from adapterhub.errors import ConfigError  # on first use: `hub -h` and `import adapterhub` stay light
-    from adapterhub.serving.prediction_log import (  # on first use: `hub -h` and `import adapterhub` stay light
+    from adapterhub.errors import ConfigError  # on first use: start-up stays light
+    from adapterhub.serving.prediction_log import (  # on first use: start-up stays light
         export_examples,
         log_folder,
         parse_since,

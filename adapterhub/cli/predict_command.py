@@ -60,7 +60,7 @@ def predict(
     refs = [m.strip() for m in adapter.split(",") if m.strip()] if combine is not None else [a for _, a in inputs]
     for ref in dict.fromkeys(refs):  # an unknown adapter is refused before torch is imported
         ctx.obj.get(ref)
-    from adapterhub.cli.progress import WorkProgress  # on first use: `hub -h` and `import adapterhub` stay light
+    from adapterhub.cli.progress import WorkProgress  # on first use: start-up stays light
     from adapterhub.inference import Hub  # loads torch: on first use
 
     hub = Hub(ctx.obj, device=device, quantize=quantize, dtype=dtype, batch_size=batch_size)

@@ -88,9 +88,7 @@ def list_(
     if quiet and as_json:
         raise ConfigError("--quiet prints references and --json records; choose one")
     if remote is not None:
-        from adapterhub.cli.remote_commands import (  # on first use: `hub -h` and `import adapterhub` stay light
-            remote_registry,  # on first use: `hub -h` and `import adapterhub` stay light
-        )
+        from adapterhub.cli.remote_commands import remote_registry  # on first use: start-up stays light
 
         if task is not None or base is not None or sort != "name":
             raise ConfigError("--remote lists by name; leave out --task, --base and --sort")
@@ -146,7 +144,7 @@ def show(
         return
     record = registry.get(ref)
     if plot or plot_file is not None:
-        from adapterhub.plotting import plot_history  # on first use: `hub -h` and `import adapterhub` stay light
+        from adapterhub.plotting import plot_history  # on first use: start-up stays light
 
         written = plot_history(record, plot_file or Path(f"{record.name}-v{record.version}.png"))
         fmt.echo(f"learning curves of {record.ref} written to {written}", err=True)
@@ -266,9 +264,7 @@ def tag(
         )
     ref = refs[0]
     if remote is not None:
-        from adapterhub.cli.remote_commands import (  # on first use: `hub -h` and `import adapterhub` stay light
-            remote_registry,  # on first use: `hub -h` and `import adapterhub` stay light
-        )
+        from adapterhub.cli.remote_commands import remote_registry  # on first use: start-up stays light
 
         record, before = remote_registry(registry, remote).tag(ref, alias)
     else:
@@ -346,7 +342,7 @@ def import_(
 ) -> None:
     """Import an existing PEFT adapter, from a folder or the Hugging Face Hub, checked against its base and
     fingerprinted."""
-    from adapterhub.export.importing import (  # on first use: `hub -h` and `import adapterhub` stay light
+    from adapterhub.export.importing import (  # on first use: start-up stays light
         HF_SCHEME,
         default_name,
         import_adapter,
@@ -407,7 +403,7 @@ def export(
     if for_ is not None:
         if for_ != "vllm" or out is None or merged is not None:
             raise ConfigError("use `hub export REF [REF...] --for vllm --out DIR` or `hub export REF DEST --for hf`")
-        from adapterhub.export.vllm import export_for_vllm  # on first use: `hub -h` and `import adapterhub` stay light
+        from adapterhub.export.vllm import export_for_vllm  # on first use: start-up stays light
 
         result = export_for_vllm(args, out, registry=ctx.obj)
         for ref, path in result.modules:
@@ -417,8 +413,8 @@ def export(
     if merged is not None:
         if len(args) != 1:
             raise ConfigError("use `hub export REF --merged DIR` (one adapter, no DEST)")
-        from adapterhub.cli.progress import WorkProgress  # on first use: `hub -h` and `import adapterhub` stay light
-        from adapterhub.export.merged import export_merged  # on first use: `hub -h` and `import adapterhub` stay light
+        from adapterhub.cli.progress import WorkProgress  # on first use: start-up stays light
+        from adapterhub.export.merged import export_merged  # on first use: start-up stays light
 
         with WorkProgress() as progress:
             record = export_merged(args[0], merged, registry=ctx.obj, report=progress.report)
@@ -446,7 +442,7 @@ def merge(
     combination: Annotated[str, typer.Option(help="PEFT combination: cat (exact), linear or svd.")] = "cat",
 ) -> None:
     """Merge LoRA adapters (PEFT's weighted merge) into a new adapter with its lineage in the card."""
-    from adapterhub.merging import merge as run  # on first use: `hub -h` and `import adapterhub` stay light
+    from adapterhub.merging import merge as run  # on first use: start-up stays light
 
     values = None
     if weights is not None:

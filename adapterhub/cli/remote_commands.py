@@ -32,7 +32,7 @@ RemoteOption = Annotated[str | None, typer.Option("--remote", help="Remote name 
 
 def remote_registry(registry: Registry, name: str | None) -> RemoteRegistry:
     """The named remote of ``registry`` (``origin`` by default), ready to read."""
-    from adapterhub.remote import (  # on first use: `hub -h` and `import adapterhub` stay light
+    from adapterhub.remote import (  # on first use: start-up stays light
         RemoteRegistry,
         get_remote,
     )
@@ -65,7 +65,7 @@ def remote_add(
 ) -> None:
     """Add a remote. Credentials are never stored: they come from the environment, the profile or the instance
     role, when the remote is used."""
-    from adapterhub.remote import Remote, add_remote  # on first use: `hub -h` and `import adapterhub` stay light
+    from adapterhub.remote import Remote, add_remote  # on first use: start-up stays light
 
     remote = add_remote(ctx.obj.root, Remote(name, url, endpoint_url=endpoint_url, profile=profile))
     fmt.echo(f"added remote {remote.name} -> {remote.url}" + (f" at {endpoint_url}" if endpoint_url else ""))
@@ -77,7 +77,7 @@ def remote_list(
     as_json: Annotated[bool, typer.Option("--json", help="A JSON list of remotes instead of a table.")] = False,
 ) -> None:
     """List the registry's remotes."""
-    from adapterhub.remote import load_remotes  # on first use: `hub -h` and `import adapterhub` stay light
+    from adapterhub.remote import load_remotes  # on first use: start-up stays light
 
     root = ctx.obj.root
     remotes = list(load_remotes(root).values()) if root.is_dir() else []
@@ -93,7 +93,7 @@ def remote_rm(
     ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="The remote to forget.")]
 ) -> None:
     """Forget a remote (what it holds is not touched)."""
-    from adapterhub.remote import remove_remote  # on first use: `hub -h` and `import adapterhub` stay light
+    from adapterhub.remote import remove_remote  # on first use: start-up stays light
 
     remote = remove_remote(ctx.obj.root, name)
     fmt.echo(f"removed remote {remote.name} ({remote.url}); nothing on it was changed")
@@ -116,8 +116,8 @@ def push(
 ) -> None:
     """Push versions to a remote under their own version numbers. Files are stored by sha256, so what the remote
     holds is never sent again; a version the remote holds with other files is refused, never overwritten."""
-    from adapterhub.cli.progress import TransferProgress  # on first use: `hub -h` and `import adapterhub` stay light
-    from adapterhub.remote import push as run  # on first use: `hub -h` and `import adapterhub` stay light
+    from adapterhub.cli.progress import TransferProgress  # on first use: start-up stays light
+    from adapterhub.remote import push as run  # on first use: start-up stays light
 
     target = remote_registry(ctx.obj, remote)
     try:
@@ -156,8 +156,8 @@ def pull(
 ) -> None:
     """Pull versions into the local registry under their own version numbers, each file checked against its
     sha256 and the card against its files before the version appears; the remote's aliases come along."""
-    from adapterhub.cli.progress import TransferProgress  # on first use: `hub -h` and `import adapterhub` stay light
-    from adapterhub.remote import pull as run  # on first use: `hub -h` and `import adapterhub` stay light
+    from adapterhub.cli.progress import TransferProgress  # on first use: start-up stays light
+    from adapterhub.remote import pull as run  # on first use: start-up stays light
 
     source = remote_registry(ctx.obj, remote)
     try:

@@ -38,12 +38,12 @@ def serve(ctx: typer.Context, **options: Any) -> None:
         for primary, shadow in settings.shadow_pairs():
             check_pair(primary, ctx.obj.get(primary), ctx.obj.get(shadow))
     if settings.log_predictions:  # and a log folder the server could not write (a symlink is refused)
-        from adapterhub.serving.prediction_log import (  # on first use: `hub -h` and `import adapterhub` stay light
+        from adapterhub.serving.prediction_log import (  # on first use: start-up stays light
             log_folder,
             prepare_folder,
         )
 
         prepare_folder(log_folder(ctx.obj.root))
-    from adapterhub.serving.runner import serve as run  # on first use: `hub -h` and `import adapterhub` stay light
+    from adapterhub.serving.runner import serve as run  # on first use: start-up stays light
 
     run(settings)

@@ -46,7 +46,7 @@ def train(
 ) -> None:
     """Train an adapter on a frozen base and publish it to the registry."""
     merged = (TrainConfig.from_yaml(config) if config else TrainConfig()).merged(**given(TRAIN_OPTIONS, settings))
-    from adapterhub.cli.progress import TrainingProgress  # on first use: `hub -h` and `import adapterhub` stay light
+    from adapterhub.cli.progress import TrainingProgress  # on first use: start-up stays light
     from adapterhub.training.train import train as run  # checks the rest before importing torch
 
     with TrainingProgress() as progress:

@@ -52,7 +52,7 @@ def tune(
     **options: Any,
 ) -> None:
     """Search learning rate, rank, alpha, dropout, warmup and method; prune weak trials; publish the best."""
-    from adapterhub.tuning import tune as run  # on first use: `hub -h` and `import adapterhub` stay light
+    from adapterhub.tuning import tune as run  # on first use: start-up stays light
 
     values = given(TUNE_OPTIONS, options)
     search = TuneSettings(**{k: values.pop(k) for k in list(values) if k in SEARCH_KEYS})
@@ -90,7 +90,7 @@ class _Console:
     """One line per trial and per evaluation on stderr; the table goes to stdout at the end."""
 
     def __init__(self) -> None:
-        from adapterhub.cli.progress import log_console  # on first use: `hub -h` and `import adapterhub` stay light
+        from adapterhub.cli.progress import log_console  # on first use: start-up stays light
 
         self.console = log_console(highlight=False)
 

@@ -37,7 +37,7 @@ def ui(
     """Browse the registry and its cards in a web page: `hub serve` on loopback, with /ui opened in the browser
     (the ADAPTERHUB_API_KEY environment variable, when set, guards it as it guards `hub serve`)."""
     from adapterhub.serving.config import ServeConfig  # neither torch nor the web framework yet
-    from adapterhub.serving.runner import serve as run  # on first use: `hub -h` and `import adapterhub` stay light
+    from adapterhub.serving.runner import serve as run  # on first use: start-up stays light
 
     settings = ServeConfig(registry=str(ctx.obj.root), host="127.0.0.1", port=port, remote=remote, device=device)
     url = f"http://127.0.0.1:{port}/ui"

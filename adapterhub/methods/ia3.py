@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adapterhub.compat import module_is_targeted
+from adapterhub.compat import ia3_default_targets, ia3_is_feedforward, module_is_targeted
 from adapterhub.errors import ConfigError, IncompatibleAdapter
 from adapterhub.methods.method import LayerEdit, Method, Tensor, sample
 
@@ -77,17 +77,13 @@ def ia3_targets(model_type: str) -> tuple[list[str], list[str]]:
     if model_type in TARGETS:
         targets, feedforward = TARGETS[model_type]
         return list(targets), list(feedforward)
-    from peft.utils import (  # the fallback only: importing methods stays light
-        TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING as FEEDFORWARD,
-    )
-    from peft.utils import TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING as TARGETED  # peft: loaded on first use
-
-    if model_type not in TARGETED:
+    found = ia3_default_targets(model_type)
+    if found is None:
         raise ConfigError(
             f"--method ia3 knows no layers to rescale in {model_type or 'this'} bases (model_type {model_type!r}); "
             "use --method lora"
         )
-    return list(TARGETED[model_type]), list(FEEDFORWARD.get(model_type, []))
+    return found
 
 
 @dataclass(frozen=True)
@@ -179,7 +175,6 @@ class IA3Method(Method):
 
     def layer_edits(self, ref: str, config: Mapping[str, Any], tensors: Mapping[str, Any], root: Any) -> Any:
         from peft import PeftConfig  # serving: importing methods stays light
-        from peft.tuners.ia3 import IA3Model  # peft: loaded on first use
 
         peft_config = PeftConfig.from_peft_type(**config)
         targeted = {
@@ -201,7 +196,7 @@ class IA3Method(Method):
         for path in sorted(targeted):
             vector = vectors[path]
             n_in, n_out = _features(root.get_submodule(path)) or (0, 0)
-            feedforward = IA3Model._check_target_module_feedforward(peft_config, path)
+            feedforward = ia3_is_feedforward(peft_config, path)
             want = (1, n_in) if feedforward else (n_out, 1)
             if tuple(vector.shape) != want:
                 raise IncompatibleAdapter(

@@ -7,7 +7,7 @@ __all__ = ["TrainConfig", "train"]
 
 def __getattr__(name: str):  # train() imports torch; keep `import adapterhub.training` light
     if name == "train":
-        from adapterhub.training.train import train  # on first use: `hub -h` and `import adapterhub` stay light
+        from adapterhub.training.train import train  # on first use: start-up stays light
 
         return train
     raise AttributeError(name)
