@@ -158,3 +158,23 @@ def test_each_reimplemented_forward_names_tests_that_exist(what: str) -> None:
     for node_id in compat.REIMPLEMENTED[what]:
         file, name = node_id.split("::")
         assert f"def {name}(" in (ROOT / file).read_text(), node_id
+
+
+def test_peft_s_ia3_tables_give_targets_and_their_feed_forward_part() -> None:
+    targets, feedforward = compat.ia3_default_targets("llama")
+    assert {"k_proj", "v_proj", "down_proj"} <= set(targets) and feedforward == ["down_proj"]
+    assert compat.ia3_default_targets("no-such-architecture") is None
+
+
+def test_peft_s_ia3_feed_forward_rule_is_the_one_its_layers_follow() -> None:
+    from peft import IA3Config
+
+    config = IA3Config(target_modules=["k_proj", "down_proj"], feedforward_modules=["down_proj"])
+    assert compat.ia3_is_feedforward(config, "model.layers.0.mlp.down_proj")
+    assert not compat.ia3_is_feedforward(config, "model.layers.0.self_attn.k_proj")
+
+
+def test_every_layer_a_tuner_wraps_is_a_tuner_layer(tiny_bert: Path) -> None:
+    model = get_peft_model(build_task_model(str(tiny_bert), 2, "sequence"), LoraConfig(target_modules=["query"]))
+    wrapped = [name for name, module in model.named_modules() if isinstance(module, compat.tuner_layer_type())]
+    assert wrapped and all(name.endswith("query") for name in wrapped)
