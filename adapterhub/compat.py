@@ -93,6 +93,29 @@ def tuner_layer_type() -> type:
     return BaseTunerLayer
 
 
+def layer_features(module: Any) -> tuple[int, int] | None:
+    """(in, out) of a layer an adapter can change: a Linear (also bitsandbytes') or transformers' ``Conv1D``
+    (GPT-2's transposed linear, whose output width is its ``nf``); None for any other module."""
+    if hasattr(module, "in_features") and hasattr(module, "out_features"):
+        return int(module.in_features), int(module.out_features)
+    if type(module).__name__ == "Conv1D" and hasattr(module, "nf"):
+        return int(module.weight.shape[0]), int(module.nf)
+    return None
+
+
+def targeted_layers(root: Any, peft_config: Any) -> set[str]:
+    """The names of the layers of ``root`` (the base body) that PEFT adapts under ``peft_config``: linear layers
+    its rules match, the task head (``classifier``) aside."""
+    return {
+        name
+        for name, module in root.named_modules()
+        if name
+        and layer_features(module)
+        and not name.startswith("classifier")
+        and module_is_targeted(peft_config, name)
+    }
+
+
 def reset_accelerate_state() -> None:
     """Forget accelerate's process-wide settings (mixed precision, gradient accumulation) before a new run.
 

@@ -26,18 +26,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Scoring:
-    """One scoring run, handed to the adapter's task (:meth:`Task.score`), which decides what it runs (the
-    :class:`adapterhub.tasks.task.Scoring` protocol).
-
-    Attributes:
-        hub: The Hub to predict with.
-        target: What to pass :meth:`Hub.predict` as the adapter: one reference, or the members of an ensemble.
-        records: The adapter's record, or each member's.
-        data: The examples.
-        combine: How an ensemble is combined (``mean``), None for one adapter.
-        batch_size: Inputs per forward pass.
-        counter: Progress: the task starts it with its total, then adds as examples are scored.
-    """
+    """One scoring run, handed to the adapter's task (:meth:`Task.score`), which decides what it runs: the
+    :class:`adapterhub.tasks.task.Scoring` protocol, whose docstring describes each attribute."""
 
     hub: Hub
     target: str | list[str]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from adapterhub.compat import module_is_targeted
+from adapterhub.compat import layer_features, targeted_layers
 from adapterhub.errors import IncompatibleAdapter
 from adapterhub.export.attach import key_sample
 from adapterhub.methods import METHODS, for_peft_type
@@ -186,15 +186,6 @@ def _strip(key: str) -> str:
     return key
 
 
-def _features(module: nn.Module) -> tuple[int, int] | None:
-    """(in, out) of a layer the engine can adapt: Linear (also bitsandbytes') or GPT-2's Conv1D."""
-    if hasattr(module, "in_features") and hasattr(module, "out_features"):
-        return int(module.in_features), int(module.out_features)
-    if type(module).__name__ == "Conv1D" and hasattr(module, "nf"):
-        return int(module.weight.shape[0]), int(module.nf)
-    return None
-
-
 def _lora(
     ref: str, config: dict[str, Any], tensors: dict[str, torch.Tensor], root: nn.Module, move: dict[str, Any]
 ) -> tuple[dict[str, LoraFactors], list[str]]:
@@ -208,11 +199,7 @@ def _lora(
         elif not _HEAD_KEY.match(key):
             unexpected.append(key)
     peft_config = PeftConfig.from_peft_type(**config)
-    targeted = {
-        name
-        for name, module in root.named_modules()
-        if name and _features(module) and not name.startswith("classifier") and module_is_targeted(peft_config, name)
-    }
+    targeted = targeted_layers(root, peft_config)
     missing = sorted(f"{m}.lora_{p}.weight" for m in targeted for p in "AB" if p not in pairs.get(m, {}))
     factors = {}
     for path, pair in pairs.items():
@@ -222,7 +209,7 @@ def _lora(
         if len(pair) < 2:
             continue  # reported as missing above
         a, b = pair["A"], pair["B"]
-        n_in, n_out = _features(root.get_submodule(path))
+        n_in, n_out = layer_features(root.get_submodule(path))
         if a.shape[1] != n_in or b.shape[0] != n_out or a.shape[0] != b.shape[1]:
             raise IncompatibleAdapter(
                 f"{ref}: {path} has LoRA shapes A{tuple(a.shape)} B{tuple(b.shape)} but the base layer maps "

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adapterhub.compat import ia3_default_targets, ia3_is_feedforward, module_is_targeted
+from adapterhub.compat import ia3_default_targets, ia3_is_feedforward, layer_features, targeted_layers
 from adapterhub.errors import ConfigError, IncompatibleAdapter
 from adapterhub.methods.method import LayerEdit, Method, Tensor, sample
 
@@ -177,14 +177,7 @@ class IA3Method(Method):
         from peft import PeftConfig  # serving: importing methods stays light
 
         peft_config = PeftConfig.from_peft_type(**config)
-        targeted = {
-            name
-            for name, module in root.named_modules()
-            if name
-            and _features(module)
-            and not name.startswith("classifier")
-            and module_is_targeted(peft_config, name)
-        }
+        targeted = targeted_layers(root, peft_config)
         vectors = {m.group("module"): t for k, t in tensors.items() if (m := _KEY.match(k))}
         unexpected = [k for k in tensors if not _KEY.match(k)] + [f"{p}.ia3_l" for p in vectors if p not in targeted]
         missing = sorted(f"{p}.ia3_l" for p in targeted - set(vectors))
@@ -195,7 +188,7 @@ class IA3Method(Method):
         edits = {}
         for path in sorted(targeted):
             vector = vectors[path]
-            n_in, n_out = _features(root.get_submodule(path)) or (0, 0)
+            n_in, n_out = layer_features(root.get_submodule(path)) or (0, 0)
             feedforward = ia3_is_feedforward(peft_config, path)
             want = (1, n_in) if feedforward else (n_out, 1)
             if tuple(vector.shape) != want:
@@ -205,15 +198,6 @@ class IA3Method(Method):
                 )
             edits[path] = _Scale(vector.flatten(), on_input=feedforward)
         return edits, unexpected
-
-
-def _features(module: Any) -> tuple[int, int] | None:
-    """(in, out) of a layer (IA)³ can rescale: Linear (also bitsandbytes') or GPT-2's Conv1D."""
-    if hasattr(module, "in_features") and hasattr(module, "out_features"):
-        return int(module.in_features), int(module.out_features)
-    if type(module).__name__ == "Conv1D" and hasattr(module, "nf"):
-        return int(module.weight.shape[0]), int(module.nf)
-    return None
 
 
 METHOD = IA3Method(
